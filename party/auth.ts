@@ -1,0 +1,70 @@
+/**
+ * Token verification (I7). Runs in the worker (onBeforeConnect / onBeforeRequest) so a bad token never
+ * wakes a room. Identity reaches the room only through the `x-kaiwa-identity` header this module sets
+ * after verification; any copy of that header a client sent is overwritten or removed.
+ *
+ * Keys: `KAIWA_JWKS_URL` (production: the identity provider's key set, RS256/ES256/EdDSA) or
+ * `KAIWA_JWT_SECRET` (development: HS256). With neither, every token is refused (fail closed).
+ */
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { TokenClaims, type ErrorCode, type Identity } from "./protocol/index.ts";
+
+export const IDENTITY_HEADER = "x-kaiwa-identity";
+
+export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: ErrorCode; message: string };
+
+const jwksCache = new Map<string, JWTVerifyGetKey>();
+
+export async function verifyToken(token: string | null | undefined, env: Record<string, unknown>): Promise<AuthResult> {
+  if (!token) return { ok: false, code: "unauthorized", message: "No token: pass ?token=<JWT> or Authorization: Bearer <JWT>." };
+  const jwksUrl = typeof env.KAIWA_JWKS_URL === "string" && env.KAIWA_JWKS_URL ? env.KAIWA_JWKS_URL : undefined;
+  const secret = typeof env.KAIWA_JWT_SECRET === "string" && env.KAIWA_JWT_SECRET ? env.KAIWA_JWT_SECRET : undefined;
+  try {
+    const options = { requiredClaims: ["exp", "sub"], clockTolerance: 5 };
+    let payload: unknown;
+    if (jwksUrl) {
+      let keys = jwksCache.get(jwksUrl);
+      if (!keys) jwksCache.set(jwksUrl, (keys = createRemoteJWKSet(new URL(jwksUrl))));
+      ({ payload } = await jwtVerify(token, keys, options));
+    } else if (secret) {
+      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { ...options, algorithms: ["HS256"] }));
+    } else {
+      return { ok: false, code: "unauthorized", message: "The server has no token key configured." };
+    }
+    const claims = TokenClaims.safeParse(payload);
+    if (!claims.success) return { ok: false, code: "unauthorized", message: "The token's claims are not valid (sub, name, role)." };
+    const { sub, name, role } = claims.data;
+    return { ok: true, identity: { id: sub, name: name ?? sub, ...(role ? { role } : {}) } };
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) return { ok: false, code: "token_expired", message: "The token has expired." };
+    return { ok: false, code: "unauthorized", message: "The token could not be verified." };
+  }
+}
+
+/** Reads the identity the worker stamped. A request without it did not pass verification. */
+export function identityFrom(request: Request): Identity | undefined {
+  const raw = request.headers.get(IDENTITY_HEADER);
+  if (!raw) return undefined;
+  try {
+    const parsed = TokenClaims.safeParse(JSON.parse(raw));
+    if (!parsed.success) return undefined;
+    const { sub, name, role } = parsed.data;
+    return { id: sub, name: name ?? sub, ...(role ? { role } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A copy of `request` carrying the verified identity, and only that one. */
+export function withIdentity(request: Request, identity: Identity): Request {
+  const stamped = new Request(request);
+  const claims = { sub: identity.id, name: identity.name, ...(identity.role ? { role: identity.role } : {}) };
+  stamped.headers.set(IDENTITY_HEADER, JSON.stringify(claims));
+  return stamped;
+}
+
+export function tokenFromRequest(request: Request): string | null {
+  const header = request.headers.get("authorization");
+  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  return new URL(request.url).searchParams.get("token");
+}

@@ -1,0 +1,209 @@
+/**
+ * The pure core of a room actor: it decides what happens to each command and keeps the room's
+ * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
+ * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
+ */
+import type { Ack, Command, ErrorCode, Identity, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
+import { META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
+
+export type Rejection = { code: ErrorCode; message?: string; expected?: number; retryAfterMs?: number };
+
+export type Accepted = {
+  status: "accepted";
+  ack: Ack;
+  event: RoomEvent;
+  /** For edits and deletions: the target's record after this event. */
+  targetAfter?: MessageEvent;
+  writes: Array<[string, unknown]>;
+};
+export type Outcome =
+  | Accepted
+  | { status: "duplicate"; ack: Ack; committed: boolean }
+  | { status: "rejected"; error: Rejection };
+
+export type RoomCoreOptions = {
+  meta: RoomMeta;
+  settings: RoomSettings;
+  clock: () => number;
+  /** How many recent (sender, clientId) pairs are remembered for I3. */
+  dedupeWindow: number;
+  /** How many recent events are kept in memory as edit/delete targets. */
+  recentWindow: number;
+};
+
+export class RoomCore {
+  readonly epoch: string;
+  private readonly createdAt: number;
+  /** Highest seq handed out (optimistic, I1). */
+  lastAssigned: number;
+  /** Highest seq whose write is durable (I2): nothing above it is ever shown to anyone. */
+  committedSeq: number;
+  settings: RoomSettings;
+  dedupeLoaded = false;
+
+  private readonly sessions = new Map<string, StoredSession>();
+  private readonly dedupe = new Map<string, { seq: number; ts: number }>();
+  private readonly recent = new Map<number, RoomEvent>();
+  /** Targets changed by not-yet-durable edits/deletions: their last durable version, for reads. */
+  private readonly overlay = new Map<number, { durable: MessageEvent; pending: number }>();
+  private readonly lastPostAt = new Map<string, number>();
+
+  constructor(private readonly options: RoomCoreOptions) {
+    this.epoch = options.meta.epoch;
+    this.createdAt = options.meta.createdAt;
+    this.lastAssigned = options.meta.lastSeq;
+    this.committedSeq = options.meta.lastSeq;
+    this.settings = options.settings;
+  }
+
+  hasSession(key: string): boolean {
+    return this.sessions.has(key);
+  }
+
+  setSession(key: string, stored: StoredSession | undefined): void {
+    if (!this.sessions.has(key)) this.sessions.set(key, { lastN: stored?.lastN ?? 0 });
+  }
+
+  sessionLastN(key: string): number {
+    return this.sessions.get(key)?.lastN ?? 0;
+  }
+
+  /** I3 across restarts: rebuild the (sender, clientId) → seq map from the retained tail of the log. */
+  loadDedupe(events: RoomEvent[]): void {
+    for (const event of events) this.remember(event);
+    this.dedupeLoaded = true;
+  }
+
+  /** The seq the shell must load from storage before `handle`, if the command targets one not in memory. */
+  missingTarget(command: Command): number | undefined {
+    if (command.type === "send") return undefined;
+    const target = command.target;
+    if (target > this.lastAssigned || this.recent.has(target)) return undefined;
+    return target;
+  }
+
+  handle(command: Command, who: Identity, sessionId: string, loadedTarget?: RoomEvent): Outcome {
+    const sKey = sessionKey(who.id, sessionId);
+    const session = this.sessions.get(sKey);
+    if (!session) throw new Error(`session ${sKey} not loaded`);
+
+    // I3: a known (sender, clientId) gets its original ack, never a second event.
+    const known = this.dedupe.get(dedupeKey(who.id, command.clientId));
+    if (known) {
+      if (command.n > session.lastN) return reject("clientid_reused");
+      const ack = { clientId: command.clientId, seq: known.seq, ts: known.ts, duplicate: true };
+      return { status: "duplicate", ack, committed: known.seq <= this.committedSeq };
+    }
+    // I4: a session's commands are accepted in the order it numbered them.
+    if (command.n <= session.lastN) return reject("out_of_order", { expected: session.lastN + 1 });
+    const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? loadedTarget);
+    const refused = this.refuse(command, who, target);
+    if (refused) return { status: "rejected", error: refused };
+    return this.accept(command, who, session, sKey, target as MessageEvent | undefined);
+  }
+
+  /** The batch holding these outcomes is durable. */
+  commit(items: Accepted[]): void {
+    for (const item of items) {
+      this.committedSeq = Math.max(this.committedSeq, item.ack.seq);
+      if (!item.targetAfter) continue;
+      const entry = this.overlay.get(item.targetAfter.seq);
+      if (!entry) continue;
+      entry.durable = item.targetAfter;
+      if (--entry.pending === 0) this.overlay.delete(item.targetAfter.seq);
+    }
+  }
+
+  /** What a reader may see of a stored record: its last durable version, or nothing if not yet durable. */
+  visible(event: RoomEvent): RoomEvent | undefined {
+    if (event.seq > this.committedSeq) return undefined;
+    return this.overlay.get(event.seq)?.durable ?? event;
+  }
+
+  meta(): RoomMeta {
+    return { epoch: this.epoch, lastSeq: this.lastAssigned, createdAt: this.createdAt };
+  }
+
+  private refuse(command: Command, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
+    const isOperator = who.role === "operator";
+    if (this.settings.whoMayPost === "operators" && !isOperator) {
+      return { code: "forbidden", message: "Only operators may post in this room." };
+    }
+    if (command.type !== "delete") {
+      const hasAttachments = command.type === "send" && (command.attachments?.length ?? 0) > 0;
+      if (command.text.trim().length === 0 && !hasAttachments) return { code: "text_empty" };
+      if (command.text.length > this.settings.maxTextChars) {
+        return { code: "text_too_long", message: `At most ${this.settings.maxTextChars} characters.` };
+      }
+    }
+    if (command.type === "send") {
+      const last = this.lastPostAt.get(who.id);
+      const wait = last === undefined ? 0 : last + this.settings.slowModeMs - this.options.clock();
+      if (this.settings.slowModeMs > 0 && !isOperator && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
+      return undefined;
+    }
+    if (!target || target.kind !== "message" || target.seq !== command.target) return { code: "not_found" };
+    if (target.deletedBy !== undefined) return { code: "already_deleted" };
+    const isAuthor = target.author.id === who.id;
+    // Authors edit their own words; deletion is also open to operators (moderation).
+    if (command.type === "edit" && !isAuthor) return { code: "forbidden", message: "Only the author may edit a message." };
+    if (command.type === "delete" && !isAuthor && !isOperator) {
+      return { code: "forbidden", message: "Only the author or an operator may delete a message." };
+    }
+    return undefined;
+  }
+
+  /** `target` was checked by `refuse` to be an undeleted message when the command is an edit or delete. */
+  private accept(command: Command, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined): Accepted {
+    const seq = ++this.lastAssigned; // I1: seq = lastSeq + 1, contiguous
+    const ts = this.options.clock();
+    const base = { seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId };
+    let event: RoomEvent;
+    let targetAfter: MessageEvent | undefined;
+    if (command.type === "send") {
+      event = { kind: "message", ...base, text: command.text, ...(command.attachments?.length ? { attachments: command.attachments } : {}) };
+      this.lastPostAt.set(who.id, ts);
+    } else {
+      if (!target) throw new Error("accept: edit/delete without a checked target");
+      this.holdDurableVersion(target);
+      if (command.type === "edit") {
+        event = { kind: "edit", ...base, target: command.target, text: command.text };
+        targetAfter = { ...target, text: command.text, editedBy: seq };
+      } else {
+        event = { kind: "delete", ...base, target: command.target };
+        const { attachments: _dropped, ...rest } = target;
+        targetAfter = { ...rest, text: "", deletedBy: seq }; // a tombstone keeps its seq (I1)
+      }
+      this.recent.set(targetAfter.seq, targetAfter);
+    }
+    session.lastN = command.n;
+    this.remember(event);
+    const writes: Array<[string, unknown]> = [
+      [eventKey(seq), event],
+      [sKey, { lastN: session.lastN } satisfies StoredSession],
+      [META_KEY, this.meta()],
+    ];
+    if (targetAfter) writes.push([eventKey(targetAfter.seq), targetAfter]);
+    const ack = { clientId: command.clientId, seq, ts };
+    return { status: "accepted", ack, event, writes, ...(targetAfter ? { targetAfter } : {}) };
+  }
+
+  private holdDurableVersion(target: MessageEvent): void {
+    const entry = this.overlay.get(target.seq);
+    if (entry) entry.pending++;
+    else this.overlay.set(target.seq, { durable: target, pending: 1 });
+  }
+
+  private remember(event: RoomEvent): void {
+    this.dedupe.set(dedupeKey(event.author.id, event.clientId), { seq: event.seq, ts: event.ts });
+    if (this.dedupe.size > this.options.dedupeWindow) this.dedupe.delete(this.dedupe.keys().next().value!);
+    this.recent.set(event.seq, event);
+    if (this.recent.size > this.options.recentWindow) this.recent.delete(this.recent.keys().next().value!);
+  }
+}
+
+const dedupeKey = (userId: string, clientId: string): string => `${userId}\u0000${clientId}`;
+
+function reject(code: ErrorCode, extra: Omit<Rejection, "code"> = {}): Outcome {
+  return { status: "rejected", error: { code, ...extra } };
+}

@@ -1,0 +1,42 @@
+/** Typed error frames and JSON responses: one shape (`{code, message, retryable}`) for sockets and HTTP. */
+import { ERRORS, type ErrorCode, type ErrorFrame } from "./protocol/index.ts";
+
+export function errorFrame(code: ErrorCode, extra: Partial<Omit<ErrorFrame, "type" | "code" | "retryable">> = {}): ErrorFrame {
+  const { message, ...rest } = extra;
+  return { type: "error", code, message: message ?? ERRORS[code].text, retryable: ERRORS[code].retryable, ...rest };
+}
+
+export function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  unauthorized: 401,
+  token_expired: 401,
+  forbidden: 403,
+  not_member: 403,
+  not_found: 404,
+  bad_frame: 400,
+  frame_too_large: 413,
+  storage_failed: 503,
+  internal: 500,
+};
+
+export function errorResponse(code: ErrorCode, message?: string): Response {
+  const { type: _type, ...body } = errorFrame(code, message ? { message } : {});
+  return json({ error: body }, STATUS_OF[code] ?? 400);
+}
+
+/**
+ * Refuse a WebSocket in a way a browser can see. A refused upgrade (HTTP 401) reaches browser code as a
+ * bare close 1006, indistinguishable from a network drop, so clients would retry forever. Instead the
+ * socket is accepted, gets one typed error frame and a non-retryable 4xxx close (codes.ts).
+ */
+export function refusedSocket(code: ErrorCode, message: string, closeCode: number): Response {
+  const pair = new WebSocketPair();
+  const [client, server] = [pair[0], pair[1]];
+  server.accept();
+  server.send(JSON.stringify(errorFrame(code, { message })));
+  server.close(closeCode, code);
+  return new Response(null, { status: 101, webSocket: client });
+}

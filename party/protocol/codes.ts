@@ -1,0 +1,49 @@
+/**
+ * The one table of error codes and WebSocket close codes. Each says whether retrying can help;
+ * the client's reconnect and send logic read `retryable` from here and nowhere else.
+ */
+export const ERRORS = {
+  bad_frame: { retryable: false, text: "The frame is not valid JSON or does not match the protocol." },
+  frame_too_large: { retryable: false, text: "The frame is larger than the protocol allows." },
+  text_empty: { retryable: false, text: "A message needs text or an attachment." },
+  text_too_long: { retryable: false, text: "The text is longer than this room allows." },
+  not_found: { retryable: false, text: "The target message does not exist." },
+  already_deleted: { retryable: false, text: "The target message was deleted." },
+  forbidden: { retryable: false, text: "You may not do that in this room." },
+  unauthorized: { retryable: false, text: "A valid token is required." },
+  token_expired: { retryable: false, text: "The token has expired; get a new one." },
+  out_of_order: { retryable: false, text: "A command's number must be above the last one this session had accepted." },
+  clientid_reused: { retryable: false, text: "This clientId was already used for a different command." },
+  slow_mode: { retryable: true, text: "This room is in slow mode; wait before posting again." },
+  storage_failed: { retryable: true, text: "The room could not store the command; nothing was accepted." },
+  not_member: { retryable: false, text: "Only members of this conversation may do that." },
+  internal: { retryable: true, text: "Unexpected server error." },
+} as const satisfies Record<string, { retryable: boolean; text: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+export function isRetryable(code: ErrorCode): boolean {
+  return ERRORS[code].retryable;
+}
+
+/**
+ * Application close codes (4000-4999). A browser sees only 1006 when an upgrade is refused with
+ * an HTTP status, so refusals accept the socket, send one error frame and close with one of these.
+ */
+export const CLOSE_CODES = {
+  4001: { name: "unauthorized", retryable: false },
+  4003: { name: "forbidden", retryable: false },
+  4008: { name: "protocol_violation", retryable: false },
+  4012: { name: "session_replaced", retryable: false },
+  4013: { name: "resync_required", retryable: true },
+} as const;
+
+export type CloseCode = keyof typeof CLOSE_CODES;
+
+/** Standard codes are retryable (network drop, server restart, 1011 internal error); 4xxx follow the table. */
+export function isRetryableClose(code: number): boolean {
+  if (code in CLOSE_CODES) return CLOSE_CODES[code as CloseCode].retryable;
+  if (code >= 4000 && code <= 4999) return false;
+  return true;
+}

@@ -1,0 +1,3 @@
+export * from "./codes.ts";
+export * from "./limits.ts";
+export * from "./schema.ts";

@@ -1,0 +1,54 @@
+/**
+ * Every number that bounds what a client may send or what a room keeps, in one place.
+ * Rooms read overrides from environment variables (see `roomLimitsFromEnv`), so tests can
+ * shrink windows without a rebuild. Runtime-free: imported by party/ and client/.
+ */
+export const LIMITS = {
+  /** Largest inbound WebSocket frame, in UTF-8 bytes, before it is even parsed. */
+  maxFrameBytes: 16 * 1024,
+  /** Default cap on a message's text, in characters; a room setting may lower it. */
+  maxTextChars: 4000,
+  /** Attachments are reserved for the media issue; the shape is fixed now so clients can rely on it. */
+  maxAttachments: 10,
+  maxClientIdChars: 64,
+  maxSessionIdChars: 64,
+  maxUserIdChars: 64,
+  maxDisplayNameChars: 80,
+  /** Largest page a history request may ask for. */
+  maxHistoryLimit: 200,
+  /** A message's stored record must stay below the platform's 128 KiB value limit. */
+  maxStoredValueBytes: 128 * 1024,
+  /** Keys per `storage.put(entries)` call: the platform's hard limit. */
+  maxKeysPerPut: 128,
+  /** How long the room collects accepted commands before one durable write (ms). */
+  flushWindowMs: 2,
+  /** Most commands in one flush; a full batch flushes at once. */
+  maxCommandsPerFlush: 512,
+  /** Resume replays at most this many events; further behind gets `recovered: false`. */
+  resumeMaxEvents: 10_000,
+  /** Events per frame when replaying on resume. */
+  replayChunkEvents: 200,
+  /** Unacked commands a client keeps in flight at once (the client's window). */
+  maxInFlight: 256,
+} as const;
+
+export type RoomLimits = {
+  resumeMaxEvents: number;
+  flushWindowMs: number;
+  /** Test-only: delay every durable write by this many ms (proves I2: nothing is seen before the write). */
+  testWriteDelayMs: number;
+};
+
+/** Reads room limits from the room's env vars (`partykit dev --var KEY=VALUE`), falling back to LIMITS. */
+export function roomLimitsFromEnv(env: Record<string, unknown>): RoomLimits {
+  const num = (key: string, fallback: number): number => {
+    const raw = env[key];
+    const value = typeof raw === "string" ? Number(raw) : typeof raw === "number" ? raw : NaN;
+    return Number.isFinite(value) && value >= 0 ? value : fallback;
+  };
+  return {
+    resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", LIMITS.resumeMaxEvents),
+    flushWindowMs: num("KAIWA_FLUSH_WINDOW_MS", LIMITS.flushWindowMs),
+    testWriteDelayMs: num("KAIWA_TEST_WRITE_DELAY_MS", 0),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Every frame of the kaiwa protocol as zod schemas, shared by party/ and client/.
+ * Inbound frames are parsed here at the boundary (I8); outbound frames are built with
+ * `satisfies ServerFrame` so a change here breaks the build wherever a frame is made.
+ */
+import { z } from "zod";
+import { ERROR_CODES } from "./codes.ts";
+import { LIMITS } from "./limits.ts";
+
+/** Ids are plain so they can sit inside storage keys and room names without escaping. */
+export const idString = (max: number) =>
+  z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, "only letters, digits, _ and -");
+
+export const UserId = idString(LIMITS.maxUserIdChars);
+export const ClientId = idString(LIMITS.maxClientIdChars);
+export const SessionId = idString(LIMITS.maxSessionIdChars);
+export const Seq = z.number().int().positive();
+
+/** Reserved for the media issue: a stored file referenced from a message. */
+export const Attachment = z.object({
+  id: z.string().min(1).max(128),
+  url: z.string().url().max(2048),
+  name: z.string().max(256),
+  mime: z.string().max(128),
+  size: z.number().int().nonnegative(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+/** Who did something, stamped by the room from the verified token (I7), never read from a frame. */
+export const Author = z.object({ id: UserId, name: z.string().max(LIMITS.maxDisplayNameChars) });
+export type Author = z.infer<typeof Author>;
+
+// ---- Client → room commands. Each carries the session's next number `n` (I4) and a clientId (I3).
+
+const commandBase = { clientId: ClientId, n: z.number().int().positive() };
+
+export const SendCommand = z.object({
+  type: z.literal("send"),
+  ...commandBase,
+  text: z.string(),
+  attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
+});
+export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
+export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
+export const HistoryRequest = z.object({
+  type: z.literal("history"),
+  requestId: z.string().min(1).max(64),
+  /** Return events with seq < before (default: after the latest). */
+  before: Seq.optional(),
+  limit: z.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
+});
+
+export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand]);
+export type Command = z.infer<typeof Command>;
+export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, HistoryRequest]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type HistoryRequest = z.infer<typeof HistoryRequest>;
+
+// ---- Events in the room log. Every event has its own seq (I1) and the server's timestamp.
+
+const eventBase = { seq: Seq, ts: z.number().int(), author: Author, clientId: ClientId };
+
+/** A message as stored: history shows its latest state (edited text, or a tombstone once deleted). */
+export const MessageEvent = z.object({
+  kind: z.literal("message"),
+  ...eventBase,
+  text: z.string(),
+  attachments: z.array(Attachment).optional(),
+  /** Set when the message was edited: the seq of the latest edit event. */
+  editedBy: Seq.optional(),
+  /** Set when deleted: the seq of the delete event. Text and attachments are then cleared. */
+  deletedBy: Seq.optional(),
+});
+export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string() });
+export const DeleteEvent = z.object({ kind: z.literal("delete"), ...eventBase, target: Seq });
+export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent]);
+export type MessageEvent = z.infer<typeof MessageEvent>;
+export type EditEvent = z.infer<typeof EditEvent>;
+export type DeleteEvent = z.infer<typeof DeleteEvent>;
+export type RoomEvent = z.infer<typeof RoomEvent>;
+
+// ---- Room → client frames.
+
+export const ErrorFrame = z.object({
+  type: z.literal("error"),
+  code: z.enum(ERROR_CODES as [string, ...string[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+  /** The clientId or requestId of the frame this answers, when there was one. */
+  ref: z.string().optional(),
+  /** For out_of_order: the number the room expects next. For slow_mode: ms to wait. */
+  expected: z.number().int().optional(),
+  retryAfterMs: z.number().int().optional(),
+});
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+export const ResumeResult = z.union([
+  z.object({ recovered: z.literal(true) }),
+  /** epoch_changed: the room's storage was lost or reset; too_far_behind: more than resumeMaxEvents to replay;
+   * ahead_of_room: the client claims a seq the room never committed (the stream diverged). */
+  z.object({ recovered: z.literal(false), reason: z.enum(["epoch_changed", "too_far_behind", "ahead_of_room"]) }),
+]);
+export type ResumeResult = z.infer<typeof ResumeResult>;
+
+export const WelcomeFrame = z.object({
+  type: z.literal("welcome"),
+  room: z.string(),
+  epoch: z.string(),
+  /** Committed position at the moment of joining; replayed events (if any) end here. */
+  lastSeq: z.number().int().nonnegative(),
+  /** Changes whenever the room's process starts; lets tests and operators see restarts. */
+  bootId: z.string(),
+  user: z.object({ id: UserId, name: z.string(), role: z.string().optional() }),
+  /** Highest command number this session has had accepted; the client resends above it. */
+  sessionLastN: z.number().int().nonnegative(),
+  /** null when the client did not ask to resume (a first connect). */
+  resume: ResumeResult.nullable(),
+  serverTime: z.number().int(),
+});
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+
+/** The durable answer to a command: its seq and timestamp. `duplicate` marks the original ack re-sent (I3). */
+export const Ack = z.object({ clientId: ClientId, seq: Seq, ts: z.number().int(), duplicate: z.boolean().optional() });
+export type Ack = z.infer<typeof Ack>;
+export const AckFrame = z.object({ type: z.literal("ack"), acks: z.array(Ack) });
+export const EventsFrame = z.object({
+  type: z.literal("events"),
+  events: z.array(RoomEvent),
+  /** True when these events are the resume replay rather than live traffic. */
+  replay: z.boolean().optional(),
+});
+export const HistoryFrame = z.object({
+  type: z.literal("history"),
+  requestId: z.string(),
+  events: z.array(RoomEvent),
+  /** True when older events exist before the first one returned. */
+  hasMore: z.boolean(),
+});
+export type AckFrame = z.infer<typeof AckFrame>;
+export type EventsFrame = z.infer<typeof EventsFrame>;
+export type HistoryFrame = z.infer<typeof HistoryFrame>;
+
+export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+// ---- Identity and room settings.
+
+/** Claims kaiwa reads from a verified JWT (I7): `sub` is the user id. */
+export const TokenClaims = z.object({
+  sub: UserId,
+  name: z.string().min(1).max(LIMITS.maxDisplayNameChars).optional(),
+  role: z.enum(["operator"]).optional(),
+});
+export type Identity = { id: string; name: string; role?: "operator" };
+
+export const RoomSettings = z.object({
+  /** Who may post: everyone with a valid token, or operators only (announcement channels). */
+  whoMayPost: z.enum(["everyone", "operators"]).default("everyone"),
+  maxTextChars: z.number().int().min(1).max(LIMITS.maxTextChars).default(LIMITS.maxTextChars),
+  /** Minimum ms between two posts by the same user; 0 is off. Operators are exempt. */
+  slowModeMs: z.number().int().min(0).max(3_600_000).default(0),
+});
+export type RoomSettings = z.infer<typeof RoomSettings>;
+export const RoomSettingsPatch = RoomSettings.partial().strict();

@@ -1,0 +1,24 @@
+/** Who may open a room, and the connect query a client sends. */
+import { z } from "zod";
+import { SessionId, type Identity } from "./protocol/index.ts";
+
+/** `?session=<id>` names the device session (I4); `epoch` and `lastSeq` ask to resume (I5). */
+export const ConnectQuery = z
+  .object({
+    session: SessionId,
+    epoch: z.string().min(1).max(64).optional(),
+    lastSeq: z.coerce.number().int().nonnegative().optional(),
+  })
+  .refine((q) => (q.epoch === undefined) === (q.lastSeq === undefined), "epoch and lastSeq come together");
+export type ConnectQuery = z.infer<typeof ConnectQuery>;
+
+/**
+ * A direct conversation `dm:<a>:<b>` is open to its two participants only, operators included:
+ * operators inspect DMs through the audited operator API, not the client protocol.
+ * Other rooms are open to any authenticated user until membership (groups issue) narrows them.
+ */
+export function mayJoin(roomId: string, who: Identity): boolean {
+  if (!roomId.startsWith("dm:")) return true;
+  const parts = roomId.split(":");
+  return parts.length === 3 && (parts[1] === who.id || parts[2] === who.id);
+}

@@ -1,0 +1,352 @@
+/**
+ * The room actor: one PartyKit room per conversation, the single writer of its order.
+ * A thin shell: it decodes frames (I8), loads what the pure core asks for, and carries out the core's
+ * decisions: durable writes through the commit pipeline (I2), then acks and one serialised broadcast.
+ */
+import type * as Party from "partykit/server";
+import { nanoid } from "nanoid";
+import {
+  ClientFrame,
+  LIMITS,
+  RoomSettings,
+  RoomSettingsPatch,
+  roomLimitsFromEnv,
+  type Ack,
+  type Command,
+  type ErrorFrame,
+  type HistoryRequest,
+  type Identity,
+  type RoomLimits,
+  type ServerFrame,
+  type WelcomeFrame,
+} from "./protocol/index.ts";
+import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
+import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
+import { CommitPipeline } from "./core/commit-pipeline.ts";
+import { RoomCore, type Accepted } from "./core/room-core.ts";
+import { META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
+import { decideResume, historyRange } from "./core/resume.ts";
+import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
+import { readEvents } from "./room-queries.ts";
+import { ConnectQuery, mayJoin } from "./room-access.ts";
+
+/** Per-connection facts live in connection state so they survive hibernation. */
+type ConnState = { user: Identity; session: string };
+type Conn = Party.Connection<ConnState>;
+/** What waits in the commit pipeline: an accepted command, or the ack of a resend whose original is not yet durable. */
+type Pending = { conn: Conn; accepted?: Accepted; ack: Ack };
+
+export default class RoomServer implements Party.Server {
+  readonly options: Party.ServerOptions = { hibernate: true };
+  private readonly bootId = nanoid(10);
+  private readonly limits: RoomLimits;
+  private core!: RoomCore;
+  private pipeline: CommitPipeline<Pending>;
+  /** One task at a time: commands that must load state first keep their arrival order (I4). */
+  private tail: Promise<void> = Promise.resolve();
+  /** Connections still receiving their resume replay: live frames wait here so order holds (I5). */
+  private readonly catchingUp = new Map<string, string[]>();
+  /** Sockets closed after a failed write: their queued frames are dropped so a resend keeps order (I4). */
+  private readonly resyncing = new Set<string>();
+  private broken = false;
+  private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
+  private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
+
+  constructor(readonly room: Party.Room) {
+    this.limits = roomLimitsFromEnv(room.env);
+    this.pipeline = new CommitPipeline<Pending>(
+      {
+        persist: (writes) => persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs),
+        schedule: (fn, ms) => void setTimeout(fn, ms),
+        committed: (items) => this.onCommitted(items),
+        failed: (items, error) => this.onWriteFailed(items, error),
+      },
+      this.limits.flushWindowMs,
+      LIMITS.maxCommandsPerFlush,
+    );
+  }
+
+  // ---- Worker side: verify the token before the room is touched (I7).
+
+  static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
+    if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
+    return withIdentity(request as unknown as Request, auth.identity);
+  }
+
+  static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
+    if (!auth.ok) return errorResponse(auth.code, auth.message);
+    return withIdentity(request as unknown as Request, auth.identity);
+  }
+
+  // ---- Lifecycle.
+
+  async onStart() {
+    this.core = await this.loadCore();
+  }
+
+  private async loadCore(): Promise<RoomCore> {
+    const stored = await this.room.storage.get<RoomMeta | StoredSettings>([META_KEY, SETTINGS_KEY]);
+    let meta = stored.get(META_KEY) as RoomMeta | undefined;
+    if (!meta) {
+      // The epoch names this stream; a room whose storage is lost starts a new one (I5).
+      meta = { epoch: nanoid(12), lastSeq: 0, createdAt: Date.now() };
+      await this.room.storage.put(META_KEY, meta);
+    }
+    const settings = RoomSettings.parse(stored.get(SETTINGS_KEY) ?? {});
+    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: DEDUPE_WINDOW, recentWindow: RECENT_WINDOW });
+  }
+
+  onConnect(conn: Conn, ctx: Party.ConnectionContext) {
+    const who = identityFrom(ctx.request as unknown as Request);
+    if (!who) return this.refuse(conn, errorFrame("unauthorized"), 4001);
+    const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
+    if (!query.success) return this.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), 4008);
+    if (!mayJoin(this.room.id, who)) return this.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), 4003);
+    const session = query.data.session;
+    conn.setState({ user: who, session });
+    // One socket per device session: a reconnect replaces a half-open predecessor.
+    for (const other of this.room.getConnections<ConnState>()) {
+      if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
+    }
+    this.catchingUp.set(conn.id, []);
+    const replayUntil = this.core.committedSeq; // everything after this reaches the buffer (I5)
+    this.enqueue(() => this.join(conn, who, query.data, replayUntil));
+  }
+
+  private async join(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
+    try {
+      await this.ensureSession(who.id, query.session);
+      const resume =
+        query.epoch !== undefined && query.lastSeq !== undefined
+          ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents: this.limits.resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
+          : null;
+      const welcome = {
+        type: "welcome",
+        room: this.room.id,
+        epoch: this.core.epoch,
+        lastSeq: replayUntil,
+        bootId: this.bootId,
+        user: who,
+        sessionLastN: this.core.sessionLastN(sessionKey(who.id, query.session)),
+        resume,
+        serverTime: Date.now(),
+      } satisfies WelcomeFrame;
+      safeSend(conn, JSON.stringify(welcome));
+      if (resume?.recovered) {
+        for (let from = query.lastSeq! + 1; from <= replayUntil; from += LIMITS.replayChunkEvents) {
+          const before = Math.min(from + LIMITS.replayChunkEvents, replayUntil + 1);
+          const events = await readEvents(this.room.storage, this.core, from, before);
+          safeSend(conn, JSON.stringify({ type: "events", events, replay: true } satisfies ServerFrame));
+        }
+      }
+    } finally {
+      for (const frame of this.catchingUp.get(conn.id) ?? []) safeSend(conn, frame);
+      this.catchingUp.delete(conn.id);
+    }
+  }
+
+  onClose(conn: Conn) {
+    this.catchingUp.delete(conn.id);
+    this.resyncing.delete(conn.id);
+    // Hibernatable sockets do not answer a client's close frame by themselves; without this the
+    // client sees 1006 (abnormal) for its own clean close.
+    try {
+      conn.close(1000, "bye");
+    } catch {
+      // already closed
+    }
+  }
+
+  // ---- Inbound frames.
+
+  onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
+    if (raw === "ping") return void safeSend(conn, "pong"); // half-open detection (client/heartbeat)
+    const state = conn.state;
+    if (!state) return this.refuse(conn, errorFrame("unauthorized"), 4001);
+    if (typeof raw !== "string") return this.reply(conn, errorFrame("bad_frame", { message: "Frames are JSON text." }));
+    if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
+      return this.reply(conn, errorFrame("frame_too_large", { message: `Frames are at most ${LIMITS.maxFrameBytes} bytes.` }));
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      return this.reply(conn, errorFrame("bad_frame", { message: "The frame is not valid JSON." }));
+    }
+    const frame = ClientFrame.safeParse(data);
+    if (!frame.success) {
+      const ref = refOf(data);
+      const issue = frame.error.issues[0];
+      const message = issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "Invalid frame.";
+      return this.reply(conn, errorFrame("bad_frame", { message, ...(ref ? { ref } : {}) }));
+    }
+    const command = frame.data;
+    if (command.type === "history") return void this.answerHistory(conn, command);
+    this.enqueue(() => this.process(conn, state, command));
+  }
+
+  private async process(conn: Conn, state: ConnState, command: Command): Promise<void> {
+    if (this.resyncing.has(conn.id)) return;
+    if (this.broken) return this.reply(conn, errorFrame("storage_failed", { ref: command.clientId }));
+    await this.ensureSession(state.user.id, state.session);
+    if (!this.core.dedupeLoaded) {
+      const from = Math.max(1, this.core.committedSeq - DEDUPE_WINDOW + 1);
+      this.core.loadDedupe(await readEvents(this.room.storage, this.core, from, this.core.committedSeq + 1));
+    }
+    const missing = this.core.missingTarget(command);
+    const loaded = missing === undefined ? undefined : (await readEvents(this.room.storage, this.core, missing, missing + 1))[0];
+    const outcome = this.core.handle(command, state.user, state.session, loaded);
+    if (outcome.status === "accepted") {
+      this.counters.accepted++;
+      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack }, outcome.writes);
+    } else if (outcome.status === "duplicate") {
+      this.counters.duplicates++;
+      // I3: the original ack, and only once the original is durable (I2).
+      if (outcome.committed) safeSend(conn, JSON.stringify({ type: "ack", acks: [outcome.ack] } satisfies ServerFrame));
+      else this.pipeline.add({ conn, ack: outcome.ack });
+    } else {
+      this.reply(conn, errorFrame(outcome.error.code, { ...outcome.error, ref: command.clientId }));
+    }
+  }
+
+  private async answerHistory(conn: Conn, request: HistoryRequest): Promise<void> {
+    try {
+      const { from, before } = historyRange(this.core.committedSeq, request.before, request.limit);
+      const events = await readEvents(this.room.storage, this.core, from, before);
+      safeSend(conn, JSON.stringify({ type: "history", requestId: request.requestId, events, hasMore: from > 1 } satisfies ServerFrame));
+    } catch (error) {
+      console.error("history failed", error);
+      this.reply(conn, errorFrame("internal", { ref: request.requestId }));
+    }
+  }
+
+  // ---- Commit results.
+
+  private onCommitted(items: Pending[]): void {
+    const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
+    this.core.commit(accepted);
+    const acksByConn = new Map<Conn, Ack[]>();
+    for (const item of items) {
+      const acks = acksByConn.get(item.conn) ?? [];
+      acks.push(item.ack);
+      acksByConn.set(item.conn, acks);
+    }
+    for (const [conn, acks] of acksByConn) safeSend(conn, JSON.stringify({ type: "ack", acks } satisfies ServerFrame));
+    if (accepted.length === 0) return;
+    // Serialised once, the same string to every socket.
+    const frame = JSON.stringify({ type: "events", events: accepted.map((a) => a.event) } satisfies ServerFrame);
+    for (const conn of this.room.getConnections()) {
+      const buffer = this.catchingUp.get(conn.id);
+      if (buffer) buffer.push(frame);
+      else safeSend(conn, frame);
+    }
+  }
+
+  private onWriteFailed(items: Pending[], error: unknown): void {
+    console.error("room write failed; rejecting the batch and reloading state", error);
+    this.counters.storageFailures++;
+    this.broken = true;
+    for (const item of items) {
+      this.reply(item.conn, errorFrame("storage_failed", { ref: item.ack.clientId }));
+      // The session's later frames were sequenced on the failed state: close so the client resends in order.
+      if (!this.resyncing.has(item.conn.id)) {
+        this.resyncing.add(item.conn.id);
+        item.conn.close(4013, "resync_required");
+      }
+    }
+    this.enqueue(async () => {
+      this.core = await this.loadCore();
+      this.broken = false;
+    });
+  }
+
+  // ---- HTTP: history for members, stats and settings for operators.
+
+  async onRequest(request: Party.Request): Promise<Response> {
+    const who = identityFrom(request as unknown as Request);
+    if (!who) return errorResponse("unauthorized");
+    const url = new URL(request.url);
+    const action = url.pathname.split("/").pop();
+    if (request.method === "GET" && action === "history") {
+      if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
+      const before = url.searchParams.has("before") ? Number(url.searchParams.get("before")) : undefined;
+      const limit = Number(url.searchParams.get("limit") ?? 50);
+      if ((before !== undefined && !(Number.isInteger(before) && before > 0)) || !(Number.isInteger(limit) && limit > 0 && limit <= LIMITS.maxHistoryLimit)) {
+        return errorResponse("bad_frame", `before must be a positive integer; limit 1..${LIMITS.maxHistoryLimit}.`);
+      }
+      const range = historyRange(this.core.committedSeq, before, limit);
+      return json({ events: await readEvents(this.room.storage, this.core, range.from, range.before), hasMore: range.from > 1 });
+    }
+    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
+    if (request.method === "GET" && action === "stats") return json(this.stats());
+    if ((request.method === "PATCH" || request.method === "PUT") && action === "settings") {
+      const patch = RoomSettingsPatch.safeParse(await request.json().catch(() => undefined));
+      if (!patch.success) return errorResponse("bad_frame", patch.error.issues[0]?.message);
+      const settings = RoomSettings.parse({ ...this.core.settings, ...patch.data });
+      await this.room.storage.put(SETTINGS_KEY, settings);
+      this.core.settings = settings;
+      return json({ settings });
+    }
+    return errorResponse("not_found", "No such route.");
+  }
+
+  private stats() {
+    let connections = 0;
+    for (const _ of this.room.getConnections()) connections++;
+    return {
+      room: this.room.id,
+      bootId: this.bootId,
+      epoch: this.core.epoch,
+      lastSeq: this.core.committedSeq,
+      connections,
+      settings: this.core.settings,
+      commands: { ...this.counters },
+      writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
+    };
+  }
+
+  // ---- Helpers.
+
+  private async ensureSession(userId: string, session: string): Promise<void> {
+    const key = sessionKey(userId, session);
+    if (!this.core.hasSession(key)) this.core.setSession(key, await this.room.storage.get<StoredSession>(key));
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.tail = this.tail.then(task).catch((error) => console.error("room task failed", error));
+  }
+
+  private reply(conn: Conn, frame: ErrorFrame): void {
+    const count = this.counters.rejected[frame.code] ?? 0;
+    this.counters.rejected[frame.code] = count + 1;
+    safeSend(conn, JSON.stringify(frame));
+  }
+
+  private refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void {
+    safeSend(conn, JSON.stringify(frame));
+    conn.close(closeCode, frame.code);
+  }
+}
+
+type StoredSettings = Partial<RoomSettings>;
+/** How many recent (sender, clientId) pairs the room remembers (I3's retention). */
+const DEDUPE_WINDOW = 10_000;
+const RECENT_WINDOW = 2_000;
+
+function safeSend(conn: Party.Connection, frame: string): void {
+  try {
+    conn.send(frame);
+  } catch {
+    // The socket closed under us; the client resumes from its position.
+  }
+}
+
+function refOf(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  const ref = record.clientId ?? record.requestId;
+  return typeof ref === "string" && ref.length <= 64 ? ref : undefined;
+}
+

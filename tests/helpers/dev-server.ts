@@ -1,0 +1,154 @@
+/**
+ * Starts a real `partykit dev` for integration tests: a free port, its own persisted state directory,
+ * its own process group (partykit runs workerd as a child, so killing the group kills the whole server).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mintToken } from "../../scripts/mint-token.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+export const TEST_SECRET = "kaiwa-test-secret-" + process.pid;
+
+export type DevServerOptions = { vars?: Record<string, string | number>; stateDir?: string };
+
+export class DevServer {
+  readonly stateDir: string;
+  port = 0;
+  private child?: ChildProcess;
+  private log: string[] = [];
+
+  constructor(private readonly options: DevServerOptions = {}) {
+    this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "kaiwa-state-"));
+  }
+
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get url(): string {
+    return `http://${this.host}`;
+  }
+
+  async start(): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };
+    const args = [join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
+    for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}=${value}`);
+    this.log = [];
+    const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (chunk) => this.keepLog(chunk));
+    child.stderr!.on("data", (chunk) => this.keepLog(chunk));
+    this.child = child;
+    await this.waitHealthy(60_000);
+  }
+
+  /** SIGKILL the whole process group and wait until the port is closed. */
+  async kill(): Promise<void> {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    this.child = undefined;
+    const deadline = Date.now() + 15_000;
+    while (await portOpen(this.port)) {
+      if (Date.now() > deadline) throw new Error(`port ${this.port} still open after kill`);
+      await sleep(50);
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    if (!this.options.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  recentLog(): string {
+    return this.log.join("").slice(-4000);
+  }
+
+  token(userId: string, options: { name?: string; operator?: boolean; expiresIn?: string | number } = {}): Promise<string> {
+    return mintToken(userId, {
+      secret: TEST_SECRET,
+      ...(options.name ? { name: options.name } : {}),
+      ...(options.operator ? { role: "operator" as const } : {}),
+      ...(options.expiresIn !== undefined ? { expiresIn: options.expiresIn } : {}),
+    });
+  }
+
+  async fetchJson(path: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: any }> {
+    const headers = new Headers(init.headers);
+    if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+    const response = await fetch(this.url + path, { ...init, headers });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: leave as text for the assertion message
+    }
+    return { status: response.status, body };
+  }
+
+  private keepLog(chunk: Buffer): void {
+    this.log.push(chunk.toString());
+    if (this.log.length > 400) this.log.splice(0, 200);
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) break;
+      try {
+        const response = await fetch(`${this.url}/health`);
+        if (response.ok) return;
+      } catch {
+        // not up yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`partykit dev did not become healthy on ${this.port}:\n${this.recentLog()}`);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): type-check, then pure unit tests, then integration tests against a
+# real `partykit dev`. Integration files run one at a time: each starts its own server, and on a
+# 2-core machine two servers under load would make timing-sensitive chaos tests flaky.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules/partykit ]; then
+  echo "tests: dependencies missing; installing with npm ci" >&2
+  npm ci --no-audit --no-fund
+fi
+npx tsc -p .
+node --import tsx --test --test-reporter=spec tests/unit/*.test.ts
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/integration/*.test.ts

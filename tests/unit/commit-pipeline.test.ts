@@ -1,0 +1,108 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CommitPipeline } from "../../party/core/commit-pipeline.ts";
+
+/** A hand-driven port: timers and writes resolve only when the test says so. */
+function harness(windowMs = 2, maxItems = 100) {
+  const log: string[] = [];
+  const timers: Array<() => void> = [];
+  const writes: Array<{ writes: Map<string, unknown>; resolve: () => void; reject: (e: unknown) => void }> = [];
+  const pipeline = new CommitPipeline<string>(
+    {
+      persist: (w) =>
+        new Promise<void>((resolve, reject) => {
+          log.push(`persist:${[...w.keys()].join(",")}`);
+          writes.push({ writes: w, resolve, reject });
+        }),
+      schedule: (fn) => void timers.push(fn),
+      committed: (items) => log.push(`committed:${items.join(",")}`),
+      failed: (items) => log.push(`failed:${items.join(",")}`),
+    },
+    windowMs,
+    maxItems,
+  );
+  const tick = async () => {
+    for (const fn of timers.splice(0)) fn();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { pipeline, log, writes, tick };
+}
+
+test("I2: nothing is committed (acked, broadcast) before the write resolves", async () => {
+  const { pipeline, log, writes, tick } = harness();
+  pipeline.add("a", [["m:1", 1]]);
+  pipeline.add("b", [["m:2", 2]]);
+  await tick();
+  assert.deepEqual(log, ["persist:m:1,m:2"]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(log, ["persist:m:1,m:2"], "still waiting on the write: no commit");
+  writes[0]!.resolve();
+  await tick();
+  assert.deepEqual(log, ["persist:m:1,m:2", "committed:a,b"]);
+});
+
+test("commands collected in one window become one write; later writes to a key win", async () => {
+  const { pipeline, writes, tick } = harness();
+  for (let i = 1; i <= 50; i++) pipeline.add(`c${i}`, [[`m:${i}`, i], ["meta", i]]);
+  await tick();
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.writes.size, 51);
+  assert.equal(writes[0]!.writes.get("meta"), 50);
+  assert.equal(pipeline.counters.flushes, 1);
+});
+
+test("one write in flight: the next batch waits, then flushes right after the first commits", async () => {
+  const { pipeline, log, writes, tick } = harness();
+  pipeline.add("a", [["k1", 1]]);
+  await tick();
+  pipeline.add("b", [["k2", 2]]);
+  await tick();
+  assert.equal(writes.length, 1, "second batch must wait for the first write");
+  writes[0]!.resolve();
+  await tick();
+  assert.equal(writes.length, 2);
+  writes[1]!.resolve();
+  await tick();
+  assert.deepEqual(log, ["persist:k1", "committed:a", "persist:k2", "committed:b"]);
+});
+
+test("a failed write fails its batch and everything sequenced after it", async () => {
+  const { pipeline, log, writes, tick } = harness();
+  pipeline.add("a", [["k1", 1]]);
+  await tick();
+  pipeline.add("b", [["k2", 2]]);
+  writes[0]!.reject(new Error("disk full"));
+  await tick();
+  assert.deepEqual(log, ["persist:k1", "failed:a,b"]);
+  assert.equal(pipeline.busy, false);
+});
+
+test("a write that throws synchronously (value over 128 KiB) is surfaced, not lost in the timer", async () => {
+  const failed: string[] = [];
+  const timers: Array<() => void> = [];
+  const pipeline = new CommitPipeline<string>(
+    {
+      persist: () => {
+        throw new RangeError("value too large");
+      },
+      schedule: (fn) => void timers.push(fn),
+      committed: () => assert.fail("must not commit"),
+      failed: (items, error) => failed.push(`${items.join(",")}:${(error as Error).message}`),
+    },
+    2,
+    10,
+  );
+  pipeline.add("big", [["m:1", "x"]]);
+  timers.shift()!();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(failed, ["big:value too large"]);
+});
+
+test("a full batch flushes without waiting for the window", async () => {
+  const { pipeline, writes } = harness(2, 3);
+  pipeline.add("a", [["k1", 1]]);
+  pipeline.add("b", [["k2", 1]]);
+  assert.equal(writes.length, 0);
+  pipeline.add("c", [["k3", 1]]);
+  assert.equal(writes.length, 1);
+});

@@ -1,0 +1,168 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { RoomCore, type Outcome } from "../../party/core/room-core.ts";
+import { sessionKey } from "../../party/core/keys.ts";
+import { ClientFrame, RoomSettings, type Command, type Identity } from "../../party/protocol/index.ts";
+
+const alice: Identity = { id: "alice", name: "Alice" };
+const bob: Identity = { id: "bob", name: "Bob" };
+const op: Identity = { id: "root", name: "Op", role: "operator" };
+
+function makeCore(settings: Partial<RoomSettings> = {}, lastSeq = 0, aliceLastN = 0) {
+  let now = 1_000;
+  const core = new RoomCore({
+    meta: { epoch: "E", lastSeq, createdAt: 0 },
+    settings: RoomSettings.parse(settings),
+    clock: () => now,
+    dedupeWindow: 100,
+    recentWindow: 100,
+  });
+  core.setSession(sessionKey("alice", "s"), { lastN: aliceLastN });
+  for (const who of [bob, op]) core.setSession(sessionKey(who.id, "s"), undefined);
+  core.loadDedupe([]);
+  return { core, advance: (ms: number) => (now += ms) };
+}
+
+const send = (clientId: string, n: number, text = `t-${clientId}`): Command => ({ type: "send", clientId, n, text });
+
+function accepted(outcome: Outcome) {
+  assert.equal(outcome.status, "accepted", JSON.stringify(outcome));
+  return outcome as Extract<Outcome, { status: "accepted" }>;
+}
+
+test("I1: seqs are lastSeq + 1, contiguous, stamped with the injected clock", () => {
+  const { core } = makeCore({}, 41);
+  const a = accepted(core.handle(send("a", 1), alice, "s"));
+  const b = accepted(core.handle(send("b", 1), bob, "s"));
+  assert.equal(a.ack.seq, 42);
+  assert.equal(b.ack.seq, 43);
+  assert.equal(a.event.ts, 1_000);
+  assert.deepEqual(a.event.author, { id: "alice", name: "Alice" });
+  const keys = a.writes.map(([k]) => k);
+  assert.deepEqual(keys, ["m:000000000042", "s:alice:s", "meta"]);
+});
+
+test("I3: a resend of a known clientId gets the original ack, no new seq", () => {
+  const { core } = makeCore();
+  const first = accepted(core.handle(send("x", 1), alice, "s"));
+  const again = core.handle(send("x", 1), alice, "s");
+  assert.deepEqual(again, { status: "duplicate", ack: { ...first.ack, duplicate: true }, committed: false });
+  core.commit([first]);
+  assert.equal((core.handle(send("x", 1), alice, "s") as { committed: boolean }).committed, true);
+  assert.equal(core.lastAssigned, 1);
+});
+
+test("I3 survives a restart: the map is rebuilt from the log", () => {
+  const { core } = makeCore();
+  const first = accepted(core.handle(send("x", 1), alice, "s"));
+  core.commit([first]);
+  const { core: restarted } = makeCore({}, 1, 1);
+  restarted.loadDedupe([first.event]);
+  const again = restarted.handle(send("x", 1), alice, "s");
+  assert.equal(again.status, "duplicate");
+});
+
+test("I3: the same clientId under another user is a different message", () => {
+  const { core } = makeCore();
+  accepted(core.handle(send("x", 1), alice, "s"));
+  accepted(core.handle(send("x", 1), bob, "s"));
+});
+
+test("I4: a session's numbers must rise; a stale number is refused, a reused clientId too", () => {
+  const { core } = makeCore();
+  accepted(core.handle(send("a", 1), alice, "s"));
+  accepted(core.handle(send("b", 3), alice, "s"));
+  const stale = core.handle(send("c", 2), alice, "s");
+  assert.deepEqual(stale, { status: "rejected", error: { code: "out_of_order", expected: 4 } });
+  const reused = core.handle(send("a", 4), alice, "s");
+  assert.equal(reused.status === "rejected" && reused.error.code, "clientid_reused");
+  assert.equal(core.lastAssigned, 2, "refusals take no seq");
+});
+
+test("I8: empty and too-long text are refused and change nothing", () => {
+  const { core } = makeCore({ maxTextChars: 10 });
+  for (const [text, code] of [["   ", "text_empty"], ["x".repeat(11), "text_too_long"]] as const) {
+    const outcome = core.handle(send("a", 1, text), alice, "s");
+    assert.equal(outcome.status === "rejected" && outcome.error.code, code);
+  }
+  assert.equal(core.lastAssigned, 0);
+  assert.equal(core.sessionLastN(sessionKey("alice", "s")), 0);
+  accepted(core.handle(send("a", 1, "ok"), alice, "s"));
+});
+
+test("edits: author only, new seq naming the target, stored record updated", () => {
+  const { core } = makeCore();
+  const msg = accepted(core.handle(send("m", 1, "hello"), alice, "s"));
+  const foreign = core.handle({ type: "edit", clientId: "e0", n: 1, target: 1, text: "hacked" }, bob, "s");
+  assert.equal(foreign.status === "rejected" && foreign.error.code, "forbidden");
+  const edit = accepted(core.handle({ type: "edit", clientId: "e1", n: 2, target: 1, text: "hello!" }, alice, "s"));
+  assert.equal(edit.ack.seq, 2);
+  assert.deepEqual(edit.event, { kind: "edit", seq: 2, ts: 1000, author: { id: "alice", name: "Alice" }, clientId: "e1", target: 1, text: "hello!" });
+  assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2 });
+  assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && (v as { text: string }).text === "hello!"));
+});
+
+test("deletes leave a tombstone; operators may delete others' messages; no second delete or edit", () => {
+  const { core } = makeCore();
+  accepted(core.handle(send("m", 1, "secret"), alice, "s"));
+  const byBob = core.handle({ type: "delete", clientId: "d0", n: 1, target: 1 }, bob, "s");
+  assert.equal(byBob.status === "rejected" && byBob.error.code, "forbidden");
+  const del = accepted(core.handle({ type: "delete", clientId: "d1", n: 1, target: 1 }, op, "s"));
+  assert.equal(del.targetAfter?.deletedBy, 2);
+  assert.equal(del.targetAfter?.text, "");
+  const again = core.handle({ type: "edit", clientId: "e", n: 2, target: 1, text: "x" }, alice, "s");
+  assert.equal(again.status === "rejected" && again.error.code, "already_deleted");
+  const missing = core.handle({ type: "delete", clientId: "d2", n: 3, target: 99 }, alice, "s");
+  assert.equal(missing.status === "rejected" && missing.error.code, "not_found");
+  const notAMessage = core.handle({ type: "delete", clientId: "d3", n: 4, target: 2 }, op, "s");
+  assert.equal(notAMessage.status === "rejected" && notAMessage.error.code, "not_found");
+});
+
+test("I2 for reads: an edit not yet durable is invisible; the durable version is shown", () => {
+  const { core } = makeCore();
+  const msg = accepted(core.handle(send("m", 1, "v1"), alice, "s"));
+  core.commit([msg]);
+  const edit = accepted(core.handle({ type: "edit", clientId: "e", n: 2, target: 1, text: "v2" }, alice, "s"));
+  assert.equal((core.visible(edit.targetAfter!) as { text: string }).text, "v1");
+  assert.equal(core.visible(edit.event), undefined);
+  core.commit([edit]);
+  assert.equal((core.visible(edit.targetAfter!) as { text: string }).text, "v2");
+});
+
+test("targets outside memory are asked of the shell", () => {
+  const { core } = makeCore({}, 10);
+  assert.equal(core.missingTarget({ type: "edit", clientId: "e", n: 1, target: 5, text: "x" }), 5);
+  assert.equal(core.missingTarget({ type: "edit", clientId: "e", n: 1, target: 11, text: "x" }), undefined);
+  const outcome = core.handle({ type: "edit", clientId: "e", n: 1, target: 5, text: "x" }, alice, "s", {
+    kind: "message", seq: 5, ts: 1, author: { id: "alice", name: "Alice" }, clientId: "old", text: "old",
+  });
+  assert.equal(accepted(outcome).ack.seq, 11);
+});
+
+test("settings: operators-only rooms refuse others; slow mode spaces a user's posts", () => {
+  const { core } = makeCore({ whoMayPost: "operators" });
+  const refused = core.handle(send("a", 1), alice, "s");
+  assert.equal(refused.status === "rejected" && refused.error.code, "forbidden");
+  accepted(core.handle(send("o", 1), op, "s"));
+  const slow = makeCore({ slowModeMs: 5_000 });
+  accepted(slow.core.handle(send("a", 1), alice, "s"));
+  const tooSoon = slow.core.handle(send("b", 2), alice, "s");
+  assert.deepEqual(tooSoon, { status: "rejected", error: { code: "slow_mode", retryAfterMs: 5_000 } });
+  slow.advance(5_000);
+  accepted(slow.core.handle(send("b", 2), alice, "s"));
+});
+
+test("validation at the boundary: wrong shapes are refused by the schema", () => {
+  const bad: unknown[] = [
+    { type: "send", clientId: "a", n: 1 },
+    { type: "send", clientId: "a b", n: 1, text: "x" },
+    { type: "send", clientId: "a", n: 0, text: "x" },
+    { type: "send", clientId: "a", n: 1.5, text: "x" },
+    { type: "shout", clientId: "a", n: 1, text: "x" },
+    { type: "edit", clientId: "a", n: 1, target: "1", text: "x" },
+    { type: "history", requestId: "r", limit: 10_000 },
+    { type: "send", clientId: "a", n: 1, text: "x", attachments: [{ id: "f" }] },
+  ];
+  for (const frame of bad) assert.equal(ClientFrame.safeParse(frame).success, false, JSON.stringify(frame));
+  assert.equal(ClientFrame.safeParse({ type: "send", clientId: "a", n: 1, text: "x" }).success, true);
+});
