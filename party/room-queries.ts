@@ -1,19 +1,39 @@
-/** Reads of a room's log (history pages, resume replay), always filtered to what is durable (I2). */
+/**
+ * Reads of a room's log (history pages, resume replay), always filtered to what is durable (I2).
+ * Events are stored as JSON text (serialised once when accepted), so replay and history frames are
+ * spliced from stored strings without parsing them again.
+ */
 import type * as Party from "partykit/server";
 import { RoomEvent } from "./protocol/index.ts";
-import { eventKey } from "./core/keys.ts";
+import { EVENT_PREFIX, eventKey } from "./core/keys.ts";
 import type { RoomCore } from "./core/room-core.ts";
 
-/** Events with from <= seq < before, as readers may see them. */
-export async function readEvents(storage: Party.Storage, core: RoomCore, from: number, before: number): Promise<RoomEvent[]> {
+/** JSON of the events with from <= seq < before, as readers may see them. */
+export async function readEventsJson(storage: Party.Storage, core: RoomCore, from: number, before: number): Promise<string[]> {
   if (before <= from) return [];
-  const rows = await storage.list<unknown>({ start: eventKey(from), end: eventKey(before) });
-  const events: RoomEvent[] = [];
-  for (const value of rows.values()) {
-    const parsed = RoomEvent.safeParse(value);
-    if (!parsed.success) throw new Error(`corrupt event record: ${parsed.error.message}`);
-    const visible = core.visible(parsed.data);
-    if (visible) events.push(visible);
+  const rows = await storage.list<string>({ start: eventKey(from), end: eventKey(before) });
+  const out: string[] = [];
+  for (const [key, stored] of rows) {
+    const visible = core.visibleJson(Number(key.slice(EVENT_PREFIX.length)), stored);
+    if (visible !== undefined) out.push(visible);
   }
-  return events;
+  return out;
+}
+
+/** Parsed events, for the core's own use (dedupe rebuild, edit targets); corrupt records fail loudly. */
+export async function readEvents(storage: Party.Storage, core: RoomCore, from: number, before: number): Promise<RoomEvent[]> {
+  return (await readEventsJson(storage, core, from, before)).map((json) => {
+    const parsed = RoomEvent.safeParse(JSON.parse(json));
+    if (!parsed.success) throw new Error(`corrupt event record: ${parsed.error.message}`);
+    return parsed.data;
+  });
+}
+
+/** `{"type":"events",...}` / `{"type":"history",...}` frames built around already-serialised events. */
+export function eventsFrame(eventsJson: string[], replay = false): string {
+  return `{"type":"events","events":[${eventsJson.join(",")}]${replay ? ',"replay":true' : ""}}`;
+}
+
+export function historyFrame(requestId: string, eventsJson: string[], hasMore: boolean): string {
+  return `{"type":"history","requestId":${JSON.stringify(requestId)},"events":[${eventsJson.join(",")}],"hasMore":${hasMore}}`;
 }

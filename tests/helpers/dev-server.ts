@@ -42,6 +42,8 @@ export class DevServer {
     child.stdout!.on("data", (chunk) => this.keepLog(chunk));
     child.stderr!.on("data", (chunk) => this.keepLog(chunk));
     this.child = child;
+    liveGroups.add(child.pid!);
+    child.once("exit", () => liveGroups.delete(child.pid!));
     await this.waitHealthy(60_000);
   }
 
@@ -119,6 +121,18 @@ export class DevServer {
     throw new Error(`partykit dev did not become healthy on ${this.port}:\n${this.recentLog()}`);
   }
 }
+
+/** Never leave a workerd behind: a crashed test or bench would otherwise skew every later measurement. */
+const liveGroups = new Set<number>();
+process.once("exit", () => {
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+});
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -99,7 +99,7 @@ test("edits: author only, new seq naming the target, stored record updated", () 
   assert.equal(edit.ack.seq, 2);
   assert.deepEqual(edit.event, { kind: "edit", seq: 2, ts: 1000, author: { id: "alice", name: "Alice" }, clientId: "e1", target: 1, text: "hello!" });
   assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2 });
-  assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && (v as { text: string }).text === "hello!"));
+  assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && JSON.parse(v as string).text === "hello!"));
 });
 
 test("deletes leave a tombstone; operators may delete others' messages; no second delete or edit", () => {
@@ -123,10 +123,11 @@ test("I2 for reads: an edit not yet durable is invisible; the durable version is
   const msg = accepted(core.handle(send("m", 1, "v1"), alice, "s"));
   core.commit([msg]);
   const edit = accepted(core.handle({ type: "edit", clientId: "e", n: 2, target: 1, text: "v2" }, alice, "s"));
-  assert.equal((core.visible(edit.targetAfter!) as { text: string }).text, "v1");
-  assert.equal(core.visible(edit.event), undefined);
+  const stored = JSON.stringify(edit.targetAfter);
+  assert.equal(JSON.parse(core.visibleJson(1, stored)!).text, "v1");
+  assert.equal(core.visibleJson(2, edit.eventJson), undefined);
   core.commit([edit]);
-  assert.equal((core.visible(edit.targetAfter!) as { text: string }).text, "v2");
+  assert.equal(JSON.parse(core.visibleJson(1, stored)!).text, "v2");
 });
 
 test("targets outside memory are asked of the shell", () => {

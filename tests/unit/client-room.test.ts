@@ -1,0 +1,264 @@
+/**
+ * KaiwaRoom against a scripted fake room (a bare `ws` server speaking the protocol), so the shell's
+ * wiring is tested without PartyKit: URL/query, welcome handling, resend, dedupe, refusals, reset, ping.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { WebSocket, WebSocketServer } from "ws";
+import type { RoomEvent, ServerFrame } from "../../party/protocol/index.ts";
+import { KaiwaError, KaiwaRoom, type KaiwaRoomOptions, type StatusChange } from "../../client/index.ts";
+
+type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: unknown[]; raw: string[] };
+
+let wss: WebSocketServer;
+let port = 0;
+let onPeer: (peer: Peer) => void = () => {};
+let onFrame: (peer: Peer, frame: { type: string; [k: string]: unknown }) => void = () => {};
+const peers: Peer[] = [];
+
+before(async () => {
+  wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise<void>((resolve) => wss.once("listening", resolve));
+  const address = wss.address();
+  port = typeof address === "object" && address ? address.port : 0;
+  wss.on("connection", (ws, request) => {
+    const url = new URL(request.url ?? "/", "http://x");
+    const peer: Peer = { ws, query: url.searchParams, path: url.pathname, frames: [], raw: [] };
+    peers.push(peer);
+    ws.on("message", (data) => {
+      const text = data.toString();
+      peer.raw.push(text);
+      if (text === "ping") return;
+      const frame = JSON.parse(text);
+      peer.frames.push(frame);
+      onFrame(peer, frame);
+    });
+    onPeer(peer);
+  });
+});
+after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+
+function reset(): void {
+  peers.length = 0;
+  onPeer = () => {};
+  onFrame = () => {};
+}
+
+const send = (peer: Peer, frame: ServerFrame) => peer.ws.send(JSON.stringify(frame));
+const welcome = (o: Partial<Extract<ServerFrame, { type: "welcome" }>> = {}): ServerFrame => ({
+  type: "welcome", room: "general", epoch: "e1", lastSeq: 0, bootId: "b", user: { id: "u1", name: "U" },
+  sessionLastN: 0, resume: null, serverTime: 1, ...o,
+});
+const msg = (seq: number, clientId = `x${seq}`): RoomEvent => ({ kind: "message", seq, ts: seq, author: { id: "u1", name: "U" }, clientId, text: `m${seq}` });
+
+async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function makeRoom(extra: Partial<KaiwaRoomOptions> = {}) {
+  let i = 0;
+  const room = new KaiwaRoom({
+    host: `127.0.0.1:${port}`, room: "general", token: "t", WebSocket,
+    backoff: { random: () => 0 }, newId: () => `id${++i}`, ...extra,
+  });
+  const statuses: StatusChange[] = [];
+  const events: number[] = [];
+  const errors: KaiwaError[] = [];
+  room.on("status", (s) => statuses.push(s));
+  room.on("event", (e) => events.push(e.seq));
+  room.on("error", (e) => errors.push(e));
+  return { room, statuses, events, errors };
+}
+
+describe("KaiwaRoom", () => {
+  it("connects with token and session, sends, and resolves on the ack; the echo is delivered once", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome());
+    onFrame = (p, f) => {
+      if (f.type !== "send") return;
+      const clientId = String(f.clientId);
+      send(p, { type: "events", events: [msg(1, clientId)] });
+      send(p, { type: "ack", acks: [{ clientId, seq: 1, ts: 1 }] });
+      send(p, { type: "events", events: [msg(1, clientId)] }); // overlap: dropped
+    };
+    const { room, statuses, events } = makeRoom();
+    const ack = await room.send("hello");
+    assert.deepEqual(ack, { clientId: "id2", seq: 1, ts: 1 });
+    assert.equal(peers[0]?.path, "/parties/room/general");
+    assert.equal(peers[0]?.query.get("token"), "t");
+    assert.equal(peers[0]?.query.get("session"), "id1");
+    assert.equal(peers[0]?.query.get("epoch"), null, "no position on a first connect");
+    assert.deepEqual(peers[0]?.frames, [{ type: "send", text: "hello", clientId: "id2", n: 1 }]);
+    await until(() => events.length === 1, "event");
+    assert.deepEqual(room.position, { epoch: "e1", lastSeq: 1 });
+    assert.deepEqual(statuses.map((s) => s.current), ["connecting", "open"]);
+    room.close();
+    assert.equal(room.status, "closed");
+  });
+
+  it("after a drop: fresh token, resume position, unacked commands resent in order with the same ids", async () => {
+    reset();
+    let tokens = 0;
+    onPeer = (p) => {
+      if (peers.length === 1) {
+        send(p, welcome({ lastSeq: 4 }));
+        return;
+      }
+      send(p, welcome({ lastSeq: 5, resume: { recovered: true }, sessionLastN: 1 }));
+      send(p, { type: "events", events: [msg(5)], replay: true });
+    };
+    onFrame = (p, f) => {
+      if (peers.length === 1 && p.frames.length === 2) p.ws.terminate(); // both sends on the wire, none acked
+      if (peers.length === 2 && f.type === "send") send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: f.n === 1 ? 5 : 6, ts: 1, duplicate: f.n === 1 }] });
+    };
+    const { room, events, statuses } = makeRoom({ token: async () => `t${++tokens}` });
+    const a = room.send("a");
+    const b = room.send("b");
+    assert.deepEqual((await Promise.all([a, b])).map((x) => x.seq), [5, 6]);
+    assert.equal(peers[1]?.query.get("token"), "t2");
+    assert.equal(peers[1]?.query.get("session"), peers[0]?.query.get("session"));
+    assert.equal(peers[1]?.query.get("epoch"), "e1");
+    assert.equal(peers[1]?.query.get("lastSeq"), "4");
+    assert.deepEqual(peers[1]?.frames, peers[0]?.frames, "same clientIds, same numbers, same order");
+    await until(() => events.length === 1, "replayed event");
+    assert.deepEqual(events, [5]);
+    assert.deepEqual(statuses.map((s) => s.current), ["connecting", "open", "reconnecting", "open"]);
+    room.close();
+  });
+
+  it("4001 stops in auth_failed until reconnect(); a queued send survives", async () => {
+    reset();
+    onPeer = (p) => {
+      if (peers.length === 1) {
+        send(p, { type: "error", code: "token_expired", message: "expired", retryable: false });
+        p.ws.close(4001, "unauthorized");
+      } else send(p, welcome());
+    };
+    onFrame = (p, f) => send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: 1, ts: 1 }] });
+    const { room, errors } = makeRoom();
+    const sent = room.send("queued");
+    await until(() => room.status === "auth_failed", "auth_failed");
+    assert.equal(errors[0]?.code, "token_expired");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(peers.length, 1, "no reconnect on its own");
+    room.reconnect();
+    assert.equal((await sent).seq, 1);
+    room.close();
+  });
+
+  it("a non-retryable refusal closes for good and rejects pending work with the refusal", async () => {
+    reset();
+    onPeer = (p) => {
+      send(p, { type: "error", code: "forbidden", message: "no", retryable: false });
+      p.ws.close(4003, "forbidden");
+    };
+    const { room } = makeRoom();
+    const sent = room.send("x");
+    const page = room.history();
+    await assert.rejects(sent, (e: unknown) => e instanceof KaiwaError && e.code === "forbidden" && !e.retryable);
+    await assert.rejects(page, (e: unknown) => e instanceof KaiwaError && e.code === "forbidden");
+    assert.equal(room.status, "closed");
+    await assert.rejects(room.send("y"), (e: unknown) => e instanceof KaiwaError && e.code === "closed");
+  });
+
+  it("recovered:false renumbers from sessionLastN + 1 and emits reset before later events", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome({ epoch: "e2", lastSeq: 3, sessionLastN: 7, resume: { recovered: false, reason: "epoch_changed" } }));
+    onFrame = (p, f) => {
+      if (f.type !== "history") return;
+      send(p, { type: "events", events: [msg(4)] }); // live traffic before the page arrives
+      send(p, { type: "history", requestId: String(f.requestId), events: [msg(1), msg(2), msg(3)], hasMore: false });
+    };
+    const { room } = makeRoom({ position: { epoch: "e1", lastSeq: 10 } });
+    const order: string[] = [];
+    room.on("reset", (r) => order.push(`reset:${r.reason}:${r.latest.events.map((e) => e.seq).join(",")}`));
+    room.on("event", (e) => order.push(`event:${e.seq}`));
+    void room.send("a");
+    void room.send("b");
+    await until(() => order.length === 2, "reset and event");
+    assert.deepEqual(order, ["reset:epoch_changed:1,2,3", "event:4"]);
+    assert.equal(peers[0]?.query.get("lastSeq"), "10");
+    const frames = peers[0]?.frames ?? [];
+    assert.deepEqual(frames.filter((f) => (f as { type: string }).type === "send").map((f) => (f as { n: number }).n), [8, 9]);
+    assert.deepEqual(frames.find((f) => (f as { type: string }).type === "history"), { type: "history", requestId: "id2", before: 4, limit: 50 });
+    room.close();
+  });
+
+  it("a gap is never shown: the client reconnects from its last seq", async () => {
+    reset();
+    onPeer = (p) => {
+      if (peers.length === 1) {
+        send(p, welcome());
+        send(p, { type: "events", events: [msg(1)] });
+        send(p, { type: "events", events: [msg(3)] });
+      } else send(p, welcome({ lastSeq: 3, resume: { recovered: true } }));
+    };
+    const { room, events } = makeRoom();
+    await until(() => peers.length === 2, "reconnect");
+    assert.equal(peers[1]?.query.get("lastSeq"), "1");
+    assert.deepEqual(events, [1]);
+    room.close();
+  });
+
+  it("pings after silence and reconnects when nothing answers", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome());
+    const { room } = makeRoom({ pingIntervalMs: 30, pongTimeoutMs: 30 });
+    await until(() => peers.length === 2, "reconnect after missing pong");
+    assert.ok(peers[0]?.raw.includes("ping"));
+    room.close();
+  });
+
+  it("stays open while pongs arrive", async () => {
+    reset();
+    onPeer = (p) => {
+      send(p, welcome());
+      p.ws.on("message", (d) => d.toString() === "ping" && p.ws.send("pong"));
+    };
+    const { room, errors } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: 40 });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(peers.length, 1);
+    assert.ok((peers[0]?.raw.filter((r) => r === "ping").length ?? 0) >= 3);
+    assert.deepEqual(errors, [], "pong is not parsed as JSON");
+    room.close();
+  });
+
+  it("reports an invalid frame and ignores it; command errors reject or keep-and-resend", async () => {
+    reset();
+    onPeer = (p) => {
+      send(p, welcome());
+      p.ws.send(JSON.stringify({ type: "ack", acks: [{ clientId: "bad id!", seq: 1, ts: 1 }] }));
+    };
+    onFrame = (p, f) => {
+      const ref = String(f.clientId);
+      if (f.text === "long") send(p, { type: "error", code: "text_too_long", message: "too long", retryable: false, ref });
+      if (f.text === "flaky" && peers.length === 1) send(p, { type: "error", code: "storage_failed", message: "try again", retryable: true, ref });
+      if (f.text === "flaky" && peers.length === 2) send(p, { type: "ack", acks: [{ clientId: ref, seq: 1, ts: 1 }] });
+    };
+    const { room, errors } = makeRoom();
+    await assert.rejects(room.send("long"), (e: unknown) => e instanceof KaiwaError && e.code === "text_too_long" && e.ref === "id2");
+    assert.equal(errors[0]?.code, "bad_frame");
+    assert.equal(room.status, "open");
+    assert.equal((await room.send("flaky")).seq, 1);
+    assert.equal(peers.length, 2, "a retryable command error reconnects so the resend stays in order");
+    room.close();
+  });
+
+  it("rejects invalid or oversized commands locally, and pending work on close()", async () => {
+    reset();
+    const { room } = makeRoom({ autoConnect: false });
+    await assert.rejects(room.edit(0, "x"), (e: unknown) => e instanceof KaiwaError && e.code === "bad_frame");
+    await assert.rejects(room.send("x".repeat(20_000)), (e: unknown) => e instanceof KaiwaError && e.code === "frame_too_large");
+    const pending = room.send("later");
+    const page = room.history({ limit: 10 });
+    assert.equal(room.status, "idle");
+    room.close();
+    await assert.rejects(pending, (e: unknown) => e instanceof KaiwaError && e.code === "closed");
+    await assert.rejects(page, (e: unknown) => e instanceof KaiwaError && e.code === "closed");
+    assert.equal(peers.length, 0);
+  });
+});
