@@ -8,12 +8,13 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { RoomEvent, ServerFrame } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaRoom, type KaiwaRoomOptions, type StatusChange } from "../../client/index.ts";
 
-type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: unknown[]; raw: string[] };
+type Frame = { type: string; [key: string]: unknown };
+type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: Frame[]; raw: string[] };
 
 let wss: WebSocketServer;
 let port = 0;
 let onPeer: (peer: Peer) => void = () => {};
-let onFrame: (peer: Peer, frame: { type: string; [k: string]: unknown }) => void = () => {};
+let onFrame: (peer: Peer, frame: Frame) => void = () => {};
 const peers: Peer[] = [];
 
 before(async () => {
@@ -29,7 +30,7 @@ before(async () => {
       const text = data.toString();
       peer.raw.push(text);
       if (text === "ping") return;
-      const frame = JSON.parse(text);
+      const frame: Frame = JSON.parse(text);
       peer.frames.push(frame);
       onFrame(peer, frame);
     });
@@ -130,6 +131,24 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
+  it("a failing token getter is reported and retried with backoff", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome());
+    let calls = 0;
+    const { room, errors } = makeRoom({
+      token: async () => {
+        if (++calls === 1) throw new Error("token service down");
+        return "fresh";
+      },
+    });
+    await until(() => room.status === "open", "open after retry");
+    assert.equal(errors[0]?.code, "token_unavailable");
+    assert.equal(errors[0]?.retryable, true);
+    assert.equal(peers.length, 1);
+    assert.equal(peers[0]?.query.get("token"), "fresh");
+    room.close();
+  });
+
   it("4001 stops in auth_failed until reconnect(); a queued send survives", async () => {
     reset();
     onPeer = (p) => {
@@ -177,15 +196,16 @@ describe("KaiwaRoom", () => {
     const order: string[] = [];
     room.on("reset", (r) => order.push(`reset:${r.reason}:${r.latest.events.map((e) => e.seq).join(",")}`));
     room.on("event", (e) => order.push(`event:${e.seq}`));
-    void room.send("a");
-    void room.send("b");
+    // Never acked here: close() rejects them, which is expected.
+    const sends = [room.send("a"), room.send("b")].map((p) => p.catch((e: unknown) => e));
     await until(() => order.length === 2, "reset and event");
     assert.deepEqual(order, ["reset:epoch_changed:1,2,3", "event:4"]);
     assert.equal(peers[0]?.query.get("lastSeq"), "10");
     const frames = peers[0]?.frames ?? [];
-    assert.deepEqual(frames.filter((f) => (f as { type: string }).type === "send").map((f) => (f as { n: number }).n), [8, 9]);
-    assert.deepEqual(frames.find((f) => (f as { type: string }).type === "history"), { type: "history", requestId: "id2", before: 4, limit: 50 });
+    assert.deepEqual(frames.filter((f) => f.type === "send").map((f) => f.n), [8, 9]);
+    assert.deepEqual(frames.find((f) => f.type === "history"), { type: "history", requestId: "id4", before: 4, limit: 50 });
     room.close();
+    for (const outcome of await Promise.all(sends)) assert.ok(outcome instanceof KaiwaError && outcome.code === "closed");
   });
 
   it("a gap is never shown: the client reconnects from its last seq", async () => {

@@ -1,0 +1,91 @@
+import { PartySocket } from "partysocket";
+
+/**
+ * One connection attempt: one PartySocket whose own reconnection is switched off (`maxRetries: 0`).
+ * The room drives retries itself (full-jitter backoff, close-code table, fresh token) and opens a new
+ * Connection per attempt. A fresh object per attempt, rather than `reconnect()` on one socket, means
+ * a stale socket can never deliver a late event (its listeners are gone) and each attempt gets its own
+ * PartyKit connection id, so a half-open predecessor is never confused with its successor.
+ */
+export type ConnectionOptions = {
+  host: string;
+  room: string;
+  party: string;
+  protocol?: "ws" | "wss";
+  /** A WebSocket class for runtimes without a global one (Node 20: the `ws` package). */
+  WebSocket?: unknown;
+  /** Evaluated by partysocket when it builds the URL, i.e. once per attempt. */
+  query: () => Promise<Record<string, string>>;
+  connectionTimeoutMs?: number;
+};
+
+export type ConnectionHandlers = {
+  onOpen(): void;
+  onMessage(data: unknown): void;
+  /** Called at most once per Connection, for a close or a failure to connect; nothing follows it. */
+  onClose(code: number, reason: string): void;
+};
+
+export class Connection {
+  readonly #socket: PartySocket;
+  #handlers: ConnectionHandlers | null;
+
+  constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
+    this.#handlers = handlers;
+    this.#socket = new PartySocket({
+      host: options.host,
+      room: options.room,
+      party: options.party,
+      protocol: options.protocol,
+      WebSocket: options.WebSocket,
+      query: options.query,
+      maxRetries: 0,
+      connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+    });
+    this.#socket.addEventListener("open", this.#onOpen);
+    this.#socket.addEventListener("message", this.#onMessage);
+    this.#socket.addEventListener("close", this.#onClose);
+    this.#socket.addEventListener("error", this.#onError);
+  }
+
+  get isOpen(): boolean {
+    return this.#handlers !== null && this.#socket.readyState === PartySocket.OPEN;
+  }
+
+  /** Sends only on an open socket; never lets partysocket buffer (a buffered command could go out twice). */
+  send(text: string): boolean {
+    if (!this.isOpen) return false;
+    this.#socket.send(text);
+    return true;
+  }
+
+  /** Ends this attempt without calling any handler. */
+  close(code = 1000, reason = "client closed"): void {
+    this.#detach();
+    this.#socket.close(code, reason);
+  }
+
+  #detach(): void {
+    this.#handlers = null;
+    this.#socket.removeEventListener("open", this.#onOpen);
+    this.#socket.removeEventListener("message", this.#onMessage);
+    this.#socket.removeEventListener("close", this.#onClose);
+    this.#socket.removeEventListener("error", this.#onError);
+  }
+
+  #finish(code: number, reason: string): void {
+    const handlers = this.#handlers;
+    if (!handlers) return;
+    this.#detach();
+    this.#socket.close();
+    handlers.onClose(code, reason);
+  }
+
+  #onOpen = (): void => this.#handlers?.onOpen();
+  #onMessage = (event: MessageEvent): void => this.#handlers?.onMessage(event.data);
+  // partysocket reports a socket error as a synthetic close (1000) followed by the error event; a
+  // failure before any socket exists (the query/token getter threw) arrives as an error event alone.
+  // Either way it ends this attempt, with a code that isRetryableClose treats as retryable.
+  #onClose = (event: { code: number; reason: string }): void => this.#finish(event.code, event.reason);
+  #onError = (event: { message?: string }): void => this.#finish(1006, event.message || "connection error");
+}

@@ -1,0 +1,16 @@
+export { KaiwaRoom } from "./room.ts";
+export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./room.ts";
+export { KaiwaError, LOCAL_ERRORS } from "./errors.ts";
+export type { KaiwaErrorCode, LocalErrorCode } from "./errors.ts";
+export type { Status, StatusChange } from "./status.ts";
+export type { Position } from "./sequencer.ts";
+export type { HistoryPage } from "./requests.ts";
+export type { BackoffOptions } from "./backoff.ts";
+export type {
+  Attachment,
+  DeleteEvent,
+  EditEvent,
+  MessageEvent,
+  RoomEvent,
+  WelcomeFrame,
+} from "../party/protocol/index.ts";

@@ -1,0 +1,138 @@
+import type { Attachment, Command } from "../party/protocol/index.ts";
+
+/**
+ * The session's unacknowledged commands, in the order the app issued them (I4). Pure: no I/O, no
+ * clock; ids come from an injected source. The room shell sends what `nextToSend()` returns and feeds
+ * back acks, errors and welcomes.
+ *
+ * Numbering: every command gets `n` from the session counter. The room accepts a command only if its
+ * n is above the session's last accepted n, and answers a resend of a known clientId with its original
+ * ack, but only while n is not above that mark (a known clientId under a new, higher n is
+ * `clientid_reused`). So numbers are kept across resends and changed only when the room has lost
+ * the session (see `resend`).
+ */
+export type CommandBody =
+  | { type: "send"; text: string; attachments?: Attachment[] }
+  | { type: "edit"; target: number; text: string }
+  | { type: "delete"; target: number };
+
+export type OutboxOptions = {
+  /** Most commands sent and not yet acked at once (the in-flight window). */
+  maxInFlight: number;
+  /** Source of clientIds (nanoid in the client, a counter in tests). */
+  newId: () => string;
+};
+
+/** What a command error did to the outbox. */
+export type FailOutcome =
+  | { outcome: "removed"; command: Command } // non-retryable: the app's promise must be rejected
+  | { outcome: "kept"; command: Command } // retryable: stays in place, resent after the next welcome
+  | { outcome: "unknown" }; // not (or no longer) pending: an old answer, or not a command's clientId
+
+type Entry = { command: Command; sent: boolean };
+
+export class Outbox {
+  readonly #entries: Entry[] = [];
+  readonly #maxInFlight: number;
+  readonly #newId: () => string;
+  /** The highest n handed out; the next command gets lastN + 1. */
+  #lastN = 0;
+
+  constructor(options: OutboxOptions) {
+    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
+      throw new RangeError(`maxInFlight must be a positive integer, got ${options.maxInFlight}`);
+    }
+    this.#maxInFlight = options.maxInFlight;
+    this.#newId = options.newId;
+  }
+
+  /** Number of commands not yet acked (sent or not). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Commands sent on the current socket and not yet answered. */
+  get inFlight(): number {
+    // Sends go out in order and `resend` unmarks all, so sent entries are always a prefix.
+    let count = 0;
+    while (count < this.#entries.length && this.#entries[count]?.sent) count++;
+    return count;
+  }
+
+  get lastN(): number {
+    return this.#lastN;
+  }
+
+  /** The pending commands in order (copies; for inspection and tests). */
+  pending(): Command[] {
+    return this.#entries.map((entry) => ({ ...entry.command }));
+  }
+
+  /** Assigns clientId and n and queues the command behind everything already pending. */
+  enqueue(body: CommandBody): Command {
+    const command: Command = { ...body, clientId: this.#newId(), n: ++this.#lastN };
+    this.#entries.push({ command, sent: false });
+    return { ...command };
+  }
+
+  /**
+   * The next command to put on the wire, marked as sent, or undefined when all are sent or the window
+   * is full. Marking here is what guarantees a command is never sent twice on the same socket.
+   */
+  nextToSend(): Command | undefined {
+    const index = this.inFlight;
+    if (index >= this.#maxInFlight) return undefined;
+    const entry = this.#entries[index];
+    if (!entry) return undefined;
+    entry.sent = true;
+    return { ...entry.command };
+  }
+
+  /** A durable ack (a `duplicate: true` re-ack counts the same): removes and returns the command. */
+  ack(clientId: string): Command | undefined {
+    return this.#remove(clientId);
+  }
+
+  /**
+   * An error frame answering a command. Non-retryable: the command is dropped (the room will never
+   * accept it). Retryable: it keeps its place; the shell reconnects so that it and everything behind
+   * it are resent in order rather than this one alone jumping ahead or behind.
+   */
+  fail(clientId: string, retryable: boolean): FailOutcome {
+    const entry = this.#entries.find((e) => e.command.clientId === clientId);
+    if (!entry) return { outcome: "unknown" };
+    if (retryable) return { outcome: "kept", command: { ...entry.command } };
+    this.#remove(clientId);
+    return { outcome: "removed", command: { ...entry.command } };
+  }
+
+  /**
+   * After a welcome on a new socket: everything unacked is to be sent again, in original order.
+   * `sessionLostWith` is the welcome's sessionLastN when the room no longer has this session's state
+   * (resume failed with epoch_changed / ahead_of_room): the pending commands are then renumbered from
+   * sessionLastN + 1, keeping their clientIds, because their old numbers mean nothing to the room.
+   */
+  resend(sessionLastN: number, sessionLost: boolean): void {
+    for (const entry of this.#entries) entry.sent = false;
+    if (sessionLost) {
+      let n = sessionLastN;
+      for (const entry of this.#entries) entry.command = { ...entry.command, n: ++n };
+      this.#lastN = n;
+    } else {
+      // New commands must number above whatever the room has accepted for this session.
+      this.#lastN = Math.max(this.#lastN, sessionLastN);
+    }
+  }
+
+  /** Removes everything (the room closed for good); returns what was pending so promises can be rejected. */
+  drain(): Command[] {
+    return this.#entries.splice(0).map((entry) => entry.command);
+  }
+
+  #remove(clientId: string): Command | undefined {
+    const index = this.#entries.findIndex((e) => e.command.clientId === clientId);
+    if (index < 0) return undefined;
+    const [entry] = this.#entries.splice(index, 1);
+    return entry?.command;
+  }
+}

@@ -1,0 +1,67 @@
+import type { HistoryFrame, HistoryRequest, RoomEvent } from "../party/protocol/index.ts";
+import type { KaiwaError } from "./errors.ts";
+
+export type HistoryPage = { events: RoomEvent[]; hasMore: boolean };
+
+type Pending = {
+  frame: HistoryRequest;
+  sent: boolean;
+  resolve: (page: HistoryPage) => void;
+  reject: (error: KaiwaError) => void;
+};
+
+/**
+ * History requests waiting for their answer, by requestId. Reads are idempotent, so a request whose
+ * socket died is simply sent again on the next one (after its welcome); it fails only on an error
+ * frame naming it or when the room closes for good.
+ */
+export class HistoryRequests {
+  readonly #pending = new Map<string, Pending>();
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  add(frame: HistoryRequest, resolve: Pending["resolve"], reject: Pending["reject"]): void {
+    this.#pending.set(frame.requestId, { frame, sent: false, resolve, reject });
+  }
+
+  /** Requests not yet sent on the current socket, marked as sent. */
+  takeUnsent(): HistoryRequest[] {
+    const frames: HistoryRequest[] = [];
+    for (const pending of this.#pending.values()) {
+      if (pending.sent) continue;
+      pending.sent = true;
+      frames.push(pending.frame);
+    }
+    return frames;
+  }
+
+  /** A new socket: every outstanding request must be asked again. */
+  resetSent(): void {
+    for (const pending of this.#pending.values()) pending.sent = false;
+  }
+
+  /** Returns false for an answer nobody waits for (e.g. a request answered twice across a reconnect). */
+  resolve(frame: HistoryFrame): boolean {
+    const pending = this.#pending.get(frame.requestId);
+    if (!pending) return false;
+    this.#pending.delete(frame.requestId);
+    pending.resolve({ events: frame.events, hasMore: frame.hasMore });
+    return true;
+  }
+
+  reject(requestId: string, error: KaiwaError): boolean {
+    const pending = this.#pending.get(requestId);
+    if (!pending) return false;
+    this.#pending.delete(requestId);
+    pending.reject(error);
+    return true;
+  }
+
+  rejectAll(error: KaiwaError): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const pending of all) pending.reject(error);
+  }
+}

@@ -1,0 +1,57 @@
+import type {
+  DeleteEvent,
+  EditEvent,
+  MessageEvent,
+  ResumeResult,
+  RoomEvent,
+  WelcomeFrame,
+} from "../party/protocol/index.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import type { KaiwaError } from "./errors.ts";
+import type { HistoryPage } from "./requests.ts";
+import type { Position } from "./sequencer.ts";
+import type { StatusChange } from "./status.ts";
+import type { Schedule } from "./timers.ts";
+
+export type KaiwaRoomOptions = {
+  /** Host (and port) of the PartyKit server, passed to partysocket. */
+  host: string;
+  room: string;
+  /** The party name in /parties/<party>/<room>; the kaiwa room party is "room". */
+  party?: string;
+  /** Called on every connection attempt, so each reconnect carries a fresh token. */
+  token: string | (() => string | Promise<string>);
+  /** A WebSocket class where there is no global one (Node 20: the `ws` package). */
+  WebSocket?: unknown;
+  /** Resume from here instead of joining at the room's current position. */
+  position?: Position;
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  maxInFlight?: number;
+  backoff?: BackoffOptions;
+  protocol?: "ws" | "wss";
+  /** Default true: connect on the next microtask, so handlers attached right after `new` see every status. */
+  autoConnect?: boolean;
+  connectionTimeoutMs?: number;
+  /** Id source for session, clientIds and requestIds (tests); nanoid by default. */
+  newId?: () => string;
+  schedule?: Schedule;
+};
+
+/** A failed resume: the position jumped. `not_resumed`: the room ignored a position the client sent. */
+export type ResetReason = Extract<ResumeResult, { recovered: false }>["reason"] | "not_resumed";
+export type ResetInfo = { reason: ResetReason; latest: HistoryPage };
+export type SendResult = { clientId: string; seq: number; ts: number };
+
+export type KaiwaRoomEvents = {
+  status: StatusChange;
+  /** Every room event exactly once, in seq order, without gaps. */
+  event: RoomEvent;
+  message: MessageEvent;
+  edit: EditEvent;
+  delete: DeleteEvent;
+  reset: ResetInfo;
+  welcome: WelcomeFrame;
+  /** Errors not tied to a pending command or history request. */
+  error: KaiwaError;
+};
