@@ -17,7 +17,14 @@ export type ConnectQuery = z.infer<typeof ConnectQuery>;
  * operators inspect DMs through the audited operator API, not the client protocol.
  * Other rooms are open to any authenticated user until membership (groups issue) narrows them.
  */
-export function mayJoin(roomId: string, who: Identity): boolean {
+export function mayJoin(rawRoomId: string, who: Identity): boolean {
+  // The room id arrives as it was in the URL path: `dm%3Aa%3Ab` and `dm:a:b` are the same room name.
+  let roomId = rawRoomId;
+  try {
+    roomId = decodeURIComponent(rawRoomId);
+  } catch {
+    return false;
+  }
   if (!roomId.startsWith("dm:")) return true;
   const parts = roomId.split(":");
   return parts.length === 3 && (parts[1] === who.id || parts[2] === who.id);

@@ -39,10 +39,11 @@ type Pending = { conn: Conn; accepted?: Accepted; ack: Ack };
 
 export default class RoomServer implements Party.Server {
   /**
-   * Hibernation (default on) lets an idle room leave memory while its sockets stay open: most rooms are
-   * idle most of the time, and a room can then hold ~32k sockets. It costs per-frame dispatch overhead
-   * (measured ~25% of peak msgs/s in one hot room), so `KAIWA_HIBERNATE=0` turns it off for such rooms.
-   * The code is the same either way: per-connection facts live in connection state.
+   * Hibernation is opt-in (`KAIWA_HIBERNATE=1`). It would let idle rooms leave memory with sockets open,
+   * but in partykit 0.0.115's runtime a server-initiated close of a hibernatable socket takes ~10 s to
+   * reach the client (every refusal, resync and session replacement would stall), and per-frame dispatch
+   * costs ~25% of a hot room's msgs/s (both measured here). The code is hibernation-safe either way:
+   * per-connection facts live in connection state, and nothing keeps an interval running.
    */
   readonly options: Party.ServerOptions;
   private readonly bootId = nanoid(10);
@@ -62,7 +63,7 @@ export default class RoomServer implements Party.Server {
 
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
-    this.options = { hibernate: room.env.KAIWA_HIBERNATE !== "0" };
+    this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs),

@@ -10,4 +10,4 @@ if [ ! -d node_modules/partykit ]; then
 fi
 npx tsc -p .
 node --import tsx --test --test-reporter=spec tests/unit/*.test.ts
-node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/integration/*.test.ts
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/integration/*.integration.test.ts

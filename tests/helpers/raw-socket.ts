@@ -1,0 +1,42 @@
+/** A bare `ws` socket with a frame log, for tests that must send what the typed client never would. */
+import WebSocket from "ws";
+import type { DevServer } from "./dev-server.ts";
+
+export type RawSocket = {
+  ws: WebSocket;
+  frames: any[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(frame: unknown): void;
+  /** Resolves with the first frame (already received or future) matching `match`, after index `from`. */
+  next(match: (frame: any) => boolean, timeoutMs?: number, from?: number): Promise<any>;
+};
+
+export async function rawSocket(server: DevServer, room: string, query: Record<string, string>): Promise<RawSocket> {
+  const params = new URLSearchParams(query);
+  const ws = new WebSocket(`ws://${server.host}/parties/room/${encodeURIComponent(room)}?${params}`);
+  const frames: any[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on("message", (data) => {
+    const text = data.toString();
+    frames.push(text === "pong" ? "pong" : JSON.parse(text));
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  const next = (match: (frame: any) => boolean, timeoutMs = 10_000, from = 0) =>
+    new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
+      const check = () => {
+        const found = frames.slice(from).find(match);
+        if (found !== undefined) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return { ws, frames, closed, next, send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)) };
+}
