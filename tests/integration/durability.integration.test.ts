@@ -1,0 +1,56 @@
+/**
+ * I2 directly, against a real `partykit dev`: with every storage write slowed by a test-only switch, no ack
+ * and no broadcast is seen before the write resolves; and a count of `put` calls shows group commit.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { DevServer } from "../helpers/dev-server.ts";
+import { rawSocket } from "../helpers/raw-socket.ts";
+
+const WRITE_DELAY_MS = 400;
+const slow = new DevServer({ vars: { KAIWA_TEST_WRITE_DELAY_MS: WRITE_DELAY_MS } });
+const normal = new DevServer();
+before(() => Promise.all([slow.start(), normal.start()]));
+after(() => Promise.all([slow.stop(), normal.stop()]));
+
+test("with slow writes, acks and broadcasts wait for the write (nothing visible early)", async () => {
+  const room = "slow-disk";
+  const sender = await rawSocket(slow, room, { token: await slow.token("alice"), session: "a" });
+  const observer = await rawSocket(slow, room, { token: await slow.token("bob"), session: "b" });
+  await sender.next((f) => f.type === "welcome");
+  await observer.next((f) => f.type === "welcome");
+  const seen: Array<{ what: string; at: number }> = [];
+  sender.ws.on("message", (d) => seen.push({ what: `sender:${JSON.parse(d.toString()).type}`, at: performance.now() }));
+  observer.ws.on("message", (d) => seen.push({ what: `observer:${JSON.parse(d.toString()).type}`, at: performance.now() }));
+  const sentAt = performance.now();
+  for (let n = 1; n <= 5; n++) sender.send({ type: "send", clientId: `c${n}`, n, text: `slow ${n}` });
+  // Meanwhile, history must not show the messages either (I2 for reads).
+  observer.send({ type: "history", requestId: "h1", limit: 10 });
+  const early = await observer.next((f) => f.type === "history");
+  assert.deepEqual(early.events, [], "history shows nothing that is not yet durable");
+  await sender.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c5"));
+  await observer.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 5));
+  const visible = seen.filter((s) => s.what === "sender:ack" || s.what.endsWith(":events"));
+  assert.ok(visible.length >= 2);
+  for (const { what, at } of visible) {
+    assert.ok(at - sentAt >= WRITE_DELAY_MS - 5, `${what} arrived ${Math.round(at - sentAt)} ms after sending, before the ${WRITE_DELAY_MS} ms write resolved`);
+  }
+  sender.ws.close();
+  observer.ws.close();
+});
+
+test("group commit: 1,000 messages in flight take far fewer flushes and puts than messages", async () => {
+  const room = "group-commit";
+  const sender = await rawSocket(normal, room, { token: await normal.token("alice"), session: "a" });
+  await sender.next((f) => f.type === "welcome");
+  for (let n = 1; n <= 1000; n++) sender.send({ type: "send", clientId: `g${n}`, n, text: `batch ${n}` });
+  await sender.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "g1000"), 30_000);
+  const acked = sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks.map((a: any) => a.seq));
+  assert.deepEqual(acked, Array.from({ length: 1000 }, (_, i) => i + 1));
+  const { body } = await normal.fetchJson(`/parties/room/${room}/stats`, { token: await normal.token("ops", { operator: true }) });
+  assert.equal(body.commands.accepted, 1000);
+  assert.ok(body.writes.flushes < 100, `expected batched flushes, got ${body.writes.flushes} for 1000 messages`);
+  assert.ok(body.writes.puts < 200, `expected batched puts, got ${body.writes.puts}`);
+  assert.ok(body.writes.keys / body.writes.puts > 5, "several keys per put");
+  sender.ws.close();
+});
