@@ -1,6 +1,7 @@
 import { nanoid } from "nanoid";
 import {
   HistoryRequest,
+  isResent,
   isRetryableClose,
   LIMITS,
   type AckFrame,
@@ -14,7 +15,7 @@ import { backoffDelay } from "./backoff.ts";
 import { checkCommand } from "./commands.ts";
 import { Connection } from "./connection.ts";
 import { Emitter } from "./emitter.ts";
-import { KaiwaError } from "./errors.ts";
+import { isErrorCode, KaiwaError } from "./errors.ts";
 import { describeClose, parseServerFrame } from "./frames.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Outbox, type CommandBody } from "./outbox.ts";
@@ -340,14 +341,14 @@ export class KaiwaRoom {
     const error = KaiwaError.fromFrame(frame);
     if (frame.ref !== undefined) {
       if (this.#history.reject(frame.ref, error)) return;
-      const failed = this.#outbox.fail(frame.ref, error.retryable);
+      const failed = this.#outbox.fail(frame.ref, isErrorCode(error.code) && isResent(error.code));
       if (failed.outcome === "removed") {
         const waiter = this.#waiters.get(frame.ref);
         this.#waiters.delete(frame.ref);
         waiter?.reject(error);
         return this.#pump();
       }
-      // Retryable (storage_failed, internal, slow_mode): commands behind this one may already be on the
+      // Resent codes (storage_failed, internal): commands behind this one may already be on the
       // wire, so resending it alone could reorder them; a new socket resends all unacked in order.
       if (failed.outcome === "kept") return this.#restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
     }

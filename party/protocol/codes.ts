@@ -15,16 +15,27 @@ export const ERRORS = {
   out_of_order: { retryable: false, text: "A command's number must be above the last one this session had accepted." },
   clientid_reused: { retryable: false, text: "This clientId was already used for a different command." },
   slow_mode: { retryable: true, text: "This room is in slow mode; wait before posting again." },
-  storage_failed: { retryable: true, text: "The room could not store the command; nothing was accepted." },
+  storage_failed: { retryable: true, resend: true, text: "The room could not store the command; nothing was accepted." },
   not_member: { retryable: false, text: "Only members of this conversation may do that." },
-  internal: { retryable: true, text: "Unexpected server error." },
-} as const satisfies Record<string, { retryable: boolean; text: string }>;
+  internal: { retryable: true, resend: true, text: "Unexpected server error." },
+} as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export function isRetryable(code: ErrorCode): boolean {
   return ERRORS[code].retryable;
+}
+
+/**
+ * `resend`: the client keeps the command and resends it, unchanged and in order, on a new socket. Only for
+ * codes where the room guarantees nothing later from that session was accepted (a failed write fails every
+ * command sequenced after it and closes the socket with 4013). Other retryable codes (slow_mode) go back to
+ * the app: later commands may already be accepted, so resending the same number would be out of order.
+ */
+export function isResent(code: ErrorCode): boolean {
+  const entry = ERRORS[code];
+  return "resend" in entry && entry.resend === true;
 }
 
 /**

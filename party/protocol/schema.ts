@@ -4,7 +4,7 @@
  * `satisfies ServerFrame` so a change here breaks the build wherever a frame is made.
  */
 import { z } from "zod";
-import { ERROR_CODES } from "./codes.ts";
+import { ERROR_CODES, type ErrorCode } from "./codes.ts";
 import { LIMITS } from "./limits.ts";
 
 /** Ids are plain so they can sit inside storage keys and room names without escaping. */
@@ -83,7 +83,7 @@ export type RoomEvent = z.infer<typeof RoomEvent>;
 
 export const ErrorFrame = z.object({
   type: z.literal("error"),
-  code: z.enum(ERROR_CODES as [string, ...string[]]),
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
   retryable: z.boolean(),
   /** The clientId or requestId of the frame this answers, when there was one. */

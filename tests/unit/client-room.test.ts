@@ -256,6 +256,7 @@ describe("KaiwaRoom", () => {
     onFrame = (p, f) => {
       const ref = String(f.clientId);
       if (f.text === "long") send(p, { type: "error", code: "text_too_long", message: "too long", retryable: false, ref });
+      if (f.text === "hurry") send(p, { type: "error", code: "slow_mode", message: "wait", retryable: true, ref, retryAfterMs: 3000 });
       if (f.text === "flaky" && peers.length === 1) send(p, { type: "error", code: "storage_failed", message: "try again", retryable: true, ref });
       if (f.text === "flaky" && peers.length === 2) send(p, { type: "ack", acks: [{ clientId: ref, seq: 1, ts: 1 }] });
     };
@@ -263,6 +264,9 @@ describe("KaiwaRoom", () => {
     await assert.rejects(room.send("long"), (e: unknown) => e instanceof KaiwaError && e.code === "text_too_long" && e.ref === "id2");
     assert.equal(errors[0]?.code, "bad_frame");
     assert.equal(room.status, "open");
+    // slow_mode is retryable by the app (later commands may already be accepted), not resent by the client.
+    await assert.rejects(room.send("hurry"), (e: unknown) => e instanceof KaiwaError && e.code === "slow_mode" && e.retryable && e.retryAfterMs === 3000);
+    assert.equal(peers.length, 1, "slow_mode does not force a reconnect");
     assert.equal((await room.send("flaky")).seq, 1);
     assert.equal(peers.length, 2, "a retryable command error reconnects so the resend stays in order");
     room.close();
