@@ -41,23 +41,29 @@ function startLoad(client: TestClient, count: number, pauseMs: number): Load {
   return load;
 }
 
-test("SIGKILL of the server mid-stream: restart on the same state, every acked message kept once, gapless", async () => {
+test("SIGKILL of the server twice mid-stream: restart on the same state, every acked message kept once, gapless", async () => {
   const clients = await Promise.all(Array.from({ length: 5 }, (_, i) => openClient(server, "chaos-kill", `k${i}`)));
   opened.push(...clients);
   const loads = clients.map((c) => startLoad(c, 300, 15));
-  await waitFor(() => loads.reduce((n, l) => n + l.acked, 0) >= 300, 30_000, "300 acks before the kill");
-  const inFlightAtKill = loads.reduce((n, l) => n + l.sent - l.acked, 0);
-  const bootBefore = clients[0]!.bootIds.at(-1);
-  await server.kill(); // the whole group: partykit's node process and its workerd child
-  assert.ok(inFlightAtKill > 0, "unacked messages were in flight at the kill");
-  await sleep(300);
-  await server.restart();
+  const acked = () => loads.reduce((n, l) => n + l.acked, 0);
+  const bootIds = new Set<string>();
+  for (const killAfter of [300, 800]) {
+    await waitFor(() => acked() >= killAfter, 60_000, `${killAfter} acks before the kill`);
+    const inFlightAtKill = loads.reduce((n, l) => n + l.sent - l.acked, 0);
+    bootIds.add(clients[0]!.bootIds.at(-1)!);
+    await server.kill(); // the whole group: partykit's node process and its workerd child
+    assert.ok(inFlightAtKill > 0, `unacked messages were in flight at the kill after ${killAfter} acks`);
+    await sleep(300);
+    await server.restart();
+    await waitFor(() => clients.every((c) => c.room.status === "open" && !bootIds.has(c.bootIds.at(-1)!)), 30_000, "every client back on the new server");
+  }
   await Promise.all(loads.map((l) => l.done));
   await waitFor(() => clients.every((c) => c.observed.events.length === 1500), 30_000, "every client to see 1500 events");
-  const bootAfter = clients[0]!.bootIds.at(-1);
-  assert.notEqual(bootAfter, bootBefore, "a new server process (boot id) answered after the restart");
+  assert.equal(new Set(clients.flatMap((c) => c.bootIds)).size, 3, "three server processes (boot ids): before, between and after the kills");
   for (const c of clients) {
-    assert.deepEqual(c.resumes.at(-1), { recovered: true }, `${c.observed.userId} resumed without loss`);
+    const resumes = c.resumes.filter((r) => r !== null);
+    assert.ok(resumes.length >= 2, `${c.observed.userId} resumed after each kill`);
+    for (const r of resumes) assert.deepEqual(r, { recovered: true }, `${c.observed.userId} resumed without loss`);
   }
   assertRoomConsistent(clients.map((c) => c.observed), 1500);
   // Acks are the client's truth: each of its 300 messages was acked exactly once at a distinct seq.
