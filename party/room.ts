@@ -105,7 +105,7 @@ export default class RoomServer implements Party.Server {
       await this.room.storage.put(META_KEY, meta);
     }
     const settings = RoomSettings.parse(stored.get(SETTINGS_KEY) ?? {});
-    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: DEDUPE_WINDOW, recentWindow: RECENT_WINDOW });
+    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow });
   }
 
   onConnect(conn: Conn, ctx: Party.ConnectionContext) {
@@ -203,7 +203,7 @@ export default class RoomServer implements Party.Server {
   private async loadAndDecide(conn: Conn, state: ConnState, command: Command): Promise<void> {
     await this.ensureSession(state.user.id, state.session);
     if (!this.core.dedupeLoaded) {
-      const from = Math.max(1, this.core.committedSeq - DEDUPE_WINDOW + 1);
+      const from = Math.max(1, this.core.committedSeq - LIMITS.dedupeWindow + 1);
       this.core.loadDedupe(await readEvents(this.room.storage, this.core, from, this.core.committedSeq + 1));
     }
     const missing = this.core.missingTarget(command);
@@ -353,9 +353,6 @@ export default class RoomServer implements Party.Server {
 }
 
 type StoredSettings = Partial<RoomSettings>;
-/** How many recent (sender, clientId) pairs the room remembers (I3's retention). */
-const DEDUPE_WINDOW = 10_000;
-const RECENT_WINDOW = 2_000;
 
 function safeSend(conn: Party.Connection, frame: string): void {
   try {

@@ -28,6 +28,10 @@ export const LIMITS = {
   resumeMaxEvents: 10_000,
   /** Events per frame when replaying on resume. */
   replayChunkEvents: 200,
+  /** How many recent (sender, clientId) pairs a room remembers: I3 holds for this many latest events. */
+  dedupeWindow: 10_000,
+  /** Recent events a room keeps in memory as edit/delete targets (older ones are read from storage). */
+  recentWindow: 2_000,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
 } as const;
