@@ -1,6 +1,6 @@
 /** Who may open a room, and the connect query a client sends. */
 import { z } from "zod";
-import { SessionId, type Identity } from "./protocol/index.ts";
+import { LIMITS, SessionId, type Identity } from "./protocol/index.ts";
 
 /** `?session=<id>` names the device session (I4); `epoch` and `lastSeq` ask to resume (I5). */
 export const ConnectQuery = z
@@ -29,3 +29,9 @@ export function mayJoin(rawRoomId: string, who: Identity): boolean {
   const parts = roomId.split(":");
   return parts.length === 3 && (parts[1] === who.id || parts[2] === who.id);
 }
+
+/** `GET /parties/room/<id>/history?before=&limit=`: the same bounds as the socket's history frame. */
+export const HistoryQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
+});

@@ -29,7 +29,7 @@ import { META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession }
 import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
-import { ConnectQuery, mayJoin } from "./room-access.ts";
+import { ConnectQuery, HistoryQuery, mayJoin } from "./room-access.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
 type ConnState = { user: Identity; session: string };
@@ -58,6 +58,7 @@ export default class RoomServer implements Party.Server {
   /** Sockets closed after a failed write: their queued frames are dropped so a resend keeps order (I4). */
   private readonly resyncing = new Set<string>();
   private broken = false;
+  private writesStarted = 0;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
 
@@ -66,7 +67,10 @@ export default class RoomServer implements Party.Server {
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
     this.pipeline = new CommitPipeline<Pending>(
       {
-        persist: (writes) => persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs),
+        persist: (writes) => {
+          if (++this.writesStarted === this.limits.testFailWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
+          return persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs);
+        },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         committed: (items) => this.onCommitted(items),
         failed: (items, error) => this.onWriteFailed(items, error),
@@ -127,6 +131,17 @@ export default class RoomServer implements Party.Server {
 
   private async join(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
     try {
+      await this.welcome(conn, who, query, replayUntil);
+    } catch (error) {
+      // Without a welcome the client would wait for one until its heartbeat gave up: make it retry now.
+      console.error("join failed", error);
+      this.catchingUp.delete(conn.id);
+      conn.close(1011, "join_failed");
+    }
+  }
+
+  private async welcome(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
+    try {
       await this.ensureSession(who.id, query.session);
       const resume =
         query.epoch !== undefined && query.lastSeq !== undefined
@@ -158,7 +173,7 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.catchingUp.delete(conn.id);
-    this.resyncing.delete(conn.id);
+    // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
     // Hibernatable sockets do not answer a client's close frame by themselves; without this the
     // client sees 1006 (abnormal) for its own clean close.
     try {
@@ -201,19 +216,36 @@ export default class RoomServer implements Party.Server {
 
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
   private async loadAndDecide(conn: Conn, state: ConnState, command: Command): Promise<void> {
+    let loaded: RoomEvent | undefined;
+    try {
+      loaded = await this.load(state, command);
+    } catch (error) {
+      // A command left unanswered would let later ones from the same session overtake it (I4).
+      console.error("loading for a command failed", error);
+      this.reply(conn, errorFrame("internal", { ref: command.clientId }));
+      return this.resync(conn);
+    }
+    this.decide(conn, state, command, loaded);
+  }
+
+  /** Loads what the core needs for `command`; returns the edit/delete target if it had to be read. */
+  private async load(state: ConnState, command: Command): Promise<RoomEvent | undefined> {
     await this.ensureSession(state.user.id, state.session);
     if (!this.core.dedupeLoaded) {
       const from = Math.max(1, this.core.committedSeq - LIMITS.dedupeWindow + 1);
       this.core.loadDedupe(await readEvents(this.room.storage, this.core, from, this.core.committedSeq + 1));
     }
     const missing = this.core.missingTarget(command);
-    const loaded = missing === undefined ? undefined : (await readEvents(this.room.storage, this.core, missing, missing + 1))[0];
-    this.decide(conn, state, command, loaded);
+    return missing === undefined ? undefined : (await readEvents(this.room.storage, this.core, missing, missing + 1))[0];
   }
 
   private decide(conn: Conn, state: ConnState, command: Command, loaded: RoomEvent | undefined): void {
     if (this.resyncing.has(conn.id)) return;
-    if (this.broken) return this.reply(conn, errorFrame("storage_failed", { ref: command.clientId }));
+    if (this.broken) {
+      // Later frames of this socket would be decided on the reloaded state and overtake this one (I4).
+      this.reply(conn, errorFrame("storage_failed", { ref: command.clientId }));
+      return this.resync(conn);
+    }
     const outcome = this.core.handle(command, state.user, state.session, loaded);
     if (outcome.status === "accepted") {
       this.counters.accepted++;
@@ -268,10 +300,7 @@ export default class RoomServer implements Party.Server {
     for (const item of items) {
       this.reply(item.conn, errorFrame("storage_failed", { ref: item.ack.clientId }));
       // The session's later frames were sequenced on the failed state: close so the client resends in order.
-      if (!this.resyncing.has(item.conn.id)) {
-        this.resyncing.add(item.conn.id);
-        item.conn.close(4013, "resync_required");
-      }
+      this.resync(item.conn);
     }
     this.enqueue(async () => {
       this.core = await this.loadCore();
@@ -288,12 +317,9 @@ export default class RoomServer implements Party.Server {
     const action = url.pathname.split("/").pop();
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
-      const before = url.searchParams.has("before") ? Number(url.searchParams.get("before")) : undefined;
-      const limit = Number(url.searchParams.get("limit") ?? 50);
-      if ((before !== undefined && !(Number.isInteger(before) && before > 0)) || !(Number.isInteger(limit) && limit > 0 && limit <= LIMITS.maxHistoryLimit)) {
-        return errorResponse("bad_frame", `before must be a positive integer; limit 1..${LIMITS.maxHistoryLimit}.`);
-      }
-      const range = historyRange(this.core.committedSeq, before, limit);
+      const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) return errorResponse("bad_frame", `before must be a positive integer; limit 1..${LIMITS.maxHistoryLimit}.`);
+      const range = historyRange(this.core.committedSeq, query.data.before, query.data.limit);
       const events = await readEventsJson(this.room.storage, this.core, range.from, range.before);
       return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
     }
@@ -330,6 +356,13 @@ export default class RoomServer implements Party.Server {
   private async ensureSession(userId: string, session: string): Promise<void> {
     const key = sessionKey(userId, session);
     if (!this.core.hasSession(key)) this.core.setSession(key, await this.room.storage.get<StoredSession>(key));
+  }
+
+  /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
+  private resync(conn: Conn): void {
+    if (this.resyncing.has(conn.id)) return;
+    this.resyncing.add(conn.id);
+    conn.close(4013, "resync_required");
   }
 
   private enqueue(task: () => Promise<void>): void {

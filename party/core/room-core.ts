@@ -49,7 +49,7 @@ export class RoomCore {
   private readonly dedupeRing: (string | undefined)[] = [];
   private readonly recent = new Map<number, RoomEvent>();
   /** Targets changed by not-yet-durable edits/deletions: their last durable version, for reads. */
-  private readonly overlay = new Map<number, { durable: MessageEvent; pending: number }>();
+  private readonly overlay = new Map<number, { durable: MessageEvent; latest: MessageEvent; pending: number }>();
   private readonly lastPostAt = new Map<string, number>();
 
   constructor(private readonly options: RoomCoreOptions) {
@@ -82,7 +82,7 @@ export class RoomCore {
   missingTarget(command: Command): number | undefined {
     if (command.type === "send") return undefined;
     const target = command.target;
-    if (target > this.lastAssigned || this.recent.has(target)) return undefined;
+    if (target > this.lastAssigned || this.recent.has(target) || this.overlay.has(target)) return undefined;
     return target;
   }
 
@@ -100,7 +100,9 @@ export class RoomCore {
     }
     // I4: a session's commands are accepted in the order it numbered them.
     if (command.n <= session.lastN) return reject("out_of_order", { expected: session.lastN + 1 });
-    const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? loadedTarget);
+    // A pending edit/delete of an old target lives only in the overlay: decide on that newest version,
+    // or a second delete would pass and a later edit would overwrite the tombstone.
+    const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? this.overlay.get(command.target)?.latest ?? loadedTarget);
     const refused = this.refuse(command, who, target);
     if (refused) return { status: "rejected", error: refused };
     return this.accept(command, who, session, sKey, target as MessageEvent | undefined);
@@ -182,6 +184,7 @@ export class RoomCore {
         const { attachments: _dropped, ...rest } = target;
         targetAfter = { ...rest, text: "", deletedBy: seq }; // a tombstone keeps its seq (I1)
       }
+      this.overlay.get(targetAfter.seq)!.latest = targetAfter;
       this.rememberRecent(targetAfter);
     }
     session.lastN = command.n;
@@ -200,7 +203,7 @@ export class RoomCore {
   private holdDurableVersion(target: MessageEvent): void {
     const entry = this.overlay.get(target.seq);
     if (entry) entry.pending++;
-    else this.overlay.set(target.seq, { durable: target, pending: 1 });
+    else this.overlay.set(target.seq, { durable: target, latest: target, pending: 1 });
   }
 
   // Eviction goes by seq arithmetic, not `map.keys().next()`: a Map drained from the front keeps

@@ -46,7 +46,8 @@ export const CLOSE_CODES = {
   4001: { name: "unauthorized", retryable: false },
   4003: { name: "forbidden", retryable: false },
   4008: { name: "protocol_violation", retryable: false },
-  4012: { name: "session_replaced", retryable: false },
+  /** Retryable: a late upgrade of an abandoned attempt can replace the live socket; the client just reconnects. */
+  4012: { name: "session_replaced", retryable: true },
   4013: { name: "resync_required", retryable: true },
 } as const;
 

@@ -41,6 +41,8 @@ export type RoomLimits = {
   flushWindowMs: number;
   /** Test-only: delay every durable write by this many ms (proves I2: nothing is seen before the write). */
   testWriteDelayMs: number;
+  /** Test-only: fail the Nth durable write once (0: never), to prove the 4013 resync keeps order (I4). */
+  testFailWriteAt: number;
 };
 
 /** Reads room limits from the room's env vars (`partykit dev --var KEY=VALUE`), falling back to LIMITS. */
@@ -54,5 +56,6 @@ export function roomLimitsFromEnv(env: Record<string, unknown>): RoomLimits {
     resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", LIMITS.resumeMaxEvents),
     flushWindowMs: num("KAIWA_FLUSH_WINDOW_MS", LIMITS.flushWindowMs),
     testWriteDelayMs: num("KAIWA_TEST_WRITE_DELAY_MS", 0),
+    testFailWriteAt: num("KAIWA_TEST_FAIL_WRITE_AT", 0),
   };
 }

@@ -4,7 +4,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { DevServer } from "../helpers/dev-server.ts";
+import { DevServer, waitFor } from "../helpers/dev-server.ts";
+import { openClient } from "../helpers/clients.ts";
+import { assertRoomConsistent } from "../helpers/log-check.ts";
 import { rawSocket } from "../helpers/raw-socket.ts";
 
 const WRITE_DELAY_MS = 400;
@@ -53,4 +55,27 @@ test("group commit: 1,000 messages in flight take far fewer flushes and puts tha
   assert.ok(body.writes.puts < 200, `expected batched puts, got ${body.writes.puts}`);
   assert.ok(body.writes.keys / body.writes.puts > 5, "several keys per put");
   sender.ws.close();
+});
+
+test("a failed write: the batch and everything after it is refused, sockets resync (4013), clients resend in order", async () => {
+  const failing = new DevServer({ vars: { KAIWA_TEST_FAIL_WRITE_AT: 3 } });
+  await failing.start();
+  const clients = await Promise.all(["f0", "f1", "f2"].map((user) => openClient(failing, "failing-disk", user)));
+  try {
+    const loads = clients.map(async (client) => {
+      const acks = await Promise.all(Array.from({ length: 150 }, (_, i) => client.room.send(`${client.observed.userId} #${i}`)));
+      client.observed.sent = acks.map((ack) => ack.clientId);
+      for (const ack of acks) client.observed.acks.set(ack.clientId, ack.seq);
+    });
+    await Promise.all(loads);
+    await waitFor(() => clients.every((c) => c.observed.events.length === 450), 30_000, "450 events everywhere");
+    const { body } = await failing.fetchJson("/parties/room/failing-disk/stats", { token: await failing.token("ops", { operator: true }) });
+    assert.equal(body.commands.storageFailures, 1, "the injected failure happened");
+    assert.ok(body.commands.rejected.storage_failed >= 1);
+    assert.ok(clients.some((c) => c.statuses.includes("reconnecting")), "affected clients were made to reconnect (4013)");
+    assertRoomConsistent(clients.map((c) => c.observed), 450);
+  } finally {
+    for (const c of clients) c.room.close();
+    await failing.stop();
+  }
 });

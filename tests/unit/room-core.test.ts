@@ -167,3 +167,16 @@ test("validation at the boundary: wrong shapes are refused by the schema", () =>
   for (const frame of bad) assert.equal(ClientFrame.safeParse(frame).success, false, JSON.stringify(frame));
   assert.equal(ClientFrame.safeParse({ type: "send", clientId: "a", n: 1, text: "x" }).success, true);
 });
+
+test("a pending delete of an old target (outside memory) is seen by the next decisions: no second delete, no resurrection", () => {
+  const { core } = makeCore({}, 500);
+  const old = { kind: "message" as const, seq: 3, ts: 1, author: { id: "alice", name: "Alice" }, clientId: "old", text: "secret" };
+  assert.equal(core.missingTarget({ type: "delete", clientId: "d1", n: 1, target: 3 }), 3);
+  accepted(core.handle({ type: "delete", clientId: "d1", n: 1, target: 3 }, alice, "s", old));
+  assert.equal(core.missingTarget({ type: "edit", clientId: "e1", n: 2, target: 3, text: "x" }), undefined, "the overlay has it");
+  // The shell would pass the last durable record (not deleted) as the loaded target: it must not win.
+  const edit = core.handle({ type: "edit", clientId: "e1", n: 2, target: 3, text: "resurrected" }, alice, "s", old);
+  assert.equal(edit.status === "rejected" && edit.error.code, "already_deleted");
+  const again = core.handle({ type: "delete", clientId: "d2", n: 3, target: 3 }, alice, "s", old);
+  assert.equal(again.status === "rejected" && again.error.code, "already_deleted");
+});
