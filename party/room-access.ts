@@ -27,7 +27,10 @@ export function mayJoin(rawRoomId: string, who: Identity): boolean {
   }
   if (!roomId.startsWith("dm:")) return true;
   const parts = roomId.split(":");
-  return parts.length === 3 && (parts[1] === who.id || parts[2] === who.id);
+  // Canonical form only (ids sorted, two different users), so one pair has exactly one DM room.
+  const [, a, b] = parts;
+  if (parts.length !== 3 || !a || !b || a >= b) return false;
+  return a === who.id || b === who.id;
 }
 
 /** `GET /parties/room/<id>/history?before=&limit=`: the same bounds as the socket's history frame. */
