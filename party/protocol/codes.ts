@@ -16,6 +16,8 @@ export const ERRORS = {
   clientid_reused: { retryable: false, text: "This clientId was already used for a different command." },
   slow_mode: { retryable: true, text: "This room is in slow mode; wait before posting again." },
   storage_failed: { retryable: true, resend: true, text: "The room could not store the command; nothing was accepted." },
+  read_out_of_range: { retryable: false, text: "A read position must be between 1 and the room's lastSeq." },
+  room_unavailable: { retryable: true, resend: true, text: "The conversation's room could not be reached; nothing was accepted." },
   not_member: { retryable: false, text: "Only members of this conversation may do that." },
   internal: { retryable: true, resend: true, text: "Unexpected server error." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;

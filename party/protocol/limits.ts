@@ -14,6 +14,16 @@ export const LIMITS = {
   maxSessionIdChars: 64,
   maxUserIdChars: 64,
   maxDisplayNameChars: 80,
+  /** Room ids: `dm:<a>:<b>` with two user ids, or a group/room id. */
+  maxRoomIdChars: 140,
+  /** Largest page of the conversation list. */
+  maxListLimit: 100,
+  /** Characters of a message shown in conversation lists and push notifications. */
+  previewChars: 100,
+  /** Events a room sends an inbox in one notification; a longer backlog is fetched by the device (sync). */
+  notifyMaxEvents: 200,
+  /** Conversations an offline user's queue remembers (entries for one conversation coalesce into one). */
+  offlineQueueMax: 1000,
   /** Largest page a history request may ask for. */
   maxHistoryLimit: 200,
   /** A message's stored record must stay below the platform's 128 KiB value limit. */
