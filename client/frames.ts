@@ -1,7 +1,8 @@
+import type { z } from "zod";
 import { CLOSE_CODES, ServerFrame } from "../party/protocol/index.ts";
 
-/** Parses one inbound text frame with the shared schema: zod at the boundary, never a cast (I8). */
-export function parseServerFrame(data: unknown): { ok: true; frame: ServerFrame } | { ok: false; what: string } {
+/** Parses one inbound text frame with a shared schema: zod at the boundary, never a cast (I8). */
+export function parseFrame<S extends z.ZodType>(schema: S, data: unknown): { ok: true; frame: z.infer<S> } | { ok: false; what: string } {
   if (typeof data !== "string") return { ok: false, what: "a binary frame" };
   let json: unknown;
   try {
@@ -9,12 +10,17 @@ export function parseServerFrame(data: unknown): { ok: true; frame: ServerFrame 
   } catch {
     return { ok: false, what: "a frame that is not JSON" };
   }
-  const parsed = ServerFrame.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, what: `an invalid frame (${issue ? `${issue.path.join(".")}: ${issue.message}` : "no detail"})` };
   }
   return { ok: true, frame: parsed.data };
+}
+
+/** A room's frames. */
+export function parseServerFrame(data: unknown): { ok: true; frame: ServerFrame } | { ok: false; what: string } {
+  return parseFrame(ServerFrame, data);
 }
 
 /** Names a close code from the shared table (e.g. 4001 → "unauthorized") and words a status reason. */

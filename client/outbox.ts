@@ -1,4 +1,4 @@
-import type { Attachment, Command } from "../party/protocol/index.ts";
+import type { Attachment } from "../party/protocol/index.ts";
 
 /**
  * The session's unacknowledged commands, in the order the app issued them (I4). Pure: no I/O, no
@@ -16,6 +16,9 @@ export type CommandBody =
   | { type: "edit"; target: number; text: string }
   | { type: "delete"; target: number };
 
+/** A body with the fields the outbox assigns. For a room's CommandBody this is a protocol `Command`. */
+export type Numbered<B> = B & { clientId: string; n: number };
+
 export type OutboxOptions = {
   /** Most commands sent and not yet acked at once (the in-flight window). */
   maxInFlight: number;
@@ -24,15 +27,17 @@ export type OutboxOptions = {
 };
 
 /** What a command error did to the outbox. */
-export type FailOutcome =
-  | { outcome: "removed"; command: Command } // non-retryable: the app's promise must be rejected
-  | { outcome: "kept"; command: Command } // retryable: stays in place, resent after the next welcome
+export type FailOutcome<B extends object = CommandBody> =
+  | { outcome: "removed"; command: Numbered<B> } // non-retryable: the app's promise must be rejected
+  | { outcome: "kept"; command: Numbered<B> } // retryable: stays in place, resent after the next welcome
   | { outcome: "unknown" }; // not (or no longer) pending: an old answer, or not a command's clientId
 
-type Entry = { command: Command; sent: boolean };
-
-export class Outbox {
-  readonly #entries: Entry[] = [];
+/**
+ * Generic over the command body so the inbox's DMs (`{ type: "dm", to, text }`) share the numbering
+ * and resend rules: one session, one counter, whatever the destination.
+ */
+export class Outbox<B extends object = CommandBody> {
+  readonly #entries: { command: Numbered<B>; sent: boolean }[] = [];
   readonly #maxInFlight: number;
   readonly #newId: () => string;
   /** The highest n handed out; the next command gets lastN + 1. */
@@ -64,13 +69,13 @@ export class Outbox {
   }
 
   /** The pending commands in order (copies; for inspection and tests). */
-  pending(): Command[] {
+  pending(): Numbered<B>[] {
     return this.#entries.map((entry) => ({ ...entry.command }));
   }
 
   /** Assigns clientId and n and queues the command behind everything already pending. */
-  enqueue(body: CommandBody): Command {
-    const command: Command = { ...body, clientId: this.#newId(), n: ++this.#lastN };
+  enqueue(body: B): Numbered<B> {
+    const command: Numbered<B> = { ...body, clientId: this.#newId(), n: ++this.#lastN };
     this.#entries.push({ command, sent: false });
     return { ...command };
   }
@@ -79,7 +84,7 @@ export class Outbox {
    * The next command to put on the wire, marked as sent, or undefined when all are sent or the window
    * is full. Marking here is what guarantees a command is never sent twice on the same socket.
    */
-  nextToSend(): Command | undefined {
+  nextToSend(): Numbered<B> | undefined {
     const index = this.inFlight;
     if (index >= this.#maxInFlight) return undefined;
     const entry = this.#entries[index];
@@ -89,7 +94,7 @@ export class Outbox {
   }
 
   /** A durable ack (a `duplicate: true` re-ack counts the same): removes and returns the command. */
-  ack(clientId: string): Command | undefined {
+  ack(clientId: string): Numbered<B> | undefined {
     return this.#remove(clientId);
   }
 
@@ -98,7 +103,7 @@ export class Outbox {
    * accept it). Retryable: it keeps its place; the shell reconnects so that it and everything behind
    * it are resent in order rather than this one alone jumping ahead or behind.
    */
-  fail(clientId: string, retryable: boolean): FailOutcome {
+  fail(clientId: string, retryable: boolean): FailOutcome<B> {
     const entry = this.#entries.find((e) => e.command.clientId === clientId);
     if (!entry) return { outcome: "unknown" };
     if (retryable) return { outcome: "kept", command: { ...entry.command } };
@@ -125,11 +130,11 @@ export class Outbox {
   }
 
   /** Removes everything (the room closed for good); returns what was pending so promises can be rejected. */
-  drain(): Command[] {
+  drain(): Numbered<B>[] {
     return this.#entries.splice(0).map((entry) => entry.command);
   }
 
-  #remove(clientId: string): Command | undefined {
+  #remove(clientId: string): Numbered<B> | undefined {
     const index = this.#entries.findIndex((e) => e.command.clientId === clientId);
     if (index < 0) return undefined;
     const [entry] = this.#entries.splice(index, 1);

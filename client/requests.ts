@@ -3,32 +3,32 @@ import type { KaiwaError } from "./errors.ts";
 
 export type HistoryPage = { events: RoomEvent[]; hasMore: boolean };
 
-type Pending = {
-  frame: HistoryRequest;
+type Pending<F, A> = {
+  frame: F;
   sent: boolean;
-  resolve: (page: HistoryPage) => void;
+  resolve: (answer: A) => void;
   reject: (error: KaiwaError) => void;
 };
 
 /**
- * History requests waiting for their answer, by requestId. Reads are idempotent, so a request whose
- * socket died is simply sent again on the next one (after its welcome); it fails only on an error
- * frame naming it or when the room closes for good.
+ * Requests waiting for their answer, by requestId. Reads are idempotent, so a request whose socket
+ * died is simply sent again on the next one (after its welcome); it fails only on an error frame
+ * naming it or when the client closes for good.
  */
-export class HistoryRequests {
-  readonly #pending = new Map<string, Pending>();
+export class Requests<F extends { requestId: string }, A> {
+  readonly #pending = new Map<string, Pending<F, A>>();
 
   get size(): number {
     return this.#pending.size;
   }
 
-  add(frame: HistoryRequest, resolve: Pending["resolve"], reject: Pending["reject"]): void {
+  add(frame: F, resolve: (answer: A) => void, reject: (error: KaiwaError) => void): void {
     this.#pending.set(frame.requestId, { frame, sent: false, resolve, reject });
   }
 
   /** Requests not yet sent on the current socket, marked as sent. */
-  takeUnsent(): HistoryRequest[] {
-    const frames: HistoryRequest[] = [];
+  takeUnsent(): F[] {
+    const frames: F[] = [];
     for (const pending of this.#pending.values()) {
       if (pending.sent) continue;
       pending.sent = true;
@@ -43,11 +43,11 @@ export class HistoryRequests {
   }
 
   /** Returns false for an answer nobody waits for (e.g. a request answered twice across a reconnect). */
-  resolve(frame: HistoryFrame): boolean {
-    const pending = this.#pending.get(frame.requestId);
+  answer(requestId: string, answer: A): boolean {
+    const pending = this.#pending.get(requestId);
     if (!pending) return false;
-    this.#pending.delete(frame.requestId);
-    pending.resolve({ events: frame.events, hasMore: frame.hasMore });
+    this.#pending.delete(requestId);
+    pending.resolve(answer);
     return true;
   }
 
@@ -63,5 +63,12 @@ export class HistoryRequests {
     const all = [...this.#pending.values()];
     this.#pending.clear();
     for (const pending of all) pending.reject(error);
+  }
+}
+
+/** A room's history requests. */
+export class HistoryRequests extends Requests<HistoryRequest, HistoryPage> {
+  resolve(frame: HistoryFrame): boolean {
+    return this.answer(frame.requestId, { events: frame.events, hasMore: frame.hasMore });
   }
 }

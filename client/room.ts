@@ -2,7 +2,6 @@ import { nanoid } from "nanoid";
 import {
   HistoryRequest,
   isResent,
-  isRetryableClose,
   LIMITS,
   type AckFrame,
   type Attachment,
@@ -11,72 +10,61 @@ import {
   type RoomEvent,
   type WelcomeFrame,
 } from "../party/protocol/index.ts";
-import { backoffDelay } from "./backoff.ts";
 import { checkCommand } from "./commands.ts";
-import { Connection } from "./connection.ts";
 import { Emitter } from "./emitter.ts";
 import { isErrorCode, KaiwaError } from "./errors.ts";
-import { describeClose, parseServerFrame } from "./frames.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { parseServerFrame } from "./frames.ts";
 import { Outbox, type CommandBody } from "./outbox.ts";
 import { HistoryRequests, type HistoryPage } from "./requests.ts";
 import { sequence, type Position } from "./sequencer.ts";
-import { isStopped, StatusMachine, type Status } from "./status.ts";
-import { realSchedule, type Schedule, type Timer } from "./timers.ts";
+import { Session } from "./session.ts";
+import type { Status } from "./status.ts";
+import { realSchedule } from "./timers.ts";
 import type { KaiwaRoomEvents, KaiwaRoomOptions, ResetReason, SendResult } from "./types.ts";
 
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./types.ts";
 
 const RESET_PAGE_LIMIT = 50;
-/** A connection that stayed welcomed this long resets the backoff (a flapping server still backs off). */
-const STABLE_AFTER_MS = 5_000;
 
 export class KaiwaRoom {
   readonly sessionId: string;
-  readonly #options: KaiwaRoomOptions;
   readonly #newId: () => string;
-  readonly #schedule: Schedule;
   readonly #emitter = new Emitter<KaiwaRoomEvents>();
-  readonly #status = new StatusMachine((change) => this.#emitter.emit("status", change));
+  readonly #session: Session;
   readonly #outbox: Outbox;
   readonly #waiters = new Map<string, { resolve: (ack: SendResult) => void; reject: (error: KaiwaError) => void }>();
   readonly #history = new HistoryRequests();
-  readonly #heartbeat: Heartbeat;
   #position: Position | null;
-  #conn: Connection | null = null;
-  /** The current socket has had its welcome: commands may go out. */
-  #welcomed = false;
-  #welcomedAt = 0;
-  /** The refusal error frame of the current attempt (sent just before a 4xxx close). */
-  #refusal: KaiwaError | null = null;
-  #retryTimer: Timer | null = null;
-  #attempt = 0;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
 
   constructor(options: KaiwaRoomOptions) {
-    this.#options = options;
     this.#newId = options.newId ?? (() => nanoid());
-    this.#schedule = options.schedule ?? realSchedule;
     this.sessionId = this.#newId();
     this.#position = options.position ? { ...options.position } : null;
     this.#outbox = new Outbox({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
-    this.#heartbeat = new Heartbeat({
-      intervalMs: options.pingIntervalMs ?? 20_000,
-      timeoutMs: options.pongTimeoutMs ?? 8_000,
-      schedule: this.#schedule,
-      sendPing: () => this.#conn?.send("ping"),
-      onTimeout: () => this.#restart("no answer to ping (half-open socket)"),
-    });
-    if (options.autoConnect !== false) {
-      queueMicrotask(() => {
-        if (this.status === "idle") this.#open("connecting", "started");
-      });
-    }
+    this.#session = new Session(
+      { ...options, party: options.party ?? "room", sessionId: this.sessionId, schedule: options.schedule ?? realSchedule },
+      {
+        onMessage: (data) => this.#onMessage(data),
+        // Unemitted events are replayed by the next socket from the position, which they never advanced.
+        onDrop: () => {
+          if (this.#gate) this.#gate.buffered.length = 0;
+        },
+        onStop: (error) => this.#onStop(error),
+        onStatus: (change) => this.#emitter.emit("status", change),
+        onError: (error) => this.#emitter.emit("error", error),
+        query: (): Record<string, string> => {
+          const at = this.#position;
+          return at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {};
+        },
+      },
+    );
+    if (options.autoConnect !== false) this.#session.startSoon();
   }
 
   get status(): Status {
-    return this.#status.current;
+    return this.#session.status;
   }
 
   /** The last event delivered to the app (or the join point); pass it as `position` to resume later. */
@@ -117,99 +105,16 @@ export class KaiwaRoom {
 
   /** Connects now: after auth_failed (with a fresh token getter result), after close(), or to skip a wait. */
   reconnect(): void {
-    this.#attempt = 0;
-    this.#open(isStopped(this.status) ? "connecting" : "reconnecting", "reconnect() called");
+    this.#session.reconnect();
   }
 
   /** Closes for good: pending commands and history requests reject with `closed`. */
   close(): void {
-    this.#stop("close() called", new KaiwaError("closed"));
+    this.#session.close("close() called", new KaiwaError("closed"));
   }
 
-  // ---- Connection lifecycle.
-
-  #open(status: Status, reason: string): void {
-    this.#drop();
-    this.#status.transition(status, reason);
-    this.#refusal = null;
-    const conn: Connection = new Connection(
-      {
-        host: this.#options.host,
-        room: this.#options.room,
-        party: this.#options.party ?? "room",
-        protocol: this.#options.protocol,
-        WebSocket: this.#options.WebSocket,
-        connectionTimeoutMs: this.#options.connectionTimeoutMs,
-        query: () => this.#query(),
-      },
-      {
-        onOpen: () => this.#heartbeat.touch(),
-        onMessage: (data) => this.#onMessage(data),
-        onClose: (code, why) => this.#onClose(code, why),
-      },
-    );
-    this.#conn = conn;
-  }
-
-  /** Built on every attempt: a fresh token, and the position to resume from if there is one. */
-  async #query(): Promise<Record<string, string>> {
-    const source = this.#options.token;
-    let token: string;
-    try {
-      token = typeof source === "string" ? source : await source();
-    } catch (cause) {
-      this.#emitter.emit("error", new KaiwaError("token_unavailable", undefined, { cause }));
-      throw cause;
-    }
-    const query: Record<string, string> = { token, session: this.sessionId };
-    if (this.#position) {
-      query.epoch = this.#position.epoch;
-      query.lastSeq = String(this.#position.lastSeq);
-    }
-    return query;
-  }
-
-  /** Forgets the current socket (closing it) and any scheduled attempt. */
-  #drop(): void {
-    this.#retryTimer?.cancel();
-    this.#retryTimer = null;
-    this.#heartbeat.stop();
-    this.#conn?.close();
-    this.#conn = null;
-    this.#welcomed = false;
-    // Unemitted events are replayed by the next socket from the position, which they never advanced.
-    if (this.#gate) this.#gate.buffered.length = 0;
-  }
-
-  #onClose(code: number, why: string): void {
-    const { name, reason } = describeClose(code, why);
-    if (name === "unauthorized") {
-      // Not final: the app gets a new token and calls reconnect(); pending work stays queued.
-      this.#drop();
-      this.#status.transition("auth_failed", reason);
-    } else if (!isRetryableClose(code)) {
-      this.#stop(reason, this.#refusal ?? new KaiwaError("closed", reason));
-    } else {
-      this.#restart(reason);
-    }
-  }
-
-  /** Drops the socket and schedules the next attempt after full-jitter backoff (at least minDelayMs). */
-  #restart(reason: string, minDelayMs = 0): void {
-    if (this.#welcomed && Date.now() - this.#welcomedAt >= STABLE_AFTER_MS) this.#attempt = 0;
-    this.#drop();
-    this.#status.transition("reconnecting", reason);
-    const delay = Math.max(minDelayMs, backoffDelay(this.#attempt++, this.#options.backoff));
-    this.#retryTimer = this.#schedule(() => {
-      this.#retryTimer = null;
-      this.#open("reconnecting", reason);
-    }, delay);
-  }
-
-  #stop(reason: string, error: KaiwaError): void {
-    this.#drop();
+  #onStop(error: KaiwaError): void {
     this.#gate = null;
-    this.#status.transition("closed", reason);
     for (const command of this.#outbox.drain()) {
       const waiter = this.#waiters.get(command.clientId);
       this.#waiters.delete(command.clientId);
@@ -233,19 +138,17 @@ export class KaiwaRoom {
 
   /** Sends what may go out now: only after the welcome, within the window, each once per socket. */
   #pump(): void {
-    const conn = this.#conn;
-    if (!conn || !this.#welcomed) return;
+    const session = this.#session;
+    if (!session.ready) return;
     for (let command = this.#outbox.nextToSend(); command; command = this.#outbox.nextToSend()) {
-      conn.send(JSON.stringify(command satisfies ClientFrame));
+      session.send(JSON.stringify(command satisfies ClientFrame));
     }
-    for (const frame of this.#history.takeUnsent()) conn.send(JSON.stringify(frame satisfies ClientFrame));
+    for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
   }
 
   // ---- Inbound.
 
   #onMessage(data: unknown): void {
-    this.#heartbeat.touch();
-    if (data === "pong") return;
     const parsed = parseServerFrame(data);
     if (!parsed.ok) return this.#invalid(parsed.what);
     const frame = parsed.frame;
@@ -253,7 +156,7 @@ export class KaiwaRoom {
       case "welcome":
         return this.#onWelcome(frame);
       case "events":
-        if (!this.#welcomed) return this.#invalid("events before the welcome");
+        if (!this.#session.ready) return this.#invalid("events before the welcome");
         if (this.#gate) return void this.#gate.buffered.push(frame.events);
         return this.#deliver(frame.events);
       case "ack":
@@ -270,7 +173,7 @@ export class KaiwaRoom {
   }
 
   #onWelcome(welcome: WelcomeFrame): void {
-    if (this.#welcomed) return this.#invalid("a second welcome on one socket");
+    if (this.#session.ready) return this.#invalid("a second welcome on one socket");
     const had = this.#position;
     const resume = welcome.resume;
     let reset: ResetReason | null = null;
@@ -281,12 +184,11 @@ export class KaiwaRoom {
     // I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
     this.#outbox.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
     this.#history.resetSent();
-    this.#welcomed = true;
-    this.#welcomedAt = Date.now();
+    this.#session.welcomed();
     if (reset) this.#beginReset(reset, this.#position.lastSeq);
     this.#emitter.emit("welcome", welcome);
     const how = !resume ? "joined" : resume.recovered ? "resumed" : `reset (${resume.reason})`;
-    this.#status.transition("open", `${how} at ${welcome.epoch}:${this.#position.lastSeq}`);
+    this.#session.opened(`${how} at ${welcome.epoch}:${this.#position.lastSeq}`);
     this.#pump();
   }
 
@@ -299,7 +201,7 @@ export class KaiwaRoom {
       this.#gate = null;
       this.#emitter.emit("reset", { reason, latest });
       for (const events of gate.buffered.splice(0)) {
-        if (this.#gate || !this.#welcomed) break;
+        if (this.#gate || !this.#session.ready) break;
         this.#deliver(events);
       }
     };
@@ -313,10 +215,10 @@ export class KaiwaRoom {
   #deliver(events: RoomEvent[]): void {
     const position = this.#position;
     if (!position) return;
-    const conn = this.#conn;
+    const conn = this.#session.connection;
     const { deliver, gapAt } = sequence(position.lastSeq, events);
     for (const event of deliver) {
-      if (this.#conn !== conn) return; // a handler closed or reconnected the room
+      if (this.#session.connection !== conn) return; // a handler closed or reconnected the room
       this.#position = { epoch: position.epoch, lastSeq: event.seq };
       this.#emitter.emit("event", event);
       if (event.kind === "message") this.#emitter.emit("message", event);
@@ -324,7 +226,7 @@ export class KaiwaRoom {
       else this.#emitter.emit("delete", event);
     }
     // I1 says this cannot happen; if it does, never show a hole: have the room replay from lastSeq.
-    if (gapAt !== null && this.#conn === conn) this.#restart(`gap: expected seq ${(this.#position?.lastSeq ?? 0) + 1}, got ${gapAt}`);
+    if (gapAt !== null && this.#session.connection === conn) this.#session.restart(`gap: expected seq ${(this.#position?.lastSeq ?? 0) + 1}, got ${gapAt}`);
   }
 
   #onAck(frame: AckFrame): void {
@@ -350,9 +252,9 @@ export class KaiwaRoom {
       }
       // Resent codes (storage_failed, internal): commands behind this one may already be on the
       // wire, so resending it alone could reorder them; a new socket resends all unacked in order.
-      if (failed.outcome === "kept") return this.#restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
+      if (failed.outcome === "kept") return this.#session.restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
     }
-    if (!this.#welcomed) this.#refusal = error;
+    this.#session.noteError(error);
     this.#emitter.emit("error", error);
   }
 }
