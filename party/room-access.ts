@@ -36,5 +36,10 @@ export function mayJoin(rawRoomId: string, who: Identity): boolean {
 /** `GET /parties/room/<id>/history?before=&limit=`: the same bounds as the socket's history frame. */
 export const HistoryQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
+  /** Read forwards: events with seq > after (an inbox device catching up). */
+  after: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
 });
+
+/** `POST /parties/room/<id>/read` (actor route): the member's new read position. */
+export const ReadBody = z.object({ seq: z.number().int().positive() });

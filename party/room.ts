@@ -18,6 +18,8 @@ import {
   type Identity,
   type RoomEvent,
   type RoomLimits,
+  RoomCommandsBody,
+  type RoomCommandResult,
   type ServerFrame,
   type WelcomeFrame,
 } from "./protocol/index.ts";
@@ -29,13 +31,21 @@ import { META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession }
 import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
-import { ConnectQuery, HistoryQuery, mayJoin } from "./room-access.ts";
+import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
+import { RoomInboxLink, readKey } from "./room-inbox-link.ts";
+import { gateRequest, isActorCall } from "./service-auth.ts";
+import { ItemReply } from "./item-reply.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
 type ConnState = { user: Identity; session: string };
 type Conn = Party.Connection<ConnState>;
-/** What waits in the commit pipeline: an accepted command, or the ack of a resend whose original is not yet durable. */
-type Pending = { conn: Conn; accepted?: Accepted; ack: Ack };
+/** Where a command's answer goes: a socket, or one command of an inbox's HTTP batch. */
+type Replier = Conn | ItemReply;
+/**
+ * What waits in the commit pipeline: an accepted command, the ack of a resend whose original is not yet
+ * durable, or a member's read position (I6).
+ */
+type Pending = { conn: Replier; accepted?: Accepted; ack?: Ack; read?: { user: string; seq: number } };
 
 export default class RoomServer implements Party.Server {
   /**
@@ -61,14 +71,20 @@ export default class RoomServer implements Party.Server {
   private writesStarted = 0;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
+  /** Members' inboxes: read positions, unread counts, notifications (DM rooms; inert elsewhere). */
+  private readonly link: RoomInboxLink;
+  /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
+  private readonly queuedReads = new Map<string, number>();
 
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
+    this.link = new RoomInboxLink(room, () => this.core, this.limits);
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
           if (++this.writesStarted === this.limits.testFailWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
+          this.link.armAlarm(); // same turn as the puts: a crash after this write still notifies inboxes
           return persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs);
         },
         schedule: (fn, ms) => void setTimeout(fn, ms),
@@ -89,9 +105,7 @@ export default class RoomServer implements Party.Server {
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
-    if (!auth.ok) return errorResponse(auth.code, auth.message);
-    return withIdentity(request as unknown as Request, auth.identity);
+    return gateRequest(request as unknown as Request, lobby.env);
   }
 
   // ---- Lifecycle.
@@ -126,6 +140,7 @@ export default class RoomServer implements Party.Server {
     }
     this.catchingUp.set(conn.id, []);
     const replayUntil = this.core.committedSeq; // everything after this reaches the buffer (I5)
+    this.ensureLink(ctx.request as unknown as Request);
     this.enqueue(() => this.join(conn, who, query.data, replayUntil));
   }
 
@@ -208,6 +223,10 @@ export default class RoomServer implements Party.Server {
     }
     const command = frame.data;
     if (command.type === "history") return void this.answerHistory(conn, command);
+    this.submit(conn, state, command);
+  }
+
+  private submit(conn: Replier, state: ConnState, command: Command): void {
     // Fast path: with nothing queued ahead and nothing to load, decide now (no promise per frame).
     const ready = this.queued === 0 && this.core.dedupeLoaded && this.core.hasSession(sessionKey(state.user.id, state.session));
     if (ready && this.core.missingTarget(command) === undefined) this.decide(conn, state, command, undefined);
@@ -215,7 +234,7 @@ export default class RoomServer implements Party.Server {
   }
 
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
-  private async loadAndDecide(conn: Conn, state: ConnState, command: Command): Promise<void> {
+  private async loadAndDecide(conn: Replier, state: ConnState, command: Command): Promise<void> {
     let loaded: RoomEvent | undefined;
     try {
       loaded = await this.load(state, command);
@@ -239,7 +258,7 @@ export default class RoomServer implements Party.Server {
     return missing === undefined ? undefined : (await readEvents(this.room.storage, this.core, missing, missing + 1))[0];
   }
 
-  private decide(conn: Conn, state: ConnState, command: Command, loaded: RoomEvent | undefined): void {
+  private decide(conn: Replier, state: ConnState, command: Command, loaded: RoomEvent | undefined): void {
     if (this.resyncing.has(conn.id)) return;
     if (this.broken) {
       // Later frames of this socket would be decided on the reloaded state and overtake this one (I4).
@@ -253,7 +272,7 @@ export default class RoomServer implements Party.Server {
     } else if (outcome.status === "duplicate") {
       this.counters.duplicates++;
       // I3: the original ack, and only once the original is durable (I2).
-      if (outcome.committed) safeSend(conn, JSON.stringify({ type: "ack", acks: [outcome.ack] } satisfies ServerFrame));
+      if (outcome.committed) this.sendAcks(conn, [outcome.ack]);
       else this.pipeline.add({ conn, ack: outcome.ack });
     } else {
       this.reply(conn, errorFrame(outcome.error.code, { ...outcome.error, ref: command.clientId }));
@@ -276,13 +295,20 @@ export default class RoomServer implements Party.Server {
   private onCommitted(items: Pending[]): void {
     const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
     this.core.commit(accepted);
-    const acksByConn = new Map<Conn, Ack[]>();
+    const reads = items.flatMap((item) => (item.read ? [item.read] : []));
+    this.link.committed(
+      accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
+      reads,
+    );
+    const acksByConn = new Map<Replier, Ack[]>();
     for (const item of items) {
+      if (item.read && item.conn instanceof ItemReply) item.conn.resolve({ read: item.read.seq });
+      if (!item.ack) continue;
       const acks = acksByConn.get(item.conn) ?? [];
       acks.push(item.ack);
       acksByConn.set(item.conn, acks);
     }
-    for (const [conn, acks] of acksByConn) safeSend(conn, JSON.stringify({ type: "ack", acks } satisfies ServerFrame));
+    for (const [conn, acks] of acksByConn) this.sendAcks(conn, acks);
     if (accepted.length === 0) return;
     // Serialised once, the same string to every socket.
     const frame = eventsFrame(accepted.map((a) => a.eventJson));
@@ -297,8 +323,9 @@ export default class RoomServer implements Party.Server {
     console.error("room write failed; rejecting the batch and reloading state", error);
     this.counters.storageFailures++;
     this.broken = true;
+    this.queuedReads.clear();
     for (const item of items) {
-      this.reply(item.conn, errorFrame("storage_failed", { ref: item.ack.clientId }));
+      this.reply(item.conn, errorFrame("storage_failed", item.ack ? { ref: item.ack.clientId } : {}));
       // The session's later frames were sequenced on the failed state: close so the client resends in order.
       this.resync(item.conn);
     }
@@ -315,13 +342,25 @@ export default class RoomServer implements Party.Server {
     if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
+    this.ensureLink(request as unknown as Request);
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
       const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
-      if (!query.success) return errorResponse("bad_frame", `before must be a positive integer; limit 1..${LIMITS.maxHistoryLimit}.`);
-      const range = historyRange(this.core.committedSeq, query.data.before, query.data.limit);
+      if (!query.success) return errorResponse("bad_frame", `before/after must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
+      const committed = this.core.committedSeq;
+      const { after, before, limit } = query.data;
+      // `after`: catch-up reading forwards (inbox sync); otherwise pages backwards from `before`.
+      const range = after !== undefined ? { from: after + 1, before: Math.min(after + 1 + limit, committed + 1) } : historyRange(committed, before, limit);
+      const hasMore = after !== undefined ? range.before <= committed : range.from > 1;
       const events = await readEventsJson(this.room.storage, this.core, range.from, range.before);
-      return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
+      return new Response(`{"events":[${events.join(",")}],"lastSeq":${committed},"hasMore":${hasMore}}`, { headers: { "content-type": "application/json" } });
+    }
+    if (request.method === "POST" && (action === "commands" || action === "read")) {
+      // Actor routes: an inbox acting for a user it verified. Clients use their socket instead.
+      if (!isActorCall(request as unknown as Request)) return errorResponse("forbidden", "Only actors call this route.");
+      if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
+      const body: unknown = await request.json().catch(() => undefined);
+      return action === "commands" ? this.commandsOverHttp(who, body) : this.readOverHttp(who, body);
     }
     if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
     if (request.method === "GET" && action === "stats") return json(this.stats());
@@ -336,6 +375,47 @@ export default class RoomServer implements Party.Server {
     return errorResponse("not_found", "No such route.");
   }
 
+  /** An inbox's batch of DM commands: each decided like a socket frame, answered after the durable write. */
+  private async commandsOverHttp(who: Identity, raw: unknown): Promise<Response> {
+    const body = RoomCommandsBody.safeParse(raw);
+    if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
+    const results = await Promise.all(
+      body.data.items.map(
+        ({ session, command }) =>
+          new Promise<RoomCommandResult | { read: number }>((resolve) => {
+            this.submit(new ItemReply(resolve), { user: who, session }, command);
+          }),
+      ),
+    );
+    return json({ results });
+  }
+
+  /** A member's read position (I6): forward only, never past the committed seq, durable before answered. */
+  private async readOverHttp(who: Identity, raw: unknown): Promise<Response> {
+    const body = ReadBody.safeParse(raw);
+    if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
+    await this.linkReady;
+    if (!this.link.isMember(who.id)) return errorResponse("not_member");
+    const { seq } = body.data;
+    if (seq > this.core.committedSeq) return errorResponse("read_out_of_range", `The room's lastSeq is ${this.core.committedSeq}.`);
+    const current = Math.max(this.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
+    if (seq > current && !this.broken) {
+      this.queuedReads.set(who.id, seq);
+      const outcome = await new Promise<RoomCommandResult | { read: number }>((resolve) => {
+        this.pipeline.add({ conn: new ItemReply(resolve), read: { user: who.id, seq } }, [[readKey(who.id), seq]]);
+      });
+      if (this.queuedReads.get(who.id) === seq) this.queuedReads.delete(who.id);
+      if ("error" in outcome) return errorResponse(outcome.error.code, outcome.error.message);
+    } else if (this.broken) {
+      return errorResponse("storage_failed");
+    }
+    return json(this.link.snapshot(who.id));
+  }
+
+  async onAlarm() {
+    await this.link.onAlarm();
+  }
+
   private stats() {
     let connections = 0;
     for (const _ of this.room.getConnections()) connections++;
@@ -346,6 +426,7 @@ export default class RoomServer implements Party.Server {
       lastSeq: this.core.committedSeq,
       connections,
       settings: this.core.settings,
+      inboxes: this.link.stats(),
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
     };
@@ -358,8 +439,21 @@ export default class RoomServer implements Party.Server {
     if (!this.core.hasSession(key)) this.core.setSession(key, await this.room.storage.get<StoredSession>(key));
   }
 
+  /** Loads the inbox link once the room's id and origin are known (never in alarms: see room-inbox-link.ts). */
+  private linkReady: Promise<void> = Promise.resolve();
+  private ensureLink(request: Request): void {
+    const origin = new URL(request.url).origin;
+    this.linkReady = this.link.ensure(this.room.id, origin).catch((error) => console.error("loading the inbox link failed", error));
+  }
+
+  private sendAcks(conn: Replier, acks: Ack[]): void {
+    if (conn instanceof ItemReply) for (const ack of acks) conn.resolve({ ack });
+    else safeSend(conn, JSON.stringify({ type: "ack", acks } satisfies ServerFrame));
+  }
+
   /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
-  private resync(conn: Conn): void {
+  private resync(conn: Replier): void {
+    if (conn instanceof ItemReply) return; // the inbox answers its device with the error; it resends in order
     if (this.resyncing.has(conn.id)) return;
     this.resyncing.add(conn.id);
     conn.close(4013, "resync_required");
@@ -373,10 +467,11 @@ export default class RoomServer implements Party.Server {
       .then(() => void this.queued--);
   }
 
-  private reply(conn: Conn, frame: ErrorFrame): void {
+  private reply(conn: Replier, frame: ErrorFrame): void {
     const count = this.counters.rejected[frame.code] ?? 0;
     this.counters.rejected[frame.code] = count + 1;
-    safeSend(conn, JSON.stringify(frame));
+    if (conn instanceof ItemReply) conn.resolve({ error: frame });
+    else safeSend(conn, JSON.stringify(frame));
   }
 
   private refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void {

@@ -53,6 +53,10 @@ export type RoomLimits = {
   testWriteDelayMs: number;
   /** Test-only: fail the Nth durable write once (0: never), to prove the 4013 resync keeps order (I4). */
   testFailWriteAt: number;
+  /** Safety-net alarm after a write that owes inboxes a notification: a crashed room redelivers then. */
+  notifyAlarmMs: number;
+  /** Test-only: never notify inboxes, as if the room died right after its write (the alarm still fires). */
+  testHoldNotify: boolean;
 };
 
 /** Reads room limits from the room's env vars (`partykit dev --var KEY=VALUE`), falling back to LIMITS. */
@@ -67,5 +71,7 @@ export function roomLimitsFromEnv(env: Record<string, unknown>): RoomLimits {
     flushWindowMs: num("KAIWA_FLUSH_WINDOW_MS", LIMITS.flushWindowMs),
     testWriteDelayMs: num("KAIWA_TEST_WRITE_DELAY_MS", 0),
     testFailWriteAt: num("KAIWA_TEST_FAIL_WRITE_AT", 0),
+    notifyAlarmMs: num("KAIWA_NOTIFY_ALARM_MS", 10_000),
+    testHoldNotify: env.KAIWA_TEST_HOLD_NOTIFY === "1",
   };
 }

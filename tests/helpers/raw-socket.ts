@@ -11,9 +11,13 @@ export type RawSocket = {
   next(match: (frame: any) => boolean, timeoutMs?: number, from?: number): Promise<any>;
 };
 
-export async function rawSocket(server: DevServer, room: string, query: Record<string, string>): Promise<RawSocket> {
+export function rawSocket(server: DevServer, room: string, query: Record<string, string>): Promise<RawSocket> {
+  return rawPartySocket(server, "room", room, query);
+}
+
+export async function rawPartySocket(server: DevServer, party: string, id: string, query: Record<string, string>): Promise<RawSocket> {
   const params = new URLSearchParams(query);
-  const ws = new WebSocket(`ws://${server.host}/parties/room/${encodeURIComponent(room)}?${params}`);
+  const ws = new WebSocket(`ws://${server.host}/parties/${party}/${encodeURIComponent(id)}?${params}`);
   const frames: any[] = [];
   const waiters: Array<() => void> = [];
   ws.on("message", (data) => {

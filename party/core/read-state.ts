@@ -1,0 +1,118 @@
+/**
+ * Read positions and exact unread counts of a room's members (I6). Pure: fed committed events and
+ * committed reads in commit order by the shell, so counts describe durable state only (I2).
+ *
+ * unread(u) = other people's undeleted messages with seq > read(u). Kept incrementally: a message adds
+ * one for every member but its author; a deletion subtracts for members who had not read its target;
+ * a read advance subtracts the others' live messages it passes over. For that last step the core keeps
+ * `live`: undeleted messages above the slowest member's read position, sorted by seq.
+ */
+import type { MessageEvent, RoomEvent } from "../protocol/index.ts";
+
+export type ReadPositions = Record<string, number>;
+type Live = { seq: number; author: string };
+
+export class ReadState {
+  private readonly read = new Map<string, number>();
+  private readonly unreadCount = new Map<string, number>();
+  private live: Live[] = [];
+
+  /**
+   * `retained`: the stored (current) records of the log above the slowest reader, in seq order, deleted
+   * messages carrying `deletedBy`. Counts are rebuilt from them rather than stored, so a crash between
+   * two writes can never leave a count that disagrees with the log.
+   */
+  constructor(readonly members: readonly string[], positions: ReadPositions, retained: Iterable<RoomEvent>) {
+    for (const member of members) {
+      this.read.set(member, positions[member] ?? 0);
+      this.unreadCount.set(member, 0);
+    }
+    for (const event of retained) {
+      if (event.kind !== "message" || event.deletedBy !== undefined) continue;
+      if (event.seq <= this.slowestRead()) continue;
+      this.live.push({ seq: event.seq, author: event.author.id });
+      for (const member of members) {
+        if (member !== event.author.id && event.seq > this.read.get(member)!) this.unreadCount.set(member, this.unreadCount.get(member)! + 1);
+      }
+    }
+  }
+
+  isMember(user: string): boolean {
+    return this.read.has(user);
+  }
+
+  readSeq(user: string): number {
+    return this.read.get(user) ?? 0;
+  }
+
+  unread(user: string): number {
+    return this.unreadCount.get(user) ?? 0;
+  }
+
+  /** The lowest read position: events above it are what a rebuild must scan. */
+  slowestRead(): number {
+    let min = Infinity;
+    for (const seq of this.read.values()) min = Math.min(min, seq);
+    return min === Infinity ? 0 : min;
+  }
+
+  /** A committed event; for a deletion, `target` is the deleted message as it was before (author matters). */
+  applyEvent(event: RoomEvent, target?: MessageEvent): void {
+    if (event.kind === "message") {
+      this.live.push({ seq: event.seq, author: event.author.id });
+      for (const member of this.members) if (member !== event.author.id) this.bump(member, +1);
+      return;
+    }
+    if (event.kind !== "delete" || !target) return;
+    const at = this.indexOf(event.target);
+    if (at < 0) return; // already read by everyone (or gone): nobody counted it any more
+    this.live.splice(at, 1);
+    for (const member of this.members) {
+      if (member !== target.author.id && this.read.get(member)! < event.target) this.bump(member, -1);
+    }
+  }
+
+  /** A committed read; positions only move forward (I6). Returns whether anything changed. */
+  applyRead(user: string, seq: number): boolean {
+    const previous = this.read.get(user);
+    if (previous === undefined || seq <= previous) return false;
+    let passed = 0;
+    for (let i = this.firstAbove(previous); i < this.live.length && this.live[i]!.seq <= seq; i++) {
+      if (this.live[i]!.author !== user) passed++;
+    }
+    this.read.set(user, seq);
+    this.bump(user, -passed);
+    const slowest = this.slowestRead();
+    const keepFrom = this.firstAbove(slowest);
+    if (keepFrom > 0) this.live = this.live.slice(keepFrom);
+    return true;
+  }
+
+  private bump(member: string, by: number): void {
+    this.unreadCount.set(member, Math.max(0, this.unreadCount.get(member)! + by));
+  }
+
+  /** Index of the first live entry with seq > `seq` (binary search; `live` is sorted). */
+  private firstAbove(seq: number): number {
+    let lo = 0;
+    let hi = this.live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.live[mid]!.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private indexOf(seq: number): number {
+    const at = this.firstAbove(seq - 1);
+    return this.live[at]?.seq === seq ? at : -1;
+  }
+}
+
+/** Members of a room known from its id alone: the two participants of `dm:<a>:<b>`. Groups bring their own. */
+export function membersFromRoomId(roomId: string): string[] {
+  if (!roomId.startsWith("dm:")) return [];
+  const [, a, b, ...rest] = roomId.split(":");
+  return a && b && rest.length === 0 && a < b ? [a, b] : [];
+}

@@ -1,0 +1,84 @@
+/**
+ * Routes a user's direct messages from their devices to the DM rooms. Per room, commands queue in arrival
+ * order and go out as one batch, with one batch in flight per room, so a device's commands reach the room
+ * in the order it numbered them (I4) while different conversations proceed independently.
+ *
+ * Each device gets its ack only when the room answers, i.e. after the room's durable write (I2). If the room
+ * cannot be reached or could not store a command, the device's socket is closed with 4013: it reconnects
+ * and resends everything unacked, in order, and the room's dedupe (I3) answers resends with the original ack.
+ */
+import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type InboxAck } from "./protocol/index.ts";
+import { errorFrame } from "./http.ts";
+
+export type Device = { id: string; session: string; send(frame: string): void; resync(): void };
+type Item = { device: Device; command: DmCommand };
+export type RoomCaller = (room: string, body: string) => Promise<Response>;
+
+export class DmRouter {
+  private readonly queues = new Map<string, Item[]>();
+  private readonly busy = new Set<string>();
+  /** Devices closed for resync: their queued commands are dropped (they will be resent in order). */
+  private readonly dropped = new Set<string>();
+
+  constructor(private readonly callRoom: RoomCaller) {}
+
+  route(room: string, device: Device, command: DmCommand): void {
+    if (this.dropped.has(device.id)) return;
+    const queue = this.queues.get(room) ?? [];
+    queue.push({ device, command });
+    this.queues.set(room, queue);
+    if (!this.busy.has(room)) void this.flush(room);
+  }
+
+  forget(deviceId: string): void {
+    this.dropped.delete(deviceId);
+  }
+
+  private async flush(room: string): Promise<void> {
+    const queue = (this.queues.get(room) ?? []).filter((item) => !this.dropped.has(item.device.id));
+    this.queues.delete(room);
+    if (queue.length === 0) return;
+    this.busy.add(room);
+    const batch = queue.slice(0, LIMITS.maxCommandsPerFlush);
+    const rest = queue.slice(batch.length);
+    if (rest.length) this.queues.set(room, [...rest, ...(this.queues.get(room) ?? [])]);
+    try {
+      const results = await this.send(room, batch);
+      batch.forEach((item, i) => this.answer(room, item, results[i]!));
+    } catch (error) {
+      console.error(`DM room ${room} unreachable`, error);
+      for (const item of batch) this.answer(room, item, { error: errorFrame("room_unavailable", { ref: item.command.clientId }) });
+    } finally {
+      this.busy.delete(room);
+      if (this.queues.has(room)) void this.flush(room);
+    }
+  }
+
+  private async send(room: string, batch: Item[]): Promise<RoomCommandResult[]> {
+    const items = batch.map(({ device, command }) => {
+      const { type: _type, to: _to, ...rest } = command;
+      return { session: `ib-${device.session}`, command: { type: "send", ...rest } };
+    });
+    const response = await this.callRoom(room, JSON.stringify({ items }));
+    const body = (await response.json().catch(() => undefined)) as { results?: unknown } | undefined;
+    if (!response.ok || !Array.isArray(body?.results) || body.results.length !== batch.length) {
+      throw new Error(`room answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`);
+    }
+    return body.results.map((result) => RoomCommandResult.parse(result));
+  }
+
+  private answer(room: string, item: Item, result: RoomCommandResult): void {
+    if (this.dropped.has(item.device.id)) return;
+    if ("ack" in result) {
+      const acks: InboxAck[] = [{ ...result.ack, room }];
+      return item.device.send(JSON.stringify({ type: "ack", acks }));
+    }
+    const error: ErrorFrame = { ...result.error, ref: item.command.clientId };
+    item.device.send(JSON.stringify(error));
+    if (isResent(error.code)) {
+      // Later commands of this device must not overtake this one: drop them, the device resends all.
+      this.dropped.add(item.device.id);
+      item.device.resync();
+    }
+  }
+}

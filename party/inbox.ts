@@ -1,0 +1,357 @@
+/**
+ * The inbox actor: one per user, at /parties/inbox/<userId>. A thin shell around InboxCore: it holds the
+ * user's device sockets (one socket per device carries every DM), routes DMs to their rooms, applies room
+ * notifications, keeps the offline queue and the push hook, and drives the user's online status.
+ */
+import type * as Party from "partykit/server";
+import { nanoid } from "nanoid";
+import {
+  InboxClientFrame,
+  LIMITS,
+  NotifyBody,
+  PresenceBody,
+  dmRoomId,
+  ERRORS,
+  type ErrorCode,
+  type Identity,
+  type InboxWelcome,
+  type Notification,
+  type PresenceState,
+  type RoomEvent,
+} from "./protocol/index.ts";
+import { identityFrom, tokenFromRequest, verifyToken, withIdentity, IDENTITY_HEADER } from "./auth.ts";
+import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
+import { gateRequest, isActorCall, callActor } from "./service-auth.ts";
+import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
+import { DmRouter, type Device } from "./inbox-dm-router.ts";
+import { PushQueue, pushConfigFrom, type PushPayload } from "./adapters/push.ts";
+import { ConnectQuery } from "./room-access.ts";
+
+type ConnState = { user: Identity; session: string };
+type Conn = Party.Connection<ConnState>;
+type InboxMeta = { user: string; origin: string; lastSeen: number | null };
+const ENTRY_PREFIX = "c:";
+const AWAY_PREFIX = "q:";
+const PRESENCE_PREFIX = "p:";
+const META_KEY = "meta";
+
+export default class InboxServer implements Party.Server {
+  readonly options: Party.ServerOptions;
+  private readonly bootId = nanoid(10);
+  private core = new InboxCore();
+  private meta: InboxMeta | undefined;
+  private readonly presence = new Map<string, PresenceState & { at: number }>();
+  private readonly router: DmRouter;
+  private readonly push: PushQueue;
+  /** Notifications are applied one at a time, so stored entries follow the order they were decided in. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly room: Party.Room) {
+    this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
+    this.router = new DmRouter((dmRoom, body) => this.callRoom(dmRoom, "/commands", { method: "POST", body }, this.owner()));
+    this.push = new PushQueue(room.storage, pushConfigFrom(room.env), (at) => void room.storage.setAlarm(at).catch((e) => console.error("push alarm", e)));
+  }
+
+  // ---- Worker side (I7): only the user opens their own inbox; actor routes need a service token.
+
+  static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
+    if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
+    if (auth.identity.id !== decodeURIComponent(lobby.id)) return refusedSocket("forbidden", "This is another user's inbox.", 4003);
+    return withIdentity(request as unknown as Request, auth.identity);
+  }
+
+  static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    return gateRequest(request as unknown as Request, lobby.env);
+  }
+
+  async onStart() {
+    const [entries, presence, meta] = await Promise.all([
+      this.room.storage.list<Entry>({ prefix: ENTRY_PREFIX }),
+      this.room.storage.list<PresenceState & { at: number }>({ prefix: PRESENCE_PREFIX }),
+      this.room.storage.get<InboxMeta>(META_KEY),
+    ]);
+    this.core = new InboxCore(entries.values());
+    for (const state of presence.values()) this.presence.set(state.user, state);
+    this.meta = meta;
+    void this.push.run();
+  }
+
+  async onAlarm() {
+    await this.push.run();
+  }
+
+  // ---- Devices.
+
+  async onConnect(conn: Conn, ctx: Party.ConnectionContext) {
+    const who = identityFrom(ctx.request as unknown as Request);
+    if (!who || who.id !== this.room.id) return refuse(conn, "forbidden", 4003);
+    const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
+    if (!query.success) return refuse(conn, "bad_frame", 4008);
+    conn.setState({ user: who, session: query.data.session });
+    for (const other of this.room.getConnections<ConnState>()) {
+      if (other.id !== conn.id && other.state?.session === query.data.session) other.close(4012, "session_replaced");
+    }
+    const wasOnline = this.deviceCount(conn.id) > 0;
+    await this.remember(who.id, new URL(ctx.request.url).origin, wasOnline ? this.meta?.lastSeen ?? null : null);
+    const away = await this.room.storage.list({ prefix: AWAY_PREFIX });
+    const page = this.core.page(undefined, 50);
+    const welcome = {
+      type: "welcome",
+      user: who,
+      bootId: this.bootId,
+      conversations: page.conversations,
+      hasMore: page.hasMore,
+      totalUnread: this.core.totalUnread(),
+      changedWhileAway: [...away.keys()].map((key) => key.slice(AWAY_PREFIX.length)),
+      contacts: this.core.contacts().map((user) => this.presenceOf(user)),
+      serverTime: Date.now(),
+    } satisfies InboxWelcome;
+    send(conn, JSON.stringify(welcome));
+    if (away.size > 0) await this.room.storage.delete([...away.keys()]);
+    if (!wasOnline) this.announcePresence(true, null);
+  }
+
+  async onClose(conn: Conn) {
+    this.router.forget(conn.id);
+    try {
+      conn.close(1000, "bye");
+    } catch {
+      // already closed
+    }
+    if (this.deviceCount(conn.id) > 0) return;
+    const lastSeen = Date.now();
+    if (this.meta) await this.remember(this.meta.user, this.meta.origin, lastSeen);
+    this.announcePresence(false, lastSeen);
+  }
+
+  onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
+    if (raw === "ping") return send(conn, "pong");
+    const state = conn.state;
+    if (!state) return refuse(conn, "unauthorized", 4001);
+    if (typeof raw !== "string") return send(conn, JSON.stringify(errorFrame("bad_frame", { message: "Frames are JSON text." })));
+    if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
+      return send(conn, JSON.stringify(errorFrame("frame_too_large")));
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      return send(conn, JSON.stringify(errorFrame("bad_frame", { message: "The frame is not valid JSON." })));
+    }
+    const parsed = InboxClientFrame.safeParse(data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const ref = refOf(data);
+      return send(conn, JSON.stringify(errorFrame("bad_frame", { message: issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "Invalid frame.", ...(ref ? { ref } : {}) })));
+    }
+    const frame = parsed.data;
+    if (frame.type === "dm") {
+      if (frame.to === state.user.id) return send(conn, JSON.stringify(errorFrame("forbidden", { message: "A direct message needs another user.", ref: frame.clientId })));
+      return this.router.route(dmRoomId(state.user.id, frame.to), this.device(conn, state), frame);
+    }
+    if (frame.type === "list") {
+      const page = this.core.page(frame.before, frame.limit);
+      return send(conn, JSON.stringify({ type: "list", requestId: frame.requestId, ...page, totalUnread: this.core.totalUnread() }));
+    }
+    if (frame.type === "read") return void this.markRead(conn, state, frame.room, frame.seq, frame.requestId ?? frame.room);
+    return void this.sync(conn, state, frame.room, frame.after, frame.limit, frame.requestId);
+  }
+
+  private async markRead(conn: Conn, state: ConnState, room: string, seq: number, requestId: string): Promise<void> {
+    try {
+      const response = await this.callRoom(room, "/read", { method: "POST", body: JSON.stringify({ seq }) }, state.user);
+      const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      if (!response.ok) return sendRoomError(conn, body, requestId);
+      const snapshot = { ...(body as Omit<Notification, "events">), events: [] };
+      await this.applyNotifications([snapshot]);
+      send(conn, JSON.stringify({ type: "read", requestId, room, readSeq: snapshot.readSeq }));
+    } catch (error) {
+      console.error("read failed", error);
+      send(conn, JSON.stringify(errorFrame("room_unavailable", { ref: requestId })));
+    }
+  }
+
+  private async sync(conn: Conn, state: ConnState, room: string, after: number, limit: number, requestId: string): Promise<void> {
+    try {
+      const response = await this.callRoom(room, `/history?after=${after}&limit=${limit}`, { method: "GET" }, state.user);
+      const body = (await response.json().catch(() => undefined)) as { events?: RoomEvent[]; lastSeq?: number; hasMore?: boolean } | undefined;
+      if (!response.ok || !body?.events) return sendRoomError(conn, body, requestId);
+      send(conn, JSON.stringify({ type: "sync", requestId, room, events: body.events, lastSeq: body.lastSeq ?? 0, hasMore: body.hasMore ?? false }));
+    } catch (error) {
+      console.error("sync failed", error);
+      send(conn, JSON.stringify(errorFrame("room_unavailable", { ref: requestId })));
+    }
+  }
+
+  // ---- Actor routes.
+
+  async onRequest(request: Party.Request): Promise<Response> {
+    const url = new URL(request.url);
+    const action = url.pathname.split("/").pop();
+    if (!isActorCall(request as unknown as Request)) {
+      const who = identityFrom(request as unknown as Request);
+      if (!who) return errorResponse("unauthorized");
+      if (who.id !== this.room.id) return errorResponse("forbidden", "This is another user's inbox.");
+      if (request.method === "GET" && action === "conversations") return json({ ...this.core.page(url.searchParams.get("before") ?? undefined, 50), totalUnread: this.core.totalUnread() });
+      return errorResponse("not_found", "No such route.");
+    }
+    await this.remember(this.room.id, url.origin, this.meta?.lastSeen ?? null, false);
+    const body: unknown = await request.json().catch(() => undefined);
+    if (request.method === "POST" && action === "notify") {
+      const parsed = NotifyBody.safeParse(body);
+      if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
+      await this.applyNotifications(parsed.data.notifications);
+      return json({ ok: true });
+    }
+    if (request.method === "POST" && action === "presence") {
+      const parsed = PresenceBody.safeParse(body);
+      if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
+      await this.notePresence(parsed.data);
+      return json({ ok: true });
+    }
+    return errorResponse("not_found", "No such route.");
+  }
+
+  /** Applies, stores (durably, before the room hears "ok"), then tells devices; offline users get queue + push. */
+  private applyNotifications(notifications: Notification[]): Promise<void> {
+    const run = this.tail.then(async () => {
+      const online = this.deviceCount() > 0;
+      const writes: Record<string, unknown> = {};
+      const frames: string[] = [];
+      const pushes: PushPayload[] = [];
+      const newPeers: string[] = [];
+      for (const n of notifications) {
+        const applied = this.core.apply(n);
+        if (!applied.changed) continue;
+        writes[ENTRY_PREFIX + n.room] = applied.entry;
+        if (applied.created && applied.entry.peer) newPeers.push(applied.entry.peer);
+        if (applied.fresh.length > 0) frames.push(JSON.stringify({ type: "events", room: n.room, events: applied.fresh }));
+        frames.push(JSON.stringify({ type: "conversation", conversation: toConversation(applied.entry), totalUnread: this.core.totalUnread() }));
+        const fromOthers = applied.fresh.filter((e) => e.kind === "message" && e.author.id !== this.room.id && e.deletedBy === undefined);
+        if (!online && fromOthers.length > 0) {
+          writes[AWAY_PREFIX + n.room] = Date.now(); // coalesced per conversation
+          for (const e of fromOthers) {
+            if (e.kind !== "message") continue;
+            pushes.push({ user: this.room.id, room: n.room, seq: e.seq, ts: e.ts, from: e.author, preview: e.text.slice(0, LIMITS.previewChars) });
+          }
+        }
+      }
+      if (Object.keys(writes).length > 0) await this.room.storage.put(writes);
+      for (const frame of frames) for (const conn of this.room.getConnections()) send(conn, frame);
+      await this.push.enqueue(pushes);
+      // A new contact learns this user's status (and announces theirs when its own inbox creates the entry).
+      for (const peer of newPeers) this.tellPresence(peer, online, online ? null : (this.meta?.lastSeen ?? null));
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- Online status: socket open/close drive it; contacts (DM peers) hear of changes.
+
+  private announcePresence(online: boolean, lastSeen: number | null): void {
+    for (const peer of this.core.contacts()) this.tellPresence(peer, online, lastSeen);
+  }
+
+  private tellPresence(peer: string, online: boolean, lastSeen: number | null): void {
+    const body = JSON.stringify({ user: this.room.id, online, lastSeen, at: Date.now() });
+    void this.callInbox(peer, "/presence", body).catch((error) => console.error(`presence to ${peer} failed`, error));
+  }
+
+  private async notePresence(update: { user: string; online: boolean; lastSeen: number | null; at: number }): Promise<void> {
+    const known = this.presence.get(update.user);
+    if (known && known.at > update.at) return;
+    this.presence.set(update.user, update);
+    await this.room.storage.put(PRESENCE_PREFIX + update.user, update);
+    const { at: _at, ...state } = update;
+    const frame = JSON.stringify({ type: "presence", ...state });
+    for (const conn of this.room.getConnections()) send(conn, frame);
+  }
+
+  private presenceOf(user: string): PresenceState {
+    const known = this.presence.get(user);
+    return known ? { user, online: known.online, lastSeen: known.lastSeen } : { user, online: false, lastSeen: null };
+  }
+
+  // ---- Helpers.
+
+  private device(conn: Conn, state: ConnState): Device {
+    return {
+      id: conn.id,
+      session: state.session,
+      send: (frame) => send(conn, frame),
+      resync: () => conn.close(4013, "resync_required"),
+    };
+  }
+
+  private deviceCount(except?: string): number {
+    let count = 0;
+    for (const conn of this.room.getConnections()) if (conn.id !== except) count++;
+    return count;
+  }
+
+  private owner(): Identity {
+    return { id: this.room.id, name: this.room.id };
+  }
+
+  private async remember(user: string, origin: string, lastSeen: number | null, force = true): Promise<void> {
+    const next = { user, origin, lastSeen };
+    if (!force && this.meta?.origin === origin) return;
+    this.meta = next;
+    await this.room.storage.put(META_KEY, next);
+  }
+
+  private callRoom(room: string, path: string, init: RequestInit, who: Identity): Promise<Response> {
+    const identity = JSON.stringify({ sub: who.id, name: who.name, ...(who.role ? { role: who.role } : {}) });
+    return callActor(
+      () => {
+        const stub = this.room.context.parties.room!.get(room);
+        return (p, i) => stub.fetch(p, i);
+      },
+      { origin: this.meta?.origin, party: "room", id: room, env: this.room.env },
+      path,
+      { ...init, headers: { "content-type": "application/json", [IDENTITY_HEADER]: identity } },
+    );
+  }
+
+  private callInbox(user: string, path: string, body: string): Promise<Response> {
+    return callActor(
+      () => {
+        const stub = this.room.context.parties.inbox!.get(user);
+        return (p, i) => stub.fetch(p, i);
+      },
+      { origin: this.meta?.origin, party: "inbox", id: user, env: this.room.env },
+      path,
+      { method: "POST", body, headers: { "content-type": "application/json" } },
+    ).then(async (response) => {
+      await response.body?.cancel();
+      return response;
+    });
+  }
+}
+
+function send(conn: Party.Connection, frame: string): void {
+  try {
+    conn.send(frame);
+  } catch {
+    // closed under us: the device catches up from the list on reconnect
+  }
+}
+
+function refuse(conn: Party.Connection, code: "forbidden" | "unauthorized" | "bad_frame", closeCode: number): void {
+  send(conn, JSON.stringify(errorFrame(code)));
+  conn.close(closeCode, code);
+}
+
+function sendRoomError(conn: Party.Connection, body: unknown, requestId: string): void {
+  const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const code: ErrorCode = error?.code && error.code in ERRORS ? (error.code as ErrorCode) : "room_unavailable";
+  send(conn, JSON.stringify(errorFrame(code, { ...(error?.message ? { message: error.message } : {}), ref: requestId })));
+}
+
+function refOf(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  const ref = record.clientId ?? record.requestId;
+  return typeof ref === "string" && ref.length <= 64 ? ref : undefined;
+}

@@ -1,0 +1,206 @@
+/**
+ * The part of a room that is about its members' inboxes: read positions and unread counts (ReadState),
+ * the conversation preview, and delivery of notifications (RoomNotifier) with a durable safety net.
+ *
+ * Loaded lazily, because the room's id is needed to know its members and `room.id` is unavailable in
+ * `onAlarm`: the first connect or request records the id and the origin under WHERE_KEY.
+ * Rooms without known members (open rooms, until groups) keep this inert.
+ */
+import type * as Party from "partykit/server";
+import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } from "./protocol/index.ts";
+import { ReadState, membersFromRoomId } from "./core/read-state.ts";
+import { RoomNotifier, type Cursor, type Snapshot } from "./room-notifier.ts";
+import { callActor } from "./service-auth.ts";
+import type { RoomCore } from "./core/room-core.ts";
+import { readEvents, readEventsJson } from "./room-queries.ts";
+
+export const WHERE_KEY = "where";
+const READ_PREFIX = "r:";
+const CURSOR_PREFIX = "n:";
+export const readKey = (user: string): string => READ_PREFIX + user;
+type Where = { roomId: string; origin: string };
+type Committed = { event: RoomEvent; json: string; targetBefore?: MessageEvent };
+
+export class RoomInboxLink {
+  private where: Where | undefined;
+  private reads: ReadState | undefined;
+  private notifier: RoomNotifier | undefined;
+  private loading: Promise<void> | undefined;
+  private alarmArmed = false;
+  private lastEvent: { seq: number; ts: number } = { seq: 0, ts: 0 };
+  private lastMessage: MessageEvent | undefined;
+  private readonly names = new Map<string, string>();
+  /** Commits that land while the link is loading: applied once loaded, above what the load read. */
+  private early: Array<{ events: Committed[]; reads: Array<{ user: string; seq: number }> }> = [];
+
+  constructor(
+    private readonly room: Party.Room,
+    private readonly core: () => RoomCore,
+    private readonly limits: RoomLimits,
+  ) {}
+
+  get members(): readonly string[] {
+    return this.reads?.members ?? [];
+  }
+
+  get active(): boolean {
+    return this.members.length > 0;
+  }
+
+  /** Call with the room id and origin from a connect or request (not available in alarms). */
+  async ensure(roomId: string, origin: string): Promise<void> {
+    if (!this.where || this.where.origin !== origin) {
+      this.where = { roomId, origin };
+      await this.room.storage.put(WHERE_KEY, this.where);
+    }
+    await this.load();
+  }
+
+  /** Drops loaded state after the room reloaded its core (a failed write): rebuilt from storage. */
+  reset(): void {
+    this.reads = undefined;
+    this.notifier = undefined;
+    this.loading = undefined;
+  }
+
+  private load(): Promise<void> {
+    this.loading ??= this.doLoad().catch((error) => {
+      this.loading = undefined;
+      throw error;
+    });
+    return this.loading;
+  }
+
+  private async doLoad(): Promise<void> {
+    this.where ??= await this.room.storage.get<Where>(WHERE_KEY);
+    if (!this.where) return;
+    const members = membersFromRoomId(this.where.roomId);
+    if (members.length === 0) return;
+    const storage = this.room.storage;
+    const positions: Record<string, number> = {};
+    for (const [key, seq] of await storage.list<number>({ prefix: READ_PREFIX })) positions[key.slice(READ_PREFIX.length)] = seq;
+    const cursors: Record<string, Cursor> = {};
+    for (const [key, cursor] of await storage.list<Cursor>({ prefix: CURSOR_PREFIX })) cursors[key.slice(CURSOR_PREFIX.length)] = cursor;
+    const core = this.core();
+    const last = core.committedSeq;
+    const slowest = Math.min(...members.map((m) => positions[m] ?? 0));
+    // Counts are rebuilt from the log above the slowest reader (plus a short tail for the preview).
+    const from = Math.max(1, Math.min(slowest + 1, last - 49));
+    const retained = await readEvents(storage, core, from, last + 1);
+    this.reads = new ReadState(members, positions, retained);
+    for (const event of retained) this.noteEvent(event);
+    const early = this.early;
+    this.early = [];
+    this.notifier = new RoomNotifier(
+      {
+        members: () => members,
+        snapshot: (user) => this.snapshot(user),
+        readEventsJson: (a, b) => readEventsJson(storage, this.core(), a, b),
+        deliver: (user, body) => this.deliver(user, body),
+        saveCursor: (user, cursor) => void storage.put(CURSOR_PREFIX + user, cursor).catch((e) => console.error("saving notify cursor failed", e)),
+        schedule: (fn, ms) => void setTimeout(fn, ms),
+        random: Math.random,
+        held: this.limits.testHoldNotify,
+      },
+      cursors,
+    );
+    for (const commit of early) this.committed(commit.events.filter(({ event }) => event.seq > last), commit.reads);
+    if (this.notifier.pending().length > 0) this.notifier.kick();
+  }
+
+  isMember(user: string): boolean {
+    return this.reads?.isMember(user) ?? false;
+  }
+
+  /**
+   * Call inside the persist turn of a batch that owes members a notification: the alarm is then set in the
+   * same implicit transaction as the events, so a crash right after the write still ends in a delivery.
+   */
+  armAlarm(): void {
+    if (!this.active || this.alarmArmed) return;
+    this.alarmArmed = true;
+    this.room.storage.setAlarm(Date.now() + this.limits.notifyAlarmMs).catch((error) => {
+      this.alarmArmed = false;
+      console.error("arming the notify alarm failed", error);
+    });
+  }
+
+  /** Committed events and reads, in commit order. */
+  committed(events: Committed[], reads: Array<{ user: string; seq: number }>): void {
+    if (!this.reads || !this.notifier) {
+      if (this.loading) this.early.push({ events, reads });
+      return;
+    }
+    for (const { event, targetBefore } of events) {
+      this.reads.applyEvent(event, targetBefore);
+      this.noteEvent(event);
+    }
+    for (const { user, seq } of reads) this.reads.applyRead(user, seq);
+    this.notifier.committed(events.map(({ event, json }) => ({ seq: event.seq, json })));
+  }
+
+  /** The alarm: redeliver whatever is pending (after a crash, or after failed calls), then re-arm if needed. */
+  async onAlarm(): Promise<void> {
+    this.alarmArmed = false;
+    await this.load();
+    if (!this.notifier) return;
+    const done = await this.notifier.drain();
+    if (!done && !this.limits.testHoldNotify) {
+      this.alarmArmed = true;
+      await this.room.storage.setAlarm(Date.now() + this.limits.notifyAlarmMs);
+    }
+  }
+
+  snapshot(user: string): Snapshot {
+    const reads = this.reads!;
+    const peer = this.members.find((m) => m !== user);
+    const message = this.lastMessage;
+    const preview: Preview | null = message
+      ? {
+          seq: message.seq,
+          ts: message.ts,
+          author: message.author,
+          text: message.deletedBy !== undefined ? "" : message.text.slice(0, LIMITS.previewChars),
+          ...(message.deletedBy !== undefined ? { deleted: true } : {}),
+        }
+      : null;
+    return {
+      room: this.where!.roomId,
+      kind: "dm",
+      title: peer ? (this.names.get(peer) ?? peer) : this.where!.roomId,
+      ...(peer ? { peer } : {}),
+      lastSeq: this.core().committedSeq,
+      lastTs: this.lastEvent.ts,
+      preview,
+      readSeq: reads.readSeq(user),
+      unread: reads.unread(user),
+    };
+  }
+
+  stats() {
+    return { members: this.members.length, pendingInboxes: this.notifier?.pending().length ?? 0, notify: this.notifier ? { ...this.notifier.counters } : null };
+  }
+
+  private noteEvent(event: RoomEvent): void {
+    if (event.seq >= this.lastEvent.seq) this.lastEvent = { seq: event.seq, ts: event.ts };
+    this.names.set(event.author.id, event.author.name);
+    if (event.kind === "message" && event.seq >= (this.lastMessage?.seq ?? 0)) this.lastMessage = event;
+    if (event.kind === "edit" && this.lastMessage?.seq === event.target) this.lastMessage = { ...this.lastMessage, text: event.text, editedBy: event.seq };
+    if (event.kind === "delete" && this.lastMessage?.seq === event.target) this.lastMessage = { ...this.lastMessage, text: "", deletedBy: event.seq };
+  }
+
+  private async deliver(user: string, body: string): Promise<void> {
+    const response = await callActor(
+      () => {
+        const stub = this.room.context.parties.inbox!.get(user);
+        return (path, init) => stub.fetch(path, init);
+      },
+      { origin: this.where?.origin, party: "inbox", id: user, env: this.room.env },
+      "/notify",
+      { method: "POST", headers: { "content-type": "application/json" }, body },
+    );
+    if (!response.ok) throw new Error(`inbox ${user} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  }
+}
+
+export { RoomEvent };

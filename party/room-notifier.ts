@@ -1,0 +1,115 @@
+/**
+ * Room → inbox notifications: after a commit, every member's inbox hears of the new events and of the
+ * member's read position and unread count, coalesced (one call per inbox carries all that is pending)
+ * and never on the ack path (I2 holds: only committed state is sent; a slow inbox delays nobody).
+ *
+ * Exactly once at the inbox: the room remembers, per member, the state the inbox confirmed (`Cursor`); a
+ * member is pending while the room is ahead of that. The inbox applies notifications idempotently by
+ * (room, seq), so a retry after a lost reply changes nothing. Durability across crashes: the room's alarm
+ * is armed in the same write as the events (see room.ts), and a woken room redelivers what is pending.
+ */
+import { LIMITS, type Notification } from "./protocol/index.ts";
+
+export type Cursor = { seq: number; readSeq: number; unread: number };
+export type Snapshot = Omit<Notification, "events">;
+
+export type NotifierPort = {
+  members(): readonly string[];
+  snapshot(user: string): Snapshot;
+  /** Committed event records (JSON) with from ≤ seq < before, in order. */
+  readEventsJson(from: number, before: number): Promise<string[]>;
+  deliver(user: string, body: string): Promise<void>;
+  saveCursor(user: string, cursor: Cursor): void;
+  schedule(fn: () => void, ms: number): void;
+  random(): number;
+  /** Test switch (KAIWA_TEST_HOLD_NOTIFY): deliver nothing, as if the actor died right after the write. */
+  held: boolean;
+};
+
+const COALESCE_MS = 2;
+const RECENT_KEPT = LIMITS.notifyMaxEvents;
+
+export class RoomNotifier {
+  private readonly cursors = new Map<string, Cursor>();
+  private readonly inFlight = new Set<string>();
+  private timerSet = false;
+  private failures = 0;
+  /** Recently committed events, so live notifications never read storage. */
+  private recent: Array<{ seq: number; json: string }> = [];
+  readonly counters = { calls: 0, failures: 0, events: 0 };
+
+  constructor(private readonly port: NotifierPort, stored: Record<string, Cursor>) {
+    for (const [user, cursor] of Object.entries(stored)) this.cursors.set(user, cursor);
+  }
+
+  /** Members whose inbox has not confirmed the room's current state for them. */
+  pending(): string[] {
+    return this.port.members().filter((user) => this.isBehind(user));
+  }
+
+  committed(events: Array<{ seq: number; json: string }>): void {
+    for (const event of events) this.recent.push(event);
+    if (this.recent.length > RECENT_KEPT * 2) this.recent = this.recent.slice(-RECENT_KEPT);
+    this.kick(COALESCE_MS);
+  }
+
+  kick(delayMs = COALESCE_MS): void {
+    if (this.timerSet || this.port.held) return;
+    this.timerSet = true;
+    this.port.schedule(() => {
+      this.timerSet = false;
+      for (const user of this.pending()) if (!this.inFlight.has(user)) void this.send(user);
+    }, delayMs);
+  }
+
+  /** Deliver everything pending now; resolves when every attempt has finished (for alarms). */
+  async drain(): Promise<boolean> {
+    if (this.port.held) return false;
+    await Promise.all(this.pending().filter((user) => !this.inFlight.has(user)).map((user) => this.send(user)));
+    return this.pending().length === 0;
+  }
+
+  private isBehind(user: string): boolean {
+    const snap = this.port.snapshot(user);
+    const cursor = this.cursors.get(user) ?? { seq: 0, readSeq: 0, unread: 0 };
+    return cursor.seq < snap.lastSeq || cursor.readSeq !== snap.readSeq || cursor.unread !== snap.unread;
+  }
+
+  private async send(user: string): Promise<void> {
+    this.inFlight.add(user);
+    try {
+      const snap = this.port.snapshot(user);
+      const confirmed = this.cursors.get(user)?.seq ?? 0;
+      // The tail only: a device that sees a gap fetches the rest from the room (sync).
+      const from = Math.max(confirmed + 1, snap.lastSeq - LIMITS.notifyMaxEvents + 1);
+      const events = from <= snap.lastSeq ? await this.eventsJson(from, snap.lastSeq + 1) : [];
+      const body = `{"notifications":[${JSON.stringify(snap).slice(0, -1)},"events":[${events.join(",")}]}]}`;
+      this.counters.calls++;
+      await this.port.deliver(user, body);
+      const cursor = { seq: snap.lastSeq, readSeq: snap.readSeq, unread: snap.unread };
+      this.cursors.set(user, cursor);
+      this.port.saveCursor(user, cursor);
+      this.counters.events += events.length;
+      this.failures = 0;
+    } catch (error) {
+      this.counters.failures++;
+      this.failures++;
+      console.error(`notifying inbox ${user} failed (attempt ${this.failures}); retrying`, error);
+      // Full-jitter backoff, capped: a restarting inbox is retried until it answers.
+      const cap = Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
+      this.inFlight.delete(user);
+      return this.kick(Math.round(this.port.random() * cap));
+    }
+    this.inFlight.delete(user);
+    if (this.isBehind(user)) this.kick();
+  }
+
+  private async eventsJson(from: number, before: number): Promise<string[]> {
+    const first = this.recent[0]?.seq;
+    if (first !== undefined && first <= from) {
+      const picked = this.recent.filter((e) => e.seq >= from && e.seq < before).map((e) => e.json);
+      if (picked.length === before - from) return picked;
+    }
+    return this.port.readEventsJson(from, before);
+  }
+}

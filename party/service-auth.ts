@@ -1,0 +1,97 @@
+/**
+ * Actor-to-actor calls (room → inbox notifications, inbox → room commands, inbox → inbox presence).
+ *
+ * Normally they go through `room.context.parties.<party>.get(id).fetch()`, which reaches the target
+ * actor directly and never passes the worker; the caller marks them with CALLER_HEADER. Requests from
+ * outside always pass the worker, whose onBeforeRequest deletes that header unless the request carries a
+ * valid service token, so a client can never pose as an actor.
+ *
+ * Why a service token at all: inside `onAlarm`, partykit 0.0.115 refuses `context.parties` (and after a
+ * restart an actor woken only by its alarm never gets them), so an alarm-driven retry must go the long
+ * way, through the public URL and the worker, and prove it is an actor. It is a short-lived HS256 JWT keyed
+ * by KAIWA_SERVICE_SECRET (or KAIWA_JWT_SECRET in development).
+ */
+import { jwtVerify, SignJWT } from "jose";
+import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
+import { errorResponse } from "./http.ts";
+
+export const CALLER_HEADER = "x-kaiwa-caller";
+export const SERVICE_TOKEN_HEADER = "x-kaiwa-service-token";
+const AUDIENCE = "kaiwa-service";
+
+function serviceKey(env: Record<string, unknown>): Uint8Array | undefined {
+  const secret = env.KAIWA_SERVICE_SECRET || env.KAIWA_JWT_SECRET;
+  return typeof secret === "string" && secret ? new TextEncoder().encode(secret) : undefined;
+}
+
+export async function signServiceToken(env: Record<string, unknown>): Promise<string> {
+  const key = serviceKey(env);
+  if (!key) throw new Error("No KAIWA_SERVICE_SECRET (or KAIWA_JWT_SECRET) to sign actor-to-actor calls with");
+  return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("kaiwa-actor").setAudience(AUDIENCE).setExpirationTime("2m").sign(key);
+}
+
+async function isServiceToken(token: string | null, env: Record<string, unknown>): Promise<boolean> {
+  const key = serviceKey(env);
+  if (!token || !key) return false;
+  try {
+    await jwtVerify(token, key, { audience: AUDIENCE, algorithms: ["HS256"], requiredClaims: ["exp"] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Worker side: a copy of `request` with CALLER_HEADER set to "actor" only if it carried a valid service
+ * token, and removed otherwise.
+ */
+export async function stampCaller(request: Request, env: Record<string, unknown>): Promise<Request> {
+  const stamped = new Request(request);
+  const token = request.headers.get(SERVICE_TOKEN_HEADER);
+  stamped.headers.delete(SERVICE_TOKEN_HEADER);
+  if (await isServiceToken(token, env)) stamped.headers.set(CALLER_HEADER, "actor");
+  else stamped.headers.delete(CALLER_HEADER);
+  return stamped;
+}
+
+export function isActorCall(request: Request): boolean {
+  return request.headers.get(CALLER_HEADER) === "actor";
+}
+
+export type PartyFetch = (path: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * Calls another actor: directly when the runtime allows (`direct` throws inside onAlarm or before the
+ * actor has seen a request), else through `origin` with a service token.
+ */
+export async function callActor(
+  direct: () => PartyFetch,
+  fallback: { origin: string | undefined; party: string; id: string; env: Record<string, unknown> },
+  path: string,
+  init: RequestInit & { headers: Record<string, string> },
+): Promise<Response> {
+  let fetcher: PartyFetch | undefined;
+  try {
+    fetcher = direct();
+  } catch {
+    fetcher = undefined;
+  }
+  const headers = { ...init.headers, [CALLER_HEADER]: "actor" };
+  if (fetcher) return fetcher(path, { ...init, headers });
+  if (!fallback.origin) throw new Error("no origin recorded yet for an actor call from an alarm");
+  const url = `${fallback.origin}/parties/${fallback.party}/${encodeURIComponent(fallback.id)}${path}`;
+  return fetch(url, { ...init, headers: { ...headers, [SERVICE_TOKEN_HEADER]: await signServiceToken(fallback.env) } });
+}
+
+/**
+ * The worker's gate for HTTP requests to rooms and inboxes: an actor with a valid service token keeps the
+ * identity it asserts (it acts for a user it has already verified); anyone else needs a valid user token,
+ * whose identity replaces whatever identity header came along (I7).
+ */
+export async function gateRequest(request: Request, env: Record<string, unknown>): Promise<Request | Response> {
+  const checked = await stampCaller(request, env);
+  if (isActorCall(checked)) return checked;
+  const auth = await verifyToken(tokenFromRequest(request), env);
+  if (!auth.ok) return errorResponse(auth.code, auth.message);
+  return withIdentity(checked, auth.identity);
+}
