@@ -7,12 +7,13 @@
  * cannot be reached or could not store a command, the device's socket is closed with 4013: it reconnects
  * and resends everything unacked, in order, and the room's dedupe (I3) answers resends with the original ack.
  */
-import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type InboxAck } from "./protocol/index.ts";
+import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type Identity, type InboxAck } from "./protocol/index.ts";
 import { errorFrame } from "./http.ts";
 
-export type Device = { id: string; session: string; send(frame: string): void; resync(): void };
+export type Device = { id: string; session: string; user: Identity; send(frame: string): void; resync(): void };
 type Item = { device: Device; command: DmCommand };
-export type RoomCaller = (room: string, body: string) => Promise<Response>;
+/** `who`: the user the batch is sent for, with the display name of the newest device token. */
+export type RoomCaller = (room: string, body: string, who: Identity) => Promise<Response>;
 
 export class DmRouter {
   private readonly queues = new Map<string, Item[]>();
@@ -20,7 +21,14 @@ export class DmRouter {
   /** Devices closed for resync: their queued commands are dropped (they will be resent in order). */
   private readonly dropped = new Set<string>();
 
-  constructor(private readonly callRoom: RoomCaller) {}
+  /**
+   * `owe`: called with the highest acked seq before any device hears its ack, so the inbox can remember
+   * that the room owes it a notification up to there (and wake the room if that never comes).
+   */
+  constructor(
+    private readonly callRoom: RoomCaller,
+    private readonly owe: (room: string, seq: number) => Promise<void>,
+  ) {}
 
   route(room: string, device: Device, command: DmCommand): void {
     if (this.dropped.has(device.id)) return;
@@ -44,6 +52,8 @@ export class DmRouter {
     if (rest.length) this.queues.set(room, [...rest, ...(this.queues.get(room) ?? [])]);
     try {
       const results = await this.send(room, batch);
+      const acked = results.flatMap((result) => ("ack" in result ? [result.ack.seq] : []));
+      if (acked.length > 0) await this.owe(room, Math.max(...acked));
       batch.forEach((item, i) => this.answer(room, item, results[i]!));
     } catch (error) {
       console.error(`DM room ${room} unreachable`, error);
@@ -59,7 +69,7 @@ export class DmRouter {
       const { type: _type, to: _to, ...rest } = command;
       return { session: `ib-${device.session}`, command: { type: "send", ...rest } };
     });
-    const response = await this.callRoom(room, JSON.stringify({ items }));
+    const response = await this.callRoom(room, JSON.stringify({ items }), batch.at(-1)!.device.user);
     const body = (await response.json().catch(() => undefined)) as { results?: unknown } | undefined;
     if (!response.ok || !Array.isArray(body?.results) || body.results.length !== batch.length) {
       throw new Error(`room answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`);

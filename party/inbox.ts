@@ -33,6 +33,8 @@ type InboxMeta = { user: string; origin: string; lastSeen: number | null };
 const ENTRY_PREFIX = "c:";
 const AWAY_PREFIX = "q:";
 const PRESENCE_PREFIX = "p:";
+/** Rooms that acked this user's DMs and have not yet notified this inbox up to that seq. */
+const OWED_PREFIX = "o:";
 const META_KEY = "meta";
 
 export default class InboxServer implements Party.Server {
@@ -48,7 +50,10 @@ export default class InboxServer implements Party.Server {
 
   constructor(readonly room: Party.Room) {
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
-    this.router = new DmRouter((dmRoom, body) => this.callRoom(dmRoom, "/commands", { method: "POST", body }, this.owner()));
+    this.router = new DmRouter(
+      (dmRoom, body, who) => this.callRoom(dmRoom, "/commands", { method: "POST", body }, who),
+      (dmRoom, seq) => this.owe(dmRoom, seq),
+    );
     this.push = new PushQueue(room.storage, pushConfigFrom(room.env), (at) => void room.storage.setAlarm(at).catch((e) => console.error("push alarm", e)));
   }
 
@@ -75,6 +80,31 @@ export default class InboxServer implements Party.Server {
     for (const state of presence.values()) this.presence.set(state.user, state);
     this.meta = meta;
     void this.push.run();
+    void this.wakeOwingRooms();
+  }
+
+  /**
+   * A room notifies after its write, and its alarm retries; but partykit dev loses alarms when it restarts,
+   * so an inbox starting up also wakes every room that still owes it a notification. On Cloudflare the
+   * alarm alone would do; this costs one call per owing room, and none once notifications arrive.
+   */
+  private async wakeOwingRooms(): Promise<void> {
+    const owed = await this.room.storage.list<number>({ prefix: OWED_PREFIX });
+    for (const key of owed.keys()) {
+      const dmRoom = key.slice(OWED_PREFIX.length);
+      const owner = this.meta?.user;
+      if (!owner) return;
+      this.callRoom(dmRoom, "/wake", { method: "POST", body: "{}" }, { id: owner, name: owner })
+        .then((response) => response.body?.cancel())
+        .catch((error) => console.error(`waking ${dmRoom} failed`, error));
+    }
+  }
+
+  private async owe(dmRoom: string, seq: number): Promise<void> {
+    if ((this.core.get(dmRoom)?.lastSeq ?? 0) >= seq) return;
+    const key = OWED_PREFIX + dmRoom;
+    const known = (await this.room.storage.get<number>(key)) ?? 0;
+    if (seq > known) await this.room.storage.put(key, seq);
   }
 
   async onAlarm() {
@@ -194,6 +224,7 @@ export default class InboxServer implements Party.Server {
       if (!who) return errorResponse("unauthorized");
       if (who.id !== this.room.id) return errorResponse("forbidden", "This is another user's inbox.");
       if (request.method === "GET" && action === "conversations") return json({ ...this.core.page(url.searchParams.get("before") ?? undefined, 50), totalUnread: this.core.totalUnread() });
+      if (action === "notify" || action === "presence") return errorResponse("forbidden", "Only actors call this route.");
       return errorResponse("not_found", "No such route.");
     }
     await this.remember(this.room.id, url.origin, this.meta?.lastSeen ?? null, false);
@@ -221,10 +252,12 @@ export default class InboxServer implements Party.Server {
       const frames: string[] = [];
       const pushes: PushPayload[] = [];
       const newPeers: string[] = [];
+      const settled: string[] = [];
       for (const n of notifications) {
         const applied = this.core.apply(n);
         if (!applied.changed) continue;
         writes[ENTRY_PREFIX + n.room] = applied.entry;
+        settled.push(n.room);
         if (applied.created && applied.entry.peer) newPeers.push(applied.entry.peer);
         if (applied.fresh.length > 0) frames.push(JSON.stringify({ type: "events", room: n.room, events: applied.fresh }));
         frames.push(JSON.stringify({ type: "conversation", conversation: toConversation(applied.entry), totalUnread: this.core.totalUnread() }));
@@ -238,6 +271,7 @@ export default class InboxServer implements Party.Server {
         }
       }
       if (Object.keys(writes).length > 0) await this.room.storage.put(writes);
+      await this.settleOwed(settled);
       for (const frame of frames) for (const conn of this.room.getConnections()) send(conn, frame);
       await this.push.enqueue(pushes);
       // A new contact learns this user's status (and announces theirs when its own inbox creates the entry).
@@ -245,6 +279,13 @@ export default class InboxServer implements Party.Server {
     });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  private async settleOwed(rooms: string[]): Promise<void> {
+    if (rooms.length === 0) return;
+    const owed = await this.room.storage.get<number>(rooms.map((r) => OWED_PREFIX + r));
+    const done = [...owed].filter(([key, seq]) => (this.core.get(key.slice(OWED_PREFIX.length))?.lastSeq ?? 0) >= seq).map(([key]) => key);
+    if (done.length > 0) await this.room.storage.delete(done);
   }
 
   // ---- Online status: socket open/close drive it; contacts (DM peers) hear of changes.
@@ -279,6 +320,7 @@ export default class InboxServer implements Party.Server {
     return {
       id: conn.id,
       session: state.session,
+      user: state.user,
       send: (frame) => send(conn, frame),
       resync: () => conn.close(4013, "resync_required"),
     };
@@ -288,10 +330,6 @@ export default class InboxServer implements Party.Server {
     let count = 0;
     for (const conn of this.room.getConnections()) if (conn.id !== except) count++;
     return count;
-  }
-
-  private owner(): Identity {
-    return { id: this.room.id, name: this.room.id };
   }
 
   private async remember(user: string, origin: string, lastSeen: number | null, force = true): Promise<void> {

@@ -355,6 +355,13 @@ export default class RoomServer implements Party.Server {
       const events = await readEventsJson(this.room.storage, this.core, range.from, range.before);
       return new Response(`{"events":[${events.join(",")}],"lastSeq":${committed},"hasMore":${hasMore}}`, { headers: { "content-type": "application/json" } });
     }
+    if (request.method === "POST" && action === "wake") {
+      // An inbox that is owed a notification wakes the room (partykit dev loses alarms on restart).
+      if (!isActorCall(request as unknown as Request)) return errorResponse("forbidden", "Only actors call this route.");
+      await this.linkReady;
+      this.link.kick();
+      return json({ ok: true });
+    }
     if (request.method === "POST" && (action === "commands" || action === "read")) {
       // Actor routes: an inbox acting for a user it verified. Clients use their socket instead.
       if (!isActorCall(request as unknown as Request)) return errorResponse("forbidden", "Only actors call this route.");
