@@ -21,7 +21,7 @@ import {
 } from "./protocol/index.ts";
 import { identityFrom, tokenFromRequest, verifyToken, withIdentity, IDENTITY_HEADER } from "./auth.ts";
 import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
-import { gateRequest, isActorCall, callActor } from "./service-auth.ts";
+import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall, callActor } from "./service-auth.ts";
 import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
 import { DmRouter, type Device } from "./inbox-dm-router.ts";
 import { PushQueue, pushConfigFrom, type PushPayload } from "./adapters/push.ts";
@@ -60,6 +60,7 @@ export default class InboxServer implements Party.Server {
   // ---- Worker side (I7): only the user opens their own inbox; actor routes need a service token.
 
   static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
     const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
     if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
     if (auth.identity.id !== decodeURIComponent(lobby.id)) return refusedSocket("forbidden", "This is another user's inbox.", 4003);
@@ -67,6 +68,7 @@ export default class InboxServer implements Party.Server {
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    if (isEncodedId(lobby.id)) return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
     return gateRequest(request as unknown as Request, lobby.env);
   }
 

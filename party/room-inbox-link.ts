@@ -4,7 +4,8 @@
  *
  * Loaded lazily, because the room's id is needed to know its members and `room.id` is unavailable in
  * `onAlarm`: the first connect or request records the id and the origin under WHERE_KEY.
- * Rooms without known members (open rooms, until groups) keep this inert.
+ * Members: a DM's two participants (from its id) or a group's members (from the core's membership).
+ * Open rooms have no members and keep this inert.
  */
 import type * as Party from "partykit/server";
 import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } from "./protocol/index.ts";
@@ -39,12 +40,19 @@ export class RoomInboxLink {
     private readonly limits: RoomLimits,
   ) {}
 
+  /** Current members plus removed ones still owed their last notification (the one that says so). */
+  private readonly farewell = new Map<string, number>();
+
   get members(): readonly string[] {
     return this.reads?.members ?? [];
   }
 
   get active(): boolean {
-    return this.members.length > 0;
+    return this.reads !== undefined;
+  }
+
+  private get kind(): "dm" | "group" {
+    return this.core().membership ? "group" : "dm";
   }
 
   /** Call with the room id and origin from a connect or request (not available in alarms). */
@@ -74,16 +82,23 @@ export class RoomInboxLink {
   private async doLoad(): Promise<void> {
     this.where ??= await this.room.storage.get<Where>(WHERE_KEY);
     if (!this.where) return;
-    const members = membersFromRoomId(this.where.roomId);
-    if (members.length === 0) return;
+    const membership = this.core().membership;
+    const dmMembers = membersFromRoomId(this.where.roomId);
+    const members = membership ? membership.ids() : dmMembers;
+    if (!membership && dmMembers.length === 0) return;
     const storage = this.room.storage;
     const positions: Record<string, number> = {};
-    for (const [key, seq] of await storage.list<number>({ prefix: READ_PREFIX })) positions[key.slice(READ_PREFIX.length)] = seq;
+    // A group member who never read starts at the event that added them.
+    for (const member of membership?.list() ?? []) positions[member.id] = membership!.since(member.id);
+    for (const [key, seq] of await storage.list<number>({ prefix: READ_PREFIX })) {
+      const user = key.slice(READ_PREFIX.length);
+      if (positions[user] !== undefined || !membership) positions[user] = Math.max(seq, positions[user] ?? 0);
+    }
     const cursors: Record<string, Cursor> = {};
     for (const [key, cursor] of await storage.list<Cursor>({ prefix: CURSOR_PREFIX })) cursors[key.slice(CURSOR_PREFIX.length)] = cursor;
     const core = this.core();
     const last = core.committedSeq;
-    const slowest = Math.min(...members.map((m) => positions[m] ?? 0));
+    const slowest = members.length ? Math.min(...members.map((m) => positions[m] ?? 0)) : 0;
     // Counts are rebuilt from the log above the slowest reader (plus a short tail for the preview).
     const from = Math.max(1, Math.min(slowest + 1, last - 49));
     const retained = await readEvents(storage, core, from, last + 1);
@@ -93,11 +108,15 @@ export class RoomInboxLink {
     this.early = [];
     this.notifier = new RoomNotifier(
       {
-        members: () => members,
+        members: () => [...(this.reads?.members ?? []), ...this.farewell.keys()],
         snapshot: (user) => this.snapshot(user),
         readEventsJson: (a, b) => readEventsJson(storage, this.core(), a, b),
         deliver: (user, body) => this.deliver(user, body),
-        saveCursor: (user, cursor) => void storage.put(CURSOR_PREFIX + user, cursor).catch((e) => console.error("saving notify cursor failed", e)),
+        saveCursor: (user, cursor) => {
+          if (this.farewell.get(user) === cursor.seq) this.farewell.delete(user);
+          this.onConfirmed?.(user, cursor.seq);
+          void storage.put(CURSOR_PREFIX + user, cursor).catch((e) => console.error("saving notify cursor failed", e));
+        },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         random: Math.random,
         held: this.limits.testHoldNotify,
@@ -139,6 +158,12 @@ export class RoomInboxLink {
     for (const { event, targetBefore } of events) {
       this.reads.applyEvent(event, targetBefore);
       this.noteEvent(event);
+      if (event.kind === "group") for (const m of event.members ?? []) this.reads.addMember(m.id, event.seq);
+      if (event.kind === "member" && event.action === "add") this.reads.addMember(event.user, event.seq);
+      if (event.kind === "member" && (event.action === "remove" || event.action === "leave")) {
+        this.reads.removeMember(event.user);
+        this.farewell.set(event.user, event.seq);
+      }
     }
     for (const { user, seq } of reads) this.reads.applyRead(user, seq);
     this.notifier.committed(events.map(({ event, json }) => ({ seq: event.seq, json })));
@@ -156,9 +181,18 @@ export class RoomInboxLink {
     }
   }
 
+  /** Called when a member's inbox confirmed a seq ("delivered" receipts in DMs). */
+  onConfirmed: ((user: string, seq: number) => void) | undefined;
+
+  readPositions(): Record<string, number> {
+    return this.reads?.positions() ?? {};
+  }
+
   snapshot(user: string): Snapshot {
     const reads = this.reads!;
-    const peer = this.members.find((m) => m !== user);
+    const leftAt = this.farewell.get(user);
+    const kind = this.kind;
+    const peer = kind === "dm" ? this.members.find((m) => m !== user) : undefined;
     const message = this.lastMessage;
     const preview: Preview | null = message
       ? {
@@ -169,10 +203,15 @@ export class RoomInboxLink {
           ...(message.deletedBy !== undefined ? { deleted: true } : {}),
         }
       : null;
+    if (leftAt !== undefined) {
+      // A removed member hears of everything up to their removal, then nothing more.
+      return { room: this.where!.roomId, kind, title: this.core().membership?.name ?? "", lastSeq: leftAt, lastTs: this.lastEvent.ts, preview, readSeq: leftAt, unread: 0, left: true };
+    }
+    const title = kind === "group" ? (this.core().membership?.name ?? "") : peer ? (this.names.get(peer) ?? peer) : this.where!.roomId;
     return {
       room: this.where!.roomId,
-      kind: "dm",
-      title: peer ? (this.names.get(peer) ?? peer) : this.where!.roomId,
+      kind,
+      title,
       ...(peer ? { peer } : {}),
       lastSeq: this.core().committedSeq,
       lastTs: this.lastEvent.ts,

@@ -27,6 +27,13 @@ export type NotifierPort = {
 };
 
 const COALESCE_MS = 2;
+/**
+ * Inbox calls in flight per room. Cloudflare allows a handful of simultaneous outgoing connections per
+ * invocation (6), and a 500-member group fanning out 500 calls at once stalled partykit dev (measured):
+ * the rest wait their turn, one call per member either way.
+ */
+const MAX_CALLS_IN_FLIGHT = 6;
+const GROUP_COALESCE_MS = 100;
 const RECENT_KEPT = LIMITS.notifyMaxEvents;
 
 export class RoomNotifier {
@@ -50,7 +57,8 @@ export class RoomNotifier {
   committed(events: Array<{ seq: number; json: string }>): void {
     for (const event of events) this.recent.push(event);
     if (this.recent.length > RECENT_KEPT * 2) this.recent = this.recent.slice(-RECENT_KEPT);
-    this.kick(COALESCE_MS);
+    // A DM notifies at once; a group waits a little longer so a burst becomes one call per member.
+    this.kick(this.port.members().length > 2 ? GROUP_COALESCE_MS : COALESCE_MS);
   }
 
   kick(delayMs = COALESCE_MS): void {
@@ -58,14 +66,21 @@ export class RoomNotifier {
     this.timerSet = true;
     this.port.schedule(() => {
       this.timerSet = false;
-      for (const user of this.pending()) if (!this.inFlight.has(user)) void this.send(user);
+      for (const user of this.pending()) {
+        if (this.inFlight.size >= MAX_CALLS_IN_FLIGHT) break;
+        if (!this.inFlight.has(user)) void this.send(user);
+      }
     }, delayMs);
   }
 
   /** Deliver everything pending now; resolves when every attempt has finished (for alarms). */
   async drain(): Promise<boolean> {
     if (this.port.held) return false;
-    await Promise.all(this.pending().filter((user) => !this.inFlight.has(user)).map((user) => this.send(user)));
+    const waiting = this.pending().filter((user) => !this.inFlight.has(user));
+    const worker = async () => {
+      for (let user = waiting.shift(); user !== undefined; user = waiting.shift()) await this.send(user);
+    };
+    await Promise.all(Array.from({ length: MAX_CALLS_IN_FLIGHT }, worker));
     return this.pending().length === 0;
   }
 
@@ -101,7 +116,7 @@ export class RoomNotifier {
       return this.kick(Math.round(this.port.random() * cap));
     }
     this.inFlight.delete(user);
-    if (this.isBehind(user)) this.kick();
+    if (this.isBehind(user) || this.pending().length > 0) this.kick();
   }
 
   private async eventsJson(from: number, before: number): Promise<string[]> {

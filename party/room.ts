@@ -27,13 +27,15 @@ import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./aut
 import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
 import { CommitPipeline } from "./core/commit-pipeline.ts";
 import { RoomCore, type Accepted } from "./core/room-core.ts";
-import { META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
+import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
 import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
 import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
-import { RoomInboxLink, readKey } from "./room-inbox-link.ts";
-import { gateRequest, isActorCall } from "./service-auth.ts";
+import { RoomInboxLink, WHERE_KEY, readKey } from "./room-inbox-link.ts";
+import { Membership, type MembershipState } from "./core/membership.ts";
+import { RoomSignals } from "./core/room-signals.ts";
+import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall } from "./service-auth.ts";
 import { ItemReply } from "./item-reply.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
@@ -45,7 +47,7 @@ type Replier = Conn | ItemReply;
  * What waits in the commit pipeline: an accepted command, the ack of a resend whose original is not yet
  * durable, or a member's read position (I6).
  */
-type Pending = { conn: Replier; accepted?: Accepted; ack?: Ack; read?: { user: string; seq: number } };
+type Pending = { conn: Replier; accepted?: Accepted; ack?: Ack; read?: { user: string; seq: number }; requestId?: string };
 
 export default class RoomServer implements Party.Server {
   /**
@@ -73,6 +75,8 @@ export default class RoomServer implements Party.Server {
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
   /** Members' inboxes: read positions, unread counts, notifications (DM rooms; inert elsewhere). */
   private readonly link: RoomInboxLink;
+  /** Receipts, presence and typing, batched per window (never one broadcast per change). */
+  private readonly signals: RoomSignals;
   /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
   private readonly queuedReads = new Map<string, number>();
 
@@ -80,6 +84,20 @@ export default class RoomServer implements Party.Server {
     this.limits = roomLimitsFromEnv(room.env);
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
     this.link = new RoomInboxLink(room, () => this.core, this.limits);
+    this.signals = new RoomSignals(
+      {
+        now: Date.now,
+        schedule: (fn, ms) => void setTimeout(fn, ms),
+        broadcast: (frame) => this.broadcastFrame(frame),
+        connections: () => [...this.room.getConnections()].length,
+      },
+      LIMITS.signalWindowMs,
+      LIMITS.typingTtlMs,
+    );
+    // DMs show "delivered": the peer's inbox confirmed it has the message.
+    this.link.onConfirmed = (user, seq) => {
+      if (!this.core.membership) this.signals.deliveredTo(user, seq);
+    };
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
@@ -99,12 +117,14 @@ export default class RoomServer implements Party.Server {
   // ---- Worker side: verify the token before the room is touched (I7).
 
   static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
     const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
     if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
     return withIdentity(request as unknown as Request, auth.identity);
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    if (isEncodedId(lobby.id)) return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
     return gateRequest(request as unknown as Request, lobby.env);
   }
 
@@ -123,7 +143,19 @@ export default class RoomServer implements Party.Server {
       await this.room.storage.put(META_KEY, meta);
     }
     const settings = RoomSettings.parse(stored.get(SETTINGS_KEY) ?? {});
-    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow });
+    // Groups (`g:<id>`) carry members and roles; every command there needs membership.
+    const roomId = await this.resolveRoomId();
+    const membership = roomId?.startsWith("g:") ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
+    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}) });
+  }
+
+  /** `room.id` throws inside onAlarm (partykit 0.0.115): fall back to the id stored at the first request. */
+  private async resolveRoomId(): Promise<string | undefined> {
+    try {
+      return decodeURIComponent(this.room.id);
+    } catch {
+      return (await this.room.storage.get<{ roomId: string }>(WHERE_KEY))?.roomId;
+    }
   }
 
   onConnect(conn: Conn, ctx: Party.ConnectionContext) {
@@ -132,8 +164,11 @@ export default class RoomServer implements Party.Server {
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
     if (!query.success) return this.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), 4008);
     if (!mayJoin(this.room.id, who)) return this.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), 4003);
+    const membership = this.core.membership;
+    if (membership?.exists && !membership.has(who.id)) return this.refuse(conn, errorFrame("not_member"), 4004);
     const session = query.data.session;
     conn.setState({ user: who, session });
+    if (this.socketsOf(who.id, conn.id) === 0) this.signals.join(who.id);
     // One socket per device session: a reconnect replaces a half-open predecessor.
     for (const other of this.room.getConnections<ConnState>()) {
       if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
@@ -158,6 +193,7 @@ export default class RoomServer implements Party.Server {
   private async welcome(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
     try {
       await this.ensureSession(who.id, query.session);
+      await this.linkReady;
       const resume =
         query.epoch !== undefined && query.lastSeq !== undefined
           ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents: this.limits.resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
@@ -172,6 +208,7 @@ export default class RoomServer implements Party.Server {
         sessionLastN: this.core.sessionLastN(sessionKey(who.id, query.session)),
         resume,
         serverTime: Date.now(),
+        ...(this.link.active ? { members: await this.membersBlock() } : {}),
       } satisfies WelcomeFrame;
       safeSend(conn, JSON.stringify(welcome));
       if (resume?.recovered) {
@@ -188,6 +225,8 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.catchingUp.delete(conn.id);
+    const user = conn.state?.user.id;
+    if (user && this.socketsOf(user, conn.id) === 0) this.signals.leave(user);
     // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
     // Hibernatable sockets do not answer a client's close frame by themselves; without this the
     // client sees 1006 (abnormal) for its own clean close.
@@ -223,6 +262,8 @@ export default class RoomServer implements Party.Server {
     }
     const command = frame.data;
     if (command.type === "history") return void this.answerHistory(conn, command);
+    if (command.type === "read") return void this.readOverSocket(conn, state.user, command.seq, command.requestId);
+    if (command.type === "typing") return this.typing(conn, state.user);
     this.submit(conn, state, command);
   }
 
@@ -296,13 +337,17 @@ export default class RoomServer implements Party.Server {
     const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
     this.core.commit(accepted);
     const reads = items.flatMap((item) => (item.read ? [item.read] : []));
+    for (const read of reads) this.signals.read(read.user, read.seq);
     this.link.committed(
       accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
       reads,
     );
     const acksByConn = new Map<Replier, Ack[]>();
     for (const item of items) {
-      if (item.read && item.conn instanceof ItemReply) item.conn.resolve({ read: item.read.seq });
+      if (item.read) {
+        if (item.conn instanceof ItemReply) item.conn.resolve({ read: item.read.seq });
+        else safeSend(item.conn, JSON.stringify({ type: "receipts", reads: { [item.read.user]: item.read.seq }, ...(item.requestId ? { requestId: item.requestId } : {}) }));
+      }
       if (!item.ack) continue;
       const acks = acksByConn.get(item.conn) ?? [];
       acks.push(item.ack);
@@ -311,7 +356,17 @@ export default class RoomServer implements Party.Server {
     for (const [conn, acks] of acksByConn) this.sendAcks(conn, acks);
     if (accepted.length === 0) return;
     // Serialised once, the same string to every socket.
-    const frame = eventsFrame(accepted.map((a) => a.eventJson));
+    this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)));
+    // Removed members heard of their removal above; now their sockets close and stay refused.
+    const removed = new Set(accepted.flatMap((a) => a.removed ?? []));
+    if (removed.size === 0) return;
+    for (const conn of this.room.getConnections<ConnState>()) {
+      if (conn.state && removed.has(conn.state.user.id)) this.refuse(conn, errorFrame("not_member", { message: "You are no longer a member of this group." }), 4004);
+    }
+  }
+
+  /** One serialised frame to every socket; sockets still receiving their replay get it after (I5). */
+  private broadcastFrame(frame: string): void {
     for (const conn of this.room.getConnections()) {
       const buffer = this.catchingUp.get(conn.id);
       if (buffer) buffer.push(frame);
@@ -345,6 +400,7 @@ export default class RoomServer implements Party.Server {
     this.ensureLink(request as unknown as Request);
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
+      if (this.core.membership?.exists && !this.core.membership.has(who.id)) return errorResponse("not_member");
       const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
       if (!query.success) return errorResponse("bad_frame", `before/after must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
       const committed = this.core.committedSeq;
@@ -402,21 +458,70 @@ export default class RoomServer implements Party.Server {
     const body = ReadBody.safeParse(raw);
     if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
     await this.linkReady;
-    if (!this.link.isMember(who.id)) return errorResponse("not_member");
-    const { seq } = body.data;
-    if (seq > this.core.committedSeq) return errorResponse("read_out_of_range", `The room's lastSeq is ${this.core.committedSeq}.`);
-    const current = Math.max(this.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
-    if (seq > current && !this.broken) {
-      this.queuedReads.set(who.id, seq);
-      const outcome = await new Promise<RoomCommandResult | { read: number }>((resolve) => {
-        this.pipeline.add({ conn: new ItemReply(resolve), read: { user: who.id, seq } }, [[readKey(who.id), seq]]);
-      });
-      if (this.queuedReads.get(who.id) === seq) this.queuedReads.delete(who.id);
+    const refused = this.checkRead(who, body.data.seq);
+    if (refused) return errorResponse(refused.code, refused.message);
+    if (this.needsReadWrite(who, body.data.seq)) {
+      const outcome = await new Promise<RoomCommandResult | { read: number }>((resolve) => this.queueRead(new ItemReply(resolve), who, body.data.seq));
       if ("error" in outcome) return errorResponse(outcome.error.code, outcome.error.message);
-    } else if (this.broken) {
-      return errorResponse("storage_failed");
     }
     return json(this.link.snapshot(who.id));
+  }
+
+  /** A member's read over their room socket: answered with their own receipt, others hear it batched. */
+  private async readOverSocket(conn: Conn, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
+    await this.linkReady;
+    const refused = this.checkRead(who, seq);
+    if (refused) return this.reply(conn, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
+    if (this.needsReadWrite(who, seq)) return this.queueRead(conn, who, seq, requestId);
+    safeSend(conn, JSON.stringify({ type: "receipts", reads: { [who.id]: this.link.snapshot(who.id).readSeq }, ...(requestId ? { requestId } : {}) }));
+  }
+
+  /** I6: members only, never past the committed seq. */
+  private checkRead(who: Identity, seq: number): { code: "not_member" | "read_out_of_range"; message?: string } | undefined {
+    if (!this.link.isMember(who.id)) return { code: "not_member" };
+    if (seq > this.core.committedSeq) return { code: "read_out_of_range", message: `The room's lastSeq is ${this.core.committedSeq}.` };
+    return undefined;
+  }
+
+  /** Only forward moves are written (I6); a stale read is answered with the current position. */
+  private needsReadWrite(who: Identity, seq: number): boolean {
+    return this.broken || seq > Math.max(this.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
+  }
+
+  private queueRead(conn: Replier, who: Identity, seq: number, requestId?: string): void {
+    if (this.broken) return this.reply(conn, errorFrame("storage_failed", requestId ? { ref: requestId } : {}));
+    this.queuedReads.set(who.id, seq);
+    this.pipeline.add({ conn, read: { user: who.id, seq }, ...(requestId ? { requestId } : {}) }, [[readKey(who.id), seq]]);
+  }
+
+  /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
+  private typing(conn: Conn, who: Identity): void {
+    const membership = this.core.membership;
+    const mayPost = membership ? membership.has(who.id) : this.link.isMember(who.id) || !this.link.active;
+    if (!mayPost || (this.core.settings.whoMayPost === "operators" && who.role !== "operator")) {
+      return this.reply(conn, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
+    }
+    this.signals.typing(who.id);
+  }
+
+  private async membersBlock() {
+    const membership = this.core.membership;
+    const present = new Set<string>();
+    for (const conn of this.room.getConnections<ConnState>()) if (conn.state) present.add(conn.state.user.id);
+    return {
+      kind: membership ? ("group" as const) : ("dm" as const),
+      title: membership?.name ?? "",
+      list: membership ? membership.list() : this.link.members.map((id) => ({ id, role: "member" as const })),
+      reads: this.link.readPositions(),
+      present: [...present].sort(),
+      typing: this.signals.typingNow(),
+    };
+  }
+
+  private socketsOf(user: string, except: string): number {
+    let n = 0;
+    for (const conn of this.room.getConnections<ConnState>()) if (conn.id !== except && conn.state?.user.id === user) n++;
+    return n;
   }
 
   async onAlarm() {

@@ -95,3 +95,13 @@ export async function gateRequest(request: Request, env: Record<string, unknown>
   if (!auth.ok) return errorResponse(auth.code, auth.message);
   return withIdentity(checked, auth.identity);
 }
+
+/**
+ * PartyKit routes by the raw path, so `dm:a:b` and `dm%3Aa%3Ab` would be two actors holding two logs of
+ * one conversation. Ids are used exactly as written (partysocket and `context.parties` never encode them);
+ * an encoded id is refused before any actor exists for it.
+ */
+export const ENCODED_ID_MESSAGE = "Room and user ids are used as written, never percent-encoded (dm:a:b, not dm%3Aa%3Ab).";
+export function isEncodedId(id: string): boolean {
+  return id.includes("%");
+}

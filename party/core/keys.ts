@@ -4,6 +4,8 @@
  */
 export const META_KEY = "meta";
 export const SETTINGS_KEY = "settings";
+/** Groups: `{title, members: {user: {role, since}}}`, rewritten with every membership event. */
+export const MEMBERS_KEY = "members";
 const SEQ_DIGITS = 12;
 
 export const eventKey = (seq: number): string => `m:${String(seq).padStart(SEQ_DIGITS, "0")}`;

@@ -22,7 +22,7 @@ export class ReadState {
    * messages carrying `deletedBy`. Counts are rebuilt from them rather than stored, so a crash between
    * two writes can never leave a count that disagrees with the log.
    */
-  constructor(readonly members: readonly string[], positions: ReadPositions, retained: Iterable<RoomEvent>) {
+  constructor(members: readonly string[], positions: ReadPositions, retained: Iterable<RoomEvent>) {
     for (const member of members) {
       this.read.set(member, positions[member] ?? 0);
       this.unreadCount.set(member, 0);
@@ -35,6 +35,27 @@ export class ReadState {
         if (member !== event.author.id && event.seq > this.read.get(member)!) this.unreadCount.set(member, this.unreadCount.get(member)! + 1);
       }
     }
+  }
+
+  get members(): string[] {
+    return [...this.read.keys()];
+  }
+
+  /** A new group member starts as having read everything before joining (`seq`: the add event). */
+  addMember(user: string, seq: number): void {
+    if (this.read.has(user)) return;
+    this.read.set(user, seq);
+    this.unreadCount.set(user, 0);
+  }
+
+  removeMember(user: string): void {
+    this.read.delete(user);
+    this.unreadCount.delete(user);
+  }
+
+  /** Every member's read position (receipts in the welcome). */
+  positions(): Record<string, number> {
+    return Object.fromEntries(this.read);
   }
 
   isMember(user: string): boolean {
@@ -60,14 +81,14 @@ export class ReadState {
   applyEvent(event: RoomEvent, target?: MessageEvent): void {
     if (event.kind === "message") {
       this.live.push({ seq: event.seq, author: event.author.id });
-      for (const member of this.members) if (member !== event.author.id) this.bump(member, +1);
+      for (const member of this.read.keys()) if (member !== event.author.id) this.bump(member, +1);
       return;
     }
     if (event.kind !== "delete" || !target) return;
     const at = this.indexOf(event.target);
     if (at < 0) return; // already read by everyone (or gone): nobody counted it any more
     this.live.splice(at, 1);
-    for (const member of this.members) {
+    for (const member of this.read.keys()) {
       if (member !== target.author.id && this.read.get(member)! < event.target) this.bump(member, -1);
     }
   }

@@ -3,8 +3,9 @@
  * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
-import type { Ack, Command, ErrorCode, Identity, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
-import { META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
+import type { Ack, Command, ErrorCode, Identity, MembershipCommand, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
+import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
+import { isRefusal, type Membership } from "./membership.ts";
 
 export type Rejection = { code: ErrorCode; message?: string; expected?: number; retryAfterMs?: number };
 
@@ -16,6 +17,8 @@ export type Accepted = {
   eventJson: string;
   /** For edits and deletions: the target's record after this event. */
   targetAfter?: MessageEvent;
+  /** For membership events: users who stopped being members (their sockets close once this is durable). */
+  removed?: string[];
   writes: Array<[string, unknown]>;
 };
 export type Outcome =
@@ -31,6 +34,8 @@ export type RoomCoreOptions = {
   dedupeWindow: number;
   /** How many recent events are kept in memory as edit/delete targets. */
   recentWindow: number;
+  /** Groups only: members and roles; every command then needs membership. */
+  membership?: Membership;
 };
 
 export class RoomCore {
@@ -80,7 +85,7 @@ export class RoomCore {
 
   /** The seq the shell must load from storage before `handle`, if the command targets one not in memory. */
   missingTarget(command: Command): number | undefined {
-    if (command.type === "send") return undefined;
+    if (command.type !== "edit" && command.type !== "delete") return undefined;
     const target = command.target;
     if (target > this.lastAssigned || this.recent.has(target) || this.overlay.has(target)) return undefined;
     return target;
@@ -102,6 +107,7 @@ export class RoomCore {
     if (command.n <= session.lastN) return reject("out_of_order", { expected: session.lastN + 1 });
     // A pending edit/delete of an old target lives only in the overlay: decide on that newest version,
     // or a second delete would pass and a later edit would overwrite the tombstone.
+    if (isMembershipCommand(command)) return this.handleMembership(command, who, session, sKey);
     const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? this.overlay.get(command.target)?.latest ?? loadedTarget);
     const refused = this.refuse(command, who, target);
     if (refused) return { status: "rejected", error: refused };
@@ -130,12 +136,40 @@ export class RoomCore {
     return durable ? JSON.stringify(durable) : storedJson;
   }
 
+  get membership(): Membership | undefined {
+    return this.options.membership;
+  }
+
+  /** Group commands: decided by room roles (I7), applied at once so later commands in the batch see them. */
+  private handleMembership(command: MembershipCommand, who: Identity, session: StoredSession, sKey: string): Outcome {
+    const membership = this.options.membership;
+    if (!membership) return reject("forbidden", { message: "Only groups have members to manage." });
+    const change = membership.decide(command, who);
+    if (isRefusal(change)) return { status: "rejected", error: change };
+    const seq = ++this.lastAssigned; // I1
+    const ts = this.options.clock();
+    const event = { ...change, seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId } as RoomEvent;
+    const removed = membership.apply(event as Parameters<Membership["apply"]>[0]);
+    session.lastN = command.n;
+    this.remember(event);
+    const eventJson = JSON.stringify(event);
+    const writes: Array<[string, unknown]> = [
+      [eventKey(seq), eventJson],
+      [sKey, { lastN: session.lastN } satisfies StoredSession],
+      [META_KEY, this.meta()],
+      [MEMBERS_KEY, membership.toJSON()],
+    ];
+    return { status: "accepted", ack: { clientId: command.clientId, seq, ts }, event, eventJson, writes, ...(removed.length ? { removed } : {}) };
+  }
+
   meta(): RoomMeta {
     return { epoch: this.epoch, lastSeq: this.lastAssigned, createdAt: this.createdAt };
   }
 
-  private refuse(command: Command, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
+  private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
     const isOperator = who.role === "operator";
+    const membership = this.options.membership;
+    if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
     if (this.settings.whoMayPost === "operators" && !isOperator) {
       return { code: "forbidden", message: "Only operators may post in this room." };
     }
@@ -164,7 +198,7 @@ export class RoomCore {
   }
 
   /** `target` was checked by `refuse` to be an undeleted message when the command is an edit or delete. */
-  private accept(command: Command, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined): Accepted {
+  private accept(command: Exclude<Command, MembershipCommand>, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined): Accepted {
     const seq = ++this.lastAssigned; // I1: seq = lastSeq + 1, contiguous
     const ts = this.options.clock();
     const base = { seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId };
@@ -227,6 +261,10 @@ export class RoomCore {
 }
 
 const dedupeKey = (userId: string, clientId: string): string => `${userId}\u0000${clientId}`;
+
+function isMembershipCommand(command: Command): command is MembershipCommand {
+  return command.type.startsWith("group.") || command.type.startsWith("member.");
+}
 
 function reject(code: ErrorCode, extra: Omit<Rejection, "code"> = {}): Outcome {
   return { status: "rejected", error: { code, ...extra } };

@@ -18,6 +18,7 @@ export const ERRORS = {
   storage_failed: { retryable: true, resend: true, text: "The room could not store the command; nothing was accepted." },
   read_out_of_range: { retryable: false, text: "A read position must be between 1 and the room's lastSeq." },
   room_unavailable: { retryable: true, resend: true, text: "The conversation's room could not be reached; nothing was accepted." },
+  group_full: { retryable: false, text: "The group has reached its member limit." },
   not_member: { retryable: false, text: "Only members of this conversation may do that." },
   internal: { retryable: true, resend: true, text: "Unexpected server error." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
@@ -47,6 +48,7 @@ export function isResent(code: ErrorCode): boolean {
 export const CLOSE_CODES = {
   4001: { name: "unauthorized", retryable: false },
   4003: { name: "forbidden", retryable: false },
+  4004: { name: "not_member", retryable: false },
   4008: { name: "protocol_violation", retryable: false },
   /** Retryable: a late upgrade of an abandoned attempt can replace the live socket; the client just reconnects. */
   4012: { name: "session_replaced", retryable: true },

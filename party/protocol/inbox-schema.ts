@@ -60,6 +60,8 @@ export const Conversation = z.object({
   readSeq: z.number().int().nonnegative(),
   /** Other people's undeleted messages above readSeq (I6: 0 ≤ unread ≤ lastSeq − readSeq). */
   unread: z.number().int().nonnegative(),
+  /** The user is no longer a member (removed or left); the row stays so the app can say so. */
+  left: z.boolean().optional(),
   /** Opaque paging cursor: pass as `before` to list the conversations after this one. */
   cursor: z.string(),
 });
@@ -125,6 +127,7 @@ export const Notification = z.object({
   preview: Preview.nullable(),
   readSeq: z.number().int().nonnegative(),
   unread: z.number().int().nonnegative(),
+  left: z.boolean().optional(),
   /** Committed events after the last ones this inbox confirmed, oldest first (may be a truncated tail). */
   events: z.array(RoomEvent),
 });

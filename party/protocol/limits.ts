@@ -16,6 +16,13 @@ export const LIMITS = {
   maxDisplayNameChars: 80,
   /** Room ids: `dm:<a>:<b>` with two user ids, or a group/room id. */
   maxRoomIdChars: 140,
+  /** Members of a group, its creator included: the next one is refused with `group_full`. */
+  maxGroupMembers: 500,
+  maxTitleChars: 100,
+  /** Receipts, presence and typing go out at most once per this window (ms), batched: never O(members²). */
+  signalWindowMs: 250,
+  /** A typing indicator lasts this long after the member's last typing signal (ms). */
+  typingTtlMs: 5000,
   /** Largest page of the conversation list. */
   maxListLimit: 100,
   /** Characters of a message shown in conversation lists and push notifications. */

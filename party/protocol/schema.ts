@@ -50,9 +50,35 @@ export const HistoryRequest = z.object({
   limit: z.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
 });
 
-export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand]);
+// ---- Group membership commands (groups `g:<id>`): sequenced like messages (I1-I4), decided by room roles.
+
+export const Role = z.enum(["owner", "moderator", "member"]);
+export type Role = z.infer<typeof Role>;
+const Title = z.string().trim().min(1).max(LIMITS.maxTitleChars);
+export const GroupCreateCommand = z.object({
+  type: z.literal("group.create"),
+  ...commandBase,
+  title: Title,
+  /** Invited members besides the creator (who becomes owner). */
+  members: z.array(UserId).max(LIMITS.maxGroupMembers),
+});
+export const GroupRenameCommand = z.object({ type: z.literal("group.rename"), ...commandBase, title: Title });
+export const MemberAddCommand = z.object({ type: z.literal("member.add"), ...commandBase, user: UserId });
+export const MemberRemoveCommand = z.object({ type: z.literal("member.remove"), ...commandBase, user: UserId });
+export const MemberRoleCommand = z.object({ type: z.literal("member.role"), ...commandBase, user: UserId, role: Role });
+export const GroupLeaveCommand = z.object({ type: z.literal("group.leave"), ...commandBase });
+const membershipCommands = [GroupCreateCommand, GroupRenameCommand, MemberAddCommand, MemberRemoveCommand, MemberRoleCommand, GroupLeaveCommand] as const;
+export const MembershipCommand = z.discriminatedUnion("type", [...membershipCommands]);
+export type MembershipCommand = z.infer<typeof MembershipCommand>;
+
+/** Ephemeral member signals: never stored per change, batched out at a bounded rate (PROTOCOL.md R14-R16). */
+export const ReadSignal = z.object({ type: z.literal("read"), seq: Seq, requestId: z.string().min(1).max(64).optional() });
+export const TypingSignal = z.object({ type: z.literal("typing") });
+export type ReadSignal = z.infer<typeof ReadSignal>;
+
+export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands]);
 export type Command = z.infer<typeof Command>;
-export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, HistoryRequest]);
+export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands, HistoryRequest, ReadSignal, TypingSignal]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HistoryRequest = z.infer<typeof HistoryRequest>;
 
@@ -73,7 +99,25 @@ export const MessageEvent = z.object({
 });
 export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string() });
 export const DeleteEvent = z.object({ kind: z.literal("delete"), ...eventBase, target: Seq });
-export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent]);
+/** A group was created (with its first members) or renamed. */
+export const GroupEvent = z.object({
+  kind: z.literal("group"),
+  ...eventBase,
+  action: z.enum(["create", "rename"]),
+  title: z.string(),
+  members: z.array(z.object({ id: UserId, role: Role })).optional(),
+});
+/** A membership change: `user` was added, removed, left, or got `role`. */
+export const MemberEvent = z.object({
+  kind: z.literal("member"),
+  ...eventBase,
+  action: z.enum(["add", "remove", "leave", "role"]),
+  user: UserId,
+  role: Role.optional(),
+});
+export type GroupEvent = z.infer<typeof GroupEvent>;
+export type MemberEvent = z.infer<typeof MemberEvent>;
+export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent, GroupEvent, MemberEvent]);
 export type MessageEvent = z.infer<typeof MessageEvent>;
 export type EditEvent = z.infer<typeof EditEvent>;
 export type DeleteEvent = z.infer<typeof DeleteEvent>;
@@ -116,6 +160,17 @@ export const WelcomeFrame = z.object({
   /** null when the client did not ask to resume (a first connect). */
   resume: ResumeResult.nullable(),
   serverTime: z.number().int(),
+  /** Rooms with members (groups and DMs): who belongs, their roles, read positions, who is here and typing. */
+  members: z
+    .object({
+      kind: z.enum(["dm", "group"]),
+      title: z.string(),
+      list: z.array(z.object({ id: UserId, role: Role })),
+      reads: z.record(z.string(), z.number().int().nonnegative()),
+      present: z.array(UserId),
+      typing: z.array(UserId),
+    })
+    .optional(),
 });
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 
@@ -140,7 +195,22 @@ export type AckFrame = z.infer<typeof AckFrame>;
 export type EventsFrame = z.infer<typeof EventsFrame>;
 export type HistoryFrame = z.infer<typeof HistoryFrame>;
 
-export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame]);
+/** Members' read positions that changed in the last window (I6); `delivered`: DM inboxes that have a seq. */
+export const ReceiptsFrame = z.object({
+  type: z.literal("receipts"),
+  reads: z.record(z.string(), z.number().int().nonnegative()),
+  delivered: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  requestId: z.string().optional(),
+});
+/** Who holds a socket to the room: changes in the last window, and the occupancy. */
+export const RoomPresenceFrame = z.object({ type: z.literal("presence"), joined: z.array(UserId), left: z.array(UserId), count: z.number().int().nonnegative() });
+/** Everyone typing now (each entry expires about 5 s after that member's last typing signal). */
+export const TypingFrame = z.object({ type: z.literal("typing"), users: z.array(UserId) });
+export type ReceiptsFrame = z.infer<typeof ReceiptsFrame>;
+export type RoomPresenceFrame = z.infer<typeof RoomPresenceFrame>;
+export type TypingFrame = z.infer<typeof TypingFrame>;
+
+export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- Identity and room settings.

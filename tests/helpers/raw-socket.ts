@@ -17,7 +17,7 @@ export function rawSocket(server: DevServer, room: string, query: Record<string,
 
 export async function rawPartySocket(server: DevServer, party: string, id: string, query: Record<string, string>): Promise<RawSocket> {
   const params = new URLSearchParams(query);
-  const ws = new WebSocket(`ws://${server.host}/parties/${party}/${encodeURIComponent(id)}?${params}`);
+  const ws = new WebSocket(`ws://${server.host}/parties/${party}/${id}?${params}`);
   const frames: any[] = [];
   const waiters: Array<() => void> = [];
   ws.on("message", (data) => {

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { DevServer } from "../helpers/dev-server.ts";
-import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
+import { rawPartySocket, rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { ERRORS, LIMITS } from "../../party/protocol/index.ts";
 
 const server = new DevServer();
@@ -24,7 +24,7 @@ async function join(room: string, user: string, operator = false): Promise<RawSo
 }
 
 async function history(room: string) {
-  const { status, body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/history?limit=200`, { token: operatorToken });
+  const { status, body } = await server.fetchJson(`/parties/room/${room}/history?limit=200`, { token: operatorToken });
   assert.equal(status, 200);
   return body.events as Array<{ seq: number; kind: string; text?: string; author: { id: string } }>;
 }
@@ -118,10 +118,21 @@ test("a direct conversation is open to its two participants only", async () => {
   const alice = await join(room, "alice");
   alice.send({ type: "send", clientId: "dm1", n: 1, text: "hi bob" });
   assert.equal((await alice.next((f) => f.type === "ack")).acks[0].seq, 1);
-  const carolHttp = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/history`, { token: await server.token("carol") });
+  const carolHttp = await server.fetchJson(`/parties/room/${room}/history`, { token: await server.token("carol") });
   assert.equal(carolHttp.status, 403);
   assert.equal(carolHttp.body.error.code, "forbidden");
   alice.ws.close();
+});
+
+test("a percent-encoded room id is refused, so one conversation can never split into two actors", async () => {
+  const encoded = await rawPartySocket(server, "room", "dm%3Aalice%3Abob", { token: await server.token("alice"), session: "e1" });
+  assert.equal((await encoded.closed).code, 4008);
+  expectTypedError(encoded.frames[0], "bad_frame");
+  const http = await server.fetchJson(`/parties/room/dm%3Aalice%3Abob/history`, { token: await server.token("alice") });
+  assert.equal(http.status, 400);
+  assert.equal(http.body.error.code, "bad_frame");
+  const inbox = await server.fetchJson(`/parties/inbox/al%69ce/conversations`, { token: await server.token("alice") });
+  assert.equal(inbox.status, 400);
 });
 
 test("posting where one may not: an operators-only room refuses members, settings changes are operator-only and validated", async () => {

@@ -27,7 +27,7 @@ async function inbox(user: string, session: string, as = user) {
 /** The observable state: alice's and bob's conversation lists and the DM room's log. */
 async function snapshot() {
   const list = async (user: string) => (await server.fetchJson(`/parties/inbox/${user}/conversations`, { token: await server.token(user) })).body;
-  const history = (await server.fetchJson(`/parties/room/${encodeURIComponent(DM)}/history?limit=200`, { token: await server.token("alice") })).body;
+  const history = (await server.fetchJson(`/parties/room/${DM}/history?limit=200`, { token: await server.token("alice") })).body;
   return { alice: await list("alice"), bob: await list("bob"), history };
 }
 
@@ -72,7 +72,7 @@ describe("inbox authorization", () => {
     assert.equal((await carol.next((f) => f.type === "error" && f.ref === "s1")).code, "forbidden");
     carol.send({ type: "read", requestId: "r1", room: DM, seq: 1 });
     assert.equal((await carol.next((f) => f.type === "error" && f.ref === "r1")).code, "forbidden");
-    const history = await server.fetchJson(`/parties/room/${encodeURIComponent(DM)}/history`, { token: await server.token("carol") });
+    const history = await server.fetchJson(`/parties/room/${DM}/history`, { token: await server.token("carol") });
     assert.equal(history.status, 403);
     carol.ws.close();
     assert.deepEqual(await snapshot(), before);
@@ -85,8 +85,8 @@ describe("inbox authorization", () => {
     const forged = { "x-kaiwa-caller": "actor", "x-kaiwa-identity": JSON.stringify({ sub: "bob", name: "bob" }) };
     const notify = { notifications: [{ room: DM, kind: "dm", title: "x", lastSeq: 99, lastTs: 1, preview: null, readSeq: 0, unread: 99, events: [] }] };
     for (const headers of [{}, forged, { ...forged, "x-kaiwa-service-token": wrongService }]) {
-      attempts.push({ path: `/parties/room/${encodeURIComponent(DM)}/commands`, body: { items: [{ session: "s", command: { type: "send", clientId: "evil", n: 1, text: "forged" } }] }, headers });
-      attempts.push({ path: `/parties/room/${encodeURIComponent(DM)}/read`, body: { seq: 1 }, headers });
+      attempts.push({ path: `/parties/room/${DM}/commands`, body: { items: [{ session: "s", command: { type: "send", clientId: "evil", n: 1, text: "forged" } }] }, headers });
+      attempts.push({ path: `/parties/room/${DM}/read`, body: { seq: 1 }, headers });
       attempts.push({ path: `/parties/inbox/bob/notify`, body: notify, headers });
       attempts.push({ path: `/parties/inbox/bob/presence`, body: { user: "alice", online: true, lastSeen: null, at: Date.now() }, headers });
     }

@@ -1,0 +1,118 @@
+/**
+ * Receipts, presence and typing of one room, batched (DESIGN §3): changes collected over a window go out
+ * as at most one frame of each kind per window, the same string to every socket. A naive relay sends one
+ * frame per change to every member, O(members²) when everyone reads or types; here the frames per second
+ * are bounded by 3 / window per socket whatever the churn (PROTOCOL.md R15). Nothing here is stored: read
+ * positions are stored by the room's group commit, presence and typing never are.
+ *
+ * Pure: time, timers and sending come in through the port. No interval: a timer runs only while there is
+ * something to send or a typing entry to expire, so an idle room can sleep.
+ */
+export type SignalsPort = {
+  now(): number;
+  schedule(fn: () => void, ms: number): void;
+  broadcast(frame: string): void;
+  /** Open sockets, for the occupancy count. */
+  connections(): number;
+};
+
+export class RoomSignals {
+  private readonly reads = new Map<string, number>();
+  private readonly delivered = new Map<string, number>();
+  private readonly joined = new Set<string>();
+  private readonly left = new Set<string>();
+  private readonly typingUntil = new Map<string, number>();
+  private sentTyping = "[]";
+  private lastFlush = -Infinity;
+  private armedAt: number | undefined;
+  readonly counters = { frames: 0, flushes: 0 };
+
+  constructor(
+    private readonly port: SignalsPort,
+    private readonly windowMs: number,
+    private readonly typingTtlMs: number,
+  ) {}
+
+  read(user: string, seq: number): void {
+    this.reads.set(user, Math.max(seq, this.reads.get(user) ?? 0));
+    this.arm();
+  }
+
+  deliveredTo(user: string, seq: number): void {
+    this.delivered.set(user, Math.max(seq, this.delivered.get(user) ?? 0));
+    this.arm();
+  }
+
+  /** A user's first socket opened (net of a leave in the same window: a quick reconnect sends nothing). */
+  join(user: string): void {
+    if (!this.left.delete(user)) this.joined.add(user);
+    this.arm();
+  }
+
+  /** A user's last socket closed; they stop typing too. */
+  leave(user: string): void {
+    if (!this.joined.delete(user)) this.left.add(user);
+    this.typingUntil.delete(user);
+    this.arm();
+  }
+
+  typing(user: string): void {
+    this.typingUntil.set(user, this.port.now() + this.typingTtlMs);
+    this.arm();
+  }
+
+  stopTyping(user: string): void {
+    if (this.typingUntil.delete(user)) this.arm();
+  }
+
+  /** Members typing now, for the welcome. */
+  typingNow(): string[] {
+    const now = this.port.now();
+    return [...this.typingUntil].filter(([, until]) => until > now).map(([user]) => user).sort();
+  }
+
+  private arm(delay?: number): void {
+    const now = this.port.now();
+    const at = now + (delay ?? Math.max(0, this.lastFlush + this.windowMs - now));
+    if (this.armedAt !== undefined && this.armedAt <= at) return;
+    this.armedAt = at;
+    this.port.schedule(() => {
+      if (this.armedAt !== at) return; // superseded by an earlier timer
+      this.armedAt = undefined;
+      this.flush();
+    }, at - now);
+  }
+
+  private flush(): void {
+    const now = this.port.now();
+    this.lastFlush = now;
+    this.counters.flushes++;
+    if (this.reads.size > 0 || this.delivered.size > 0) {
+      const frame: Record<string, unknown> = { type: "receipts", reads: Object.fromEntries(this.reads) };
+      if (this.delivered.size > 0) frame.delivered = Object.fromEntries(this.delivered);
+      this.send(JSON.stringify(frame));
+      this.reads.clear();
+      this.delivered.clear();
+    }
+    if (this.joined.size > 0 || this.left.size > 0) {
+      this.send(JSON.stringify({ type: "presence", joined: [...this.joined], left: [...this.left], count: this.port.connections() }));
+      this.joined.clear();
+      this.left.clear();
+    }
+    for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);
+    const typing = JSON.stringify(this.typingNow());
+    if (typing !== this.sentTyping) {
+      this.sentTyping = typing;
+      this.send(`{"type":"typing","users":${typing}}`);
+    }
+    // Expiry needs a wake-up only while someone is typing.
+    let next = Infinity;
+    for (const until of this.typingUntil.values()) next = Math.min(next, until);
+    if (next !== Infinity) this.arm(Math.max(this.windowMs, next - now));
+  }
+
+  private send(frame: string): void {
+    this.counters.frames++;
+    this.port.broadcast(frame);
+  }
+}

@@ -1,0 +1,75 @@
+/** RoomSignals: receipts, presence and typing batched per window; expiry without an interval. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { RoomSignals } from "../../party/core/room-signals.ts";
+
+function harness() {
+  let now = 0;
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  const frames: any[] = [];
+  const signals = new RoomSignals(
+    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: () => 3 },
+    250,
+    5000,
+  );
+  const advance = (ms: number) => {
+    const until = now + ms;
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at);
+      const next = timers[0];
+      if (!next || next.at > until) break;
+      timers.shift();
+      now = next.at;
+      next.fn();
+    }
+    now = until;
+  };
+  return { signals, frames, advance, pendingTimers: () => timers.length };
+}
+
+describe("RoomSignals", () => {
+  it("sends one receipts frame per window however many members read", () => {
+    const { signals, frames, advance } = harness();
+    for (let i = 0; i < 500; i++) signals.read(`u${i}`, 10 + (i % 7));
+    signals.read("u0", 5); // never backwards within a window
+    advance(0);
+    assert.equal(frames.length, 1);
+    assert.equal(Object.keys(frames[0].reads).length, 500);
+    assert.equal(frames[0].reads.u0, 10);
+    for (let i = 0; i < 500; i++) signals.read(`u${i}`, 20);
+    advance(100);
+    assert.equal(frames.length, 1, "the next window has not started");
+    advance(200);
+    assert.equal(frames.length, 2);
+  });
+
+  it("nets joins and leaves within a window and reports the occupancy", () => {
+    const { signals, frames, advance } = harness();
+    signals.join("a");
+    signals.join("b");
+    signals.leave("b");
+    advance(0);
+    assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: [], count: 3 }]);
+  });
+
+  it("shows typing, refreshes it, and expires it about 5 s after the last signal, then stops its timers", () => {
+    const { signals, frames, advance, pendingTimers } = harness();
+    signals.typing("a");
+    advance(0);
+    assert.deepEqual(frames.at(-1), { type: "typing", users: ["a"] });
+    advance(3000);
+    signals.typing("a"); // a refresh changes nothing visible: no frame
+    advance(300);
+    assert.equal(frames.filter((f) => f.type === "typing").length, 1);
+    advance(4000);
+    assert.equal(frames.filter((f) => f.type === "typing").length, 1, "still typing 4.3 s after the refresh");
+    advance(1500);
+    assert.deepEqual(frames.at(-1), { type: "typing", users: [] });
+    advance(60_000);
+    assert.equal(pendingTimers(), 0, "no timer keeps an idle room awake");
+    signals.typing("b");
+    signals.leave("b");
+    advance(0);
+    assert.equal(frames.filter((f) => f.type === "typing").length, 2, "typing and leaving in one window sends nothing new");
+  });
+});
