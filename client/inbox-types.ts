@@ -1,20 +1,13 @@
 import type { Conversation, DeleteEvent, EditEvent, InboxWelcome, MessageEvent, PresenceState, RoomEvent } from "../party/protocol/index.ts";
-import type { BackoffOptions } from "./backoff.ts";
 import type { KaiwaError } from "./errors.ts";
 import type { StatusChange } from "./status.ts";
-import type { Schedule } from "./timers.ts";
+import type { ClientOptions } from "./types.ts";
 
-export type KaiwaInboxOptions = {
-  /** Host (and port) of the PartyKit server, passed to partysocket. */
-  host: string;
+export type KaiwaInboxOptions = ClientOptions & {
   /** Whose inbox: /parties/<party>/<user>. The server admits only the token's own user. */
   user: string;
   /** The party name; the kaiwa inbox party is "inbox". */
   party?: string;
-  /** Called on every connection attempt, so each reconnect carries a fresh token. */
-  token: string | (() => string | Promise<string>);
-  /** A WebSocket class where there is no global one (Node 20: the `ws` package). */
-  WebSocket?: unknown;
   /**
    * Where to start per room (the `positions` of an earlier KaiwaInbox): events after these seqs are delivered.
    * Rooms not named here start at their lastSeq when first listed, so the app is not handed whole histories.
@@ -24,17 +17,6 @@ export type KaiwaInboxOptions = {
   fromStart?: boolean;
   /** Which rooms' events this client follows (delivers gaplessly and syncs). Default: every room. */
   follow?: (room: string, kind: Conversation["kind"] | undefined) => boolean;
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  maxInFlight?: number;
-  backoff?: BackoffOptions;
-  protocol?: "ws" | "wss";
-  /** Default true: connect on the next microtask, so handlers attached right after `new` see every status. */
-  autoConnect?: boolean;
-  connectionTimeoutMs?: number;
-  /** Id source for session, clientIds and requestIds (tests); nanoid by default. */
-  newId?: () => string;
-  schedule?: Schedule;
 };
 
 export type DmResult = { room: string; clientId: string; seq: number; ts: number };

@@ -1,7 +1,6 @@
 import { nanoid } from "nanoid";
 import {
   InboxServerFrame,
-  isResent,
   LIMITS,
   ListRequest,
   ReadCommand,
@@ -13,24 +12,21 @@ import {
   type PresenceState,
   type RoomEvent,
 } from "../party/protocol/index.ts";
-import { backoffDelay } from "./backoff.ts";
 import { checkDm, type DmBody } from "./commands.ts";
 import { Emitter } from "./emitter.ts";
-import { isErrorCode, KaiwaError } from "./errors.ts";
+import { KaiwaError } from "./errors.ts";
 import { parseFrame } from "./frames.ts";
+import { CommandQueue } from "./command-queue.ts";
+import { CatchUp } from "./inbox-catchup.ts";
 import { ConversationStore } from "./inbox-conversations.ts";
 import { RoomStreams } from "./inbox-streams.ts";
 import type { ConversationPage, DmResult, KaiwaInboxEvents, KaiwaInboxOptions, ReadResult } from "./inbox-types.ts";
-import { Outbox } from "./outbox.ts";
 import { Requests } from "./requests.ts";
 import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
-import { realSchedule, type Schedule, type Timer } from "./timers.ts";
+import { realSchedule } from "./timers.ts";
 
 export type { ConversationPage, DmResult, KaiwaInboxEvents, KaiwaInboxOptions, ReadResult, RoomEventOf } from "./inbox-types.ts";
-
-/** Rows changed this long before the last moment we were live still count as possibly changed (clock skew between actors). */
-const CLOCK_SKEW_MS = 60_000;
 
 /** The inbox answers a read with a `read` frame only when it names a requestId; ours always do. */
 const ReadRequest = ReadCommand.required({ requestId: true });
@@ -45,46 +41,48 @@ type ListFrame = Extract<InboxClientFrame, { type: "list" }>;
  */
 export class KaiwaInbox {
   readonly sessionId: string;
-  readonly #options: KaiwaInboxOptions;
   readonly #newId: () => string;
-  readonly #schedule: Schedule;
   readonly #emitter = new Emitter<KaiwaInboxEvents>();
   readonly #session: Session;
-  readonly #outbox: Outbox<DmBody>;
-  readonly #waiters = new Map<string, { resolve: (ack: DmResult) => void; reject: (error: KaiwaError) => void }>();
+  readonly #dms: CommandQueue<DmBody, DmResult>;
   readonly #reads = new Requests<ReadFrame, ReadResult>();
   readonly #lists = new Requests<ListFrame, ConversationPage>();
   readonly #store = new ConversationStore();
   readonly #streams: RoomStreams;
-  /** Sync retries after a retryable error, per room; cancelled with the socket. */
-  readonly #syncRetries = new Map<string, { timer: Timer; attempt: number }>();
-  /** Every room's join point is known (the whole list was paged once); rooms heard of later are new. */
-  #snapshotDone = false;
-  /** Bumped per socket, so a list-paging chain of an old socket stops. */
-  #catchUp = 0;
-  /** Server clock minus ours, from the last welcome; and the server time at which we were last live. */
-  #serverOffset = 0;
-  #liveUntil: number | null = null;
+  readonly #catchUp: CatchUp;
   #user: InboxWelcome["user"] | null = null;
 
   constructor(options: KaiwaInboxOptions) {
-    this.#options = options;
     this.#newId = options.newId ?? (() => nanoid());
-    this.#schedule = options.schedule ?? realSchedule;
+    const schedule = options.schedule ?? realSchedule;
     this.sessionId = this.#newId();
-    this.#outbox = new Outbox<DmBody>({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
+    this.#dms = new CommandQueue({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
     this.#streams = new RoomStreams({
       deliver: (room, event) => this.#deliver(room, event),
       requestSync: (room, after) => this.#requestSync(room, after),
       stuck: (room, message) => this.#emitter.emit("error", new KaiwaError("internal", `${room}: ${message}`)),
     });
     for (const [room, seq] of Object.entries(options.positions ?? {})) this.#streams.join(room, seq);
+    this.#catchUp = new CatchUp(options, {
+      streams: this.#streams,
+      store: this.#store,
+      schedule,
+      list: (page) => this.list(page),
+      error: (error) => this.#emitter.emit("error", error),
+    });
     this.#session = new Session(
-      { ...options, room: options.user, party: options.party ?? "inbox", sessionId: this.sessionId, schedule: this.#schedule },
+      { ...options, room: options.user, party: options.party ?? "inbox", sessionId: this.sessionId, schedule },
       {
         onMessage: (data) => this.#onMessage(data),
-        onDrop: () => this.#onDrop(),
-        onStop: (error) => this.#onStop(error),
+        onDrop: () => {
+          this.#catchUp.dropped(this.#session.ready);
+          this.#streams.dropSocket();
+        },
+        onStop: (error) => {
+          this.#dms.rejectAll(error);
+          this.#reads.rejectAll(error);
+          this.#lists.rejectAll(error);
+        },
         onStatus: (change) => this.#emitter.emit("status", change),
         onError: (error) => this.#emitter.emit("error", error),
       },
@@ -142,11 +140,9 @@ export class KaiwaInbox {
     if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
     const checked = checkDm(options.attachments ? { type: "dm", to, text, attachments: options.attachments } : { type: "dm", to, text });
     if (!checked.ok) return Promise.reject(checked.error);
-    const command = this.#outbox.enqueue(checked.body);
-    return new Promise((resolve, reject) => {
-      this.#waiters.set(command.clientId, { resolve, reject });
-      this.#pump();
-    });
+    const sent = this.#dms.add(checked.body);
+    this.#pump();
+    return sent;
   }
 
   /** Marks `room` read up to `seq` on every device (I6: forward only, never past lastSeq: read_out_of_range). */
@@ -169,26 +165,6 @@ export class KaiwaInbox {
     this.#session.close("close() called", new KaiwaError("closed"));
   }
 
-  // ---- Lifecycle hooks.
-
-  #onDrop(): void {
-    if (this.#session.ready) this.#liveUntil = Date.now() + this.#serverOffset;
-    this.#catchUp++;
-    this.#streams.dropSocket();
-    for (const retry of this.#syncRetries.values()) retry.timer.cancel();
-    this.#syncRetries.clear();
-  }
-
-  #onStop(error: KaiwaError): void {
-    for (const command of this.#outbox.drain()) {
-      const waiter = this.#waiters.get(command.clientId);
-      this.#waiters.delete(command.clientId);
-      waiter?.reject(error);
-    }
-    this.#reads.rejectAll(error);
-    this.#lists.rejectAll(error);
-  }
-
   // ---- Outbound.
 
   #request<F extends { requestId: string }, A>(
@@ -207,7 +183,7 @@ export class KaiwaInbox {
   #pump(): void {
     const session = this.#session;
     if (!session.ready) return;
-    for (let command = this.#outbox.nextToSend(); command; command = this.#outbox.nextToSend()) {
+    for (let command = this.#dms.nextToSend(); command; command = this.#dms.nextToSend()) {
       session.send(JSON.stringify(command satisfies InboxClientFrame));
     }
     for (const frame of this.#reads.takeUnsent()) session.send(JSON.stringify(frame satisfies InboxClientFrame));
@@ -231,28 +207,23 @@ export class KaiwaInbox {
       case "welcome":
         return this.#onWelcome(frame);
       case "events":
-        this.#follow(frame.room, this.#store.get(frame.room)?.kind, 0);
+        this.#catchUp.live(frame.room);
         return this.#streams.live(frame.room, frame.events);
       case "ack":
-        for (const ack of frame.acks) {
-          if (!this.#outbox.ack(ack.clientId)) continue; // an ack already handled (e.g. before a resend)
-          const waiter = this.#waiters.get(ack.clientId);
-          this.#waiters.delete(ack.clientId);
-          waiter?.resolve({ room: ack.room, clientId: ack.clientId, seq: ack.seq, ts: ack.ts });
-        }
+        for (const ack of frame.acks) this.#dms.ack(ack.clientId, { room: ack.room, clientId: ack.clientId, seq: ack.seq, ts: ack.ts });
         return this.#pump(); // the window has room again
       case "conversation":
         this.#store.setTotalUnread(frame.totalUnread);
-        this.#observe(frame.conversation, "news");
+        this.#catchUp.observe(frame.conversation, true);
         return this.#emitter.emit("conversation", { conversation: frame.conversation, totalUnread: frame.totalUnread });
       case "list": {
         const page = { conversations: frame.conversations, hasMore: frame.hasMore, totalUnread: frame.totalUnread };
         this.#store.setTotalUnread(frame.totalUnread);
-        for (const row of frame.conversations) this.#observe(row, "listed");
+        for (const row of frame.conversations) this.#catchUp.observe(row, false);
         return void this.#lists.answer(frame.requestId, page);
       }
       case "sync":
-        this.#syncRetries.delete(frame.room);
+        this.#catchUp.syncAnswered(frame.room);
         return void this.#streams.answer(frame);
       case "read":
         return void this.#reads.answer(frame.requestId, { room: frame.room, readSeq: frame.readSeq });
@@ -272,69 +243,19 @@ export class KaiwaInbox {
 
   #onWelcome(welcome: InboxWelcome): void {
     if (this.#session.ready) return this.#invalid("a second welcome on one socket");
-    const first = !this.#snapshotDone;
-    const cutoff = this.#liveUntil === null ? null : this.#liveUntil - CLOCK_SKEW_MS;
     this.#user = welcome.user;
-    this.#serverOffset = welcome.serverTime - Date.now();
     this.#store.resetContacts(welcome.contacts);
     this.#store.setTotalUnread(welcome.totalUnread);
     for (const row of welcome.conversations) this.#store.put(row);
     // I4: unacked DMs go again, in order, same clientIds and numbers (the inbox keeps no session to lose).
-    this.#outbox.resend(0, false);
+    this.#dms.resend(0, false);
     this.#reads.resetSent();
     this.#lists.resetSent();
     this.#session.welcomed();
     this.#emitter.emit("welcome", welcome);
     this.#session.opened(`welcomed with ${welcome.conversations.length} conversations${welcome.hasMore ? " (more to page)" : ""}`);
     this.#pump();
-    // Catch up: rows of the first snapshot are join points; later, a room never seen before is new to us.
-    for (const row of welcome.conversations) this.#observe(row, first ? "listed" : "news");
-    for (const room of welcome.changedWhileAway) {
-      if (this.#follow(room, this.#store.get(room)?.kind, first ? undefined : 0)) this.#streams.catchUp(room);
-    }
-    const last = welcome.conversations.at(-1);
-    if (!welcome.hasMore || !last) this.#snapshotDone = true;
-    else void this.#pageOn(this.#catchUp, last.cursor, first ? null : cutoff);
-  }
-
-  /**
-   * Pages the list after the welcome's first page. The first time to the end (every room's join point);
-   * after a reconnect only down to rows older than the moment we were last live, since older rows cannot
-   * hide events we missed (we were receiving them live then).
-   */
-  async #pageOn(socket: number, before: string, cutoff: number | null): Promise<void> {
-    try {
-      for (let cursor = before; ; ) {
-        const page = await this.list({ before: cursor, limit: LIMITS.maxListLimit });
-        if (socket !== this.#catchUp) return;
-        const last = page.conversations.at(-1);
-        if (!page.hasMore || !last || (cutoff !== null && last.lastTs < cutoff)) break;
-        cursor = last.cursor;
-      }
-      if (cutoff === null) this.#snapshotDone = true;
-    } catch (error) {
-      if (error instanceof KaiwaError && error.code !== "closed") this.#emitter.emit("error", error);
-    }
-  }
-
-  /** A row from the server: stored, and its room caught up if it is ahead of what we delivered. */
-  #observe(row: Conversation, how: "listed" | "news"): void {
-    this.#store.put(row);
-    if (this.#follow(row.room, row.kind, how === "listed" ? row.lastSeq : 0)) this.#streams.catchUp(row.room, row.lastSeq);
-  }
-
-  /**
-   * Whether the app follows `room`; joins it first if unknown: at `joinAt` (a listed row's lastSeq, or 0
-   * for a room that appeared after we started), or from seq 1 with `fromStart`. Returns false when the
-   * room is not followed or not joined (joinAt undefined: wait for its row).
-   */
-  #follow(room: string, kind: Conversation["kind"] | undefined, joinAt: number | undefined): boolean {
-    if (this.#options.follow && !this.#options.follow(room, kind)) return false;
-    if (!this.#streams.known(room)) {
-      if (joinAt === undefined) return false;
-      this.#streams.join(room, this.#options.fromStart ? 0 : joinAt);
-    }
-    return true;
+    this.#catchUp.welcomed(welcome);
   }
 
   #deliver(room: string, event: RoomEvent): void {
@@ -347,32 +268,14 @@ export class KaiwaInbox {
   #onError(frame: ErrorFrame): void {
     const error = KaiwaError.fromFrame(frame);
     const ref = frame.ref;
-    if (ref !== undefined) {
-      const room = this.#streams.failed(ref);
-      if (room !== undefined) return this.#syncFailed(room, error);
-      if (this.#reads.reject(ref, error) || this.#lists.reject(ref, error)) return;
-      const failed = this.#outbox.fail(ref, isErrorCode(error.code) && isResent(error.code));
-      if (failed.outcome === "removed") {
-        const waiter = this.#waiters.get(ref);
-        this.#waiters.delete(ref);
-        waiter?.reject(error);
-        return this.#pump();
-      }
-      // Resent codes (storage_failed, internal, room_unavailable): DMs behind this one may already be on
-      // the wire, so resending it alone could reorder them; a new socket resends all unacked in order.
-      if (failed.outcome === "kept") return this.#session.restart(`${error.code} for ${ref}`, error.retryAfterMs ?? 0);
-    }
+    const syncRoom = ref === undefined ? undefined : this.#streams.failed(ref);
+    if (syncRoom !== undefined) return this.#catchUp.syncFailed(syncRoom, error);
+    if (ref !== undefined && (this.#reads.reject(ref, error) || this.#lists.reject(ref, error))) return;
+    // IB1: a resend code comes with a 4013 close; the next socket resends every unacked DM in order.
+    const outcome = this.#dms.fail(error);
+    if (outcome === "removed") return this.#pump();
+    if (outcome === "kept") return this.#session.restart(`${error.code} for ${ref}`, error.retryAfterMs ?? 0);
     this.#session.noteError(error);
     this.#emitter.emit("error", error);
-  }
-
-  /** A retryable sync error (the room was unreachable) is retried with backoff on this socket; others are reported. */
-  #syncFailed(room: string, error: KaiwaError): void {
-    this.#emitter.emit("error", error);
-    if (!error.retryable) return;
-    const attempt = (this.#syncRetries.get(room)?.attempt ?? 0) + 1;
-    const delay = Math.max(error.retryAfterMs ?? 0, backoffDelay(attempt, this.#options.backoff));
-    const timer = this.#schedule(() => this.#streams.catchUp(room), delay);
-    this.#syncRetries.set(room, { timer, attempt });
   }
 }

@@ -195,6 +195,25 @@ describe("KaiwaInbox", () => {
     inbox.close();
   });
 
+  it("a room first heard of after the start (a new DM) is delivered from seq 1, whichever frame comes first", async () => {
+    reset();
+    onPeer = (p) => {
+      send(p, welcome({ conversations: [conv(AB, 4)] }));
+      send(p, { type: "conversation", conversation: conv(AC, 2, { unread: 2 }), totalUnread: 2 });
+      send(p, { type: "events", room: AC, events: [msg(2)] }); // a truncated tail: seq 1 is missing
+      send(p, { type: "events", room: "dm:alice:dave", events: [msg(1)] });
+    };
+    onFrame = (p, f) => serveSync(p, f, { [AC]: msgs(1, 2) });
+    const { inbox, seen } = makeInbox();
+    await until(() => seen.length === 3, "AC 1..2 and dave 1");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(seen.filter((s) => s.startsWith(AC)), seqs(AC, 1, 2));
+    assert.deepEqual(seen.filter((s) => !s.startsWith(AC)), ["dm:alice:dave#1"]);
+    assert.deepEqual(syncs(peers[0]), [`${AC}>0`], "the listed room AB is not replayed");
+    assert.equal(inbox.totalUnread, 2);
+    inbox.close();
+  });
+
   it("a reconnect pages the list until rows predate the drop, and catches up a room found there", async () => {
     reset();
     const now = Date.now();
