@@ -74,8 +74,8 @@ export class KaiwaInbox {
       { ...options, room: options.user, party: options.party ?? "inbox", sessionId: this.sessionId, schedule },
       {
         onMessage: (data) => this.#onMessage(data),
-        onDrop: () => {
-          this.#catchUp.dropped(this.#session.ready);
+        onDrop: (wasLive) => {
+          this.#catchUp.dropped(wasLive);
           this.#streams.dropSocket();
         },
         onStop: (error) => {

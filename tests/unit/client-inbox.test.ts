@@ -230,7 +230,7 @@ describe("KaiwaInbox", () => {
     onFrame = (p, f) => {
       serveSync(p, f, logs);
       if (f.type !== "list") return;
-      const rows = [conv(AC, 4, { lastTs: now + 1 }), conv("dm:alice:zed", 9, { lastTs: old })];
+      const rows = [conv(AC, 4, { lastTs: now + 1 }), conv("dm:alice:zed", 9, { lastTs: old }), conv("dm:alice:yann", 9, { lastTs: old - 1 })];
       const i = rows.findIndex((r) => r.cursor < String(f.before));
       send(p, { type: "list", requestId: String(f.requestId), conversations: rows.slice(i, i + 1), hasMore: i + 1 < rows.length, totalUnread: 0 });
     };
