@@ -1,7 +1,6 @@
 import { nanoid } from "nanoid";
 import {
   HistoryRequest,
-  isResent,
   LIMITS,
   type AckFrame,
   type Attachment,
@@ -12,9 +11,10 @@ import {
 } from "../party/protocol/index.ts";
 import { checkCommand } from "./commands.ts";
 import { Emitter } from "./emitter.ts";
-import { isErrorCode, KaiwaError } from "./errors.ts";
+import { KaiwaError } from "./errors.ts";
 import { parseServerFrame } from "./frames.ts";
-import { Outbox, type CommandBody } from "./outbox.ts";
+import { CommandQueue } from "./command-queue.ts";
+import type { CommandBody } from "./outbox.ts";
 import { HistoryRequests, type HistoryPage } from "./requests.ts";
 import { sequence, type Position } from "./sequencer.ts";
 import { Session } from "./session.ts";
@@ -31,8 +31,7 @@ export class KaiwaRoom {
   readonly #newId: () => string;
   readonly #emitter = new Emitter<KaiwaRoomEvents>();
   readonly #session: Session;
-  readonly #outbox: Outbox;
-  readonly #waiters = new Map<string, { resolve: (ack: SendResult) => void; reject: (error: KaiwaError) => void }>();
+  readonly #commands: CommandQueue<CommandBody, SendResult>;
   readonly #history = new HistoryRequests();
   #position: Position | null;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
@@ -42,7 +41,7 @@ export class KaiwaRoom {
     this.#newId = options.newId ?? (() => nanoid());
     this.sessionId = this.#newId();
     this.#position = options.position ? { ...options.position } : null;
-    this.#outbox = new Outbox({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
+    this.#commands = new CommandQueue({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
     this.#session = new Session(
       { ...options, party: options.party ?? "room", sessionId: this.sessionId, schedule: options.schedule ?? realSchedule },
       {
@@ -115,11 +114,7 @@ export class KaiwaRoom {
 
   #onStop(error: KaiwaError): void {
     this.#gate = null;
-    for (const command of this.#outbox.drain()) {
-      const waiter = this.#waiters.get(command.clientId);
-      this.#waiters.delete(command.clientId);
-      waiter?.reject(error);
-    }
+    this.#commands.rejectAll(error);
     this.#history.rejectAll(error);
   }
 
@@ -129,18 +124,16 @@ export class KaiwaRoom {
     if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
     const checked = checkCommand(input);
     if (!checked.ok) return Promise.reject(checked.error);
-    const command = this.#outbox.enqueue(checked.body);
-    return new Promise((resolve, reject) => {
-      this.#waiters.set(command.clientId, { resolve, reject });
-      this.#pump();
-    });
+    const sent = this.#commands.add(checked.body);
+    this.#pump();
+    return sent;
   }
 
   /** Sends what may go out now: only after the welcome, within the window, each once per socket. */
   #pump(): void {
     const session = this.#session;
     if (!session.ready) return;
-    for (let command = this.#outbox.nextToSend(); command; command = this.#outbox.nextToSend()) {
+    for (let command = this.#commands.nextToSend(); command; command = this.#commands.nextToSend()) {
       session.send(JSON.stringify(command satisfies ClientFrame));
     }
     for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
@@ -182,7 +175,7 @@ export class KaiwaRoom {
     // I5: recovered means the replay that follows starts right after our lastSeq; otherwise join at the room's.
     this.#position = resume?.recovered && had ? { epoch: welcome.epoch, lastSeq: had.lastSeq } : { epoch: welcome.epoch, lastSeq: welcome.lastSeq };
     // I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
-    this.#outbox.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
+    this.#commands.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
     this.#history.resetSent();
     this.#session.welcomed();
     if (reset) this.#beginReset(reset, this.#position.lastSeq);
@@ -230,30 +223,16 @@ export class KaiwaRoom {
   }
 
   #onAck(frame: AckFrame): void {
-    for (const ack of frame.acks) {
-      if (!this.#outbox.ack(ack.clientId)) continue; // an ack already handled (e.g. before a resend)
-      const waiter = this.#waiters.get(ack.clientId);
-      this.#waiters.delete(ack.clientId);
-      waiter?.resolve({ clientId: ack.clientId, seq: ack.seq, ts: ack.ts });
-    }
+    for (const ack of frame.acks) this.#commands.ack(ack.clientId, { clientId: ack.clientId, seq: ack.seq, ts: ack.ts });
     this.#pump(); // the window has room again
   }
 
   #onError(frame: ErrorFrame): void {
     const error = KaiwaError.fromFrame(frame);
-    if (frame.ref !== undefined) {
-      if (this.#history.reject(frame.ref, error)) return;
-      const failed = this.#outbox.fail(frame.ref, isErrorCode(error.code) && isResent(error.code));
-      if (failed.outcome === "removed") {
-        const waiter = this.#waiters.get(frame.ref);
-        this.#waiters.delete(frame.ref);
-        waiter?.reject(error);
-        return this.#pump();
-      }
-      // Resent codes (storage_failed, internal): commands behind this one may already be on the
-      // wire, so resending it alone could reorder them; a new socket resends all unacked in order.
-      if (failed.outcome === "kept") return this.#session.restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
-    }
+    if (frame.ref !== undefined && this.#history.reject(frame.ref, error)) return;
+    const outcome = this.#commands.fail(error);
+    if (outcome === "removed") return this.#pump();
+    if (outcome === "kept") return this.#session.restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
     this.#session.noteError(error);
     this.#emitter.emit("error", error);
   }

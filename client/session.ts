@@ -32,8 +32,8 @@ export type SessionOptions = {
 export type SessionHooks = {
   /** Every inbound frame except the heartbeat's "pong". */
   onMessage(data: unknown): void;
-  /** The current socket is gone (closed, replaced or abandoned): forget everything tied to it. */
-  onDrop(): void;
+  /** The current socket is gone (closed, replaced or abandoned): forget everything tied to it. `wasLive`: it had been welcomed. */
+  onDrop(wasLive: boolean): void;
   /** Closed for good (close() or a non-retryable refusal): reject pending work with `error`. */
   onStop(error: KaiwaError): void;
   onStatus(change: StatusChange): void;
@@ -179,13 +179,14 @@ export class Session {
 
   /** Forgets the current socket (closing it) and any scheduled attempt. */
   #drop(): void {
+    const wasLive = this.ready;
     this.#retryTimer?.cancel();
     this.#retryTimer = null;
     this.#heartbeat.stop();
     this.#conn?.close();
     this.#conn = null;
     this.#welcomed = false;
-    this.#hooks.onDrop();
+    this.#hooks.onDrop(wasLive);
   }
 
   #onClose(code: number, why: string): void {

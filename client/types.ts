@@ -13,18 +13,14 @@ import type { Position } from "./sequencer.ts";
 import type { StatusChange } from "./status.ts";
 import type { Schedule } from "./timers.ts";
 
-export type KaiwaRoomOptions = {
+/** Connection options shared by KaiwaRoom and KaiwaInbox. */
+export type ClientOptions = {
   /** Host (and port) of the PartyKit server, passed to partysocket. */
   host: string;
-  room: string;
-  /** The party name in /parties/<party>/<room>; the kaiwa room party is "room". */
-  party?: string;
   /** Called on every connection attempt, so each reconnect carries a fresh token. */
   token: string | (() => string | Promise<string>);
   /** A WebSocket class where there is no global one (Node 20: the `ws` package). */
   WebSocket?: unknown;
-  /** Resume from here instead of joining at the room's current position. */
-  position?: Position;
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   maxInFlight?: number;
@@ -36,6 +32,14 @@ export type KaiwaRoomOptions = {
   /** Id source for session, clientIds and requestIds (tests); nanoid by default. */
   newId?: () => string;
   schedule?: Schedule;
+};
+
+export type KaiwaRoomOptions = ClientOptions & {
+  room: string;
+  /** The party name in /parties/<party>/<room>; the kaiwa room party is "room". */
+  party?: string;
+  /** Resume from here instead of joining at the room's current position. */
+  position?: Position;
 };
 
 /** A failed resume: the position jumped. `not_resumed`: the room ignored a position the client sent. */

@@ -3,41 +3,16 @@
  * wiring is tested without PartyKit: URL/query, welcome handling, resend, dedupe, refusals, reset, ping.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { WebSocket, WebSocketServer } from "ws";
+import { describe, it } from "node:test";
+import { WebSocket } from "ws";
 import type { RoomEvent, ServerFrame } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaRoom, type KaiwaRoomOptions, type StatusChange } from "../../client/index.ts";
+import { fakeServer, until, type Frame, type Peer } from "../helpers/fake-ws-server.ts";
 
-type Frame = { type: string; [key: string]: unknown };
-type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: Frame[]; raw: string[] };
-
-let wss: WebSocketServer;
-let port = 0;
 let onPeer: (peer: Peer) => void = () => {};
 let onFrame: (peer: Peer, frame: Frame) => void = () => {};
-const peers: Peer[] = [];
-
-before(async () => {
-  wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  await new Promise<void>((resolve) => wss.once("listening", resolve));
-  const address = wss.address();
-  port = typeof address === "object" && address ? address.port : 0;
-  wss.on("connection", (ws, request) => {
-    const url = new URL(request.url ?? "/", "http://x");
-    const peer: Peer = { ws, query: url.searchParams, path: url.pathname, frames: [], raw: [] };
-    peers.push(peer);
-    ws.on("message", (data) => {
-      const text = data.toString();
-      peer.raw.push(text);
-      if (text === "ping") return;
-      const frame: Frame = JSON.parse(text);
-      peer.frames.push(frame);
-      onFrame(peer, frame);
-    });
-    onPeer(peer);
-  });
-});
-after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+const server = fakeServer({ onPeer: (p) => onPeer(p), onFrame: (p, f) => onFrame(p, f) });
+const peers = server.peers;
 
 function reset(): void {
   peers.length = 0;
@@ -52,18 +27,10 @@ const welcome = (o: Partial<Extract<ServerFrame, { type: "welcome" }>> = {}): Se
 });
 const msg = (seq: number, clientId = `x${seq}`): RoomEvent => ({ kind: "message", seq, ts: seq, author: { id: "u1", name: "U" }, clientId, text: `m${seq}` });
 
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 function makeRoom(extra: Partial<KaiwaRoomOptions> = {}) {
   let i = 0;
   const room = new KaiwaRoom({
-    host: `127.0.0.1:${port}`, room: "general", token: "t", WebSocket,
+    host: `127.0.0.1:${server.port()}`, room: "general", token: "t", WebSocket,
     backoff: { random: () => 0 }, newId: () => `id${++i}`, ...extra,
   });
   const statuses: StatusChange[] = [];
