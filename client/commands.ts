@@ -1,5 +1,17 @@
 import { z } from "zod";
-import { DeleteCommand, DmCommand, EditCommand, LIMITS, SendCommand } from "../party/protocol/index.ts";
+import {
+  DeleteCommand,
+  DmCommand,
+  EditCommand,
+  GroupCreateCommand,
+  GroupLeaveCommand,
+  GroupRenameCommand,
+  LIMITS,
+  MemberAddCommand,
+  MemberRemoveCommand,
+  MemberRoleCommand,
+  SendCommand,
+} from "../party/protocol/index.ts";
 import type { CommandBody } from "./outbox.ts";
 import { KaiwaError } from "./errors.ts";
 
@@ -10,6 +22,12 @@ const CommandBodySchema = z.discriminatedUnion("type", [
   SendCommand.omit(omitted),
   EditCommand.omit(omitted),
   DeleteCommand.omit(omitted),
+  GroupCreateCommand.omit(omitted),
+  GroupRenameCommand.omit(omitted),
+  MemberAddCommand.omit(omitted),
+  MemberRemoveCommand.omit(omitted),
+  MemberRoleCommand.omit(omitted),
+  GroupLeaveCommand.omit(omitted),
 ]);
 const DmBodySchema = DmCommand.omit(omitted);
 export type DmBody = z.infer<typeof DmBodySchema>;
@@ -38,7 +56,7 @@ function checkBody<S extends z.ZodType>(schema: S, input: unknown): Checked<z.in
   return { ok: true, body: parsed.data };
 }
 
-/** A room command (send, edit, delete). */
+/** A room command (send, edit, delete, group membership). */
 export function checkCommand(input: CommandBody): Checked<CommandBody> {
   return checkBody(CommandBodySchema, input);
 }

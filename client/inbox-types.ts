@@ -1,4 +1,4 @@
-import type { Conversation, DeleteEvent, EditEvent, InboxWelcome, MessageEvent, PresenceState, RoomEvent } from "../party/protocol/index.ts";
+import type { Conversation, DeleteEvent, GroupEvent, MemberEvent, EditEvent, InboxWelcome, MessageEvent, PresenceState, RoomEvent } from "../party/protocol/index.ts";
 import type { KaiwaError } from "./errors.ts";
 import type { StatusChange } from "./status.ts";
 import type { ClientOptions } from "./types.ts";
@@ -32,6 +32,8 @@ export type KaiwaInboxEvents = {
   message: RoomEventOf<MessageEvent>;
   edit: RoomEventOf<EditEvent>;
   delete: RoomEventOf<DeleteEvent>;
+  /** A group's creation or rename, or a membership change, in a followed group. */
+  membership: RoomEventOf<GroupEvent | MemberEvent>;
   /** A conversation row changed (new message, read on some device, ...), with the new total. */
   conversation: { conversation: Conversation; totalUnread: number };
   /** A contact went online or offline. */

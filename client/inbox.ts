@@ -262,7 +262,8 @@ export class KaiwaInbox {
     this.#emitter.emit("event", { room, event });
     if (event.kind === "message") this.#emitter.emit("message", { room, event });
     else if (event.kind === "edit") this.#emitter.emit("edit", { room, event });
-    else this.#emitter.emit("delete", { room, event });
+    else if (event.kind === "delete") this.#emitter.emit("delete", { room, event });
+    else this.#emitter.emit("membership", { room, event });
   }
 
   #onError(frame: ErrorFrame): void {

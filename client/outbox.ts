@@ -1,4 +1,4 @@
-import type { Attachment } from "../party/protocol/index.ts";
+import type { Role, Attachment } from "../party/protocol/index.ts";
 
 /**
  * The session's unacknowledged commands, in the order the app issued them (I4). Pure: no I/O, no
@@ -14,7 +14,13 @@ import type { Attachment } from "../party/protocol/index.ts";
 export type CommandBody =
   | { type: "send"; text: string; attachments?: Attachment[] }
   | { type: "edit"; target: number; text: string }
-  | { type: "delete"; target: number };
+  | { type: "delete"; target: number }
+  | { type: "group.create"; title: string; members: string[] }
+  | { type: "group.rename"; title: string }
+  | { type: "member.add"; user: string }
+  | { type: "member.remove"; user: string }
+  | { type: "member.role"; user: string; role: Role }
+  | { type: "group.leave" };
 
 /** A body with the fields the outbox assigns. For a room's CommandBody this is a protocol `Command`. */
 export type Numbered<B> = B & { clientId: string; n: number };

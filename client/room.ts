@@ -6,6 +6,7 @@ import {
   type Attachment,
   type ClientFrame,
   type ErrorFrame,
+  type Role,
   type RoomEvent,
   type WelcomeFrame,
 } from "../party/protocol/index.ts";
@@ -20,11 +21,14 @@ import { sequence, type Position } from "./sequencer.ts";
 import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
 import { realSchedule } from "./timers.ts";
+import { RoomMembers } from "./room-members.ts";
 import type { KaiwaRoomEvents, KaiwaRoomOptions, ResetReason, SendResult } from "./types.ts";
 
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./types.ts";
 
 const RESET_PAGE_LIMIT = 50;
+/** The client sends at most one typing signal per this many ms (the room shows it for ~5 s). */
+const TYPING_THROTTLE_MS = 2000;
 
 export class KaiwaRoom {
   readonly sessionId: string;
@@ -36,6 +40,11 @@ export class KaiwaRoom {
   #position: Position | null;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
+  /** Members, roles, receipts, presence and typing (groups and DMs). */
+  readonly #members = new RoomMembers();
+  #lastTypingAt = -Infinity;
+  /** Read positions asked for and not yet confirmed: (re)sent after every welcome, answered by a receipt. */
+  readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
 
   constructor(options: KaiwaRoomOptions) {
     this.#newId = options.newId ?? (() => nanoid());
@@ -91,6 +100,67 @@ export class KaiwaRoom {
     return this.#command({ type: "delete", target });
   }
 
+  // ---- Groups: membership commands are sequenced like messages and resolve on their durable ack.
+
+  createGroup(title: string, members: string[]): Promise<SendResult> {
+    return this.#command({ type: "group.create", title, members });
+  }
+
+  renameGroup(title: string): Promise<SendResult> {
+    return this.#command({ type: "group.rename", title });
+  }
+
+  addMember(user: string): Promise<SendResult> {
+    return this.#command({ type: "member.add", user });
+  }
+
+  removeMember(user: string): Promise<SendResult> {
+    return this.#command({ type: "member.remove", user });
+  }
+
+  setRole(user: string, role: Role): Promise<SendResult> {
+    return this.#command({ type: "member.role", user, role });
+  }
+
+  leaveGroup(): Promise<SendResult> {
+    return this.#command({ type: "group.leave" });
+  }
+
+  /** Marks everything up to `seq` read (I6: forward only); resolves with the stored read position. */
+  read(seq: number): Promise<number> {
+    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (!Number.isInteger(seq) || seq < 1) return Promise.reject(new KaiwaError("bad_frame", "seq must be a positive integer"));
+    const requestId = this.#newId();
+    return new Promise((resolve, reject) => {
+      this.#reads.set(requestId, { seq, resolve, reject, sent: false });
+      this.#pump();
+    });
+  }
+
+  /** Tells the room this user is typing; throttled here to one signal per 2 s, dropped while offline. */
+  typing(): void {
+    const now = Date.now();
+    if (!this.#session.ready || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
+    this.#lastTypingAt = now;
+    this.#session.send(JSON.stringify({ type: "typing" } satisfies ClientFrame));
+  }
+
+  /** Group or DM state: roles, read positions, who is here and typing. */
+  get members(): { kind: "dm" | "group" | null; title: string; roles: ReadonlyMap<string, Role>; present: ReadonlySet<string>; typing: readonly string[]; occupancy: number } {
+    const m = this.#members;
+    return { kind: m.kind, title: m.title, roles: m.roles, present: m.present, typing: m.typing, occupancy: m.occupancy };
+  }
+
+  /** Members (except `except`, e.g. the author) who have read up to `seq`: "read by 12" or who. */
+  readers(seq: number, except?: string): string[] {
+    return this.#members.readers(seq, except);
+  }
+
+  /** DMs: the peer's inbox has every event up to this seq ("delivered"). */
+  deliveredTo(user: string): number {
+    return this.#members.delivered.get(user) ?? 0;
+  }
+
   /** A page of events with seq < before (default: the latest), ascending. Waits until the room is open. */
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
     if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
@@ -116,6 +186,8 @@ export class KaiwaRoom {
     this.#gate = null;
     this.#commands.rejectAll(error);
     this.#history.rejectAll(error);
+    for (const read of this.#reads.values()) read.reject(error);
+    this.#reads.clear();
   }
 
   // ---- Outbound.
@@ -137,6 +209,11 @@ export class KaiwaRoom {
       session.send(JSON.stringify(command satisfies ClientFrame));
     }
     for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
+    for (const [requestId, read] of this.#reads) {
+      if (read.sent) continue;
+      read.sent = true;
+      session.send(JSON.stringify({ type: "read", seq: read.seq, requestId } satisfies ClientFrame));
+    }
   }
 
   // ---- Inbound.
@@ -158,6 +235,21 @@ export class KaiwaRoom {
         return void this.#history.resolve(frame);
       case "error":
         return this.#onError(frame);
+      case "receipts": {
+        this.#members.receipts(frame);
+        const mine = frame.requestId ? this.#reads.get(frame.requestId) : undefined;
+        if (mine && frame.requestId) {
+          this.#reads.delete(frame.requestId);
+          mine.resolve(Object.values(frame.reads)[0] ?? mine.seq);
+        }
+        return this.#emitter.emit("receipts", frame);
+      }
+      case "presence":
+        this.#members.presence(frame);
+        return this.#emitter.emit("presence", frame);
+      case "typing":
+        this.#members.typingFrame(frame);
+        return this.#emitter.emit("typing", frame.users);
     }
   }
 
@@ -177,6 +269,8 @@ export class KaiwaRoom {
     // I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
     this.#commands.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
     this.#history.resetSent();
+    for (const read of this.#reads.values()) read.sent = false;
+    this.#members.welcome(welcome.members);
     this.#session.welcomed();
     if (reset) this.#beginReset(reset, this.#position.lastSeq);
     this.#emitter.emit("welcome", welcome);
@@ -216,7 +310,11 @@ export class KaiwaRoom {
       this.#emitter.emit("event", event);
       if (event.kind === "message") this.#emitter.emit("message", event);
       else if (event.kind === "edit") this.#emitter.emit("edit", event);
-      else this.#emitter.emit("delete", event);
+      else if (event.kind === "delete") this.#emitter.emit("delete", event);
+      else {
+        this.#members.event(event);
+        this.#emitter.emit("membership", event);
+      }
     }
     // I1 says this cannot happen; if it does, never show a hole: have the room replay from lastSeq.
     if (gapAt !== null && this.#session.connection === conn) this.#session.restart(`gap: expected seq ${(this.#position?.lastSeq ?? 0) + 1}, got ${gapAt}`);
@@ -230,6 +328,11 @@ export class KaiwaRoom {
   #onError(frame: ErrorFrame): void {
     const error = KaiwaError.fromFrame(frame);
     if (frame.ref !== undefined && this.#history.reject(frame.ref, error)) return;
+    const read = frame.ref !== undefined ? this.#reads.get(frame.ref) : undefined;
+    if (read && frame.ref !== undefined) {
+      this.#reads.delete(frame.ref);
+      return read.reject(error);
+    }
     const outcome = this.#commands.fail(error);
     if (outcome === "removed") return this.#pump();
     if (outcome === "kept") return this.#session.restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);

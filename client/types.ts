@@ -1,4 +1,8 @@
 import type {
+  GroupEvent,
+  MemberEvent,
+  ReceiptsFrame,
+  RoomPresenceFrame,
   DeleteEvent,
   EditEvent,
   MessageEvent,
@@ -56,6 +60,14 @@ export type KaiwaRoomEvents = {
   delete: DeleteEvent;
   reset: ResetInfo;
   welcome: WelcomeFrame;
+  /** A group was created or renamed, or a member was added, removed, left or got a role. */
+  membership: GroupEvent | MemberEvent;
+  /** Read positions changed (batched by the room); see `readers(seq)`. */
+  receipts: ReceiptsFrame;
+  /** Who holds a socket to the room changed; see `present`. */
+  presence: RoomPresenceFrame;
+  /** Everyone typing now. */
+  typing: string[];
   /** Errors not tied to a pending command or history request. */
   error: KaiwaError;
 };

@@ -6,7 +6,8 @@ import type { GroupEvent, Identity, MemberEvent, MembershipCommand } from "../..
 
 const who = (id: string): Identity => ({ id, name: id });
 let seq = 0;
-function run(m: Membership, command: Omit<MembershipCommand, "clientId" | "n">, by: string) {
+type Body = MembershipCommand extends infer C ? (C extends MembershipCommand ? Omit<C, "clientId" | "n"> : never) : never;
+function run(m: Membership, command: Body, by: string) {
   const change = m.decide({ ...command, clientId: `c${seq}`, n: 1 } as MembershipCommand, who(by));
   if (isRefusal(change)) return change.code;
   const event = { ...change, seq: ++seq, ts: seq, author: who(by), clientId: `c${seq}` } as GroupEvent | MemberEvent;
