@@ -115,12 +115,12 @@ describe("a 500-member group", () => {
     }
     // A forged user id in a read frame is ignored: the read is the sender's (I7). Out of range: typed error.
     const raw = await rawSocket(server, GROUP, { token: await server.token("m002"), session: "m002-raw" });
-    await raw.next((f) => f.type === "welcome");
+    await raw.next((f) => f.type === "welcome", 30_000);
     raw.send({ type: "read", seq: 7, requestId: "forged", user: "owner" });
-    assert.deepEqual((await raw.next((f) => f.type === "receipts" && f.requestId === "forged")).reads, { m002: 7 });
+    assert.deepEqual((await raw.next((f) => f.type === "receipts" && f.requestId === "forged", 30_000)).reads, { m002: 7 });
     truth.set("m002", 7);
     raw.send({ type: "read", seq: 100_000, requestId: "too-far" });
-    assert.equal((await raw.next((f) => f.type === "error" && f.ref === "too-far")).code, "read_out_of_range");
+    assert.equal((await raw.next((f) => f.type === "error" && f.ref === "too-far", 30_000)).code, "read_out_of_range");
     raw.ws.close();
     await waitFor(() => JSON.stringify(observer.readers(7)) === JSON.stringify(expected(7)), 10_000, "readers after the forged read");
     assert.equal(observer.readers(2).includes("owner"), false, "the owner never read past 1");
@@ -132,7 +132,7 @@ describe("a 500-member group", () => {
     let seed = 11;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const watcher = await rawSocket(server, GROUP, { token: await server.token("owner"), session: "owner-watch" });
-    await watcher.next((f) => f.type === "welcome");
+    await watcher.next((f) => f.type === "welcome", 30_000);
     const before = watcher.frames.length;
     const started = Date.now();
     // Churn and typing at once: 100 typists, ~90 disconnects, ~45 reconnects.

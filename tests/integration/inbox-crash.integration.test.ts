@@ -38,13 +38,14 @@ describe("crash between the room's write and the inbox's delivery", () => {
     delete vars.KAIWA_TEST_HOLD_NOTIFY;
     await server.start();
 
-    // What a real restart brings: alice's device reconnects. Nobody touches the DM room itself; it is
-    // woken by its alarm (on Cloudflare) or by alice's inbox, which knows the room owes it a notification
-    // (partykit dev drops pending alarms when it restarts: see PROTOCOL.md).
-    const aliceAgain = await rawPartySocket(server, "inbox", "alice", { token: await server.token("alice"), session: "a1" });
-    await aliceAgain.next((f) => f.type === "welcome");
+    // Bob is online first, so the redelivery reaches his device live and can be counted. Then what a real
+    // restart brings: alice's device reconnects. Nobody touches the DM room itself; it is woken by its
+    // alarm (on Cloudflare) or by alice's inbox, which knows the room owes it a notification (partykit dev
+    // drops pending alarms when it restarts: see PROTOCOL.md IB3).
     const bobAgain = await rawPartySocket(server, "inbox", "bob", { token: await server.token("bob"), session: "b1" });
     await bobAgain.next((f) => f.type === "welcome");
+    const aliceAgain = await rawPartySocket(server, "inbox", "alice", { token: await server.token("alice"), session: "a1" });
+    await aliceAgain.next((f) => f.type === "welcome");
     const events = await bobAgain.next((f) => f.type === "events", 20_000);
     assert.equal(events.room, DM);
     await sleep(3000); // two more alarm periods: a redelivery would show up here
