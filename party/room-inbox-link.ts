@@ -165,6 +165,7 @@ export class RoomInboxLink {
         this.farewell.set(event.user, event.seq);
       }
     }
+    for (const { user } of reads) this.notifier.markDirty(user);
     for (const { user, seq } of reads) this.reads.applyRead(user, seq);
     this.notifier.committed(events.map(({ event, json }) => ({ seq: event.seq, json })));
   }

@@ -39,6 +39,11 @@ const RECENT_KEPT = LIMITS.notifyMaxEvents;
 export class RoomNotifier {
   private readonly cursors = new Map<string, Cursor>();
   private readonly inFlight = new Set<string>();
+  /**
+   * Members that may be behind, marked by commits and reads: the send loop takes from here instead of
+   * comparing every member's snapshot after every call (that was O(members²) per round in a 500-member group).
+   */
+  private readonly dirty = new Set<string>();
   private timerSet = false;
   private failures = 0;
   /** Recently committed events, so live notifications never read storage. */
@@ -47,6 +52,13 @@ export class RoomNotifier {
 
   constructor(private readonly port: NotifierPort, stored: Record<string, Cursor>) {
     for (const [user, cursor] of Object.entries(stored)) this.cursors.set(user, cursor);
+    for (const user of this.pending()) this.dirty.add(user);
+  }
+
+  /** This member's state changed (their read position, their membership). */
+  markDirty(user: string): void {
+    this.dirty.add(user);
+    this.kick();
   }
 
   /** Members whose inbox has not confirmed the room's current state for them. */
@@ -57,6 +69,7 @@ export class RoomNotifier {
   committed(events: Array<{ seq: number; json: string }>): void {
     for (const event of events) this.recent.push(event);
     if (this.recent.length > RECENT_KEPT * 2) this.recent = this.recent.slice(-RECENT_KEPT);
+    if (events.length > 0) for (const user of this.port.members()) this.dirty.add(user);
     // A DM notifies at once; a group waits a little longer so a burst becomes one call per member.
     this.kick(this.port.members().length > 2 ? GROUP_COALESCE_MS : COALESCE_MS);
   }
@@ -66,9 +79,11 @@ export class RoomNotifier {
     this.timerSet = true;
     this.port.schedule(() => {
       this.timerSet = false;
-      for (const user of this.pending()) {
+      for (const user of this.dirty) {
         if (this.inFlight.size >= MAX_CALLS_IN_FLIGHT) break;
-        if (!this.inFlight.has(user)) void this.send(user);
+        if (this.inFlight.has(user)) continue;
+        this.dirty.delete(user);
+        if (this.isBehind(user)) void this.send(user);
       }
     }, delayMs);
   }
@@ -113,10 +128,12 @@ export class RoomNotifier {
       // Full-jitter backoff, capped: a restarting inbox is retried until it answers.
       const cap = Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
       this.inFlight.delete(user);
+      this.dirty.add(user);
       return this.kick(Math.round(this.port.random() * cap));
     }
     this.inFlight.delete(user);
-    if (this.isBehind(user) || this.pending().length > 0) this.kick();
+    if (this.isBehind(user)) this.dirty.add(user);
+    if (this.dirty.size > 0) this.kick();
   }
 
   private async eventsJson(from: number, before: number): Promise<string[]> {
