@@ -40,3 +40,13 @@ export function refusedSocket(code: ErrorCode, message: string, closeCode: numbe
   server.close(closeCode, code);
   return new Response(null, { status: 101, webSocket: client });
 }
+
+/**
+ * Reads a request's body to its end before it is answered. workerd resets a keep-alive connection when a
+ * response goes out while the request body is still unread ("can't read more data after a previous read
+ * didn't complete"), which failed the client's next request on that connection (measured: ECONNRESET).
+ * A clone is drained, so the handler can still read the original.
+ */
+export async function drainBody(request: Request): Promise<void> {
+  if (request.body && !request.bodyUsed) await request.clone().arrayBuffer().catch(() => undefined);
+}

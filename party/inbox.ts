@@ -20,7 +20,7 @@ import {
   type RoomEvent,
 } from "./protocol/index.ts";
 import { identityFrom, tokenFromRequest, verifyToken, withIdentity, IDENTITY_HEADER } from "./auth.ts";
-import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
+import { drainBody, errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
 import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall, callActor } from "./service-auth.ts";
 import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
 import { DmRouter, type Device } from "./inbox-dm-router.ts";
@@ -45,6 +45,8 @@ export default class InboxServer implements Party.Server {
   private readonly presence = new Map<string, PresenceState & { at: number }>();
   private readonly router: DmRouter;
   private readonly push: PushQueue;
+  /** Devices whose welcome is being built: frames for them wait here so they come after it. */
+  private readonly welcoming = new Map<string, string[]>();
   /** Notifications are applied one at a time, so stored entries follow the order they were decided in. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -68,7 +70,10 @@ export default class InboxServer implements Party.Server {
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
+    if (isEncodedId(lobby.id)) {
+      await drainBody(request as unknown as Request);
+      return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
+    }
     return gateRequest(request as unknown as Request, lobby.env);
   }
 
@@ -121,12 +126,21 @@ export default class InboxServer implements Party.Server {
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
     if (!query.success) return refuse(conn, "bad_frame", 4008);
     conn.setState({ user: who, session: query.data.session });
+    this.welcoming.set(conn.id, []);
     for (const other of this.room.getConnections<ConnState>()) {
       if (other.id !== conn.id && other.state?.session === query.data.session) other.close(4012, "session_replaced");
     }
     const wasOnline = this.deviceCount(conn.id) > 0;
-    await this.remember(who.id, new URL(ctx.request.url).origin, wasOnline ? this.meta?.lastSeen ?? null : null);
-    const away = await this.room.storage.list({ prefix: AWAY_PREFIX });
+    const at = Date.now();
+    let away: Map<string, unknown>;
+    try {
+      await this.remember(who.id, new URL(ctx.request.url).origin, null);
+      away = await this.room.storage.list({ prefix: AWAY_PREFIX });
+    } catch (error) {
+      console.error("inbox welcome failed", error);
+      this.welcoming.delete(conn.id);
+      return conn.close(1011, "welcome_failed");
+    }
     const page = this.core.page(undefined, 50);
     const welcome = {
       type: "welcome",
@@ -140,21 +154,25 @@ export default class InboxServer implements Party.Server {
       serverTime: Date.now(),
     } satisfies InboxWelcome;
     send(conn, JSON.stringify(welcome));
+    for (const frame of this.welcoming.get(conn.id) ?? []) send(conn, frame);
+    this.welcoming.delete(conn.id);
     if (away.size > 0) await this.room.storage.delete([...away.keys()]);
-    if (!wasOnline) this.announcePresence(true, null);
+    if (!wasOnline) this.announcePresence(true, null, at);
   }
 
   async onClose(conn: Conn) {
     this.router.forget(conn.id);
+    this.welcoming.delete(conn.id);
     try {
       conn.close(1000, "bye");
     } catch {
       // already closed
     }
     if (this.deviceCount(conn.id) > 0) return;
-    const lastSeen = Date.now();
+    const lastSeen = Date.now(); // stamped now: a device connecting during the write below announces later
     if (this.meta) await this.remember(this.meta.user, this.meta.origin, lastSeen);
-    this.announcePresence(false, lastSeen);
+    if (this.deviceCount(conn.id) > 0) return; // a device came back meanwhile: still online
+    this.announcePresence(false, lastSeen, lastSeen);
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
@@ -219,6 +237,7 @@ export default class InboxServer implements Party.Server {
   // ---- Actor routes.
 
   async onRequest(request: Party.Request): Promise<Response> {
+    await drainBody(request as unknown as Request); // every answer below may come before the body is read
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
     if (!isActorCall(request as unknown as Request)) {
@@ -229,7 +248,7 @@ export default class InboxServer implements Party.Server {
       if (action === "notify" || action === "presence") return errorResponse("forbidden", "Only actors call this route.");
       return errorResponse("not_found", "No such route.");
     }
-    await this.remember(this.room.id, url.origin, this.meta?.lastSeen ?? null, false);
+    await this.remember(this.room.id, url.origin, this.meta?.lastSeen ?? null, true);
     const body: unknown = await request.json().catch(() => undefined);
     if (request.method === "POST" && action === "notify") {
       const parsed = NotifyBody.safeParse(body);
@@ -274,10 +293,10 @@ export default class InboxServer implements Party.Server {
       }
       if (Object.keys(writes).length > 0) await this.room.storage.put(writes);
       await this.settleOwed(settled);
-      for (const frame of frames) for (const conn of this.room.getConnections()) send(conn, frame);
+      for (const frame of frames) this.toDevices(frame);
       await this.push.enqueue(pushes);
       // A new contact learns this user's status (and announces theirs when its own inbox creates the entry).
-      for (const peer of newPeers) this.tellPresence(peer, online, online ? null : (this.meta?.lastSeen ?? null));
+      for (const peer of newPeers) this.tellPresence(peer, online, online ? null : (this.meta?.lastSeen ?? null), Date.now());
     });
     this.tail = run.catch(() => undefined);
     return run;
@@ -292,12 +311,21 @@ export default class InboxServer implements Party.Server {
 
   // ---- Online status: socket open/close drive it; contacts (DM peers) hear of changes.
 
-  private announcePresence(online: boolean, lastSeen: number | null): void {
-    for (const peer of this.core.contacts()) this.tellPresence(peer, online, lastSeen);
+  private announcePresence(online: boolean, lastSeen: number | null, at: number): void {
+    for (const peer of this.core.contacts()) this.tellPresence(peer, online, lastSeen, at);
   }
 
-  private tellPresence(peer: string, online: boolean, lastSeen: number | null): void {
-    const body = JSON.stringify({ user: this.room.id, online, lastSeen, at: Date.now() });
+  /** Every device; those still being welcomed get it right after their welcome. */
+  private toDevices(frame: string): void {
+    for (const conn of this.room.getConnections()) {
+      const waiting = this.welcoming.get(conn.id);
+      if (waiting) waiting.push(frame);
+      else send(conn, frame);
+    }
+  }
+
+  private tellPresence(peer: string, online: boolean, lastSeen: number | null, at: number): void {
+    const body = JSON.stringify({ user: this.room.id, online, lastSeen, at });
     void this.callInbox(peer, "/presence", body).catch((error) => console.error(`presence to ${peer} failed`, error));
   }
 
@@ -308,7 +336,7 @@ export default class InboxServer implements Party.Server {
     await this.room.storage.put(PRESENCE_PREFIX + update.user, update);
     const { at: _at, ...state } = update;
     const frame = JSON.stringify({ type: "presence", ...state });
-    for (const conn of this.room.getConnections()) send(conn, frame);
+    this.toDevices(frame);
   }
 
   private presenceOf(user: string): PresenceState {
@@ -334,11 +362,13 @@ export default class InboxServer implements Party.Server {
     return count;
   }
 
-  private async remember(user: string, origin: string, lastSeen: number | null, force = true): Promise<void> {
-    const next = { user, origin, lastSeen };
-    if (!force && this.meta?.origin === origin) return;
-    this.meta = next;
-    await this.room.storage.put(META_KEY, next);
+  /** The origin alarms call back through: KAIWA_PUBLIC_ORIGIN when set (production), else the first seen. */
+  private async remember(user: string, origin: string, lastSeen: number | null, onlyIfNew = false): Promise<void> {
+    if (onlyIfNew && this.meta) return;
+    const configured = this.room.env.KAIWA_PUBLIC_ORIGIN;
+    const keep = typeof configured === "string" && configured ? configured : (this.meta?.origin ?? origin);
+    this.meta = { user, origin: keep, lastSeen };
+    await this.room.storage.put(META_KEY, this.meta);
   }
 
   private callRoom(room: string, path: string, init: RequestInit, who: Identity): Promise<Response> {

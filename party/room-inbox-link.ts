@@ -18,6 +18,10 @@ import { readEvents, readEventsJson } from "./room-queries.ts";
 export const WHERE_KEY = "where";
 const READ_PREFIX = "r:";
 const CURSOR_PREFIX = "n:";
+/** A removed member's last notification, owed until their inbox confirms it: `{seq, ts}` of the removal. */
+const FAREWELL_PREFIX = "f:";
+type Farewell = { seq: number; ts: number };
+export const farewellWrite = (user: string, seq: number, ts: number): [string, Farewell] => [FAREWELL_PREFIX + user, { seq, ts }];
 export const readKey = (user: string): string => READ_PREFIX + user;
 type Where = { roomId: string; origin: string };
 type Committed = { event: RoomEvent; json: string; targetBefore?: MessageEvent };
@@ -27,6 +31,8 @@ export class RoomInboxLink {
   private reads: ReadState | undefined;
   private notifier: RoomNotifier | undefined;
   private loading: Promise<void> | undefined;
+  /** True only while a load runs: commits then wait in `early` (never for inert, open rooms). */
+  private loadRunning = false;
   private alarmArmed = false;
   private lastEvent: { seq: number; ts: number } = { seq: 0, ts: 0 };
   private lastMessage: MessageEvent | undefined;
@@ -40,8 +46,8 @@ export class RoomInboxLink {
     private readonly limits: RoomLimits,
   ) {}
 
-  /** Current members plus removed ones still owed their last notification (the one that says so). */
-  private readonly farewell = new Map<string, number>();
+  /** Removed members still owed their last notification (the one that says so). */
+  private readonly farewell = new Map<string, Farewell>();
 
   get members(): readonly string[] {
     return this.reads?.members ?? [];
@@ -55,49 +61,64 @@ export class RoomInboxLink {
     return this.core().membership ? "group" : "dm";
   }
 
-  /** Call with the room id and origin from a connect or request (not available in alarms). */
+  /**
+   * Call with the room id and origin from a connect or request (not available in alarms). The origin that
+   * alarms call back through is KAIWA_PUBLIC_ORIGIN when set (production), else the first one seen.
+   */
   async ensure(roomId: string, origin: string): Promise<void> {
-    if (!this.where || this.where.origin !== origin) {
-      this.where = { roomId, origin };
+    this.where ??= await this.room.storage.get<Where>(WHERE_KEY);
+    if (!this.where) {
+      const configured = this.room.env.KAIWA_PUBLIC_ORIGIN;
+      this.where = { roomId, origin: typeof configured === "string" && configured ? configured : origin };
       await this.room.storage.put(WHERE_KEY, this.where);
     }
     await this.load();
   }
 
   /** Drops loaded state after the room reloaded its core (a failed write): rebuilt from storage. */
-  reset(): void {
+  reset(): Promise<void> {
     this.reads = undefined;
     this.notifier = undefined;
     this.loading = undefined;
+    this.farewell.clear();
+    return this.where ? this.load() : Promise.resolve();
   }
 
   private load(): Promise<void> {
-    this.loading ??= this.doLoad().catch((error) => {
-      this.loading = undefined;
-      throw error;
-    });
+    if (!this.loading) {
+      this.loadRunning = true;
+      this.loading = this.doLoad()
+        .catch((error) => {
+          this.loading = undefined;
+          throw error;
+        })
+        .finally(() => {
+          this.loadRunning = false;
+          this.early = [];
+        });
+    }
     return this.loading;
   }
 
   private async doLoad(): Promise<void> {
     this.where ??= await this.room.storage.get<Where>(WHERE_KEY);
     if (!this.where) return;
-    const membership = this.core().membership;
     const dmMembers = membersFromRoomId(this.where.roomId);
-    const members = membership ? membership.ids() : dmMembers;
-    if (!membership && dmMembers.length === 0) return;
+    if (!this.core().membership && dmMembers.length === 0) return;
     const storage = this.room.storage;
-    const positions: Record<string, number> = {};
-    // A group member who never read starts at the event that added them.
-    for (const member of membership?.list() ?? []) positions[member.id] = membership!.since(member.id);
-    for (const [key, seq] of await storage.list<number>({ prefix: READ_PREFIX })) {
-      const user = key.slice(READ_PREFIX.length);
-      if (positions[user] !== undefined || !membership) positions[user] = Math.max(seq, positions[user] ?? 0);
-    }
-    const cursors: Record<string, Cursor> = {};
-    for (const [key, cursor] of await storage.list<Cursor>({ prefix: CURSOR_PREFIX })) cursors[key.slice(CURSOR_PREFIX.length)] = cursor;
     const core = this.core();
     const last = core.committedSeq;
+    const stored: Record<string, number> = {};
+    for (const [key, seq] of await storage.list<number>({ prefix: READ_PREFIX })) stored[key.slice(READ_PREFIX.length)] = seq;
+    const cursors: Record<string, Cursor> = {};
+    for (const [key, cursor] of await storage.list<Cursor>({ prefix: CURSOR_PREFIX })) cursors[key.slice(CURSOR_PREFIX.length)] = cursor;
+    for (const [key, farewell] of await storage.list<Farewell>({ prefix: FAREWELL_PREFIX })) this.farewell.set(key.slice(FAREWELL_PREFIX.length), farewell);
+    // Members as of the committed log (the core's membership is optimistic): an add not yet durable at
+    // `last` arrives through `early` like any later commit. A member who never read starts at their add.
+    const membership = this.core().membership;
+    const members = membership ? membership.list().filter((m) => membership.since(m.id) <= last).map((m) => m.id) : dmMembers;
+    const positions: Record<string, number> = {};
+    for (const user of members) positions[user] = Math.max(stored[user] ?? 0, membership?.since(user) ?? 0);
     const slowest = members.length ? Math.min(...members.map((m) => positions[m] ?? 0)) : 0;
     // Counts are rebuilt from the log above the slowest reader (plus a short tail for the preview).
     const from = Math.max(1, Math.min(slowest + 1, last - 49));
@@ -113,7 +134,10 @@ export class RoomInboxLink {
         readEventsJson: (a, b) => readEventsJson(storage, this.core(), a, b),
         deliver: (user, body) => this.deliver(user, body),
         saveCursor: (user, cursor) => {
-          if (this.farewell.get(user) === cursor.seq) this.farewell.delete(user);
+          if (this.farewell.get(user)?.seq === cursor.seq) {
+            this.farewell.delete(user);
+            void storage.delete(FAREWELL_PREFIX + user).catch((e) => console.error("clearing a farewell failed", e));
+          }
           this.onConfirmed?.(user, cursor.seq);
           void storage.put(CURSOR_PREFIX + user, cursor).catch((e) => console.error("saving notify cursor failed", e));
         },
@@ -152,7 +176,7 @@ export class RoomInboxLink {
   /** Committed events and reads, in commit order. */
   committed(events: Committed[], reads: Array<{ user: string; seq: number }>): void {
     if (!this.reads || !this.notifier) {
-      if (this.loading) this.early.push({ events, reads });
+      if (this.loadRunning) this.early.push({ events, reads });
       return;
     }
     for (const { event, targetBefore } of events) {
@@ -162,7 +186,7 @@ export class RoomInboxLink {
       if (event.kind === "member" && event.action === "add") this.reads.addMember(event.user, event.seq);
       if (event.kind === "member" && (event.action === "remove" || event.action === "leave")) {
         this.reads.removeMember(event.user);
-        this.farewell.set(event.user, event.seq);
+        this.farewell.set(event.user, { seq: event.seq, ts: event.ts });
       }
     }
     for (const { user } of reads) this.notifier.markDirty(user);
@@ -191,7 +215,7 @@ export class RoomInboxLink {
 
   snapshot(user: string): Snapshot {
     const reads = this.reads!;
-    const leftAt = this.farewell.get(user);
+    const farewell = this.farewell.get(user);
     const kind = this.kind;
     const peer = kind === "dm" ? this.members.find((m) => m !== user) : undefined;
     const message = this.lastMessage;
@@ -204,9 +228,9 @@ export class RoomInboxLink {
           ...(message.deletedBy !== undefined ? { deleted: true } : {}),
         }
       : null;
-    if (leftAt !== undefined) {
-      // A removed member hears of everything up to their removal, then nothing more.
-      return { room: this.where!.roomId, kind, title: this.core().membership?.name ?? "", lastSeq: leftAt, lastTs: this.lastEvent.ts, preview, readSeq: leftAt, unread: 0, left: true };
+    if (farewell !== undefined) {
+      // A removed member hears of everything up to their removal, then nothing more (no later preview).
+      return { room: this.where!.roomId, kind, title: this.core().membership?.name ?? "", lastSeq: farewell.seq, lastTs: farewell.ts, preview: null, readSeq: farewell.seq, unread: 0, left: true };
     }
     const title = kind === "group" ? (this.core().membership?.name ?? "") : peer ? (this.names.get(peer) ?? peer) : this.where!.roomId;
     return {

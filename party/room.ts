@@ -24,7 +24,7 @@ import {
   type WelcomeFrame,
 } from "./protocol/index.ts";
 import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
+import { drainBody, errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
 import { CommitPipeline } from "./core/commit-pipeline.ts";
 import { RoomCore, type Accepted } from "./core/room-core.ts";
 import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
@@ -32,7 +32,7 @@ import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
 import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
-import { RoomInboxLink, WHERE_KEY, readKey } from "./room-inbox-link.ts";
+import { RoomInboxLink, WHERE_KEY, farewellWrite, readKey } from "./room-inbox-link.ts";
 import { Membership, type MembershipState } from "./core/membership.ts";
 import { RoomSignals } from "./core/room-signals.ts";
 import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall } from "./service-auth.ts";
@@ -90,6 +90,7 @@ export default class RoomServer implements Party.Server {
         schedule: (fn, ms) => void setTimeout(fn, ms),
         broadcast: (frame) => this.broadcastFrame(frame),
         connections: () => [...this.room.getConnections()].length,
+        isPresent: (user) => this.socketsOf(user, "") > 0,
       },
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,
@@ -124,7 +125,10 @@ export default class RoomServer implements Party.Server {
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
+    if (isEncodedId(lobby.id)) {
+      await drainBody(request as unknown as Request);
+      return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
+    }
     return gateRequest(request as unknown as Request, lobby.env);
   }
 
@@ -309,7 +313,9 @@ export default class RoomServer implements Party.Server {
     const outcome = this.core.handle(command, state.user, state.session, loaded);
     if (outcome.status === "accepted") {
       this.counters.accepted++;
-      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack }, outcome.writes);
+      // A removed member is owed one last notification (their list says they left): durable with the event.
+      const farewells = (outcome.removed ?? []).map((user) => farewellWrite(user, outcome.event.seq, outcome.event.ts));
+      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack }, farewells.length ? [...outcome.writes, ...farewells] : outcome.writes);
     } else if (outcome.status === "duplicate") {
       this.counters.duplicates++;
       // I3: the original ack, and only once the original is durable (I2).
@@ -321,6 +327,8 @@ export default class RoomServer implements Party.Server {
   }
 
   private async answerHistory(conn: Conn, request: HistoryRequest): Promise<void> {
+    const membership = this.core.membership;
+    if (membership && !membership.has(conn.state?.user.id ?? "")) return this.reply(conn, errorFrame("not_member", { ref: request.requestId }));
     try {
       const { from, before } = historyRange(this.core.committedSeq, request.before, request.limit);
       const events = await readEventsJson(this.room.storage, this.core, from, before);
@@ -355,19 +363,37 @@ export default class RoomServer implements Party.Server {
     }
     for (const [conn, acks] of acksByConn) this.sendAcks(conn, acks);
     if (accepted.length === 0) return;
-    // Serialised once, the same string to every socket.
-    this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)));
-    // Removed members heard of their removal above; now their sockets close and stay refused.
-    const removed = new Set(accepted.flatMap((a) => a.removed ?? []));
-    if (removed.size === 0) return;
+    const cutOff = this.cutOffNonMembers(accepted);
+    // Serialised once, the same string to every socket (but those just cut off).
+    this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
+  }
+
+  /**
+   * After membership events: a removed member hears the events up to their removal, never one after, and
+   * their sockets close (4004); sockets of users who are not members once a group is created close too.
+   * Returns the closed socket ids, which the batch's broadcast skips.
+   */
+  private cutOffNonMembers(accepted: Accepted[]): Set<string> {
+    const closed = new Set<string>();
+    const membership = this.core.membership;
+    if (!membership || !accepted.some((a) => a.event.kind === "group" || a.event.kind === "member")) return closed;
+    const removedAt = new Map<string, number>();
+    for (const a of accepted) for (const user of a.removed ?? []) if (!removedAt.has(user)) removedAt.set(user, a.event.seq);
     for (const conn of this.room.getConnections<ConnState>()) {
-      if (conn.state && removed.has(conn.state.user.id)) this.refuse(conn, errorFrame("not_member", { message: "You are no longer a member of this group." }), 4004);
+      const user = conn.state?.user.id;
+      if (!user || membership.has(user)) continue;
+      const until = removedAt.get(user);
+      if (until !== undefined) safeSend(conn, eventsFrame(accepted.filter((a) => a.event.seq <= until).map((a) => a.eventJson)));
+      closed.add(conn.id);
+      this.refuse(conn, errorFrame("not_member", { message: "You are not a member of this group." }), 4004);
     }
+    return closed;
   }
 
   /** One serialised frame to every socket; sockets still receiving their replay get it after (I5). */
-  private broadcastFrame(frame: string): void {
+  private broadcastFrame(frame: string, skip?: Set<string>): void {
     for (const conn of this.room.getConnections()) {
+      if (skip?.has(conn.id)) continue;
       const buffer = this.catchingUp.get(conn.id);
       if (buffer) buffer.push(frame);
       else safeSend(conn, frame);
@@ -386,6 +412,7 @@ export default class RoomServer implements Party.Server {
     }
     this.enqueue(async () => {
       this.core = await this.loadCore();
+      await this.link.reset().catch((error) => console.error("reloading the inbox link failed", error)); // rebuilt from what was stored
       this.broken = false;
     });
   }
@@ -393,6 +420,7 @@ export default class RoomServer implements Party.Server {
   // ---- HTTP: history for members, stats and settings for operators.
 
   async onRequest(request: Party.Request): Promise<Response> {
+    await drainBody(request as unknown as Request); // every answer below may come before the body is read
     const who = identityFrom(request as unknown as Request);
     if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
@@ -400,7 +428,7 @@ export default class RoomServer implements Party.Server {
     this.ensureLink(request as unknown as Request);
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
-      if (this.core.membership?.exists && !this.core.membership.has(who.id)) return errorResponse("not_member");
+      if (this.core.membership && !this.core.membership.has(who.id)) return errorResponse("not_member");
       const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
       if (!query.success) return errorResponse("bad_frame", `before/after must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
       const committed = this.core.committedSeq;

@@ -13,7 +13,7 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { errorResponse } from "./http.ts";
+import { drainBody, errorResponse } from "./http.ts";
 
 export const CALLER_HEADER = "x-kaiwa-caller";
 export const SERVICE_TOKEN_HEADER = "x-kaiwa-service-token";
@@ -79,7 +79,8 @@ export async function callActor(
   const headers = { ...init.headers, [CALLER_HEADER]: "actor" };
   if (fetcher) return fetcher(path, { ...init, headers });
   if (!fallback.origin) throw new Error("no origin recorded yet for an actor call from an alarm");
-  const url = `${fallback.origin}/parties/${fallback.party}/${encodeURIComponent(fallback.id)}${path}`;
+  // Ids go as written: the worker refuses percent-encoded ids (see isEncodedId).
+  const url = `${fallback.origin}/parties/${fallback.party}/${fallback.id}${path}`;
   return fetch(url, { ...init, headers: { ...headers, [SERVICE_TOKEN_HEADER]: await signServiceToken(fallback.env) } });
 }
 
@@ -92,7 +93,10 @@ export async function gateRequest(request: Request, env: Record<string, unknown>
   const checked = await stampCaller(request, env);
   if (isActorCall(checked)) return checked;
   const auth = await verifyToken(tokenFromRequest(request), env);
-  if (!auth.ok) return errorResponse(auth.code, auth.message);
+  if (!auth.ok) {
+    await drainBody(request);
+    return errorResponse(auth.code, auth.message);
+  }
   return withIdentity(checked, auth.identity);
 }
 

@@ -6,7 +6,8 @@
 import type { ErrorCode, GroupEvent, Identity, MemberEvent, MembershipCommand, Role } from "../protocol/index.ts";
 
 export type Member = { role: Role; since: number };
-export type MembershipState = { title: string; members: Record<string, Member> };
+/** `created`: the group exists even when its last member has left (nobody may re-create it and take its log). */
+export type MembershipState = { title: string; members: Record<string, Member>; created?: boolean };
 export type Refusal = { code: ErrorCode; message?: string };
 /** What a membership command becomes: the event fields beyond seq/ts/author/clientId. */
 export type MembershipChange =
@@ -17,6 +18,7 @@ const RANK: Record<Role, number> = { member: 0, moderator: 1, owner: 2 };
 
 export class Membership {
   private title = "";
+  private created = false;
   private readonly members = new Map<string, Member>();
 
   constructor(
@@ -25,11 +27,12 @@ export class Membership {
   ) {
     if (!stored) return;
     this.title = stored.title;
+    this.created = stored.created ?? Object.keys(stored.members).length > 0;
     for (const [user, member] of Object.entries(stored.members)) this.members.set(user, member);
   }
 
   get exists(): boolean {
-    return this.members.size > 0;
+    return this.created;
   }
 
   get size(): number {
@@ -110,6 +113,7 @@ export class Membership {
   apply(event: GroupEvent | MemberEvent): string[] {
     if (event.kind === "group") {
       this.title = event.title;
+      this.created = true;
       for (const m of event.members ?? []) this.members.set(m.id, { role: m.role, since: event.seq });
       return [];
     }
@@ -123,7 +127,7 @@ export class Membership {
   }
 
   toJSON(): MembershipState {
-    return { title: this.title, members: Object.fromEntries(this.members) };
+    return { title: this.title, members: Object.fromEntries(this.members), created: this.created };
   }
 
   private owners(): number {

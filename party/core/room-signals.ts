@@ -14,13 +14,15 @@ export type SignalsPort = {
   broadcast(frame: string): void;
   /** Open sockets, for the occupancy count. */
   connections(): number;
+  /** Whether the user holds a socket now. */
+  isPresent(user: string): boolean;
 };
 
 export class RoomSignals {
   private readonly reads = new Map<string, number>();
   private readonly delivered = new Map<string, number>();
-  private readonly joined = new Set<string>();
-  private readonly left = new Set<string>();
+  /** Users whose presence changed in this window; the frame says where each one ends up. */
+  private readonly changed = new Set<string>();
   private readonly typingUntil = new Map<string, number>();
   private sentTyping = "[]";
   private lastFlush = -Infinity;
@@ -43,15 +45,18 @@ export class RoomSignals {
     this.arm();
   }
 
-  /** A user's first socket opened (net of a leave in the same window: a quick reconnect sends nothing). */
+  /**
+   * A user's first socket opened. The frame reports each changed user's state at flush time, never a
+   * cancelled pair: a socket welcomed mid-window saw the state of its own moment, which may differ.
+   */
   join(user: string): void {
-    if (!this.left.delete(user)) this.joined.add(user);
+    this.changed.add(user);
     this.arm();
   }
 
   /** A user's last socket closed; they stop typing too. */
   leave(user: string): void {
-    if (!this.joined.delete(user)) this.left.add(user);
+    this.changed.add(user);
     this.typingUntil.delete(user);
     this.arm();
   }
@@ -94,10 +99,12 @@ export class RoomSignals {
       this.reads.clear();
       this.delivered.clear();
     }
-    if (this.joined.size > 0 || this.left.size > 0) {
-      this.send(JSON.stringify({ type: "presence", joined: [...this.joined], left: [...this.left], count: this.port.connections() }));
-      this.joined.clear();
-      this.left.clear();
+    if (this.changed.size > 0) {
+      const joined: string[] = [];
+      const left: string[] = [];
+      for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);
+      this.send(JSON.stringify({ type: "presence", joined, left, count: this.port.connections() }));
+      this.changed.clear();
     }
     for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);
     const typing = JSON.stringify(this.typingNow());

@@ -52,8 +52,13 @@ const openUsers = () => new Set([...clients.values()].filter((c) => !c.closed &&
 describe("a 500-member group", () => {
   it("is created by its owner with 499 invited members and refuses the 501st", async () => {
     const owner = open("owner");
+    // Someone who is not invited opens a socket before the group exists: creation cuts them off.
+    const early = await rawSocket(server, GROUP, { token: await server.token("m500"), session: "m500-early" });
+    await early.next((f) => f.type === "welcome");
     await waitFor(() => owner.room.status === "open", 30_000, "owner open");
     const created = await owner.room.createGroup("Everyone", MEMBERS.slice(1));
+    assert.equal((await early.closed).code, 4004);
+    assert.equal(early.frames.some((f) => f.type === "events"), false, "the uninvited socket saw no event");
     assert.equal(created.seq, 1);
     epoch = owner.room.position!.epoch;
     await assert.rejects(owner.room.addMember("m500"), (e: KaiwaError) => e.code === "group_full");
@@ -196,9 +201,15 @@ describe("a 500-member group", () => {
     assert.equal(history.status, 403);
     assert.equal(history.body.error.code, "not_member");
     assert.equal(clients.get("m499")!.room.members.roles.has("m007"), false);
+    const removalSeq = victim.events.at(-1)!.seq;
+    await owner.send("said after m007 left");
     // Every member's conversation list knows the group; the removed member's says they left.
     const list = async (user: string) => (await server.fetchJson(`/parties/inbox/${user}/conversations`, { token: await server.token(user) })).body;
     await waitFor(async () => (await list("m007")).conversations.some((c: any) => c.room === GROUP && c.left === true), 30_000, "m007's list marks the group left");
+    const row = (await list("m007")).conversations.find((c: any) => c.room === GROUP);
+    assert.equal(row.lastSeq, removalSeq, "the removed member's row ends at the removal");
+    assert.equal(row.preview, null, "and shows nothing said after it");
+    assert.equal(row.unread, 0);
     await waitFor(async () => (await list("m123")).conversations.some((c: any) => c.room === GROUP && c.kind === "group" && c.title === "Everyone"), 30_000, "m123's list has the group");
   });
 });

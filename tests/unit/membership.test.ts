@@ -48,6 +48,19 @@ describe("Membership", () => {
     assert.equal(run(m, { type: "group.create", title: "again", members: [] }, "ann"), "forbidden");
   });
 
+  it("never lets an owner remove another owner, and a group emptied by its last member stays closed", () => {
+    const m = new Membership(undefined, 10);
+    run(m, { type: "group.create", title: "t", members: ["b"] }, "a");
+    run(m, { type: "member.role", user: "b", role: "owner" }, "a");
+    assert.equal(run(m, { type: "member.remove", user: "b" }, "a"), "forbidden");
+    assert.deepEqual(run(m, { type: "group.leave" }, "b"), ["b"]);
+    assert.deepEqual(run(m, { type: "group.leave" }, "a"), ["a"], "the last member may leave");
+    assert.equal(m.size, 0);
+    assert.equal(m.exists, true, "the group still exists, with nobody in it");
+    assert.equal(run(m, { type: "group.create", title: "mine now", members: [] }, "mallory"), "forbidden", "nobody takes over its log");
+    assert.equal(new Membership(m.toJSON(), 10).exists, true);
+  });
+
   it("round-trips through its stored form", () => {
     const m = new Membership(undefined, 10);
     run(m, { type: "group.create", title: "t", members: ["a", "b"] }, "o");

@@ -51,6 +51,25 @@ describe("ReadState", () => {
     for (const user of members) assert.equal(rebuilt.unread(user), state.unread(user));
   });
 
+  it("counts a new member only from the event that added them, and forgets a removed one", () => {
+    const state = new ReadState(["a", "b"], {}, []);
+    state.applyEvent(msg(1, "a"));
+    state.applyEvent(msg(2, "b"));
+    state.addMember("c", 3); // added by event 3
+    state.applyEvent(msg(4, "a"));
+    assert.equal(state.unread("c"), 1, "only the message after joining");
+    assert.equal(state.unread("b"), 2);
+    state.removeMember("b");
+    state.applyEvent(msg(5, "c"));
+    assert.equal(state.isMember("b"), false);
+    assert.equal(state.unread("b"), 0);
+    assert.equal(state.unread("a"), 2, "b's message 2 and c's message 5");
+    assert.deepEqual(state.members.sort(), ["a", "c"]);
+    const rebuilt = new ReadState(["a", "c"], { a: 0, c: 3 }, [msg(1, "a"), msg(2, "b"), msg(4, "a"), msg(5, "c")]);
+    assert.equal(rebuilt.unread("c"), 1);
+    assert.equal(rebuilt.unread("a"), 2);
+  });
+
   it("never moves a read position backwards", () => {
     const state = new ReadState(["a", "b"], { a: 5 }, []);
     assert.equal(state.applyRead("a", 3), false);

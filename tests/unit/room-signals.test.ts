@@ -5,10 +5,11 @@ import { RoomSignals } from "../../party/core/room-signals.ts";
 
 function harness() {
   let now = 0;
+  const present = new Set<string>();
   const timers: Array<{ at: number; fn: () => void }> = [];
   const frames: any[] = [];
   const signals = new RoomSignals(
-    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: () => 3 },
+    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: () => 3, isPresent: (u) => present.has(u) },
     250,
     5000,
   );
@@ -24,7 +25,7 @@ function harness() {
     }
     now = until;
   };
-  return { signals, frames, advance, pendingTimers: () => timers.length };
+  return { signals, frames, advance, present, pendingTimers: () => timers.length };
 }
 
 describe("RoomSignals", () => {
@@ -43,13 +44,17 @@ describe("RoomSignals", () => {
     assert.equal(frames.length, 2);
   });
 
-  it("nets joins and leaves within a window and reports the occupancy", () => {
-    const { signals, frames, advance } = harness();
+  it("reports where each changed user ends up in the window, and the occupancy", () => {
+    const { signals, frames, advance, present } = harness();
+    present.add("a");
     signals.join("a");
+    present.add("b");
     signals.join("b");
+    // A client welcomed now sees b present; b then leaves within the same window: the frame must say so.
+    present.delete("b");
     signals.leave("b");
     advance(0);
-    assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: [], count: 3 }]);
+    assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: ["b"], count: 3 }]);
   });
 
   it("shows typing, refreshes it, and expires it about 5 s after the last signal, then stops its timers", () => {
