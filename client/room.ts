@@ -53,6 +53,8 @@ export class KaiwaRoom {
   #attempt = 0;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
+  /** Why the room closed for good: later calls reject with it (a ban says `banned`, not a bare `closed`). */
+  #closedError = new KaiwaError("closed");
 
   constructor(options: KaiwaRoomOptions) {
     this.#options = options;
@@ -106,7 +108,7 @@ export class KaiwaRoom {
 
   /** A page of events with seq < before (default: the latest), ascending. Waits until the room is open. */
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
-    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (this.status === "closed") return Promise.reject(this.#closedError);
     const frame = HistoryRequest.safeParse({ type: "history", requestId: this.#newId(), before: options.before, limit: options.limit });
     if (!frame.success) return Promise.reject(new KaiwaError("bad_frame", frame.error.issues[0]?.message));
     return new Promise((resolve, reject) => {
@@ -118,6 +120,7 @@ export class KaiwaRoom {
   /** Connects now: after auth_failed (with a fresh token getter result), after close(), or to skip a wait. */
   reconnect(): void {
     this.#attempt = 0;
+    this.#closedError = new KaiwaError("closed");
     this.#open(isStopped(this.status) ? "connecting" : "reconnecting", "reconnect() called");
   }
 
@@ -162,6 +165,7 @@ export class KaiwaRoom {
       throw cause;
     }
     const query: Record<string, string> = { token, session: this.sessionId };
+    if (this.#options.observe) query.observe = "1";
     if (this.#position) {
       query.epoch = this.#position.epoch;
       query.lastSeq = String(this.#position.lastSeq);
@@ -188,7 +192,9 @@ export class KaiwaRoom {
       this.#drop();
       this.#status.transition("auth_failed", reason);
     } else if (!isRetryableClose(code)) {
-      this.#stop(reason, this.#refusal ?? new KaiwaError("closed", reason));
+      // A close named after an error code (4030 banned) is that error, even without a preceding frame.
+      const named = name !== undefined && isErrorCode(name) ? new KaiwaError(name, reason) : undefined;
+      this.#stop(reason, this.#refusal ?? named ?? new KaiwaError("closed", reason));
     } else {
       this.#restart(reason);
     }
@@ -207,6 +213,7 @@ export class KaiwaRoom {
   }
 
   #stop(reason: string, error: KaiwaError): void {
+    this.#closedError = error;
     this.#drop();
     this.#gate = null;
     this.#status.transition("closed", reason);
@@ -221,7 +228,7 @@ export class KaiwaRoom {
   // ---- Outbound.
 
   #command(input: CommandBody): Promise<SendResult> {
-    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (this.status === "closed") return Promise.reject(this.#closedError);
     const checked = checkCommand(input);
     if (!checked.ok) return Promise.reject(checked.error);
     const command = this.#outbox.enqueue(checked.body);
@@ -321,7 +328,9 @@ export class KaiwaRoom {
       this.#emitter.emit("event", event);
       if (event.kind === "message") this.#emitter.emit("message", event);
       else if (event.kind === "edit") this.#emitter.emit("edit", event);
-      else this.#emitter.emit("delete", event);
+      else if (event.kind === "delete") this.#emitter.emit("delete", event);
+      else if (event.kind === "announcement") this.#emitter.emit("announcement", event);
+      else this.#emitter.emit("moderation", event);
     }
     // I1 says this cannot happen; if it does, never show a hole: have the room replay from lastSeq.
     if (gapAt !== null && this.#conn === conn) this.#restart(`gap: expected seq ${(this.#position?.lastSeq ?? 0) + 1}, got ${gapAt}`);

@@ -1,7 +1,9 @@
 import type {
+  AnnouncementEvent,
   DeleteEvent,
   EditEvent,
   MessageEvent,
+  ModerationEvent,
   ResumeResult,
   RoomEvent,
   WelcomeFrame,
@@ -36,6 +38,8 @@ export type KaiwaRoomOptions = {
   /** Id source for session, clientIds and requestIds (tests); nanoid by default. */
   newId?: () => string;
   schedule?: Schedule;
+  /** Operators only: watch the room without counting as one of its connections (the dashboard's live tail). */
+  observe?: boolean;
 };
 
 /** A failed resume: the position jumped. `not_resumed`: the room ignored a position the client sent. */
@@ -50,6 +54,10 @@ export type KaiwaRoomEvents = {
   message: MessageEvent;
   edit: EditEvent;
   delete: DeleteEvent;
+  /** An operator's notice, sequenced in the log like a message. */
+  announcement: AnnouncementEvent;
+  /** An operator banned, muted or lifted that from a user in this room. */
+  moderation: ModerationEvent;
   reset: ResetInfo;
   welcome: WelcomeFrame;
   /** Errors not tied to a pending command or history request. */

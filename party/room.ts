@@ -24,18 +24,22 @@ import {
 import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
 import { CommitPipeline } from "./core/commit-pipeline.ts";
-import { RoomCore, type Accepted } from "./core/room-core.ts";
+import { RoomCore, type Accepted, type Outcome } from "./core/room-core.ts";
 import { META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
 import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
 import { ConnectQuery, HistoryQuery, mayJoin } from "./room-access.ts";
+import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
+import { Histogram } from "./core/histogram.ts";
+import { MODERATION_PREFIX, Moderation, type Restriction } from "./core/moderation.ts";
+import { directoryReporter } from "./adapters/directory-reporter.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
-type ConnState = { user: Identity; session: string };
+type ConnState = { user: Identity; session: string; observer?: true };
 type Conn = Party.Connection<ConnState>;
 /** What waits in the commit pipeline: an accepted command, or the ack of a resend whose original is not yet durable. */
-type Pending = { conn: Conn; accepted?: Accepted; ack: Ack };
+type Pending = { conn?: Conn; accepted?: Accepted; ack: Ack; at?: number; settle?: (error?: unknown) => void };
 
 export default class RoomServer implements Party.Server {
   /**
@@ -61,10 +65,15 @@ export default class RoomServer implements Party.Server {
   private writesStarted = 0;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
+  // Operator tools (party/room-admin.ts): ack latency, coalesced directory reports, admin routes.
+  readonly ackLatency = new Histogram();
+  readonly admin = new RoomAdmin(this);
+  readonly reporter: ReturnType<typeof directoryReporter>;
 
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
+    this.reporter = directoryReporter(room, () => this.admin.report());
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
@@ -109,7 +118,8 @@ export default class RoomServer implements Party.Server {
       await this.room.storage.put(META_KEY, meta);
     }
     const settings = RoomSettings.parse(stored.get(SETTINGS_KEY) ?? {});
-    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow });
+    const moderation = new Moderation(await this.room.storage.list<Restriction>({ prefix: MODERATION_PREFIX }));
+    return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow });
   }
 
   onConnect(conn: Conn, ctx: Party.ConnectionContext) {
@@ -118,8 +128,11 @@ export default class RoomServer implements Party.Server {
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
     if (!query.success) return this.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), 4008);
     if (!mayJoin(this.room.id, who)) return this.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), 4003);
+    const barred = this.admin.connectRefusal(who, query.data.observe === "1");
+    if (barred) return this.refuse(conn, barred.frame, barred.closeCode);
     const session = query.data.session;
-    conn.setState({ user: who, session });
+    conn.setState({ user: who, session, ...(query.data.observe === "1" ? { observer: true as const } : {}) });
+    this.reporter.touch();
     // One socket per device session: a reconnect replaces a half-open predecessor.
     for (const other of this.room.getConnections<ConnState>()) {
       if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
@@ -173,6 +186,7 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.catchingUp.delete(conn.id);
+    this.reporter.touch();
     // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
     // Hibernatable sockets do not answer a client's close frame by themselves; without this the
     // client sees 1006 (abnormal) for its own clean close.
@@ -249,7 +263,7 @@ export default class RoomServer implements Party.Server {
     const outcome = this.core.handle(command, state.user, state.session, loaded);
     if (outcome.status === "accepted") {
       this.counters.accepted++;
-      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack }, outcome.writes);
+      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack, at: Date.now() }, outcome.writes);
     } else if (outcome.status === "duplicate") {
       this.counters.duplicates++;
       // I3: the original ack, and only once the original is durable (I2).
@@ -277,13 +291,20 @@ export default class RoomServer implements Party.Server {
     const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
     this.core.commit(accepted);
     const acksByConn = new Map<Conn, Ack[]>();
+    const now = Date.now();
     for (const item of items) {
+      if (item.at !== undefined) this.ackLatency.observe(now - item.at);
+      if (!item.conn) {
+        item.settle?.(); // an admin action (runAdmin)
+        continue;
+      }
       const acks = acksByConn.get(item.conn) ?? [];
       acks.push(item.ack);
       acksByConn.set(item.conn, acks);
     }
     for (const [conn, acks] of acksByConn) safeSend(conn, JSON.stringify({ type: "ack", acks } satisfies ServerFrame));
     if (accepted.length === 0) return;
+    this.reporter.touch();
     // Serialised once, the same string to every socket.
     const frame = eventsFrame(accepted.map((a) => a.eventJson));
     for (const conn of this.room.getConnections()) {
@@ -298,6 +319,10 @@ export default class RoomServer implements Party.Server {
     this.counters.storageFailures++;
     this.broken = true;
     for (const item of items) {
+      if (!item.conn) {
+        item.settle?.(error);
+        continue;
+      }
       this.reply(item.conn, errorFrame("storage_failed", { ref: item.ack.clientId }));
       // The session's later frames were sequenced on the failed state: close so the client resends in order.
       this.resync(item.conn);
@@ -315,6 +340,7 @@ export default class RoomServer implements Party.Server {
     if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
+    if (url.pathname.includes("/admin/")) return this.admin.handle(request, who, url);
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
       const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
@@ -351,6 +377,43 @@ export default class RoomServer implements Party.Server {
     };
   }
 
+  /**
+   * An operator action from the admin API (party/room-admin.ts), decided in the room's task order like a
+   * socket's frame (I4) and settled only once durable (I2); clients see it in the broadcast like any event.
+   */
+  runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult> {
+    return new Promise((resolve, reject) => {
+      this.enqueue(async () => {
+        try {
+          if (this.broken) return resolve({ ok: false, error: { code: "storage_failed" } });
+          let outcome: Outcome;
+          if (action.type === "delete") {
+            const state: ConnState = { user: who, session: ADMIN_SESSION };
+            await this.ensureSession(who.id, ADMIN_SESSION);
+            const lastN = this.core.sessionLastN(sessionKey(who.id, ADMIN_SESSION));
+            const command: Command = { type: "delete", target: action.target, clientId, n: this.core.knows(who.id, clientId) ? lastN : lastN + 1 };
+            outcome = this.core.handle(command, who, ADMIN_SESSION, await this.load(state, command));
+          } else {
+            outcome = this.core.system(action, who, clientId);
+          }
+          if (outcome.status === "rejected") return resolve({ ok: false, error: outcome.error });
+          const ack = outcome.ack;
+          if (outcome.status === "duplicate" && outcome.committed) return resolve({ ok: true, ack });
+          const settle = (error?: unknown) => (error ? reject(error) : resolve({ ok: true, ack }));
+          if (outcome.status === "accepted") this.counters.accepted++;
+          this.pipeline.add({ accepted: outcome.status === "accepted" ? outcome : undefined, ack, settle }, outcome.status === "accepted" ? outcome.writes : []);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  /** For party/room-admin.ts: the room's live state, read-only. */
+  get state() {
+    return { core: this.core, bootId: this.bootId, accepted: this.counters.accepted, rejected: this.counters.rejected };
+  }
+
   // ---- Helpers.
 
   private async ensureSession(userId: string, session: string): Promise<void> {
@@ -376,6 +439,7 @@ export default class RoomServer implements Party.Server {
   private reply(conn: Conn, frame: ErrorFrame): void {
     const count = this.counters.rejected[frame.code] ?? 0;
     this.counters.rejected[frame.code] = count + 1;
+    this.reporter.touch();
     safeSend(conn, JSON.stringify(frame));
   }
 
@@ -386,6 +450,8 @@ export default class RoomServer implements Party.Server {
 }
 
 type StoredSettings = Partial<RoomSettings>;
+/** The command session operator deletes from the admin API run in (I4 numbering per operator). */
+const ADMIN_SESSION = "_admin";
 
 function safeSend(conn: Party.Connection, frame: string): void {
   try {
