@@ -22,6 +22,8 @@ export class ReportCoalescer<S> {
   readonly counters = { sent: 0, failed: 0, unchanged: 0 };
   private timerSet = false;
   private inFlight = false;
+  /** Touched while a send was in flight: report again once it settles (never spin on timers meanwhile). */
+  private touchedInFlight = false;
   private lastAttemptAt = -Infinity;
   private lastDelivered: string | undefined;
   private retries = 0;
@@ -34,6 +36,10 @@ export class ReportCoalescer<S> {
 
   /** Something changed: make sure a report goes out within the interval. */
   touch(): void {
+    if (this.inFlight) {
+      this.touchedInFlight = true;
+      return;
+    }
     if (this.timerSet) return;
     this.timerSet = true;
     const delay = Math.max(0, this.lastAttemptAt + this.intervalMs - this.port.now());
@@ -42,7 +48,7 @@ export class ReportCoalescer<S> {
 
   private flush(): void {
     this.timerSet = false;
-    if (this.inFlight) return this.touch();
+    if (this.inFlight) return void (this.touchedInFlight = true);
     const snapshot = this.port.snapshot();
     const key = JSON.stringify(snapshot);
     if (key === this.lastDelivered) {
@@ -56,14 +62,16 @@ export class ReportCoalescer<S> {
       if (settled) return;
       settled = true;
       this.inFlight = false;
+      const again = this.touchedInFlight;
+      this.touchedInFlight = false;
       if (ok) {
         this.counters.sent++;
         this.lastDelivered = key;
         this.retries = 0;
-        if (this.port.followUp?.(snapshot)) this.touch();
+        if (again || this.port.followUp?.(snapshot)) this.touch();
       } else {
         this.counters.failed++;
-        if (++this.retries <= MAX_RETRIES) this.touch();
+        if (++this.retries <= MAX_RETRIES || again) this.touch();
       }
     };
     this.port.schedule(() => settle(false), this.timeoutMs);
