@@ -36,6 +36,9 @@ export default class Directory implements Party.Server {
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
     if (request.method === "POST" && action === "report") {
+      // Test switch (KAIWA_TEST_DIRECTORY_DELAY_MS): a slow directory, to prove no ack waits for it.
+      const delay = Number(this.room.env.KAIWA_TEST_DIRECTORY_DELAY_MS ?? 0);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const report = RoomReport.safeParse(await request.json().catch(() => undefined));
       if (!report.success) return errorResponse("bad_frame", report.error.issues[0]?.message);
       const entry: RoomEntry = { ...report.data, updatedAt: Date.now() };

@@ -119,6 +119,7 @@ export class RoomAdmin {
       messagesTotal: accepted,
       messagesPerSecond: seconds > 0 ? Math.round(((accepted - this.rateBase.accepted) / seconds) * 100) / 100 : 0,
       archiveLag: 0,
+      reportFailures: this.host.reporter.counters.failed,
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),
     };

@@ -97,6 +97,8 @@ export const RoomDetail = z.object({
   messagesTotal: z.number().int(),
   messagesPerSecond: z.number(),
   archiveLag: z.number().int(),
+  /** Directory reports this room process failed to deliver (slow or failing directory). */
+  reportFailures: z.number().int(),
   settings: RoomSettings,
   restrictions: z.array(Restriction),
 });
