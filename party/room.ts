@@ -387,9 +387,10 @@ export default class RoomServer implements Party.Server {
         try {
           if (this.broken) return resolve({ ok: false, error: { code: "storage_failed" } });
           let outcome: Outcome;
+          const state: ConnState = { user: who, session: ADMIN_SESSION };
+          // The session and the dedupe window, so a retried clientId is known even after a restart (I3).
+          await this.load(state, { type: "send", clientId, n: 1, text: "" });
           if (action.type === "delete") {
-            const state: ConnState = { user: who, session: ADMIN_SESSION };
-            await this.ensureSession(who.id, ADMIN_SESSION);
             const lastN = this.core.sessionLastN(sessionKey(who.id, ADMIN_SESSION));
             const command: Command = { type: "delete", target: action.target, clientId, n: this.core.knows(who.id, clientId) ? lastN : lastN + 1 };
             outcome = this.core.handle(command, who, ADMIN_SESSION, await this.load(state, command));
