@@ -53,7 +53,7 @@ export class KaiwaRoom {
   #attempt = 0;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
-  /** Why the room closed for good: later calls reject with it (a ban says `banned`, not a bare `closed`). */
+  /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
   #closedError = new KaiwaError("closed");
 
   constructor(options: KaiwaRoomOptions) {
@@ -194,7 +194,10 @@ export class KaiwaRoom {
     } else if (!isRetryableClose(code)) {
       // A close named after an error code (4030 banned) is that error, even without a preceding frame.
       const named = name !== undefined && isErrorCode(name) ? new KaiwaError(name, reason) : undefined;
-      this.#stop(reason, this.#refusal ?? named ?? new KaiwaError("closed", reason));
+      const final = this.#refusal ?? named ?? new KaiwaError("closed", reason);
+      this.#stop(reason, final);
+      // A ban is a lasting state, so later calls keep saying so; other refusals answer later calls with `closed`.
+      if (final.code === "banned") this.#closedError = final;
     } else {
       this.#restart(reason);
     }
@@ -213,7 +216,7 @@ export class KaiwaRoom {
   }
 
   #stop(reason: string, error: KaiwaError): void {
-    this.#closedError = error;
+    this.#closedError = new KaiwaError("closed");
     this.#drop();
     this.#gate = null;
     this.#status.transition("closed", reason);
