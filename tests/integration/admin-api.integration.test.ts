@@ -83,6 +83,10 @@ test("every admin route refuses missing, non-operator, forged and expired tokens
   }
   const operator = await server.token("ops", { operator: true });
   assertTypedError(await server.fetchJson("/admin/nope", { token: operator }), 404, "not_found", "unknown route");
+  // The directory answers party-to-party only: a forged report from outside is refused, even for operators.
+  const forgedReport = JSON.stringify({ room: "fake", kind: "room", bootId: "x", epoch: "x", lastSeq: 1, connections: 999, observers: 0, messagesTotal: 0, messagesPerSecond: 0, errors: {}, ackLatency: { bucketsMs: [], counts: [0], sumMs: 0, count: 0 }, archiveLag: 0, reportFailures: 0 });
+  assertTypedError(await server.fetchJson("/parties/directory/global/report", { method: "POST", token: operator, body: forgedReport }), 404, "not_found", "external directory report");
+  assert.equal((await admin.rooms({ q: "fake" })).total, 0, "the forged report changed nothing");
   assertTypedError(await server.fetchJson("/admin/rooms", { method: "DELETE", token: operator }), 404, "not_found", "wrong method");
 });
 

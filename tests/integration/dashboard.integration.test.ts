@@ -120,4 +120,22 @@ test("dashboard: live counts, delete, announcement and ban through the browser",
   assert.equal(lastSeq, ban.seq);
   assertRoomConsistent([alice.observed], lastSeq);
   for (const client of [alice, bob, carol] as TestClient[]) client.room.close();
+
+  // A DM is not tailed; reading it from the dashboard goes through the audited route.
+  const dm = "dm:dora:erin";
+  const dora = await openClient(server, dm, "dora");
+  await sendAll(dora, ["just between us"]);
+  await page.fill("#open-room input[name=room]", dm);
+  await page.click("#open-room button[type=submit]");
+  await shows("room-id", dm, "DM inspector");
+  await shows("kind", "dm", "DM kind");
+  await shows("tail-status", "tail: off for DMs (reads are audited)", "no live tail on a DM");
+  await page.click("button.read-dm");
+  await page.waitForSelector('.events li[data-seq="1"]', { timeout: 15_000 });
+  await shows("action-status", "read 1 events (audited)", "DM read");
+  const operatorAdmin = await server.fetchJson(`/admin/rooms/${dm}/audit`, { token: operator });
+  assert.equal(operatorAdmin.body.records.length, 1, "the read left one audit record");
+  assert.equal(operatorAdmin.body.records[0].operator.id, "ops");
+  await shot("6-dm-audited");
+  dora.room.close();
 });
