@@ -138,6 +138,9 @@ test("malformed input gets a typed 400 and changes nothing", async () => {
 test("actions are sequenced events clients see in order; a retried action keeps its seq (I3)", async () => {
   const alice = await open(server, "actions", "alice");
   const bob = await open(server, "actions", "bob");
+  const typed: string[] = [];
+  alice.room.on("announcement", (e) => typed.push(`announcement:${e.text}`));
+  alice.room.on("moderation", (e) => typed.push(`${e.action}:${e.user}`));
   await sendAll(alice, ["hello", "rude"]);
   const rude = alice.observed.acks.get(alice.observed.sent[1]!)!;
 
@@ -174,6 +177,7 @@ test("actions are sequenced events clients see in order; a retried action keeps 
   assertRoomConsistent([alice.observed, bob.observed], detail.lastSeq);
   const kinds = alice.observed.events.map((e) => (e.kind === "moderation" ? `${e.action}:${e.user}` : e.kind));
   assert.deepEqual(kinds, ["message", "message", "delete", "announcement", "message", "mute:bob", "delete", "unmute:bob", "message"]);
+  assert.deepEqual(typed, ["announcement:Welcome!", "mute:bob", "unmute:bob"], "the client's typed events");
   assert.deepEqual(detail.members.map((m) => m.id), ["alice", "bob"]);
   assert.equal(detail.connections, 2);
   alice.room.close();
