@@ -24,7 +24,7 @@ export class ReportCoalescer<S> {
   private inFlight = false;
   /** Touched while a send was in flight: report again once it settles (never spin on timers meanwhile). */
   private touchedInFlight = false;
-  private lastAttemptAt = -Infinity;
+  private lastAttemptAt: number;
   private lastDelivered: string | undefined;
   private retries = 0;
 
@@ -32,7 +32,11 @@ export class ReportCoalescer<S> {
     private readonly port: ReportPort<S>,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    // A room reports at the earliest one interval after it starts: a burst of joins and first
+    // messages goes out as one report, and the start of a room's life does no extra I/O.
+    this.lastAttemptAt = port.now();
+  }
 
   /** Something changed: make sure a report goes out within the interval. */
   touch(): void {
