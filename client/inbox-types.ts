@@ -1,4 +1,4 @@
-import type { Conversation, DeleteEvent, GroupEvent, MemberEvent, EditEvent, InboxWelcome, MessageEvent, PresenceState, RoomEvent } from "../party/protocol/index.ts";
+import type { AnnouncementEvent, Conversation, DeleteEvent, GroupEvent, MemberEvent, ModerationEvent, EditEvent, InboxWelcome, MessageEvent, PresenceState, RoomEvent } from "../party/protocol/index.ts";
 import type { KaiwaError } from "./errors.ts";
 import type { StatusChange } from "./status.ts";
 import type { ClientOptions } from "./types.ts";
@@ -34,6 +34,9 @@ export type KaiwaInboxEvents = {
   delete: RoomEventOf<DeleteEvent>;
   /** A group's creation or rename, or a membership change, in a followed group. */
   membership: RoomEventOf<GroupEvent | MemberEvent>;
+  /** An operator's notice or moderation action in a followed room. */
+  announcement: RoomEventOf<AnnouncementEvent>;
+  moderation: RoomEventOf<ModerationEvent>;
   /** A conversation row changed (new message, read on some device, ...), with the new total. */
   conversation: { conversation: Conversation; totalUnread: number };
   /** A contact went online or offline. */

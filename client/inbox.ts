@@ -263,7 +263,9 @@ export class KaiwaInbox {
     if (event.kind === "message") this.#emitter.emit("message", { room, event });
     else if (event.kind === "edit") this.#emitter.emit("edit", { room, event });
     else if (event.kind === "delete") this.#emitter.emit("delete", { room, event });
-    else this.#emitter.emit("membership", { room, event });
+    else if (event.kind === "group" || event.kind === "member") this.#emitter.emit("membership", { room, event });
+    else if (event.kind === "announcement") this.#emitter.emit("announcement", { room, event });
+    else this.#emitter.emit("moderation", { room, event });
   }
 
   #onError(frame: ErrorFrame): void {

@@ -8,6 +8,8 @@ export type { Position } from "./sequencer.ts";
 export type { HistoryPage } from "./requests.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export type {
+  AnnouncementEvent,
+  ModerationEvent,
   Attachment,
   DeleteEvent,
   EditEvent,

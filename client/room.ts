@@ -45,6 +45,8 @@ export class KaiwaRoom {
   #lastTypingAt = -Infinity;
   /** Read positions asked for and not yet confirmed: (re)sent after every welcome, answered by a receipt. */
   readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
+  /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
+  #closedError = new KaiwaError("closed");
 
   constructor(options: KaiwaRoomOptions) {
     this.#newId = options.newId ?? (() => nanoid());
@@ -64,7 +66,7 @@ export class KaiwaRoom {
         onError: (error) => this.#emitter.emit("error", error),
         query: (): Record<string, string> => {
           const at = this.#position;
-          return at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {};
+          return { ...(options.observe ? { observe: "1" } : {}), ...(at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {}) };
         },
       },
     );
@@ -128,7 +130,7 @@ export class KaiwaRoom {
 
   /** Marks everything up to `seq` read (I6: forward only); resolves with the stored read position. */
   read(seq: number): Promise<number> {
-    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (this.status === "closed") return Promise.reject(this.#closedError);
     if (!Number.isInteger(seq) || seq < 1) return Promise.reject(new KaiwaError("bad_frame", "seq must be a positive integer"));
     const requestId = this.#newId();
     return new Promise((resolve, reject) => {
@@ -163,7 +165,7 @@ export class KaiwaRoom {
 
   /** A page of events with seq < before (default: the latest), ascending. Waits until the room is open. */
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
-    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (this.status === "closed") return Promise.reject(this.#closedError);
     const frame = HistoryRequest.safeParse({ type: "history", requestId: this.#newId(), before: options.before, limit: options.limit });
     if (!frame.success) return Promise.reject(new KaiwaError("bad_frame", frame.error.issues[0]?.message));
     return new Promise((resolve, reject) => {
@@ -174,6 +176,7 @@ export class KaiwaRoom {
 
   /** Connects now: after auth_failed (with a fresh token getter result), after close(), or to skip a wait. */
   reconnect(): void {
+    this.#closedError = new KaiwaError("closed");
     this.#session.reconnect();
   }
 
@@ -183,6 +186,8 @@ export class KaiwaRoom {
   }
 
   #onStop(error: KaiwaError): void {
+    // A ban is a lasting state, so later calls keep saying so; other refusals answer later calls with `closed`.
+    if (error.code === "banned") this.#closedError = error;
     this.#gate = null;
     this.#commands.rejectAll(error);
     this.#history.rejectAll(error);
@@ -193,7 +198,7 @@ export class KaiwaRoom {
   // ---- Outbound.
 
   #command(input: CommandBody): Promise<SendResult> {
-    if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
+    if (this.status === "closed") return Promise.reject(this.#closedError);
     const checked = checkCommand(input);
     if (!checked.ok) return Promise.reject(checked.error);
     const sent = this.#commands.add(checked.body);
@@ -311,6 +316,8 @@ export class KaiwaRoom {
       if (event.kind === "message") this.#emitter.emit("message", event);
       else if (event.kind === "edit") this.#emitter.emit("edit", event);
       else if (event.kind === "delete") this.#emitter.emit("delete", event);
+      else if (event.kind === "announcement") this.#emitter.emit("announcement", event);
+      else if (event.kind === "moderation") this.#emitter.emit("moderation", event);
       else {
         this.#members.event(event);
         this.#emitter.emit("membership", event);

@@ -3,6 +3,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { Connection } from "./connection.ts";
 import { KaiwaError } from "./errors.ts";
 import { describeClose } from "./frames.ts";
+import { isErrorCode } from "./errors.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { isStopped, StatusMachine, type Status, type StatusChange } from "./status.ts";
 import type { Schedule, Timer } from "./timers.ts";
@@ -196,7 +197,9 @@ export class Session {
       this.#drop();
       this.#status.transition("auth_failed", reason);
     } else if (!isRetryableClose(code)) {
-      this.#stop(reason, this.#refusal ?? new KaiwaError("closed", reason));
+      // A close named after an error code (4030 banned, 4004 not_member) is that error, even without a frame.
+      const named = name !== undefined && isErrorCode(name) ? new KaiwaError(name, reason) : undefined;
+      this.#stop(reason, this.#refusal ?? named ?? new KaiwaError("closed", reason));
     } else {
       this.restart(reason);
     }

@@ -3,9 +3,11 @@ import type {
   MemberEvent,
   ReceiptsFrame,
   RoomPresenceFrame,
+  AnnouncementEvent,
   DeleteEvent,
   EditEvent,
   MessageEvent,
+  ModerationEvent,
   ResumeResult,
   RoomEvent,
   WelcomeFrame,
@@ -36,6 +38,8 @@ export type ClientOptions = {
   /** Id source for session, clientIds and requestIds (tests); nanoid by default. */
   newId?: () => string;
   schedule?: Schedule;
+  /** Operators only: watch the room without counting as one of its connections (the dashboard's live tail). */
+  observe?: boolean;
 };
 
 export type KaiwaRoomOptions = ClientOptions & {
@@ -58,6 +62,10 @@ export type KaiwaRoomEvents = {
   message: MessageEvent;
   edit: EditEvent;
   delete: DeleteEvent;
+  /** An operator's notice, sequenced in the log like a message. */
+  announcement: AnnouncementEvent;
+  /** An operator banned, muted or lifted that from a user in this room. */
+  moderation: ModerationEvent;
   reset: ResetInfo;
   welcome: WelcomeFrame;
   /** A group was created or renamed, or a member was added, removed, left or got a role. */

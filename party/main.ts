@@ -1,15 +1,19 @@
 /**
- * The project's main party: it only answers `/health` (for deploy checks and the test harness).
- * Conversations live in the `room` party (party/room.ts), at /parties/room/<id>.
+ * The project's main party: `/health` (for deploy checks and the test harness) and the operator
+ * admin API at `/admin/*` (party/admin/api.ts), both answered in the worker.
+ * Conversations live in the `room` party (party/room.ts), at /parties/room/<id>; the dashboard is
+ * served from public/ (partykit.json `serve`).
  */
 import type * as Party from "partykit/server";
+import { ADMIN_PREFIX, handleAdmin } from "./admin/api.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}
 
-  static onFetch(request: Party.Request) {
+  static onFetch(request: Party.Request, lobby: Party.FetchLobby) {
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
+    if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request as unknown as Request, lobby);
     return new Response("Not found", { status: 404 });
   }
 

@@ -8,6 +8,8 @@ export const ConnectQuery = z
     session: SessionId,
     epoch: z.string().min(1).max(64).optional(),
     lastSeq: z.coerce.number().int().nonnegative().optional(),
+    /** Operators only: watch without counting as a connection (party/room-admin.ts). */
+    observe: z.literal("1").optional(),
   })
   .refine((q) => (q.epoch === undefined) === (q.lastSeq === undefined), "epoch and lastSeq come together");
 export type ConnectQuery = z.infer<typeof ConnectQuery>;

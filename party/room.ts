@@ -26,7 +26,7 @@ import {
 import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { drainBody, errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
 import { CommitPipeline } from "./core/commit-pipeline.ts";
-import { RoomCore, type Accepted } from "./core/room-core.ts";
+import { RoomCore, type Accepted, type Outcome } from "./core/room-core.ts";
 import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
 import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
@@ -37,17 +37,30 @@ import { Membership, type MembershipState } from "./core/membership.ts";
 import { RoomSignals } from "./core/room-signals.ts";
 import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall } from "./service-auth.ts";
 import { ItemReply } from "./item-reply.ts";
+import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
+import { Histogram } from "./core/histogram.ts";
+import { MODERATION_PREFIX, Moderation, type Restriction } from "./core/moderation.ts";
+import { directoryReporter } from "./adapters/directory-reporter.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
-type ConnState = { user: Identity; session: string };
+type ConnState = { user: Identity; session: string; observer?: true };
 type Conn = Party.Connection<ConnState>;
 /** Where a command's answer goes: a socket, or one command of an inbox's HTTP batch. */
 type Replier = Conn | ItemReply;
 /**
  * What waits in the commit pipeline: an accepted command, the ack of a resend whose original is not yet
- * durable, or a member's read position (I6).
+ * durable, a member's read position (I6), or an operator's action (no socket: `settle` answers it).
  */
-type Pending = { conn: Replier; accepted?: Accepted; ack?: Ack; read?: { user: string; seq: number }; requestId?: string };
+type Pending = {
+  conn?: Replier;
+  accepted?: Accepted;
+  ack?: Ack;
+  read?: { user: string; seq: number };
+  requestId?: string;
+  /** When the command arrived, for the ack latency histogram. */
+  at?: number;
+  settle?: (error?: unknown) => void;
+};
 
 export default class RoomServer implements Party.Server {
   /**
@@ -79,6 +92,10 @@ export default class RoomServer implements Party.Server {
   private readonly signals: RoomSignals;
   /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
   private readonly queuedReads = new Map<string, number>();
+  // Operator tools (party/room-admin.ts): ack latency, coalesced directory reports, admin routes.
+  readonly ackLatency = new Histogram();
+  readonly admin = new RoomAdmin(this);
+  readonly reporter: ReturnType<typeof directoryReporter>;
 
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
@@ -99,6 +116,7 @@ export default class RoomServer implements Party.Server {
     this.link.onConfirmed = (user, seq) => {
       if (!this.core.membership) this.signals.deliveredTo(user, seq);
     };
+    this.reporter = directoryReporter(room, () => this.admin.report());
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
@@ -147,10 +165,11 @@ export default class RoomServer implements Party.Server {
       await this.room.storage.put(META_KEY, meta);
     }
     const settings = RoomSettings.parse(stored.get(SETTINGS_KEY) ?? {});
+    const moderation = new Moderation(await this.room.storage.list<Restriction>({ prefix: MODERATION_PREFIX }));
     // Groups (`g:<id>`) carry members and roles; every command there needs membership.
     const roomId = await this.resolveRoomId();
     const membership = roomId?.startsWith("g:") ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
-    return new RoomCore({ meta, settings, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}) });
+    return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}) });
   }
 
   /** `room.id` throws inside onAlarm (partykit 0.0.115): fall back to the id stored at the first request. */
@@ -168,11 +187,16 @@ export default class RoomServer implements Party.Server {
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(ctx.request.url).searchParams));
     if (!query.success) return this.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), 4008);
     if (!mayJoin(this.room.id, who)) return this.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), 4003);
+    const observing = query.data.observe === "1";
+    const barred = this.admin.connectRefusal(who, observing);
+    if (barred) return this.refuse(conn, barred.frame, barred.closeCode);
+    // Groups: members only; operators may watch as observers (the dashboard's live tail).
     const membership = this.core.membership;
-    if (membership?.exists && !membership.has(who.id)) return this.refuse(conn, errorFrame("not_member"), 4004);
+    if (membership?.exists && !membership.has(who.id) && !observing) return this.refuse(conn, errorFrame("not_member"), 4004);
     const session = query.data.session;
-    conn.setState({ user: who, session });
-    if (this.socketsOf(who.id, conn.id) === 0) this.signals.join(who.id);
+    conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}) });
+    this.reporter.touch();
+    if (!observing && this.socketsOf(who.id, conn.id) === 0) this.signals.join(who.id);
     // One socket per device session: a reconnect replaces a half-open predecessor.
     for (const other of this.room.getConnections<ConnState>()) {
       if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
@@ -229,8 +253,9 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.catchingUp.delete(conn.id);
-    const user = conn.state?.user.id;
+    const user = conn.state?.observer ? undefined : conn.state?.user.id;
     if (user && this.socketsOf(user, conn.id) === 0) this.signals.leave(user);
+    this.reporter.touch();
     // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
     // Hibernatable sockets do not answer a client's close frame by themselves; without this the
     // client sees 1006 (abnormal) for its own clean close.
@@ -315,7 +340,7 @@ export default class RoomServer implements Party.Server {
       this.counters.accepted++;
       // A removed member is owed one last notification (their list says they left): durable with the event.
       const farewells = (outcome.removed ?? []).map((user) => farewellWrite(user, outcome.event.seq, outcome.event.ts));
-      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack }, farewells.length ? [...outcome.writes, ...farewells] : outcome.writes);
+      this.pipeline.add({ conn, accepted: outcome, ack: outcome.ack, at: Date.now() }, farewells.length ? [...outcome.writes, ...farewells] : outcome.writes);
     } else if (outcome.status === "duplicate") {
       this.counters.duplicates++;
       // I3: the original ack, and only once the original is durable (I2).
@@ -328,7 +353,7 @@ export default class RoomServer implements Party.Server {
 
   private async answerHistory(conn: Conn, request: HistoryRequest): Promise<void> {
     const membership = this.core.membership;
-    if (membership && !membership.has(conn.state?.user.id ?? "")) return this.reply(conn, errorFrame("not_member", { ref: request.requestId }));
+    if (membership && !membership.has(conn.state?.user.id ?? "") && !conn.state?.observer) return this.reply(conn, errorFrame("not_member", { ref: request.requestId }));
     try {
       const { from, before } = historyRange(this.core.committedSeq, request.before, request.limit);
       const events = await readEventsJson(this.room.storage, this.core, from, before);
@@ -351,7 +376,13 @@ export default class RoomServer implements Party.Server {
       reads,
     );
     const acksByConn = new Map<Replier, Ack[]>();
+    const now = Date.now();
     for (const item of items) {
+      if (item.at !== undefined) this.ackLatency.observe(now - item.at);
+      if (!item.conn) {
+        item.settle?.(); // an admin action (runAdmin)
+        continue;
+      }
       if (item.read) {
         if (item.conn instanceof ItemReply) item.conn.resolve({ read: item.read.seq });
         else safeSend(item.conn, JSON.stringify({ type: "receipts", reads: { [item.read.user]: item.read.seq }, ...(item.requestId ? { requestId: item.requestId } : {}) }));
@@ -363,6 +394,7 @@ export default class RoomServer implements Party.Server {
     }
     for (const [conn, acks] of acksByConn) this.sendAcks(conn, acks);
     if (accepted.length === 0) return;
+    this.reporter.touch();
     const cutOff = this.cutOffNonMembers(accepted);
     // Serialised once, the same string to every socket (but those just cut off).
     this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
@@ -381,7 +413,7 @@ export default class RoomServer implements Party.Server {
     for (const a of accepted) for (const user of a.removed ?? []) if (!removedAt.has(user)) removedAt.set(user, a.event.seq);
     for (const conn of this.room.getConnections<ConnState>()) {
       const user = conn.state?.user.id;
-      if (!user || membership.has(user)) continue;
+      if (!user || membership.has(user) || conn.state?.observer) continue;
       const until = removedAt.get(user);
       if (until !== undefined) safeSend(conn, eventsFrame(accepted.filter((a) => a.event.seq <= until).map((a) => a.eventJson)));
       closed.add(conn.id);
@@ -406,6 +438,10 @@ export default class RoomServer implements Party.Server {
     this.broken = true;
     this.queuedReads.clear();
     for (const item of items) {
+      if (!item.conn) {
+        item.settle?.(error);
+        continue;
+      }
       this.reply(item.conn, errorFrame("storage_failed", item.ack ? { ref: item.ack.clientId } : {}));
       // The session's later frames were sequenced on the failed state: close so the client resends in order.
       this.resync(item.conn);
@@ -425,6 +461,7 @@ export default class RoomServer implements Party.Server {
     if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
+    if (url.pathname.includes("/admin/")) return this.admin.handle(request, who, url);
     this.ensureLink(request as unknown as Request);
     if (request.method === "GET" && action === "history") {
       if (!mayJoin(this.room.id, who)) return errorResponse("forbidden");
@@ -535,7 +572,7 @@ export default class RoomServer implements Party.Server {
   private async membersBlock() {
     const membership = this.core.membership;
     const present = new Set<string>();
-    for (const conn of this.room.getConnections<ConnState>()) if (conn.state) present.add(conn.state.user.id);
+    for (const conn of this.room.getConnections<ConnState>()) if (conn.state && !conn.state.observer) present.add(conn.state.user.id);
     return {
       kind: membership ? ("group" as const) : ("dm" as const),
       title: membership?.name ?? "",
@@ -548,7 +585,7 @@ export default class RoomServer implements Party.Server {
 
   private socketsOf(user: string, except: string): number {
     let n = 0;
-    for (const conn of this.room.getConnections<ConnState>()) if (conn.id !== except && conn.state?.user.id === user) n++;
+    for (const conn of this.room.getConnections<ConnState>()) if (conn.id !== except && !conn.state?.observer && conn.state?.user.id === user) n++;
     return n;
   }
 
@@ -570,6 +607,44 @@ export default class RoomServer implements Party.Server {
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
     };
+  }
+
+  /**
+   * An operator action from the admin API (party/room-admin.ts), decided in the room's task order like a
+   * socket's frame (I4) and settled only once durable (I2); clients see it in the broadcast like any event.
+   */
+  runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult> {
+    return new Promise((resolve, reject) => {
+      this.enqueue(async () => {
+        try {
+          if (this.broken) return resolve({ ok: false, error: { code: "storage_failed" } });
+          let outcome: Outcome;
+          const state: ConnState = { user: who, session: ADMIN_SESSION };
+          // The session and the dedupe window, so a retried clientId is known even after a restart (I3).
+          await this.load(state, { type: "send", clientId, n: 1, text: "" });
+          if (action.type === "delete") {
+            const lastN = this.core.sessionLastN(sessionKey(who.id, ADMIN_SESSION));
+            const command: Command = { type: "delete", target: action.target, clientId, n: this.core.knows(who.id, clientId) ? lastN : lastN + 1 };
+            outcome = this.core.handle(command, who, ADMIN_SESSION, await this.load(state, command));
+          } else {
+            outcome = this.core.system(action, who, clientId);
+          }
+          if (outcome.status === "rejected") return resolve({ ok: false, error: outcome.error });
+          const ack = outcome.ack;
+          if (outcome.status === "duplicate" && outcome.committed) return resolve({ ok: true, ack });
+          const settle = (error?: unknown) => (error ? reject(error) : resolve({ ok: true, ack }));
+          if (outcome.status === "accepted") this.counters.accepted++;
+          this.pipeline.add({ accepted: outcome.status === "accepted" ? outcome : undefined, ack, settle }, outcome.status === "accepted" ? outcome.writes : []);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  /** For party/room-admin.ts: the room's live state, read-only. */
+  get state() {
+    return { core: this.core, bootId: this.bootId, accepted: this.counters.accepted, rejected: this.counters.rejected };
   }
 
   // ---- Helpers.
@@ -610,6 +685,7 @@ export default class RoomServer implements Party.Server {
   private reply(conn: Replier, frame: ErrorFrame): void {
     const count = this.counters.rejected[frame.code] ?? 0;
     this.counters.rejected[frame.code] = count + 1;
+    this.reporter.touch();
     if (conn instanceof ItemReply) conn.resolve({ error: frame });
     else safeSend(conn, JSON.stringify(frame));
   }
@@ -621,6 +697,8 @@ export default class RoomServer implements Party.Server {
 }
 
 type StoredSettings = Partial<RoomSettings>;
+/** The command session operator deletes from the admin API run in (I4 numbering per operator). */
+const ADMIN_SESSION = "_admin";
 
 function safeSend(conn: Party.Connection, frame: string): void {
   try {

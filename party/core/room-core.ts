@@ -6,6 +6,10 @@
 import type { Ack, Command, ErrorCode, Identity, MembershipCommand, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
 import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
 import { isRefusal, type Membership } from "./membership.ts";
+import { Moderation, type ModerationAction } from "./moderation.ts";
+
+/** Operator actions that are events but not client commands: sequenced like any other event (I1). */
+export type SystemAction = { type: "announcement"; text: string } | { type: "moderation"; action: ModerationAction; user: string; until?: number };
 
 export type Rejection = { code: ErrorCode; message?: string; expected?: number; retryAfterMs?: number };
 
@@ -36,6 +40,8 @@ export type RoomCoreOptions = {
   recentWindow: number;
   /** Groups only: members and roles; every command then needs membership. */
   membership?: Membership;
+  /** Bans and mutes loaded from storage (party/core/moderation.ts). */
+  moderation?: Moderation;
 };
 
 export class RoomCore {
@@ -46,6 +52,7 @@ export class RoomCore {
   /** Highest seq whose write is durable (I2): nothing above it is ever shown to anyone. */
   committedSeq: number;
   settings: RoomSettings;
+  readonly moderation: Moderation;
   dedupeLoaded = false;
 
   private readonly sessions = new Map<string, StoredSession>();
@@ -63,6 +70,7 @@ export class RoomCore {
     this.lastAssigned = options.meta.lastSeq;
     this.committedSeq = options.meta.lastSeq;
     this.settings = options.settings;
+    this.moderation = options.moderation ?? new Moderation();
   }
 
   hasSession(key: string): boolean {
@@ -81,6 +89,11 @@ export class RoomCore {
   loadDedupe(events: RoomEvent[]): void {
     for (const event of events) this.remember(event);
     this.dedupeLoaded = true;
+  }
+
+  /** Whether (sender, clientId) already has a seq (I3): an admin retry then reuses its command number. */
+  knows(userId: string, clientId: string): boolean {
+    return this.dedupe.has(dedupeKey(userId, clientId));
   }
 
   /** The seq the shell must load from storage before `handle`, if the command targets one not in memory. */
@@ -166,10 +179,36 @@ export class RoomCore {
     return { epoch: this.epoch, lastSeq: this.lastAssigned, createdAt: this.createdAt };
   }
 
+  /**
+   * An operator's announcement or moderation action, as the next event. The caller checked the role;
+   * `clientId` makes a retried admin request idempotent (I3). Moderation state changes in the same batch.
+   */
+  system(action: SystemAction, who: Identity, clientId: string): Accepted | { status: "duplicate"; ack: Ack; committed: boolean } {
+    const known = this.dedupe.get(dedupeKey(who.id, clientId));
+    if (known) return { status: "duplicate", ack: { clientId, seq: known.seq, ts: known.ts, duplicate: true }, committed: known.seq <= this.committedSeq };
+    const seq = ++this.lastAssigned; // I1
+    const ts = this.options.clock();
+    const base = { seq, ts, author: { id: who.id, name: who.name }, clientId };
+    const writes: Array<[string, unknown]> = [];
+    let event: RoomEvent;
+    if (action.type === "announcement") {
+      event = { kind: "announcement", ...base, text: action.text };
+    } else {
+      event = { kind: "moderation", ...base, action: action.action, user: action.user, ...(action.until !== undefined ? { until: action.until } : {}) };
+      writes.push(this.moderation.apply(action.action, action.user, action.until));
+    }
+    this.remember(event);
+    const eventJson = JSON.stringify(event);
+    writes.push([eventKey(seq), eventJson], [META_KEY, this.meta()]);
+    return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes };
+  }
+
   private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
     const isOperator = who.role === "operator";
     const membership = this.options.membership;
     if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
+    const moderated = this.moderation.refusal(who, command.type, this.options.clock());
+    if (moderated) return moderated;
     if (this.settings.whoMayPost === "operators" && !isOperator) {
       return { code: "forbidden", message: "Only operators may post in this room." };
     }

@@ -21,6 +21,9 @@ export const ERRORS = {
   group_full: { retryable: false, text: "The group has reached its member limit." },
   not_member: { retryable: false, text: "Only members of this conversation may do that." },
   internal: { retryable: true, resend: true, text: "Unexpected server error." },
+  /** Moderation (party/core/moderation.ts): an operator banned or muted this user in this room, until an expiry. */
+  banned: { retryable: false, text: "You are banned from this room." },
+  muted: { retryable: false, text: "You are muted in this room and may not post." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -53,6 +56,8 @@ export const CLOSE_CODES = {
   /** Retryable: a late upgrade of an abandoned attempt can replace the live socket; the client just reconnects. */
   4012: { name: "session_replaced", retryable: true },
   4013: { name: "resync_required", retryable: true },
+  /** An operator banned this user: every socket of theirs is closed and reconnects are refused until the ban expires. */
+  4030: { name: "banned", retryable: false },
 } as const;
 
 export type CloseCode = keyof typeof CLOSE_CODES;

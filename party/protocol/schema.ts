@@ -117,7 +117,19 @@ export const MemberEvent = z.object({
 });
 export type GroupEvent = z.infer<typeof GroupEvent>;
 export type MemberEvent = z.infer<typeof MemberEvent>;
-export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent, GroupEvent, MemberEvent]);
+/** An operator's notice to the room: sequenced like a message (I1), so resume and history carry it. */
+export const AnnouncementEvent = z.object({ kind: z.literal("announcement"), ...eventBase, text: z.string() });
+/** An operator muted/banned (or lifted that from) a user in this room; `until` is the expiry in ms since the epoch. */
+export const ModerationEvent = z.object({
+  kind: z.literal("moderation"),
+  ...eventBase,
+  action: z.enum(["ban", "unban", "mute", "unmute"]),
+  user: UserId,
+  until: z.number().int().optional(),
+});
+export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent, GroupEvent, MemberEvent, AnnouncementEvent, ModerationEvent]);
+export type AnnouncementEvent = z.infer<typeof AnnouncementEvent>;
+export type ModerationEvent = z.infer<typeof ModerationEvent>;
 export type MessageEvent = z.infer<typeof MessageEvent>;
 export type EditEvent = z.infer<typeof EditEvent>;
 export type DeleteEvent = z.infer<typeof DeleteEvent>;

@@ -151,6 +151,22 @@ describe("KaiwaRoom", () => {
     await assert.rejects(room.send("y"), (e: unknown) => e instanceof KaiwaError && e.code === "closed");
   });
 
+  it("a ban (4030) after the welcome closes for good; pending and later calls reject with banned", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome());
+    onFrame = (p, frame) => {
+      if (frame.type !== "send") return;
+      send(p, { type: "error", code: "banned", message: "banned", retryable: false });
+      p.ws.close(4030, "banned");
+    };
+    const { room, errors } = makeRoom();
+    await assert.rejects(room.send("x"), (e: unknown) => e instanceof KaiwaError && e.code === "banned" && !e.retryable);
+    await until(() => room.status === "closed", "closed");
+    await assert.rejects(room.send("y"), (e: unknown) => e instanceof KaiwaError && e.code === "banned");
+    assert.equal(errors.length, 1);
+    assert.equal(peers.length, 1, "no reconnect after a ban");
+  });
+
   it("recovered:false renumbers from sessionLastN + 1 and emits reset before later events", async () => {
     reset();
     onPeer = (p) => send(p, welcome({ epoch: "e2", lastSeq: 3, sessionLastN: 7, resume: { recovered: false, reason: "epoch_changed" } }));

@@ -1,0 +1,64 @@
+/**
+ * The directory actor (one instance, `global`): the list of rooms the dashboard and the metrics read.
+ * Rooms report small coalesced stats here (party/adapters/directory-reporter.ts); it is never on the
+ * message path, and nothing a room does waits for it.
+ *
+ * Reachable only party-to-party: `room.context.parties.directory.get(...).fetch()` and the admin API in
+ * the worker bypass onBeforeRequest, and every request from outside is refused there. So a report
+ * cannot be forged from the internet, and reads go through the admin API's operator check.
+ */
+import type * as Party from "partykit/server";
+import { errorResponse, json, refusedSocket } from "./http.ts";
+import { ListRoomsQuery, RoomReport, type RoomEntry } from "./admin/schema.ts";
+import { renderMetrics } from "./admin/metrics.ts";
+
+const ROOM_PREFIX = "r:";
+
+export default class Directory implements Party.Server {
+  private rooms = new Map<string, RoomEntry>();
+
+  constructor(readonly room: Party.Room) {}
+
+  static onBeforeConnect() {
+    return refusedSocket("forbidden", "The directory has no socket API; use the admin API.", 4003);
+  }
+
+  static onBeforeRequest() {
+    return errorResponse("not_found", "The directory is internal; operators use /admin/*.");
+  }
+
+  async onStart() {
+    const stored = await this.room.storage.list<RoomEntry>({ prefix: ROOM_PREFIX });
+    for (const entry of stored.values()) this.rooms.set(entry.room, entry);
+  }
+
+  async onRequest(request: Party.Request): Promise<Response> {
+    const url = new URL(request.url);
+    const action = url.pathname.split("/").pop();
+    if (request.method === "POST" && action === "report") {
+      // Test switch (KAIWA_TEST_DIRECTORY_DELAY_MS): a slow directory, to prove no ack waits for it.
+      const delay = Number(this.room.env.KAIWA_TEST_DIRECTORY_DELAY_MS ?? 0);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      const report = RoomReport.safeParse(await request.json().catch(() => undefined));
+      if (!report.success) return errorResponse("bad_frame", report.error.issues[0]?.message);
+      const entry: RoomEntry = { ...report.data, updatedAt: Date.now() };
+      this.rooms.set(entry.room, entry);
+      await this.room.storage.put(ROOM_PREFIX + entry.room, entry);
+      return new Response(null, { status: 204 });
+    }
+    if (request.method === "GET" && action === "rooms") {
+      const query = ListRoomsQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) return errorResponse("bad_frame", query.error.issues[0]?.message);
+      const needle = query.data.q?.toLowerCase();
+      const matching = [...this.rooms.values()].filter((e) => !needle || e.room.toLowerCase().includes(needle));
+      // Busiest first, then by id: what an operator looks for on a live system.
+      matching.sort((a, b) => b.connections - a.connections || a.room.localeCompare(b.room));
+      return json({ rooms: matching.slice(0, query.data.limit), total: matching.length });
+    }
+    if (request.method === "GET" && action === "metrics") {
+      const entries = [...this.rooms.values()].sort((a, b) => a.room.localeCompare(b.room));
+      return new Response(renderMetrics(entries), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+    }
+    return errorResponse("not_found", "No such directory route.");
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The operator side of a room: admin routes (`/parties/room/<id>/admin/<action>`, reached from the admin
+ * API in the worker or directly with an operator token), moderation effects on sockets, observer
+ * connections, and the stats report for the directory. Kept out of party/room.ts so the room shell stays
+ * about messaging; the room calls in through a few hooks.
+ *
+ * Every route checks the platform `operator` role from the verified identity (I7) and parses its input
+ * with the schemas the worker used (I8): a request that fails either changes nothing.
+ */
+import type * as Party from "partykit/server";
+import { nanoid } from "nanoid";
+import type { z } from "zod";
+import type { Ack, ErrorFrame, Identity } from "./protocol/index.ts";
+import { errorFrame, errorResponse, json } from "./http.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "./admin/schema.ts";
+import type { Histogram } from "./core/histogram.ts";
+import type { Rejection, RoomCore, SystemAction } from "./core/room-core.ts";
+import { historyRange } from "./core/resume.ts";
+import { readEventsJson } from "./room-queries.ts";
+
+export type AdminAction = { type: "delete"; target: number } | SystemAction;
+export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };
+
+/** What RoomAdmin needs from the room shell (party/room.ts). */
+export interface AdminHost {
+  readonly room: Party.Room;
+  readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
+  readonly ackLatency: Histogram;
+  readonly reporter: { counters: { failed: number } };
+  runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
+}
+
+type ConnState = { user: Identity; session: string; observer?: true };
+
+const AUDIT_PREFIX = "audit:";
+const BANNED_CLOSE = 4030;
+
+export class RoomAdmin {
+  private rateBase = { accepted: 0, at: Date.now() };
+
+  constructor(private readonly host: AdminHost) {}
+
+  get kind(): "dm" | "room" {
+    return safeDecode(this.host.room.id).startsWith("dm:") ? "dm" : "room";
+  }
+
+  /** Refuses a socket of a banned user (typed frame + 4030) and observer sockets of non-operators. */
+  connectRefusal(who: Identity, observe: boolean): { frame: ErrorFrame; closeCode: number } | undefined {
+    if (observe && who.role !== "operator") return { frame: errorFrame("forbidden", { message: "Only operators may observe a room." }), closeCode: 4003 };
+    const refusal = this.host.state.core.moderation.refusal(who, "connect", Date.now());
+    return refusal ? { frame: errorFrame(refusal.code, refusal), closeCode: BANNED_CLOSE } : undefined;
+  }
+
+  async handle(request: Party.Request, who: Identity, url: URL): Promise<Response> {
+    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
+    const action = url.pathname.split("/").pop();
+    const route = `${request.method} ${action}`;
+    try {
+      switch (route) {
+        case "GET detail":
+          return json(this.detail());
+        case "GET messages":
+          return await this.messages(who, url);
+        case "GET audit":
+          return await this.audit(url);
+        case "POST delete":
+          return await this.act(request, who, DeleteBody, (body) => [{ type: "delete", target: body.target }, body.clientId]);
+        case "POST announce":
+          return await this.act(request, who, AnnounceBody, (body) => [{ type: "announcement", text: body.text }, body.clientId]);
+        case "POST moderate":
+          return await this.moderate(request, who);
+        default:
+          return errorResponse("not_found", "No such admin route.");
+      }
+    } catch (error) {
+      console.error("admin action failed", error);
+      return errorResponse("storage_failed", "The room could not store the action; nothing was changed.");
+    }
+  }
+
+  /** The stats the directory lists and the metrics endpoint renders (coalesced by the reporter). */
+  report(): RoomReport {
+    const { core, bootId, accepted, rejected } = this.host.state;
+    const { connections, observers } = this.counts();
+    const now = Date.now();
+    const seconds = (now - this.rateBase.at) / 1000;
+    const rate = seconds > 0 ? Math.round(((accepted - this.rateBase.accepted) / seconds) * 100) / 100 : 0;
+    this.rateBase = { accepted, at: now };
+    return {
+      room: this.host.room.id,
+      kind: this.kind,
+      bootId,
+      epoch: core.epoch,
+      lastSeq: core.committedSeq,
+      connections,
+      observers,
+      messagesTotal: accepted,
+      messagesPerSecond: rate,
+      errors: { ...rejected },
+      ackLatency: this.host.ackLatency.snapshot(),
+      archiveLag: 0, // the archive issue replaces this with lastSeq minus the archived position
+      reportFailures: this.host.reporter.counters.failed,
+    };
+  }
+
+  private detail(): RoomDetail {
+    const { core, bootId, accepted } = this.host.state;
+    const { connections, observers, members } = this.counts();
+    const seconds = (Date.now() - this.rateBase.at) / 1000;
+    return {
+      room: this.host.room.id,
+      kind: this.kind,
+      epoch: core.epoch,
+      lastSeq: core.committedSeq,
+      bootId,
+      connections,
+      observers,
+      members,
+      messagesTotal: accepted,
+      messagesPerSecond: seconds > 0 ? Math.round(((accepted - this.rateBase.accepted) / seconds) * 100) / 100 : 0,
+      archiveLag: 0,
+      reportFailures: this.host.reporter.counters.failed,
+      settings: core.settings,
+      restrictions: core.moderation.active(Date.now()),
+    };
+  }
+
+  private counts() {
+    let connections = 0;
+    let observers = 0;
+    const members = new Map<string, { id: string; name: string; connections: number }>();
+    for (const conn of this.host.room.getConnections<ConnState>()) {
+      const state = conn.state;
+      if (!state) continue; // refused before its state was set
+      if (state.observer) {
+        observers++;
+        continue;
+      }
+      connections++;
+      const member = members.get(state.user.id) ?? { id: state.user.id, name: state.user.name, connections: 0 };
+      member.connections++;
+      members.set(state.user.id, member);
+    }
+    return { connections, observers, members: [...members.values()].sort((a, b) => a.id.localeCompare(b.id)) };
+  }
+
+  /** The last N events (or a page before `before`). Reading a DM's content writes an audit record first. */
+  private async messages(who: Identity, url: URL): Promise<Response> {
+    const query = MessagesQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!query.success) return errorResponse("bad_frame", query.error.issues[0]?.message);
+    const core = this.host.state.core;
+    const range = historyRange(core.committedSeq, query.data.before, query.data.limit);
+    if (this.kind === "dm") {
+      const ts = Date.now();
+      const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_messages", from: range.from, before: range.before };
+      // Durable before the content leaves the room: no read of a DM without its record.
+      await this.host.room.storage.put(`${AUDIT_PREFIX}${String(ts).padStart(15, "0")}:${nanoid(8)}`, record);
+    }
+    const events = await readEventsJson(this.host.room.storage, core, range.from, range.before);
+    return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
+  }
+
+  private async audit(url: URL): Promise<Response> {
+    const query = AuditQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!query.success) return errorResponse("bad_frame", query.error.issues[0]?.message);
+    const rows = await this.host.room.storage.list<AuditRecord>({ prefix: AUDIT_PREFIX, reverse: true, limit: query.data.limit });
+    return json({ records: [...rows.values()] });
+  }
+
+  private async moderate(request: Party.Request, who: Identity): Promise<Response> {
+    const parsed = ModerateBody.safeParse(await request.json().catch(() => undefined));
+    if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
+    const body = parsed.data;
+    const until = body.durationMs !== undefined ? Date.now() + body.durationMs : undefined;
+    const result = await this.host.runAdmin(who, { type: "moderation", action: body.action, user: body.user, ...(until !== undefined ? { until } : {}) }, body.clientId ?? nanoid());
+    if (!result.ok) return rejection(result.error);
+    if (body.action === "ban") this.closeSockets(body.user);
+    return json(actionResult(result.ack));
+  }
+
+  /** After a ban is durable (and broadcast): every socket of the user gets a typed frame and a 4030 close. */
+  private closeSockets(userId: string): void {
+    const frame = JSON.stringify(errorFrame("banned"));
+    for (const conn of this.host.room.getConnections<ConnState>()) {
+      if (conn.state?.user.id !== userId || conn.state.user.role === "operator") continue;
+      try {
+        conn.send(frame);
+        conn.close(BANNED_CLOSE, "banned");
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private async act<B>(request: Party.Request, who: Identity, schema: z.ZodType<B>, build: (body: B) => [AdminAction, string | undefined]): Promise<Response> {
+    const parsed = schema.safeParse(await request.json().catch(() => undefined));
+    if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
+    const [action, clientId] = build(parsed.data);
+    const result = await this.host.runAdmin(who, action, clientId ?? nanoid());
+    return result.ok ? json(actionResult(result.ack)) : rejection(result.error);
+  }
+}
+
+function actionResult(ack: Ack): ActionResult {
+  return { seq: ack.seq, ts: ack.ts, ...(ack.duplicate ? { duplicate: true } : {}) };
+}
+
+function rejection(error: Rejection): Response {
+  return errorResponse(error.code, error.message);
+}
+
+function safeDecode(id: string): string {
+  try {
+    return decodeURIComponent(id);
+  } catch {
+    return id;
+  }
+}
