@@ -30,6 +30,9 @@ import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
 import { ConnectQuery, HistoryQuery, mayJoin } from "./room-access.ts";
+import { ArchiveUnavailable, RoomArchive } from "./archive/outbox.ts";
+import { archiveSettingsFromEnv } from "./archive/config.ts";
+import { canonicalRoomId } from "./archive/room-id.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
 type ConnState = { user: Identity; session: string };
@@ -50,6 +53,8 @@ export default class RoomServer implements Party.Server {
   private readonly limits: RoomLimits;
   private core!: RoomCore;
   private pipeline: CommitPipeline<Pending>;
+  /** The archive outbox (party/archive/outbox.ts): drained by the alarm, serves history past retention. */
+  private readonly archive: RoomArchive;
   /** One task at a time: commands that must load state first keep their arrival order (I4). */
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -65,6 +70,7 @@ export default class RoomServer implements Party.Server {
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
+    this.archive = new RoomArchive(room.storage, archiveSettingsFromEnv(room.env), () => this.core);
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
@@ -98,6 +104,12 @@ export default class RoomServer implements Party.Server {
 
   async onStart() {
     this.core = await this.loadCore();
+    await this.archive.load();
+  }
+
+  /** The archive drain (I9). `room.id` throws in here: the archive keeps the id in its state. */
+  async onAlarm() {
+    await this.archive.onAlarm();
   }
 
   private async loadCore(): Promise<RoomCore> {
@@ -143,9 +155,12 @@ export default class RoomServer implements Party.Server {
   private async welcome(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
     try {
       await this.ensureSession(who.id, query.session);
+      await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
+      // Replay reaches back only as far as the room still stores events (older ones were archived and pruned).
+      const resumeMaxEvents = this.archive.replayable(this.limits.resumeMaxEvents, replayUntil);
       const resume =
         query.epoch !== undefined && query.lastSeq !== undefined
-          ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents: this.limits.resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
+          ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
           : null;
       const welcome = {
         type: "welcome",
@@ -263,9 +278,10 @@ export default class RoomServer implements Party.Server {
   private async answerHistory(conn: Conn, request: HistoryRequest): Promise<void> {
     try {
       const { from, before } = historyRange(this.core.committedSeq, request.before, request.limit);
-      const events = await readEventsJson(this.room.storage, this.core, from, before);
+      const events = await this.archive.history(from, before);
       safeSend(conn, historyFrame(request.requestId, events, from > 1));
     } catch (error) {
+      if (error instanceof ArchiveUnavailable) return this.reply(conn, errorFrame("archive_unavailable", { ref: request.requestId }));
       console.error("history failed", error);
       this.reply(conn, errorFrame("internal", { ref: request.requestId }));
     }
@@ -284,6 +300,7 @@ export default class RoomServer implements Party.Server {
     }
     for (const [conn, acks] of acksByConn) safeSend(conn, JSON.stringify({ type: "ack", acks } satisfies ServerFrame));
     if (accepted.length === 0) return;
+    this.archive.committed(canonicalRoomId(this.room.id));
     // Serialised once, the same string to every socket.
     const frame = eventsFrame(accepted.map((a) => a.eventJson));
     for (const conn of this.room.getConnections()) {
@@ -320,7 +337,13 @@ export default class RoomServer implements Party.Server {
       const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
       if (!query.success) return errorResponse("bad_frame", `before must be a positive integer; limit 1..${LIMITS.maxHistoryLimit}.`);
       const range = historyRange(this.core.committedSeq, query.data.before, query.data.limit);
-      const events = await readEventsJson(this.room.storage, this.core, range.from, range.before);
+      let events: string[];
+      try {
+        events = await this.archive.history(range.from, range.before);
+      } catch (error) {
+        if (error instanceof ArchiveUnavailable) return errorResponse("archive_unavailable");
+        throw error;
+      }
       return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
     }
     if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
@@ -348,6 +371,7 @@ export default class RoomServer implements Party.Server {
       settings: this.core.settings,
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
+      archive: this.archive.stats(this.core.committedSeq),
     };
   }
 

@@ -18,6 +18,7 @@ export const ERRORS = {
   storage_failed: { retryable: true, resend: true, text: "The room could not store the command; nothing was accepted." },
   not_member: { retryable: false, text: "Only members of this conversation may do that." },
   internal: { retryable: true, resend: true, text: "Unexpected server error." },
+  archive_unavailable: { retryable: true, text: "The archive (history past the room's window, search) is unreachable; try again." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
