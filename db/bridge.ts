@@ -21,6 +21,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const sessions = { opened: 0, maxConcurrent: 0, queued: 0 };
   const waiting: WebSocket[] = [];
+  const earlyData = new WeakMap<WebSocket, { early: Buffer[]; keep: (data: Buffer) => void }>();
   let active = 0;
   const admit = () => {
     while (waiting.length > 0 && (!options.serial || active === 0)) {
@@ -42,11 +43,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     };
     const watch = new TerminateWatch();
     // Writes before the TCP connect completes are queued by Node.
-    ws.on("message", (data: Buffer) => {
+    const forward = (data: Buffer) => {
       touch();
-      tcp.write(data);
+      if (tcp.writable) tcp.write(data);
       if (watch.push(data)) tcp.end(); // the session is over: free the slot now, not at the idle timeout
-    });
+    };
+    const held = earlyData.get(ws);
+    if (held) {
+      ws.off("message", held.keep);
+      held.early.forEach(forward);
+    }
+    ws.on("message", forward);
     tcp.on("data", (data) => (touch(), ws.send(data)));
     let done = false;
     // The next session starts only once this TCP connection is fully closed, so the server has seen it go.
@@ -64,6 +71,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     touch();
   };
   server.on("connection", (ws) => {
+    // The driver sends its startup message as soon as the socket opens, while it may still be queued
+    // here: keep what arrives until the session is admitted, or it would wait forever for a reply.
+    const early: Buffer[] = [];
+    const keep = (data: Buffer) => early.push(data);
+    ws.on("message", keep);
+    earlyData.set(ws, { early, keep });
     waiting.push(ws);
     sessions.queued = waiting.length;
     admit();

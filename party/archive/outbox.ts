@@ -27,6 +27,8 @@ import { READ_RANGE, UPSERT_EVENTS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
 export const ARCHIVE_STATE_KEY = "archive";
 const MEMBER_PREFIX = "am:";
 const QUEUE_PREFIX = "aq:";
+/** If a drain has not re-armed by then (the room was evicted mid-drain), the alarm starts another. */
+const WATCHDOG_MS = 60_000;
 
 export type ArchiveState = { roomId: string; cursor: number; prunedThrough: number };
 type SeenMember = { id: string; ts: number };
@@ -42,8 +44,9 @@ export class RoomArchive {
   private lastError: string | undefined;
   private nextRetryAt: number | undefined;
   private commits = 0;
+  private draining = false;
   private readonly knownMembers = new Set<string>();
-  readonly counters = { drains: 0, batches: 0, rows: 0, members: 0, failures: 0, replyLost: 0, pruned: 0, archiveReads: 0 };
+  readonly counters = { drains: 0, batches: 0, rows: 0, rowsWritten: 0, members: 0, failures: 0, replyLost: 0, pruned: 0, archiveReads: 0 };
 
   constructor(
     private readonly storage: Party.Storage,
@@ -82,15 +85,34 @@ export class RoomArchive {
     this.knownMembers.add(userId);
   }
 
-  /** Hook for onAlarm. Never throws: a failure is counted, shown in stats and retried with backoff. */
-  async onAlarm(): Promise<void> {
-    this.armed = false;
+  /**
+   * Hook for onAlarm; synchronous on purpose. While an alarm handler runs, partykit makes `room.id` and
+   * `room.context.parties` throw for every handler of the room, including sockets and requests that
+   * interleave at its awaits. So the handler only starts the drain and returns at once; the drain runs in
+   * the background under a watchdog alarm, which restarts it if the room is evicted half way.
+   */
+  wake(): void {
+    if (this.draining) {
+      this.storage.setAlarm(Date.now() + WATCHDOG_MS).catch(() => {});
+      return;
+    }
+    this.draining = true;
+    this.drain()
+      .catch((error) => console.error("archive: drain bookkeeping failed", error))
+      .finally(() => (this.draining = false));
+  }
+
+  /** Never throws for a database failure: it is counted, shown in stats and retried with backoff. */
+  private async drain(): Promise<void> {
+    // Commits during the drain leave scheduling to it: its end looks at the lag and re-arms.
+    this.armed = true;
     await this.load();
     const state = this.state;
-    if (!this.enabled || !state) return;
+    if (!this.enabled || !state) return void (this.armed = false);
     this.counters.drains++;
+    await this.storage.setAlarm(Date.now() + WATCHDOG_MS);
+    let budget = this.settings.rowsPerAlarm;
     try {
-      let budget = this.settings.rowsPerAlarm;
       await withDb(this.settings.db!, async (db) => {
         while (budget > 0) {
           const moved = await this.drainBatch(db, state);
@@ -98,18 +120,25 @@ export class RoomArchive {
           budget -= moved;
         }
       });
-      this.failures = 0;
-      this.lastError = undefined;
-      this.nextRetryAt = undefined;
-      if (budget <= 0 || state.cursor < this.core().committedSeq) this.committed(state.roomId);
     } catch (error) {
       this.failures++;
       this.counters.failures++;
       this.lastError = error instanceof Error ? error.message : String(error);
       const delay = retryDelayMs(this.failures, this.settings.retryBaseMs, this.settings.retryCapMs, Math.random);
       this.nextRetryAt = Date.now() + delay;
-      this.armed = true;
-      await this.storage.setAlarm(this.nextRetryAt).catch((e) => console.error("archive: could not re-arm", e));
+      await this.storage.setAlarm(this.nextRetryAt);
+      return;
+    }
+    this.failures = 0;
+    this.lastError = undefined;
+    this.nextRetryAt = undefined;
+    if (budget <= 0 || state.cursor < this.core().committedSeq) {
+      await this.storage.setAlarm(Date.now() + (budget <= 0 ? 0 : this.settings.drainDelayMs));
+    } else {
+      this.armed = false;
+      await this.storage.deleteAlarm();
+      // A commit may have landed during the delete: it found `armed` set and left the scheduling to us.
+      if (state.cursor < this.core().committedSeq) this.committed(state.roomId);
     }
   }
 
@@ -186,9 +215,11 @@ export class RoomArchive {
         if (target !== undefined) rows.set(event.target, target);
       }
     }
+    let written = 0;
     await db.query("BEGIN");
     try {
-      if (rows.size > 0) await db.query(UPSERT_EVENTS, [state.roomId, `[${[...rows.values()].join(",")}]`]);
+      // rowCount counts rows inserted or changed: a retried batch whose rows are already there adds 0.
+      if (rows.size > 0) written = (await db.query(UPSERT_EVENTS, [state.roomId, `[${[...rows.values()].join(",")}]`])).rowCount ?? 0;
       if (members.size > 0) await db.query(UPSERT_SEEN_MEMBERS, [state.roomId, JSON.stringify([...members.values()])]);
       await db.query("COMMIT");
     } catch (error) {
@@ -196,6 +227,7 @@ export class RoomArchive {
       throw error;
     }
     this.counters.batches++;
+    this.counters.rowsWritten += written;
     if (++this.commits === this.settings.testLoseReplyAt) {
       // Test-only switch: Postgres committed, but the room acts as if the reply never came. The retry
       // must change nothing (the upserts are idempotent).

@@ -62,7 +62,8 @@ export async function readRoomLog(server: DevServer, room: string, user: string)
 }
 
 export async function archiveStats(server: DevServer, room: string): Promise<any> {
-  const { body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/stats`, { token: await server.token("ops", { operator: true }) });
+  const { status, body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/stats`, { token: await server.token("ops", { operator: true }) });
+  assert.equal(status, 200, `${room}: stats ${JSON.stringify(body)}`);
   return body.archive;
 }
 
@@ -70,8 +71,8 @@ export async function waitDrained(server: DevServer, room: string, timeoutMs = 1
   let stats: any;
   await waitFor(async () => {
     stats = await archiveStats(server, room);
-    return stats.lag === 0 && stats.cursor > 0;
-  }, timeoutMs, `${room}: archive lag 0`);
+    return stats.lag === 0 && stats.cursor > 0 && !stats.failing;
+  }, timeoutMs, `${room}: archive lag 0 and the drain healthy`);
   return stats;
 }
 
