@@ -104,3 +104,24 @@ export async function assertArchiveEqualsLog(db: ArchiveDb, room: string, log: a
     assert.deepStrictEqual({ ...row, payload: JSON.parse(row.payload) }, expected, `${room}: row ${event.seq} differs from the room log`);
   });
 }
+
+/** One user's socket in a room, for tests that write specific messages: each call waits for its durable ack. */
+export async function openWriter(server: DevServer, room: string, user: string) {
+  const socket = await rawSocket(server, room, { token: await server.token(user, { name: user.toUpperCase() }), session: `w-${user}` });
+  let n = (await socket.next((f) => f.type === "welcome", 30_000)).sessionLastN;
+  const command = async (frame: Record<string, unknown>): Promise<{ seq: number; ts: number }> => {
+    const clientId = `${user}-w${++n}`;
+    const from = socket.frames.length;
+    socket.send({ ...frame, clientId, n });
+    const reply = await socket.next((f) => (f.type === "ack" && f.acks.some((a: any) => a.clientId === clientId)) || (f.type === "error" && f.ref === clientId), 30_000, from);
+    if (reply.type === "error") throw new Error(`${room}: ${reply.code} ${reply.message}`);
+    return reply.acks.find((a: any) => a.clientId === clientId);
+  };
+  return {
+    socket,
+    send: (text: string) => command({ type: "send", text }),
+    edit: (target: number, text: string) => command({ type: "edit", target, text }),
+    delete: (target: number) => command({ type: "delete", target }),
+    close: () => socket.ws.close(),
+  };
+}
