@@ -9,6 +9,7 @@
  * session at a time and queues the rest; a session that goes quiet for `idleMs` is cut so it cannot hold
  * everyone else up. A real Postgres gets `serial: false` (one backend per connection).
  */
+import { createServer } from "node:http";
 import { connect } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { TerminateWatch } from "./terminate-watch.ts";
@@ -17,12 +18,17 @@ export type BridgeOptions = { target: { host: string; port: number }; port?: num
 export type Bridge = { port: number; sessions: { opened: number; maxConcurrent: number; queued: number }; close(): Promise<void> };
 
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
-  const server = new WebSocketServer({ host: "127.0.0.1", port: options.port ?? 0 });
-  await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const sessions = { opened: 0, maxConcurrent: 0, queued: 0 };
+  let active = 0;
+  // Plain GET /stats shows the session counters (tests prove with them that PGlite's sessions never overlapped).
+  const http = createServer((_request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify({ ...sessions, active }));
+  });
+  const server = new WebSocketServer({ server: http });
+  await new Promise<void>((resolve, reject) => http.listen(options.port ?? 0, "127.0.0.1", resolve).once("error", reject));
   const waiting: WebSocket[] = [];
   const earlyData = new WeakMap<WebSocket, { early: Buffer[]; keep: (data: Buffer) => void }>();
-  let active = 0;
   const admit = () => {
     while (waiting.length > 0 && (!options.serial || active === 0)) {
       const ws = waiting.shift()!;
@@ -81,14 +87,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     sessions.queued = waiting.length;
     admit();
   });
-  const port = (server.address() as { port: number }).port;
+  const port = (http.address() as { port: number }).port;
   return {
     port,
     sessions,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
+        server.close();
+        http.closeAllConnections();
+        http.close(() => resolve());
       }),
   };
 }

@@ -44,6 +44,12 @@ test("10,000 messages across 40 rooms, with edits and deletions, arrive once and
     for (const [clientId, seq] of driven[i]!.acks) assert.equal(log[seq - 1].clientId, clientId);
     await assertArchiveEqualsLog(db, room, log);
   }
+  if (db.kind === "pglite") {
+    // 40 rooms drained at once through one PGlite: the bridge admitted one session at a time.
+    const bridge = (await (await fetch(`http://127.0.0.1:${db.bridgePort}/stats`)).json()) as { opened: number; maxConcurrent: number };
+    assert.equal(bridge.maxConcurrent, 1);
+    assert.ok(bridge.opened >= 40, `${bridge.opened} sessions`);
+  }
   const members = await db.query("SELECT room_id, user_id FROM archive_members WHERE room_id = 'bulk-3'");
   assert.deepEqual(members.map((m) => m.user_id), ["u3"], "the poster is recorded as a member");
 });
