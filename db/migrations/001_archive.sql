@@ -9,16 +9,18 @@ CREATE FUNCTION kaiwa_norm(t text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
   AS $$ SELECT lower(normalize(t, NFKC) COLLATE "C") $$;
 
--- Character bigrams of the normalised text, without grams that span whitespace. Japanese has no spaces,
--- so words cannot be split out; bigrams index every two-character substring, which makes a two-character
--- query (既読) an index lookup. No extension needed: pg_trgm under a C ctype drops non-ASCII characters
--- and yields no trigram for a two-character query; pg_bigm and PGroonga are on neither PGlite nor Neon.
+-- Character bigrams of the normalised text. Japanese has no spaces, so words cannot be split out; bigrams
+-- index every two-character substring, which makes a two-character query (既読) an index lookup. No
+-- extension needed: pg_trgm under a C ctype drops non-ASCII characters and yields no trigram for a
+-- two-character query; pg_bigm and PGroonga are on neither PGlite nor Neon.
+-- Grams that span whitespace and repeated grams are kept: query terms never contain whitespace, GIN keeps
+-- each key once per row anyway, and filtering them (DISTINCT + a regex per gram) tripled the time PGlite
+-- spends per archived row (measured: 994 vs 3,453 rows/s inserting 10k messages).
 CREATE FUNCTION kaiwa_grams(t text) RETURNS text[]
   LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
   AS $$
-    SELECT coalesce(array_agg(DISTINCT g), '{}')
-    FROM (SELECT substr(n, i, 2) AS g FROM (SELECT kaiwa_norm(t) AS n) s, generate_series(1, length(n) - 1) AS i) grams
-    WHERE g !~ '\s'
+    SELECT coalesce(array_agg(substr(n, i, 2)), '{}')
+    FROM (SELECT kaiwa_norm(t) AS n) AS s, generate_series(1, length(n) - 1) AS i
   $$;
 
 CREATE TABLE archive_events (

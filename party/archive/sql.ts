@@ -37,20 +37,15 @@ SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq
  * $1 user, $2 terms (normalised in SQL), $3 whole query, $4 room, $5 sender, $6 from ts, $7 to ts, $8 limit, $9 offset.
  */
 export const SEARCH = `
-WITH q AS (
-  SELECT array_agg(kaiwa_norm(t)) AS terms,
-         coalesce((SELECT array_agg(DISTINCT g) FROM unnest($2::text[]) AS t2, unnest(kaiwa_grams(t2)) AS g), '{}') AS grams
-  FROM unnest($2::text[]) AS t
-)
 SELECT e.room_id, e.seq, e.ts, e.author_id, e.author_name, e.body, e.edited_by,
-       (SELECT sum((length(n.nb) - length(replace(n.nb, t, ''))) / length(t)) FROM unnest(q.terms) AS t)::float8
+       (SELECT sum((length(n.nb) - length(replace(n.nb, t, ''))) / length(t)) FROM unnest(kaiwa_norm_terms($2::text[])) AS t)::float8
          / (1 + ln(1 + length(n.nb)))
-         + CASE WHEN cardinality(q.terms) > 1 AND strpos(n.nb, kaiwa_norm($3)) > 0 THEN 1 ELSE 0 END AS score
-FROM q, archive_events e
+         + CASE WHEN cardinality($2::text[]) > 1 AND strpos(n.nb, kaiwa_norm($3)) > 0 THEN 1 ELSE 0 END AS score
+FROM archive_events e
 CROSS JOIN LATERAL (SELECT kaiwa_norm(e.body) AS nb) AS n
 WHERE e.kind = 'message' AND e.deleted_by IS NULL
-  AND e.grams @> q.grams
-  AND NOT EXISTS (SELECT 1 FROM unnest(q.terms) AS t WHERE strpos(n.nb, t) = 0)
+  AND e.grams @> kaiwa_query_grams($2::text[])
+  AND NOT EXISTS (SELECT 1 FROM unnest(kaiwa_norm_terms($2::text[])) AS t WHERE strpos(n.nb, t) = 0)
   AND CASE WHEN e.room_id LIKE 'dm:%'
         THEN split_part(e.room_id, ':', 2) = $1 OR split_part(e.room_id, ':', 3) = $1
         ELSE EXISTS (SELECT 1 FROM archive_members m WHERE m.room_id = e.room_id AND m.user_id = $1 AND m.left_ts IS NULL)
