@@ -39,6 +39,9 @@ CREATE TABLE archive_events (
   deleted_by  bigint,
   payload     jsonb  NOT NULL,
   archived_at timestamptz NOT NULL DEFAULT now(),
+  -- messages: the normalised text search matches terms in, stored so a query does not normalise every
+  -- candidate again (measured: ~half the time of a common-term query on PGlite), and its bigrams
+  search_text text  GENERATED ALWAYS AS (CASE WHEN kind = 'message' THEN kaiwa_norm(body) END) STORED,
   grams       text[] GENERATED ALWAYS AS (CASE WHEN kind = 'message' THEN kaiwa_grams(body) END) STORED,
   PRIMARY KEY (room_id, seq)
 );

@@ -42,7 +42,7 @@ SELECT e.room_id, e.seq, e.ts, e.author_id, e.author_name, e.body, e.edited_by,
          / (1 + ln(1 + length(n.nb)))
          + CASE WHEN cardinality($2::text[]) > 1 AND strpos(n.nb, kaiwa_norm($3)) > 0 THEN 1 ELSE 0 END AS score
 FROM archive_events e
-CROSS JOIN LATERAL (SELECT kaiwa_norm(e.body) AS nb) AS n
+CROSS JOIN LATERAL (SELECT e.search_text AS nb) AS n
 WHERE e.kind = 'message' AND e.deleted_by IS NULL
   AND e.grams @> kaiwa_query_grams($2::text[])
   AND NOT EXISTS (SELECT 1 FROM unnest(kaiwa_norm_terms($2::text[])) AS t WHERE strpos(n.nb, t) = 0)
