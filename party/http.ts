@@ -22,6 +22,7 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   bad_frame: 400,
   frame_too_large: 413,
   storage_failed: 503,
+  archive_unavailable: 503,
   internal: 500,
 };
 

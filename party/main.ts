@@ -1,11 +1,12 @@
 /**
- * The project's main party: `/health` (for deploy checks and the test harness) and the operator
- * admin API at `/admin/*` (party/admin/api.ts), both answered in the worker.
+ * The project's main party, answered in the worker: `/health` (for deploy checks and the test harness),
+ * the operator admin API at `/admin/*` (party/admin/api.ts) and `/archive/search` (party/archive/search.ts).
  * Conversations live in the `room` party (party/room.ts), at /parties/room/<id>; the dashboard is
  * served from public/ (partykit.json `serve`).
  */
 import type * as Party from "partykit/server";
 import { ADMIN_PREFIX, handleAdmin } from "./admin/api.ts";
+import { searchRoute } from "./archive/search.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}
@@ -14,6 +15,7 @@ export default class Main implements Party.Server {
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
     if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request as unknown as Request, lobby);
+    if (url.pathname === "/archive/search") return searchRoute(request as unknown as Request, lobby.env);
     return new Response("Not found", { status: 404 });
   }
 

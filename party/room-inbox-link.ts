@@ -12,6 +12,7 @@ import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } f
 import { ReadState, membersFromRoomId } from "./core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./room-notifier.ts";
 import { callActor } from "./service-auth.ts";
+import type { AlarmClock } from "./adapters/alarm-clock.ts";
 import type { RoomCore } from "./core/room-core.ts";
 import { readEvents, readEventsJson } from "./room-queries.ts";
 
@@ -44,6 +45,7 @@ export class RoomInboxLink {
     private readonly room: Party.Room,
     private readonly core: () => RoomCore,
     private readonly limits: RoomLimits,
+    private readonly alarms: AlarmClock,
   ) {}
 
   /** Removed members still owed their last notification (the one that says so). */
@@ -167,7 +169,7 @@ export class RoomInboxLink {
   armAlarm(): void {
     if (!this.active || this.alarmArmed) return;
     this.alarmArmed = true;
-    this.room.storage.setAlarm(Date.now() + this.limits.notifyAlarmMs).catch((error) => {
+    this.alarms.want("notify", Date.now() + this.limits.notifyAlarmMs).catch((error) => {
       this.alarmArmed = false;
       console.error("arming the notify alarm failed", error);
     });
@@ -194,15 +196,21 @@ export class RoomInboxLink {
     this.notifier.committed(events.map(({ event, json }) => ({ seq: event.seq, json })));
   }
 
-  /** The alarm: redeliver whatever is pending (after a crash, or after failed calls), then re-arm if needed. */
-  async onAlarm(): Promise<void> {
+  /** The alarm fired: redeliver whatever is pending (after a crash, or failed calls) in the background. */
+  wake(): void {
     this.alarmArmed = false;
+    this.redeliver().catch((error) => console.error("redelivering inbox notifications failed", error));
+  }
+
+  private async redeliver(): Promise<void> {
     await this.load();
     if (!this.notifier) return;
     const done = await this.notifier.drain();
     if (!done) {
       this.alarmArmed = true;
-      await this.room.storage.setAlarm(Date.now() + this.limits.notifyAlarmMs);
+      await this.alarms.want("notify", Date.now() + this.limits.notifyAlarmMs);
+    } else if (!this.alarmArmed) {
+      await this.alarms.withdraw("notify");
     }
   }
 

@@ -41,6 +41,10 @@ import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
 import { Histogram } from "./core/histogram.ts";
 import { MODERATION_PREFIX, Moderation, type Restriction } from "./core/moderation.ts";
 import { directoryReporter } from "./adapters/directory-reporter.ts";
+import { ArchiveUnavailable, RoomArchive } from "./archive/outbox.ts";
+import { archiveSettingsFromEnv } from "./archive/config.ts";
+import { canonicalRoomId } from "./archive/room-id.ts";
+import { AlarmClock } from "./adapters/alarm-clock.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
 type ConnState = { user: Identity; session: string; observer?: true };
@@ -75,6 +79,10 @@ export default class RoomServer implements Party.Server {
   private readonly limits: RoomLimits;
   private core!: RoomCore;
   private pipeline: CommitPipeline<Pending>;
+  /** The archive outbox (party/archive/outbox.ts): drained by the alarm, serves history past retention. */
+  private readonly archive: RoomArchive;
+  /** The room's one storage alarm, shared by the archive drain and the inbox link. */
+  private readonly alarms: AlarmClock;
   /** One task at a time: commands that must load state first keep their arrival order (I4). */
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -100,7 +108,8 @@ export default class RoomServer implements Party.Server {
   constructor(readonly room: Party.Room) {
     this.limits = roomLimitsFromEnv(room.env);
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
-    this.link = new RoomInboxLink(room, () => this.core, this.limits);
+    this.alarms = new AlarmClock(room.storage);
+    this.link = new RoomInboxLink(room, () => this.core, this.limits, this.alarms);
     this.signals = new RoomSignals(
       {
         now: Date.now,
@@ -117,6 +126,7 @@ export default class RoomServer implements Party.Server {
       if (!this.core.membership) this.signals.deliveredTo(user, seq);
     };
     this.reporter = directoryReporter(room, () => this.admin.report());
+    this.archive = new RoomArchive(room.storage, archiveSettingsFromEnv(room.env), () => this.core, this.alarms);
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
@@ -154,6 +164,18 @@ export default class RoomServer implements Party.Server {
 
   async onStart() {
     this.core = await this.loadCore();
+    await Promise.all([this.archive.load(), this.alarms.load()]);
+  }
+
+  /**
+   * The one alarm wakes both of its users: the archive drain (I9) and inbox notification retries (IB3).
+   * Returns at once: while an alarm handler runs, partykit makes `room.id` and `context.parties` throw for
+   * every handler of the room, so the work runs in the background (see RoomArchive.wake).
+   */
+  onAlarm() {
+    this.alarms.fired();
+    this.archive.wake();
+    this.link.wake();
   }
 
   private async loadCore(): Promise<RoomCore> {
@@ -222,9 +244,12 @@ export default class RoomServer implements Party.Server {
     try {
       await this.ensureSession(who.id, query.session);
       await this.linkReady;
+      await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
+      // Replay reaches back only as far as the room still stores events (older ones were archived and pruned).
+      const resumeMaxEvents = this.archive.replayable(this.limits.resumeMaxEvents, replayUntil);
       const resume =
         query.epoch !== undefined && query.lastSeq !== undefined
-          ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents: this.limits.resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
+          ? decideResume({ epoch: this.core.epoch, committedSeq: replayUntil, resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
           : null;
       const welcome = {
         type: "welcome",
@@ -356,9 +381,10 @@ export default class RoomServer implements Party.Server {
     if (membership && !membership.has(conn.state?.user.id ?? "") && !conn.state?.observer) return this.reply(conn, errorFrame("not_member", { ref: request.requestId }));
     try {
       const { from, before } = historyRange(this.core.committedSeq, request.before, request.limit);
-      const events = await readEventsJson(this.room.storage, this.core, from, before);
+      const events = await this.archive.history(from, before);
       safeSend(conn, historyFrame(request.requestId, events, from > 1));
     } catch (error) {
+      if (error instanceof ArchiveUnavailable) return this.reply(conn, errorFrame("archive_unavailable", { ref: request.requestId }));
       console.error("history failed", error);
       this.reply(conn, errorFrame("internal", { ref: request.requestId }));
     }
@@ -395,6 +421,7 @@ export default class RoomServer implements Party.Server {
     for (const [conn, acks] of acksByConn) this.sendAcks(conn, acks);
     if (accepted.length === 0) return;
     this.reporter.touch();
+    this.archive.committed(canonicalRoomId(this.room.id));
     const cutOff = this.cutOffNonMembers(accepted);
     // Serialised once, the same string to every socket (but those just cut off).
     this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
@@ -473,7 +500,14 @@ export default class RoomServer implements Party.Server {
       // `after`: catch-up reading forwards (inbox sync); otherwise pages backwards from `before`.
       const range = after !== undefined ? { from: after + 1, before: Math.min(after + 1 + limit, committed + 1) } : historyRange(committed, before, limit);
       const hasMore = after !== undefined ? range.before <= committed : range.from > 1;
-      const events = await readEventsJson(this.room.storage, this.core, range.from, range.before);
+      let events: string[];
+      try {
+        // Past the room's retention window the archive answers, in the same shape and order.
+        events = await this.archive.history(range.from, range.before);
+      } catch (error) {
+        if (error instanceof ArchiveUnavailable) return errorResponse("archive_unavailable");
+        throw error;
+      }
       return new Response(`{"events":[${events.join(",")}],"lastSeq":${committed},"hasMore":${hasMore}}`, { headers: { "content-type": "application/json" } });
     }
     if (request.method === "POST" && action === "wake") {
@@ -589,10 +623,6 @@ export default class RoomServer implements Party.Server {
     return n;
   }
 
-  async onAlarm() {
-    await this.link.onAlarm();
-  }
-
   private stats() {
     let connections = 0;
     for (const _ of this.room.getConnections()) connections++;
@@ -606,6 +636,7 @@ export default class RoomServer implements Party.Server {
       inboxes: this.link.stats(),
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
+      archive: this.archive.stats(this.core.committedSeq),
     };
   }
 

@@ -5,8 +5,10 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT, STATE_DIR, devSecret } from "./dev-secret.ts";
+import { startDevArchive } from "../db/dev-archive.ts";
 
 const port = process.env.PORT ?? "1999";
+const archive = await startDevArchive(STATE_DIR);
 const args = [
   join(PROJECT_ROOT, "node_modules", "partykit", "dist", "bin.mjs"),
   "dev",
@@ -15,8 +17,9 @@ const args = [
   "--no-hotkeys",
   "--persist", join(STATE_DIR, "state"),
   "--var", `KAIWA_JWT_SECRET=${devSecret()}`,
+  ...Object.entries(archive.vars).flatMap(([key, value]) => ["--var", `${key}=${value}`]),
 ];
-console.log(`kaiwa: starting on http://127.0.0.1:${port} (state in .kaiwa/state); mint a token with: npm run token -- alice`);
+console.log(`kaiwa: starting on http://127.0.0.1:${port} (state in .kaiwa/state; ${archive.describe}); mint a token with: npm run token -- alice`);
 const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
-child.on("exit", (code) => process.exit(code ?? 0));
+child.on("exit", (code) => void archive.stop().finally(() => process.exit(code ?? 0)));

@@ -11,3 +11,10 @@ fi
 npx tsc -p .
 node --import tsx --test --test-reporter=spec tests/unit/*.test.ts
 node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/integration/*.integration.test.ts
+# The archive tests once more against a real PostgreSQL 15 server (Debian's package); they assert
+# SELECT version(), so a silent fallback to PGlite fails. CI must have it; locally a missing one is named.
+if [ -x /usr/lib/postgresql/15/bin/postgres ] || [ "${CI:-}" = "true" ]; then
+  npm run -s test:archive:postgres
+else
+  echo "tests: archive tests against PostgreSQL 15 not run; install it with: apt-get install -y postgresql" >&2
+fi

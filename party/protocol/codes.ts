@@ -24,6 +24,7 @@ export const ERRORS = {
   /** Moderation (party/core/moderation.ts): an operator banned or muted this user in this room, until an expiry. */
   banned: { retryable: false, text: "You are banned from this room." },
   muted: { retryable: false, text: "You are muted in this room and may not post." },
+  archive_unavailable: { retryable: true, text: "The archive (history past the room's window, search) is unreachable; try again." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,110 @@
+/**
+ * History past the room's retention window, served from the archive: with the window shrunk to 50 events,
+ * paging back over the socket and over HTTP crosses into the archive with no gap, no overlap, same order
+ * and the same records; resume refuses to replay what the room no longer stores (I5).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { DevServer } from "../helpers/dev-server.ts";
+import { ArchiveDb } from "../helpers/archive-db.ts";
+import { archiveStats, driveRoom, waitDrained } from "../helpers/archive-check.ts";
+import { rawSocket } from "../helpers/raw-socket.ts";
+
+const RETENTION = 50;
+const db = new ArchiveDb();
+let server: DevServer;
+before(async () => {
+  await db.start();
+  server = new DevServer({ vars: { ...db.vars, KAIWA_RETENTION_EVENTS: RETENTION, KAIWA_ARCHIVE_DELAY_MS: 50, KAIWA_ARCHIVE_BATCH_ROWS: 64 } });
+  await server.start();
+});
+after(async () => {
+  await server?.stop();
+  await db.stop();
+});
+
+const room = "long-history";
+let lastSeq = 0;
+
+async function archived(): Promise<Map<number, unknown>> {
+  const rows = await db.query("SELECT seq::int AS seq, payload::text AS payload FROM archive_events WHERE room_id = $1", [room]);
+  return new Map(rows.map((r) => [r.seq, JSON.parse(r.payload)]));
+}
+
+test("the room keeps only its window once the archive has confirmed the rest", async () => {
+  ({ lastSeq } = await driveRoom(server, room, "hana", { sends: 300, edits: 12, deletes: 6 }));
+  const stats = await waitDrained(server, room);
+  assert.equal(stats.cursor, lastSeq);
+  assert.equal(stats.prunedThrough, lastSeq - RETENTION, "everything below the window was pruned, nothing inside it");
+  assert.equal(stats.pruned, lastSeq - RETENTION);
+});
+
+test("socket history pages back across the retention boundary: gapless, ordered, equal to the archive", async () => {
+  const socket = await rawSocket(server, room, { token: await server.token("kenji"), session: "k1" });
+  await socket.next((f) => f.type === "welcome");
+  const pages: any[][] = [];
+  let beforeSeq: number | undefined;
+  for (let i = 0; ; i++) {
+    const from = socket.frames.length;
+    socket.send({ type: "history", requestId: `h${i}`, limit: 40, ...(beforeSeq ? { before: beforeSeq } : {}) });
+    const page = await socket.next((f) => f.requestId === `h${i}`, 10_000, from);
+    assert.equal(page.type, "history", JSON.stringify(page));
+    pages.unshift(page.events);
+    if (!page.hasMore) break;
+    beforeSeq = page.events[0].seq;
+  }
+  const events = pages.flat();
+  events.forEach((event, i) => assert.equal(event.seq, i + 1, `position ${i} holds seq ${event.seq}`));
+  assert.equal(events.length, lastSeq);
+  const archive = await archived();
+  for (const event of events) assert.deepStrictEqual(event, archive.get(event.seq), `seq ${event.seq} differs from the archive`);
+  assert.ok((await archiveStats(server, room)).archiveReads > 0, "older pages came from the archive");
+  socket.ws.close();
+});
+
+test("HTTP history: a page straddling the boundary, and odd page sizes, have no gap or overlap", async () => {
+  const token = await server.token("kenji");
+  const boundary = lastSeq - RETENTION; // highest archived-only seq
+  const { status, body } = await server.fetchJson(`/parties/room/${room}/history?before=${boundary + 8}&limit=15`, { token });
+  assert.equal(status, 200);
+  assert.deepEqual(body.events.map((e: any) => e.seq), Array.from({ length: 15 }, (_, i) => boundary - 7 + i));
+  const seen: number[] = [];
+  for (let before = lastSeq + 1; before > 1; ) {
+    const page = await server.fetchJson(`/parties/room/${room}/history?before=${before}&limit=37`, { token });
+    seen.unshift(...page.body.events.map((e: any) => e.seq));
+    before = page.body.events[0].seq;
+    assert.equal(page.body.hasMore, before > 1);
+  }
+  assert.deepEqual(seen, Array.from({ length: lastSeq }, (_, i) => i + 1));
+});
+
+test("resume from a position the room has pruned is refused as too far behind (I5), not replayed with a gap", async () => {
+  const first = await rawSocket(server, room, { token: await server.token("kenji"), session: "k2" });
+  const welcome = await first.next((f) => f.type === "welcome");
+  first.ws.close();
+  const stale = await rawSocket(server, room, { token: await server.token("kenji"), session: "k3", epoch: welcome.epoch, lastSeq: "10" });
+  assert.deepEqual((await stale.next((f) => f.type === "welcome")).resume, { recovered: false, reason: "too_far_behind" });
+  stale.ws.close();
+  const recent = await rawSocket(server, room, { token: await server.token("kenji"), session: "k4", epoch: welcome.epoch, lastSeq: String(lastSeq - 20) });
+  assert.deepEqual((await recent.next((f) => f.type === "welcome")).resume, { recovered: true });
+  const replay = await recent.next((f) => f.type === "events" && f.replay);
+  assert.deepEqual(replay.events.map((e: any) => e.seq), Array.from({ length: 20 }, (_, i) => lastSeq - 19 + i));
+  recent.ws.close();
+});
+
+test("with the archive down, old pages get a typed retryable error; the room's own window still answers", async () => {
+  const token = await server.token("kenji");
+  await db.stopDb();
+  try {
+    const old = await server.fetchJson(`/parties/room/${room}/history?before=20&limit=10`, { token });
+    assert.equal(old.status, 503);
+    assert.deepEqual(Object.keys(old.body.error).sort(), ["code", "message", "retryable"]);
+    assert.equal(old.body.error.code, "archive_unavailable");
+    assert.equal(old.body.error.retryable, true);
+    const recent = await server.fetchJson(`/parties/room/${room}/history?limit=20`, { token });
+    assert.equal(recent.status, 200);
+    assert.equal(recent.body.events.length, 20);
+  } finally {
+    await db.startDb();
+  }
+});
