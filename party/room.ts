@@ -244,7 +244,8 @@ export default class RoomServer implements Party.Server {
     try {
       await this.ensureSession(who.id, query.session);
       await this.linkReady;
-      await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
+      // Observers (operators watching) are not members: search must not open the room to them.
+      if (!conn.state?.observer) await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
       // Replay reaches back only as far as the room still stores events (older ones were archived and pruned).
       const resumeMaxEvents = this.archive.replayable(this.limits.resumeMaxEvents, replayUntil);
       const resume =

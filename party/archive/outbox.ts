@@ -23,7 +23,7 @@ import type { ArchiveSettings } from "./config.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import { withDb, type Db } from "./connection.ts";
 import { nextBatch, pruneFloor, replayableEvents, retryDelayMs, splitRange } from "./plan.ts";
-import { READ_RANGE, UPSERT_EVENTS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
+import { READ_RANGE, UPSERT_EVENTS, UPSERT_EVENT_MEMBERS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
 
 export const ARCHIVE_STATE_KEY = "archive";
 const MEMBER_PREFIX = "am:";
@@ -208,11 +208,14 @@ export class RoomArchive {
     if (records.length !== Math.max(0, to - from + 1)) throw new Error(`room log holds ${records.length} of the ${to - from + 1} events ${from}..${to}`);
     const rows = new Map<number, string>();
     const members = new Map<string, SeenMember>();
+    /** Group membership as the batch's events leave it (user → joined at, left at or null). */
+    const memberships = new Map<string, { id: string; ts: number; left: number | null }>();
     for (const member of queued.values()) members.set(member.id, member);
     for (const json of records) {
-      const event = JSON.parse(json) as { seq: number; kind: string; ts: number; target?: number; author: { id: string } };
+      const event = JSON.parse(json) as MembershipFields & { seq: number; kind: string; ts: number; target?: number; author: { id: string } };
       rows.set(event.seq, json);
       if (!members.has(event.author.id)) members.set(event.author.id, { id: event.author.id, ts: event.ts });
+      for (const [id, left] of membershipChanges(event)) memberships.set(id, { id, ts: event.ts, left: left ? event.ts : null });
       if (event.target !== undefined && event.target < from && !rows.has(event.target)) {
         const [target] = await readEventsJson(this.storage, core, event.target, event.target + 1);
         if (target !== undefined) rows.set(event.target, target);
@@ -224,6 +227,7 @@ export class RoomArchive {
       // rowCount counts rows inserted or changed: a retried batch whose rows are already there adds 0.
       if (rows.size > 0) written = (await db.query(UPSERT_EVENTS, [state.roomId, `[${[...rows.values()].join(",")}]`])).rowCount ?? 0;
       if (members.size > 0) await db.query(UPSERT_SEEN_MEMBERS, [state.roomId, JSON.stringify([...members.values()])]);
+      if (memberships.size > 0) await db.query(UPSERT_EVENT_MEMBERS, [state.roomId, JSON.stringify([...memberships.values()])]);
       await db.query("COMMIT");
     } catch (error) {
       await db.query("ROLLBACK").catch(() => {});
@@ -263,6 +267,17 @@ export class RoomArchive {
       this.counters.pruned += keys.length;
     }
   }
+}
+
+type MembershipFields = { action?: string; user?: string; members?: Array<{ id: string }> };
+
+/** [user, left?] for each membership a group event changes (create, add, remove, leave). */
+function membershipChanges(event: MembershipFields & { kind: string }): Array<[string, boolean]> {
+  if (event.kind === "group" && event.action === "create") return (event.members ?? []).map((m) => [m.id, false]);
+  if (event.kind !== "member" || !event.user) return [];
+  if (event.action === "add") return [[event.user, false]];
+  if (event.action === "remove" || event.action === "leave") return [[event.user, true]];
+  return [];
 }
 
 function seqOf(json: string): number {

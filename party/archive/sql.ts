@@ -25,6 +25,19 @@ INSERT INTO archive_members (room_id, user_id, since_ts, source)
 SELECT $1, m->>'id', (m->>'ts')::bigint, 'seen' FROM jsonb_array_elements($2::jsonb) AS m
 ON CONFLICT (room_id, user_id) DO NOTHING`;
 
+/**
+ * Group membership from sequenced events (groups work): each user's state at the end of the batch, so a
+ * removed member stops finding the group's messages (`left_ts`), a re-added one finds them again.
+ * Runs after the seen-members upsert of the same transaction, so events have the last word.
+ */
+export const UPSERT_EVENT_MEMBERS = `
+INSERT INTO archive_members (room_id, user_id, since_ts, left_ts, source)
+SELECT $1, m->>'id', (m->>'ts')::bigint, (m->>'left')::bigint, 'event' FROM jsonb_array_elements($2::jsonb) AS m
+ON CONFLICT (room_id, user_id) DO UPDATE SET
+  since_ts = CASE WHEN excluded.left_ts IS NULL AND archive_members.left_ts IS NOT NULL THEN excluded.since_ts ELSE archive_members.since_ts END,
+  left_ts = excluded.left_ts,
+  source = 'event'`;
+
 /** A page of the archived log, oldest first, as the room would have served it. */
 export const READ_RANGE = `
 SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`;

@@ -51,7 +51,7 @@ export async function readRoomLog(server: DevServer, room: string, user: string)
   let before: number | undefined;
   for (;;) {
     const query = `limit=200${before ? `&before=${before}` : ""}`;
-    const { status, body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/history?${query}`, { token });
+    const { status, body } = await server.fetchJson(`/parties/room/${room}/history?${query}`, { token });
     assert.equal(status, 200, `${room}: history ${JSON.stringify(body)}`);
     events.unshift(...body.events);
     if (!body.hasMore) break;
@@ -62,7 +62,7 @@ export async function readRoomLog(server: DevServer, room: string, user: string)
 }
 
 export async function archiveStats(server: DevServer, room: string): Promise<any> {
-  const { status, body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/stats`, { token: await server.token("ops", { operator: true }) });
+  const { status, body } = await server.fetchJson(`/parties/room/${room}/stats`, { token: await server.token("ops", { operator: true }) });
   assert.equal(status, 200, `${room}: stats ${JSON.stringify(body)}`);
   return body.archive;
 }
