@@ -132,6 +132,7 @@ export class RoomInboxLink {
     this.notifier = new RoomNotifier(
       {
         members: () => [...(this.reads?.members ?? []), ...this.farewell.keys()],
+        isRecipient: (user) => (this.reads?.isMember(user) ?? false) || this.farewell.has(user),
         snapshot: (user) => this.snapshot(user),
         readEventsJson: (a, b) => readEventsJson(storage, this.core(), a, b),
         deliver: (user, body) => this.deliver(user, body),

@@ -15,6 +15,8 @@ export type Snapshot = Omit<Notification, "events">;
 
 export type NotifierPort = {
   members(): readonly string[];
+  /** Whether the room still owes this user notifications (a member, or a removed one's last one). */
+  isRecipient(user: string): boolean;
   snapshot(user: string): Snapshot;
   /** Committed event records (JSON) with from ≤ seq < before, in order. */
   readEventsJson(from: number, before: number): Promise<string[]>;
@@ -100,6 +102,8 @@ export class RoomNotifier {
   }
 
   private isBehind(user: string): boolean {
+    // A removed member whose last notification went out is owed nothing more, however it got marked.
+    if (!this.port.isRecipient(user)) return false;
     const snap = this.port.snapshot(user);
     const cursor = this.cursors.get(user) ?? { seq: 0, readSeq: 0, unread: 0 };
     return cursor.seq < snap.lastSeq || cursor.readSeq !== snap.readSeq || cursor.unread !== snap.unread;
