@@ -1,0 +1,47 @@
+/** kaiwa under test: a real `partykit dev` (tests/helpers/dev-server.ts), driven over raw sockets. */
+import { DevServer } from "../../tests/helpers/dev-server.ts";
+import { groupUsage } from "../lib/proc.ts";
+import { rawConnect } from "./raw-ws.ts";
+import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
+
+export class KaiwaTarget implements Target {
+  readonly name = "kaiwa" as const;
+  readonly durability = "every message durable (room storage) before ack and broadcast";
+  readonly errors: string[] = [];
+  readonly server: DevServer;
+  private readonly tokens = new Map<string, Promise<string>>();
+
+  constructor(vars: Record<string, string> = {}) {
+    this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...vars } });
+  }
+
+  start(): Promise<void> {
+    return this.server.start();
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  token(user: string): Promise<string> {
+    let token = this.tokens.get(user);
+    if (!token) this.tokens.set(user, (token = this.server.token(user, { expiresIn: "2h" })));
+    return token;
+  }
+
+  async connect(options: ConnectOptions): Promise<Conn> {
+    const query = new URLSearchParams({ token: await this.token(options.user), session: options.session });
+    if (options.resume) {
+      query.set("epoch", options.resume.epoch);
+      query.set("lastSeq", String(options.resume.lastSeq));
+    }
+    const url = `ws://${this.server.host}/parties/room/${encodeURIComponent(options.room)}?${query}`;
+    return rawConnect(url, options.localAddress, options.handlers, this.errors);
+  }
+
+  usage(): ServerUsage {
+    const group = groupUsage(this.server.pid);
+    // The RSS that matters is workerd's (the rooms live there); partykit's node parent is a dev-time wrapper.
+    return { rssBytes: group.rssByName.workerd ?? group.rssBytes, cpuMs: group.cpuMs, note: "workerd RSS; CPU of partykit + workerd" };
+  }
+}
