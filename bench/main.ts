@@ -5,6 +5,7 @@
  *   npm run bench                  quick version (under 3 minutes)
  *   npm run bench -- --full        the full version (longer runs, 20,000 sockets, 1,000 DM pairs)
  *   npm run bench -- --targets kaiwa,ws --scenarios throughput,fanout
+ *   --kaiwa-state /dev/shm         keep kaiwa's room storage there (default: the OS temp dir, on disk)
  *   --ws-fault drop=5,dup=7        inject a known loss and duplicate into the ws baseline (the tool's self-test)
  *
  * Run it through bench/run.sh (the npm script does), which raises the open-file limit first.
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     targets: { type: "string", default: "kaiwa,socketio,ws" },
     scenarios: { type: "string", default: ALL_SCENARIOS.join(",") },
     "ws-fault": { type: "string", default: "" },
+    "kaiwa-state": { type: "string" },
     out: { type: "string", default: join(import.meta.dirname, "out") },
   },
 });
@@ -46,7 +48,7 @@ for (const name of scenarioNames) if (![...ALL_SCENARIOS, "smoke"].includes(name
 if (targetNames.includes("socketio") && !redisAvailable()) fail(REDIS_INSTALL_HINT);
 
 const targets: Target[] = targetNames.map((name) => {
-  if (name === "kaiwa") return new KaiwaTarget();
+  if (name === "kaiwa") return new KaiwaTarget(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {});
   if (name === "socketio") return new SocketIoTarget();
   if (name === "ws") return new WsTarget(faultArgs(values["ws-fault"]!));
   return fail(`unknown target ${name}; choose from kaiwa, socketio, ws`);
@@ -56,6 +58,7 @@ const started = new Date();
 const machine = { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAtStart: loadavg().map((l) => +l.toFixed(2)) };
 const log = (line: string) => console.log(line);
 log(`kaiwa bench (${config.full ? "full" : "quick"}), ${started.toISOString()}, ${machine.cores} cores ${machine.cpu}, load ${machine.loadAtStart.join(" ")}`);
+log(`kaiwa room storage: ${values["kaiwa-state"] ?? "OS temp dir (on disk here)"}`);
 log(`targets: ${targets.map((t) => `${t.name} (${t.durability})`).join("; ")}`);
 
 const ctx: Ctx = { targets, config, log };
@@ -90,7 +93,7 @@ log(`load average: start ${machine.loadAtStart.join(" ")}, end ${loadAtEnd.join(
 mkdirSync(values.out!, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");
 const jsonFile = join(values.out!, `bench-${stamp}.json`);
-writeFileSync(jsonFile, JSON.stringify({ started, mode: config.full ? "full" : "quick", machine: { ...machine, loadAtEnd }, config, results }, null, 1));
+writeFileSync(jsonFile, JSON.stringify({ started, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "os tmpdir", machine: { ...machine, loadAtEnd }, config, results }, null, 1));
 writeFileSync(join(values.out!, "latest.json"), JSON.stringify({ started, jsonFile }, null, 1));
 for (const result of results) for (const { file, chart } of result.charts) writeFileSync(join(values.out!, file), renderChart(chart));
 writeFileSync(join(values.out!, "results.md"), results.map(markdownOf).join("\n"));

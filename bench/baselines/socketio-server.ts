@@ -14,8 +14,14 @@ import { Server } from "socket.io";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, redis: { type: "string" } } });
 
-const pub = createClient({ url: values.redis });
+// The adapter publishes every broadcast without awaiting it; node-redis's default 5 s command timeout then
+// rejects unhandled and kills the process when an overloaded server queues publishes for longer (seen in
+// the one-room burst). A generous timeout keeps the baseline alive, and a late publish is only logged.
+const pub = createClient({ url: values.redis, commandOptions: { timeout: 120_000 } });
+pub.on("error", (error) => console.error("redis pub:", error));
+process.on("unhandledRejection", (error) => console.error("unhandled rejection:", error));
 const sub = pub.duplicate();
+sub.on("error", (error) => console.error("redis sub:", error));
 await Promise.all([pub.connect(), sub.connect()]);
 
 const http = createServer();

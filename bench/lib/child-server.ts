@@ -50,10 +50,13 @@ export class ChildServer {
         clearTimeout(timer);
         reject(error);
       });
-      child.once("exit", (code) => {
+      child.once("exit", (code, signal) => {
         live.delete(child.pid!);
         clearTimeout(timer);
-        reject(new Error(`${this.command} exited with ${code}:\n${this.log.slice(-2000)}`));
+        const error = new Error(`${this.command} exited (${code ?? signal}):\n${this.log.slice(-2000)}`);
+        // A server that dies mid-run must say so, not leave the bench waiting on refused sockets.
+        if (this.child === child) console.error(`\n${error.message}`);
+        reject(error);
       });
     });
   }

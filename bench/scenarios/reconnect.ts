@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { KaiwaRoom } from "../../client/index.ts";
 import { Ledger } from "../lib/ledger.ts";
 import { inBatches, sleep } from "../lib/load.ts";
+import { selfCpuMs } from "../lib/proc.ts";
 import { KaiwaTarget } from "../targets/kaiwa.ts";
 import type { Conn, Target } from "../targets/types.ts";
 import { uniqueRoom, type Ctx, type ScenarioResult } from "./types.ts";
@@ -21,21 +22,29 @@ export async function reconnectStorm(ctx: Ctx): Promise<ScenarioResult> {
   const n = ctx.config.storm;
   const result: ScenarioResult = { name: "reconnect", title: `5. Reconnect storm (${n} clients drop at once)`, rows: [], charts: [], runs: [], checks: [], notes: [] };
   const times: Record<string, number> = {};
+  const cpu: Record<string, [number, number]> = {};
   for (const target of ctx.targets) {
     const run = target instanceof KaiwaTarget ? await kaiwaStorm(target, n, ctx) : await baselineStorm(target, n);
     times[target.name] = run.allResumedMs;
     const k = run.kaiwa;
-    ctx.log(`  ${target.name}: ${n} clients back in ${run.allResumedMs.toFixed(0)} ms${k ? ` (gapless: ${k.check.lost === 0 && k.check.duplicates === 0}, resets ${k.resets})` : " (reconnect only)"}`);
-    result.runs.push({ target: target.name, allResumedMs: run.allResumedMs, ...k });
+    ctx.log(`  ${target.name}: ${n} clients back in ${run.allResumedMs.toFixed(0)} ms${k ? ` (gapless: ${k.check.lost === 0 && k.check.duplicates === 0}, resets ${k.resets})` : " (reconnect only)"}, generator CPU ${run.generatorCpuPct.toFixed(0)}%, server CPU ${run.serverCpuPct.toFixed(0)}%`);
+    result.runs.push({ target: target.name, allResumedMs: run.allResumedMs, generatorCpuPct: run.generatorCpuPct, serverCpuPct: run.serverCpuPct, ...k });
+    cpu[target.name] = [run.generatorCpuPct, run.serverCpuPct];
     if (k) result.checks.push({ scenario: result.name, target: target.name, label: `${n} clients storm`, check: k.check, problems: k.problems, serverErrors: k.serverErrors });
   }
   result.rows.push({ metric: `time until all ${n} resumed (kaiwa: gapless replay; others: reconnect only)`, unit: "ms", better: "lower", values: times, goal: { text: "≤ 2,000 ms, no gap", pass: (times.kaiwa ?? Infinity) <= GOAL_MS } });
+  result.rows.push(
+    { metric: "storm: generator CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[0]])) },
+    { metric: "storm: server CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[1]])) },
+  );
   result.notes.push("The drop is client-side (every client closes its socket at the same instant and reconnects at once).");
   return result;
 }
 
 type StormRun = {
   allResumedMs: number;
+  generatorCpuPct: number;
+  serverCpuPct: number;
   kaiwa?: { dropSeq: number; resets: number; check: Ledger["counts"]; problems: Ledger["problems"]; serverErrors: string[] };
 };
 
@@ -81,6 +90,8 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
   await sleep(1000);
   const dropSeq = ledger.maxAckedOf(room);
   const t0 = performance.now();
+  const cpu0 = selfCpuMs();
+  const server0 = target.usage().cpuMs;
   for (const client of clients) client.room.reconnect();
   let allResumedMs = NaN;
   const deadline = t0 + 30_000;
@@ -92,6 +103,9 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
     }
     await sleep(5);
   }
+  const wall = performance.now() - t0;
+  const generatorCpuPct = ((selfCpuMs() - cpu0) / wall) * 100;
+  const serverCpuPct = ((target.usage().cpuMs - server0) / wall) * 100;
   const notRecovered = clients.filter((c) => c.welcomedAt > t0 && !c.recovered).length;
   await sleep(1000);
   running = false;
@@ -107,6 +121,8 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
   ctx.log(`    (storm: drop at seq ${dropSeq}, ${ledger.counts.delivered} deliveries checked)`);
   return {
     allResumedMs: Number.isFinite(allResumedMs) ? allResumedMs : Infinity,
+    generatorCpuPct,
+    serverCpuPct,
     kaiwa: { dropSeq, resets, check: { ...ledger.counts }, problems: ledger.problems, serverErrors: [...errors, ...target.errors.slice(errorsBefore)] },
   };
 }
@@ -117,9 +133,13 @@ async function baselineStorm(target: Target, n: number): Promise<StormRun> {
   const conns: Conn[] = [];
   await inBatches(Array.from({ length: n }, (_, i) => async () => void conns.push(await open(i))), 100);
   const t0 = performance.now();
+  const cpu0 = selfCpuMs();
+  const server0 = target.usage().cpuMs;
   for (const conn of conns) conn.terminate();
   const again = await Promise.all(Array.from({ length: n }, (_, i) => open(i)));
   const allResumedMs = performance.now() - t0;
+  const generatorCpuPct = ((selfCpuMs() - cpu0) / allResumedMs) * 100;
+  const serverCpuPct = ((target.usage().cpuMs - server0) / allResumedMs) * 100;
   for (const conn of again) conn.close();
-  return { allResumedMs };
+  return { allResumedMs, generatorCpuPct, serverCpuPct };
 }

@@ -1,4 +1,6 @@
 /** kaiwa under test: a real `partykit dev` (tests/helpers/dev-server.ts), driven over raw sockets. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { DevServer } from "../../tests/helpers/dev-server.ts";
 import { groupUsage } from "../lib/proc.ts";
 import { rawConnect } from "./raw-ws.ts";
@@ -10,17 +12,21 @@ export class KaiwaTarget implements Target {
   readonly errors: string[] = [];
   readonly server: DevServer;
   private readonly tokens = new Map<string, Promise<string>>();
+  private readonly stateDir?: string;
 
-  constructor(vars: Record<string, string> = {}) {
-    this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...vars } });
+  /** `stateBase`: where the room storage lives (default the OS temp dir; /dev/shm measures without disk syncs). */
+  constructor(options: { vars?: Record<string, string>; stateBase?: string } = {}) {
+    if (options.stateBase) this.stateDir = mkdtempSync(join(options.stateBase, "kaiwa-bench-"));
+    this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...options.vars }, ...(this.stateDir ? { stateDir: this.stateDir } : {}) });
   }
 
   start(): Promise<void> {
     return this.server.start();
   }
 
-  stop(): Promise<void> {
-    return this.server.stop();
+  async stop(): Promise<void> {
+    await this.server.stop();
+    if (this.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
   }
 
   token(user: string): Promise<string> {

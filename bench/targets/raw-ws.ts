@@ -46,7 +46,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
         errors.push(`${frame.code}: ${frame.message}`);
       }
     });
-    ws.once("error", (error) => {
+    ws.on("error", (error) => {
       clearTimeout(timer);
       if (!welcomed) reject(error);
     });

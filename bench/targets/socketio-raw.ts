@@ -59,7 +59,7 @@ export function socketIoConnect(url: string, localAddress: string | undefined, h
         errors.push(`socket.io connect error: ${text}`);
       }
     });
-    ws.once("error", (error) => {
+    ws.on("error", (error) => {
       clearTimeout(timer);
       if (!welcomed) reject(error);
     });
