@@ -3,10 +3,10 @@ import { readdirSync, readFileSync } from "node:fs";
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-export type GroupUsage = { cpuMs: number; rssBytes: number; rssByName: Record<string, number> };
+export type GroupUsage = { cpuMs: number; rssBytes: number; rssByName: Record<string, number>; cpuByName: Record<string, number> };
 
 export function groupUsage(pgid: number): GroupUsage {
-  const usage: GroupUsage = { cpuMs: 0, rssBytes: 0, rssByName: {} };
+  const usage: GroupUsage = { cpuMs: 0, rssBytes: 0, rssByName: {}, cpuByName: {} };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -20,7 +20,9 @@ export function groupUsage(pgid: number): GroupUsage {
     const name = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
     if (Number(fields[2]) !== pgid) continue;
-    usage.cpuMs += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const cpu = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    usage.cpuMs += cpu;
+    usage.cpuByName[name] = (usage.cpuByName[name] ?? 0) + cpu;
     const rss = Number(fields[21]) * 4096;
     usage.rssBytes += rss;
     usage.rssByName[name] = (usage.rssByName[name] ?? 0) + rss;

@@ -45,7 +45,7 @@ type StormRun = {
   allResumedMs: number;
   generatorCpuPct: number;
   serverCpuPct: number;
-  kaiwa?: { dropSeq: number; resets: number; check: Ledger["counts"]; problems: Ledger["problems"]; serverErrors: string[] };
+  kaiwa?: { dropSeq: number; lastWelcomeMs: number; resets: number; check: Ledger["counts"]; problems: Ledger["problems"]; serverErrors: string[] };
 };
 
 async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<StormRun> {
@@ -104,6 +104,7 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
     await sleep(5);
   }
   const wall = performance.now() - t0;
+  const lastWelcomeMs = Math.max(...clients.map((c) => c.welcomedAt)) - t0;
   const generatorCpuPct = ((selfCpuMs() - cpu0) / wall) * 100;
   const serverCpuPct = ((target.usage().cpuMs - server0) / wall) * 100;
   const notRecovered = clients.filter((c) => c.welcomedAt > t0 && !c.recovered).length;
@@ -118,12 +119,12 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
   if (notRecovered) errors.push(`${notRecovered} clients were welcomed without recovered: true`);
   if (resets) errors.push(`${resets} clients got a reset instead of a gapless resume`);
   if (!Number.isFinite(allResumedMs)) errors.push(`not every client resumed within 30 s`);
-  ctx.log(`    (storm: drop at seq ${dropSeq}, ${ledger.counts.delivered} deliveries checked)`);
+  ctx.log(`    (storm: drop at seq ${dropSeq}, last welcome after ${lastWelcomeMs.toFixed(0)} ms, ${ledger.counts.delivered} deliveries checked)`);
   return {
     allResumedMs: Number.isFinite(allResumedMs) ? allResumedMs : Infinity,
     generatorCpuPct,
     serverCpuPct,
-    kaiwa: { dropSeq, resets, check: { ...ledger.counts }, problems: ledger.problems, serverErrors: [...errors, ...target.errors.slice(errorsBefore)] },
+    kaiwa: { dropSeq, lastWelcomeMs, resets, check: { ...ledger.counts }, problems: ledger.problems, serverErrors: [...errors, ...target.errors.slice(errorsBefore)] },
   };
 }
 

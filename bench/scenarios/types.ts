@@ -43,9 +43,9 @@ export type BenchConfig = {
 
 export const QUICK: BenchConfig = {
   full: false,
-  seconds: 3,
-  burstSeconds: 4,
-  latencyUsers: [50, 500],
+  seconds: 2.5,
+  burstSeconds: 3,
+  latencyUsers: [50, 300],
   perUserRate: 10,
   connections: 1000,
   fanoutMembers: 500,
