@@ -6,6 +6,7 @@
  *   npm run bench -- --full        the full version (longer runs, 20,000 sockets, 1,000 DM pairs)
  *   npm run bench -- --targets kaiwa,ws --scenarios throughput,fanout
  *   --kaiwa-state /dev/shm         keep kaiwa's room storage there (default: the OS temp dir, on disk)
+ *   --record                       also write bench/RESULTS.md and bench/plots/*.svg
  *   --ws-fault drop=5,dup=7        inject a known loss and duplicate into the ws baseline (the tool's self-test)
  *
  * Run it through bench/run.sh (the npm script does), which raises the open-file limit first.
@@ -14,6 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { record } from "./lib/record.ts";
 import { failuresOf, markdownOf, tableOf } from "./lib/report.ts";
 import { redisAvailable, REDIS_INSTALL_HINT } from "./lib/redis.ts";
 import { renderChart } from "./lib/svg-chart.ts";
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     scenarios: { type: "string", default: ALL_SCENARIOS.join(",") },
     "ws-fault": { type: "string", default: "" },
     "kaiwa-state": { type: "string" },
+    record: { type: "boolean", default: false },
     out: { type: "string", default: join(import.meta.dirname, "out") },
   },
 });
@@ -102,6 +105,13 @@ log(`wrote ${jsonFile}, ${results.reduce((n, r) => n + r.charts.length, 0)} SVG 
 const failures = failuresOf(results.flatMap((r) => r.checks));
 const checked = results.flatMap((r) => r.checks);
 const deliveries = checked.reduce((n, c) => n + c.check.delivered, 0);
+const generatorCpuMax = Math.max(0, ...results.flatMap((r) => r.runs.map((run) => Number((run as { generatorCpuPct?: number }).generatorCpuPct ?? 0))));
+log(`load generator CPU: at most ${generatorCpuMax.toFixed(0)}% of one core in any run`);
+if (values.record && !failures.length) {
+  const command = `npm run bench --${process.argv.slice(2).filter((a) => a !== "--record").map((a) => ` ${a}`).join("")}`.replace(/ --$/, "");
+  const file = record(import.meta.dirname, values.out!, { started, command, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "the OS temp dir (on disk)", machine, loadAtEnd, runs: checked.length, deliveries, generatorCpuMax }, results);
+  log(`recorded ${file}`);
+}
 if (failures.length) {
   console.error(`\nFAIL: messages lost, duplicated or mismatched, or the server refused work:\n${failures.join("\n")}`);
   process.exit(1);
