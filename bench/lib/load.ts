@@ -67,6 +67,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const errorsBefore = target.errors.length;
   let running = false;
   let sent = 0;
+  // A socket that cannot join (an overloaded server) fails the run loudly at the end, without aborting the bench.
+  const connectFailures: string[] = [];
   const connect = (room: string, role: "sender" | "receiver", inRoom: number, i: number, handlers: ConnHandlers): Promise<Conn> =>
     plan.connect
       ? plan.connect(room, role, inRoom, handlers)
@@ -113,7 +115,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       });
     }
   }
-  await inBatches(jobs.splice(0), 100);
+  await inBatches(jobs.splice(0), 100, connectFailures);
   for (const room of plan.rooms) {
     for (let s = 0; s < plan.sendersPerRoom; s++) {
       const i = index++;
@@ -135,7 +137,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       });
     }
   }
-  await inBatches(jobs.splice(0), 100);
+  await inBatches(jobs.splice(0), 100, connectFailures);
 
   const sampleMs = plan.sampleMs ?? 250;
   const timeline: Sample[] = [];
@@ -194,12 +196,14 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     perSenderAcked: { min: Math.min(...senders.map((s) => s.acked)), max: Math.max(...senders.map((s) => s.acked)) },
     check: { ...ledger.counts },
     problems: ledger.problems,
-    serverErrors: target.errors.slice(errorsBefore),
+    serverErrors: [...target.errors.slice(errorsBefore), ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : [])],
   };
 }
 
-export async function inBatches(jobs: Array<() => Promise<void>>, width: number): Promise<void> {
-  for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map((job) => job()));
+/** Runs jobs `width` at a time. With `failures`, a failed job is recorded there instead of rejecting. */
+export async function inBatches(jobs: Array<() => Promise<void>>, width: number, failures?: string[]): Promise<void> {
+  const run = failures ? (job: () => Promise<void>) => job().catch((error: unknown) => void failures.push(String(error))) : (job: () => Promise<void>) => job();
+  for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map(run));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -61,7 +61,7 @@ export const FULL: BenchConfig = {
   full: true,
   seconds: 10,
   burstSeconds: 30,
-  latencyUsers: [50, 300, 1000, 2000, 3000],
+  latencyUsers: [50, 200, 500, 1000, 2000],
   connections: 20_000,
   bigRoom: 5000,
   pairs: 1000,
