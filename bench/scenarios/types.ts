@@ -43,8 +43,8 @@ export type BenchConfig = {
 
 export const QUICK: BenchConfig = {
   full: false,
-  seconds: 2.5,
-  burstSeconds: 3,
+  seconds: 2,
+  burstSeconds: 2,
   latencyUsers: [50, 300],
   perUserRate: 10,
   connections: 1000,
