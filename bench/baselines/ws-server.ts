@@ -39,9 +39,10 @@ server.on("connection", (ws, request) => {
     const seq = ++joined.seq;
     ws.send(`{"type":"ack","acks":[{"clientId":${JSON.stringify(frame.clientId)},"seq":${seq}}]}`);
     if (seq === dropSeq) return;
-    const out = `{"type":"events","events":[{"seq":${seq},"clientId":${JSON.stringify(frame.clientId)},"text":${JSON.stringify(frame.text)}}]}`;
-    for (const socket of joined.sockets) socket.send(out);
-    if (seq === dupSeq) for (const socket of joined.sockets) socket.send(out);
+    // Encoded once, the same bytes to every socket (sent as a text frame), as kaiwa does with its broadcast string.
+    const out = Buffer.from(`{"type":"events","events":[{"seq":${seq},"clientId":${JSON.stringify(frame.clientId)},"text":${JSON.stringify(frame.text)}}]}`);
+    for (const socket of joined.sockets) socket.send(out, { binary: false });
+    if (seq === dupSeq) for (const socket of joined.sockets) socket.send(out, { binary: false });
   });
 });
 server.on("listening", () => console.log(`ws baseline listening ${values.port}`));
