@@ -49,6 +49,9 @@ export function renderChart(chart: Chart): string {
   } else {
     const yMax = ys.length ? Math.max(...ys) * 1.05 : 1;
     yTicks = niceTicks(0, yMax || 1);
+    // The top gridline must sit at or above the highest point, or the line leaves the plot.
+    const step = yTicks.length > 1 ? yTicks[1]! - yTicks[0]! : 1;
+    while (yTicks[yTicks.length - 1]! < yMax) yTicks.push(Number((yTicks[yTicks.length - 1]! + step).toPrecision(12)));
     const top = yTicks[yTicks.length - 1]! || 1;
     sy = (y) => M.top + ph - (y / top) * ph;
   }

@@ -52,3 +52,9 @@ test("a chart is well-formed SVG with one polyline per series and a legend entry
   assert.ok(svg.includes(">kaiwa p99<") && svg.includes(">ws<"));
   assert.ok(!svg.includes("NaN") && !svg.includes("Infinity"), "a zero on a log axis is dropped, not drawn");
 });
+
+test("every point stays inside the plot area (the top gridline is above the highest point)", () => {
+  const svg = renderChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "s", color: "#000", points: [[0, 100], [1, 12_900], [2, 9_000]] }] });
+  const ys = svg.match(/points="([^"]+)"/)![1]!.split(" ").map((p) => Number(p.split(",")[1]));
+  assert.ok(Math.min(...ys) >= 40, `highest point drawn at y=${Math.min(...ys)}, above the plot's top margin`);
+});
