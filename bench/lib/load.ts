@@ -170,8 +170,20 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const server1 = target.usage();
   clearInterval(ticker);
 
-  const deadline = Date.now() + (plan.drainMs ?? 15_000);
-  while (!ledger.settled() && Date.now() < deadline) await sleep(50);
+  // Drain: an overloaded run may hold a long backlog that is still being worked off. Wait while acks or
+  // deliveries keep arriving; only a stall (no progress for drainMs) ends the wait and counts as loss.
+  const stallMs = plan.drainMs ?? 15_000;
+  const hardDeadline = Date.now() + 10 * 60_000;
+  let progress = -1;
+  let lastProgressAt = Date.now();
+  while (!ledger.settled() && Date.now() < hardDeadline) {
+    const now = ledger.counts.acked + ledger.counts.delivered;
+    if (now !== progress) {
+      progress = now;
+      lastProgressAt = Date.now();
+    } else if (Date.now() - lastProgressAt > stallMs) break;
+    await sleep(50);
+  }
   clearInterval(sampler);
   ledger.finish();
   for (const conn of conns) conn.close();
