@@ -20,8 +20,17 @@ export class KaiwaTarget implements Target {
     this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...options.vars }, ...(this.stateDir ? { stateDir: this.stateDir } : {}) });
   }
 
-  start(): Promise<void> {
-    return this.server.start();
+  /** Retries on a fresh port: on a shared machine another server can take the free port before workerd binds it. */
+  async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.server.start();
+      } catch (error) {
+        await this.server.kill();
+        if (attempt === 3) throw error;
+        this.server.port = 0;
+      }
+    }
   }
 
   async stop(): Promise<void> {
