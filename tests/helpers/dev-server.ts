@@ -28,6 +28,11 @@ export class DevServer {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** The server's process group id (partykit and its workerd child), for the bench's CPU and memory readings. */
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
   get url(): string {
     return `http://${this.host}`;
   }

@@ -1,0 +1,223 @@
+/**
+ * The load generator: senders and receivers over real sockets, one clock (this process's
+ * performance.now()) for every send and receive timestamp, and the ledger checking each delivery.
+ *
+ * Senders put their send time in the message text; receivers subtract it on arrival (send→deliver),
+ * senders subtract it when the ack arrives (send→ack). Senders do not parse broadcasts; receivers do,
+ * once per distinct frame (frame-cache.ts), so the generator stays cheap.
+ */
+import { Histogram, type LatencySummary } from "./histogram.ts";
+import { Ledger, type Problem } from "./ledger.ts";
+import { selfCpuMs } from "./proc.ts";
+import type { Conn, ConnHandlers, Target } from "../targets/types.ts";
+
+export type LoadMode = { kind: "window"; inFlight: number } | { kind: "rate"; perSenderPerSec: number };
+
+export type LoadPlan = {
+  label: string;
+  rooms: string[];
+  sendersPerRoom: number;
+  receiversPerRoom: number;
+  mode: LoadMode;
+  seconds: number;
+  sampleMs?: number;
+  localAddresses?: string[];
+  drainMs?: number;
+  /** How a socket joins `room`: by default a fresh user per socket straight into the room (the DM scenario routes through a DmPath). */
+  connect?: (room: string, role: "sender" | "receiver", index: number, handlers: ConnHandlers) => Promise<Conn>;
+};
+
+export type Sample = { t: number; sent: number; acked: number; delivered: number; backlog: number };
+
+export type LoadResult = {
+  label: string;
+  target: string;
+  seconds: number;
+  sockets: number;
+  sent: number;
+  acked: number;
+  delivered: number;
+  ackedPerSec: number;
+  deliveriesPerSec: number;
+  ack: LatencySummary;
+  deliver: LatencySummary;
+  timeline: Sample[];
+  generatorCpuPct: number;
+  serverCpuPct: number;
+  serverRssMB: number;
+  maxBacklog: number;
+  /** Fairness: the fewest and most commands acked for one sender in the run. */
+  perSenderAcked: { min: number; max: number };
+  check: Ledger["counts"];
+  problems: Problem[];
+  serverErrors: string[];
+};
+
+type Sender = { conn: Conn; room: string; id: string; n: number; acked: number; sentAt: Map<string, number> };
+
+let runCounter = 0;
+
+export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResult> {
+  const tag = `${Date.now().toString(36)}${(runCounter++).toString(36)}`;
+  const ledger = new Ledger();
+  const ack = new Histogram();
+  const deliver = new Histogram();
+  const senders: Sender[] = [];
+  const conns: Conn[] = [];
+  const errorsBefore = target.errors.length;
+  let running = false;
+  let sent = 0;
+  // A socket that cannot join (an overloaded server) fails the run loudly at the end, without aborting the bench.
+  const connectFailures: string[] = [];
+  const connect = (room: string, role: "sender" | "receiver", inRoom: number, i: number, handlers: ConnHandlers): Promise<Conn> =>
+    plan.connect
+      ? plan.connect(room, role, inRoom, handlers)
+      : target.connect({ room, user: `${role[0]}${tag}x${i}`, session: `s${i}`, localAddress: plan.localAddresses?.[i % plan.localAddresses.length], handlers });
+
+  const sendOne = (sender: Sender) => {
+    const n = ++sender.n;
+    const clientId = `${sender.id}-${n}`;
+    const now = performance.now();
+    sender.sentAt.set(clientId, now);
+    ledger.sent(sender.room, clientId);
+    sent++;
+    sender.conn.send(clientId, n, now.toFixed(3));
+  };
+
+  // Receivers first, so every one of them is in the room before the first message.
+  const jobs: Array<() => Promise<void>> = [];
+  let index = 0;
+  for (const room of plan.rooms) {
+    for (let r = 0; r < plan.receiversPerRoom; r++) {
+      const i = index++;
+      jobs.push(async () => {
+        let receiver: ReturnType<Ledger["receiver"]> | undefined;
+        // Events that race the welcome's resolution are held, then checked in order.
+        const early: Array<[number, string, number]> = [];
+        const conn = await connect(room, "receiver", r, i, {
+            onEvents: (events, at) => {
+              for (const e of events) {
+                if (!receiver) {
+                  early.push([e.seq, e.clientId, at - Number(e.text)]);
+                  continue;
+                }
+                ledger.delivered(receiver, e.seq, e.clientId);
+                deliver.record(at - Number(e.text));
+              }
+            },
+        });
+        receiver = ledger.receiver(`r${i}`, room, conn.joinSeq);
+        for (const [seq, clientId, ms] of early) {
+          ledger.delivered(receiver, seq, clientId);
+          deliver.record(ms);
+        }
+        conns.push(conn);
+      });
+    }
+  }
+  await inBatches(jobs.splice(0), 100, connectFailures);
+  for (const room of plan.rooms) {
+    for (let s = 0; s < plan.sendersPerRoom; s++) {
+      const i = index++;
+      jobs.push(async () => {
+        const sender: Sender = { conn: undefined as unknown as Conn, room, id: `s${tag}x${i}`, n: 0, acked: 0, sentAt: new Map() };
+        sender.conn = await connect(room, "sender", s, i, {
+            onAck: (clientId, seq, at) => {
+              ledger.acked(room, clientId, seq);
+              const sentAt = sender.sentAt.get(clientId);
+              if (sentAt === undefined) return; // a re-sent ack: checked by the ledger, not timed again
+              sender.sentAt.delete(clientId);
+              sender.acked++;
+              ack.record(at - sentAt);
+              if (running && plan.mode.kind === "window") sendOne(sender);
+            },
+        });
+        senders.push(sender);
+        conns.push(sender.conn);
+      });
+    }
+  }
+  await inBatches(jobs.splice(0), 100, connectFailures);
+
+  const sampleMs = plan.sampleMs ?? 250;
+  const timeline: Sample[] = [];
+  const start = performance.now();
+  const cpu0 = selfCpuMs();
+  const server0 = target.usage();
+  running = true;
+  let ticker: NodeJS.Timeout | undefined;
+  if (plan.mode.kind === "window") {
+    for (const sender of senders) for (let k = 0; k < plan.mode.inFlight; k++) sendOne(sender);
+  } else {
+    const rate = plan.mode.perSenderPerSec;
+    // Open loop: each sender is kept on schedule whatever the server's speed, so backlog shows.
+    ticker = setInterval(() => {
+      if (!running) return;
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (const sender of senders) while (sender.n < due) sendOne(sender);
+    }, 5);
+  }
+  const sampler = setInterval(() => {
+    timeline.push({ t: (performance.now() - start) / 1000, sent, acked: ledger.counts.acked, delivered: ledger.counts.delivered, backlog: sent - ledger.counts.acked });
+  }, sampleMs);
+
+  await sleep(plan.seconds * 1000);
+  running = false;
+  const elapsed = (performance.now() - start) / 1000;
+  const ackedInWindow = ledger.counts.acked;
+  const deliveredInWindow = ledger.counts.delivered;
+  const cpu = selfCpuMs() - cpu0;
+  const server1 = target.usage();
+  clearInterval(ticker);
+
+  // Drain: an overloaded run may hold a long backlog that is still being worked off. Wait while acks or
+  // deliveries keep arriving; only a stall (no progress for drainMs) ends the wait and counts as loss.
+  const stallMs = plan.drainMs ?? 15_000;
+  const hardDeadline = Date.now() + 10 * 60_000;
+  let progress = -1;
+  let lastProgressAt = Date.now();
+  while (!ledger.settled() && Date.now() < hardDeadline) {
+    const now = ledger.counts.acked + ledger.counts.delivered;
+    if (now !== progress) {
+      progress = now;
+      lastProgressAt = Date.now();
+    } else if (Date.now() - lastProgressAt > stallMs) break;
+    await sleep(50);
+  }
+  clearInterval(sampler);
+  ledger.finish();
+  for (const conn of conns) conn.close();
+
+  return {
+    label: plan.label,
+    target: target.name,
+    seconds: elapsed,
+    sockets: conns.length,
+    sent,
+    acked: ledger.counts.acked,
+    delivered: ledger.counts.delivered,
+    ackedPerSec: ackedInWindow / elapsed,
+    deliveriesPerSec: deliveredInWindow / elapsed,
+    ack: ack.summary(),
+    deliver: deliver.summary(),
+    timeline,
+    generatorCpuPct: (cpu / (elapsed * 1000)) * 100,
+    serverCpuPct: ((server1.cpuMs - server0.cpuMs) / (elapsed * 1000)) * 100,
+    serverRssMB: server1.rssBytes / 2 ** 20,
+    maxBacklog: Math.max(0, ...timeline.map((s) => s.backlog)),
+    perSenderAcked: { min: Math.min(...senders.map((s) => s.acked)), max: Math.max(...senders.map((s) => s.acked)) },
+    check: { ...ledger.counts },
+    problems: ledger.problems,
+    serverErrors: [...target.errors.slice(errorsBefore), ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : [])],
+  };
+}
+
+/** Runs jobs `width` at a time. With `failures`, a failed job is recorded there instead of rejecting. */
+export async function inBatches(jobs: Array<() => Promise<void>>, width: number, failures?: string[]): Promise<void> {
+  const run = failures ? (job: () => Promise<void>) => job().catch((error: unknown) => void failures.push(String(error))) : (job: () => Promise<void>) => job();
+  for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map(run));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,134 @@
+/**
+ * kaiwa's benchmark suite: every scenario against kaiwa and two baselines in the same run, a table on
+ * stdout, a JSON file and SVG plots under bench/out/. Exits 1 if any message was lost or duplicated.
+ *
+ *   npm run bench                  quick version (under 3 minutes)
+ *   npm run bench -- --full        the full version (longer runs, 20,000 sockets, 1,000 DM pairs)
+ *   npm run bench -- --targets kaiwa,ws --scenarios throughput,fanout
+ *   --kaiwa-state /dev/shm         keep kaiwa's room storage there (default: the OS temp dir, on disk)
+ *   --record                       also write bench/RESULTS.md and bench/plots/*.svg
+ *   --ws-fault drop=5,dup=7        inject a known loss and duplicate into the ws baseline (the tool's self-test)
+ *
+ * Run it through bench/run.sh (the npm script does), which raises the open-file limit first.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { record } from "./lib/record.ts";
+import { failuresOf, markdownOf, tableOf } from "./lib/report.ts";
+import { redisAvailable, REDIS_INSTALL_HINT } from "./lib/redis.ts";
+import { renderChart } from "./lib/svg-chart.ts";
+import { burst } from "./scenarios/burst.ts";
+import { connections } from "./scenarios/connections.ts";
+import { fanout } from "./scenarios/fanout.ts";
+import { oneToOne } from "./scenarios/one-to-one.ts";
+import { reconnectStorm } from "./scenarios/reconnect.ts";
+import { smoke } from "./scenarios/smoke.ts";
+import { throughput } from "./scenarios/throughput.ts";
+import { FULL, QUICK, type Ctx, type ScenarioResult } from "./scenarios/types.ts";
+import { KaiwaTarget } from "./targets/kaiwa.ts";
+import { SocketIoTarget, WsTarget } from "./targets/baselines.ts";
+import type { Target } from "./targets/types.ts";
+
+const ALL_SCENARIOS = ["throughput", "burst", "connections", "fanout", "reconnect", "one-to-one"];
+const { values } = parseArgs({
+  options: {
+    full: { type: "boolean", default: false },
+    targets: { type: "string", default: "kaiwa,socketio,ws" },
+    scenarios: { type: "string", default: ALL_SCENARIOS.join(",") },
+    "ws-fault": { type: "string", default: "" },
+    "kaiwa-state": { type: "string" },
+    record: { type: "boolean", default: false },
+    out: { type: "string", default: join(import.meta.dirname, "out") },
+  },
+});
+
+const config = values.full ? FULL : QUICK;
+const targetNames = values.targets!.split(",").filter(Boolean);
+const scenarioNames = values.scenarios!.split(",").filter(Boolean);
+for (const name of scenarioNames) if (![...ALL_SCENARIOS, "smoke"].includes(name)) fail(`unknown scenario ${name}; choose from ${ALL_SCENARIOS.join(", ")}, smoke`);
+if (targetNames.includes("socketio") && !redisAvailable()) fail(REDIS_INSTALL_HINT);
+
+const targets: Target[] = targetNames.map((name) => {
+  if (name === "kaiwa") return new KaiwaTarget(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {});
+  if (name === "socketio") return new SocketIoTarget();
+  if (name === "ws") return new WsTarget(faultArgs(values["ws-fault"]!));
+  return fail(`unknown target ${name}; choose from kaiwa, socketio, ws`);
+});
+
+const started = new Date();
+const machine = { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAtStart: loadavg().map((l) => +l.toFixed(2)) };
+const log = (line: string) => console.log(line);
+log(`kaiwa bench (${config.full ? "full" : "quick"}), ${started.toISOString()}, ${machine.cores} cores ${machine.cpu}, load ${machine.loadAtStart.join(" ")}`);
+log(`kaiwa room storage: ${values["kaiwa-state"] ?? "OS temp dir (on disk here)"}`);
+log(`targets: ${targets.map((t) => `${t.name} (${t.durability})`).join("; ")}`);
+
+const ctx: Ctx = { targets, config, log };
+const results: ScenarioResult[] = [];
+try {
+  for (const target of targets) await target.start();
+  let maxRate: Record<string, number> = {};
+  for (const name of scenarioNames) {
+    const t0 = performance.now();
+    log(`\n-- ${name}`);
+    if (name === "throughput") {
+      const r = await throughput(ctx);
+      maxRate = r.maxRate;
+      results.push(r);
+    } else if (name === "burst") results.push(await burst(ctx, maxRate));
+    else if (name === "connections") results.push(await connections(ctx));
+    else if (name === "fanout") results.push(await fanout(ctx));
+    else if (name === "reconnect") results.push(await reconnectStorm(ctx));
+    else if (name === "one-to-one") results.push(await oneToOne(ctx));
+    else if (name === "smoke") results.push(await smoke(ctx));
+    log(`   (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+} finally {
+  for (const target of targets) await target.stop().catch(() => undefined);
+}
+
+const loadAtEnd = loadavg().map((l) => +l.toFixed(2));
+for (const result of results) log(tableOf(result));
+log(`\nBaselines store nothing durably: socket.io+redis and bare ws keep messages only in memory (Redis is their pub/sub, persistence off); kaiwa writes every message to room storage before any ack or broadcast.`);
+log(`load average: start ${machine.loadAtStart.join(" ")}, end ${loadAtEnd.join(" ")} (2 cores: above ~1 means other work shared the machine)`);
+
+mkdirSync(values.out!, { recursive: true });
+const stamp = started.toISOString().replace(/[:.]/g, "-");
+const jsonFile = join(values.out!, `bench-${stamp}.json`);
+writeFileSync(jsonFile, JSON.stringify({ started, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "os tmpdir", machine: { ...machine, loadAtEnd }, config, results }, null, 1));
+writeFileSync(join(values.out!, "latest.json"), JSON.stringify({ started, jsonFile }, null, 1));
+for (const result of results) for (const { file, chart } of result.charts) writeFileSync(join(values.out!, file), renderChart(chart));
+writeFileSync(join(values.out!, "results.md"), results.map(markdownOf).join("\n"));
+log(`wrote ${jsonFile}, ${results.reduce((n, r) => n + r.charts.length, 0)} SVG plots and results.md in ${values.out}`);
+
+const failures = failuresOf(results.flatMap((r) => r.checks));
+const checked = results.flatMap((r) => r.checks);
+const deliveries = checked.reduce((n, c) => n + c.check.delivered, 0);
+const generatorCpuMax = Math.max(0, ...results.flatMap((r) => r.runs.map((run) => Number((run as { generatorCpuPct?: number }).generatorCpuPct ?? 0))));
+log(`load generator CPU: at most ${generatorCpuMax.toFixed(0)}% of one core in any run`);
+if (values.record && !failures.length) {
+  const command = `npm run bench --${process.argv.slice(2).filter((a) => a !== "--record").map((a) => ` ${a}`).join("")}`.replace(/ --$/, "");
+  const file = record(import.meta.dirname, values.out!, { started, command, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "the OS temp dir (on disk)", machine, loadAtEnd, runs: checked.length, deliveries, generatorCpuMax }, results);
+  log(`recorded ${file}`);
+}
+if (failures.length) {
+  console.error(`\nFAIL: messages lost, duplicated or mismatched, or the server refused work:\n${failures.join("\n")}`);
+  process.exit(1);
+}
+log(`\nOK: ${checked.length} runs, ${deliveries.toLocaleString("en-US")} deliveries checked by (room, seq, clientId): nothing lost, nothing duplicated.`);
+process.exit(0);
+
+/** "drop=5,dup=7" → ["--drop-seq", "5", "--dup-seq", "7"] for the ws baseline server. */
+function faultArgs(spec: string): string[] {
+  return spec.split(",").filter(Boolean).flatMap((part) => {
+    const [kind, seq] = part.split("=");
+    if ((kind !== "drop" && kind !== "dup") || !/^\d+$/.test(seq ?? "")) return fail(`--ws-fault takes drop=<seq>,dup=<seq>; got ${part}`);
+    return [`--${kind}-seq`, seq!];
+  });
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}

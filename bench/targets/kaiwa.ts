@@ -1,0 +1,62 @@
+/** kaiwa under test: a real `partykit dev` (tests/helpers/dev-server.ts), driven over raw sockets. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DevServer } from "../../tests/helpers/dev-server.ts";
+import { groupUsage } from "../lib/proc.ts";
+import { rawConnect } from "./raw-ws.ts";
+import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
+
+export class KaiwaTarget implements Target {
+  readonly name = "kaiwa" as const;
+  readonly durability = "every message durable (room storage) before ack and broadcast";
+  readonly errors: string[] = [];
+  readonly server: DevServer;
+  private readonly tokens = new Map<string, Promise<string>>();
+  private readonly stateDir?: string;
+
+  /** `stateBase`: where the room storage lives (default the OS temp dir; /dev/shm measures without disk syncs). */
+  constructor(options: { vars?: Record<string, string>; stateBase?: string } = {}) {
+    if (options.stateBase) this.stateDir = mkdtempSync(join(options.stateBase, "kaiwa-bench-"));
+    this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...options.vars }, ...(this.stateDir ? { stateDir: this.stateDir } : {}) });
+  }
+
+  /** Retries on a fresh port: on a shared machine another server can take the free port before workerd binds it. */
+  async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.server.start();
+      } catch (error) {
+        await this.server.kill();
+        if (attempt === 3) throw error;
+        this.server.port = 0;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+    if (this.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  token(user: string): Promise<string> {
+    let token = this.tokens.get(user);
+    if (!token) this.tokens.set(user, (token = this.server.token(user, { expiresIn: "2h" })));
+    return token;
+  }
+
+  async connect(options: ConnectOptions): Promise<Conn> {
+    const query = new URLSearchParams({ token: await this.token(options.user), session: options.session });
+    if (options.resume) {
+      query.set("epoch", options.resume.epoch);
+      query.set("lastSeq", String(options.resume.lastSeq));
+    }
+    const url = `ws://${this.server.host}/parties/room/${options.room}?${query}`;
+    return rawConnect(url, options.localAddress, options.handlers, this.errors);
+  }
+
+  usage(): ServerUsage {
+    const group = groupUsage(this.server.pid);
+    // The RSS that matters is workerd's (the rooms live there); partykit's node parent is a dev-time wrapper.
+    return { rssBytes: group.rssByName.workerd ?? group.rssBytes, cpuMs: group.cpuMs, note: "workerd RSS; CPU of partykit + workerd" };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * A raw `ws` connection speaking the kaiwa frame shapes (party/protocol/schema.ts): welcome, ack, events,
+ * error. The bare ws baseline speaks the same shapes, so both use this driver. Raw sockets rather than the
+ * typed client keep the generator cheap (no zod parse per frame); the reconnect storm uses the real client.
+ */
+import WebSocket from "ws";
+import { cachedDecode } from "./frame-cache.ts";
+import type { Conn, ConnHandlers, Ev } from "./types.ts";
+
+const EVENTS_PREFIX = '{"type":"events"';
+
+function decodeEvents(text: string): Ev[] {
+  return (JSON.parse(text).events as Ev[]).map((e) => ({ seq: e.seq, clientId: e.clientId, text: e.text }));
+}
+
+export function rawConnect(url: string, localAddress: string | undefined, handlers: ConnHandlers, errors: string[]): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
+    let welcomed = false;
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no welcome within 30 s"));
+    }, 30_000);
+    ws.on("message", (data) => {
+      const at = performance.now();
+      const text = data.toString();
+      if (text.startsWith(EVENTS_PREFIX)) {
+        if (handlers.onEvents) handlers.onEvents(cachedDecode(text, decodeEvents), at);
+        return;
+      }
+      if (text === "pong") return;
+      const frame = JSON.parse(text);
+      if (frame.type === "ack") {
+        if (handlers.onAck) for (const ack of frame.acks) handlers.onAck(ack.clientId, ack.seq, at);
+      } else if (frame.type === "welcome" && !welcomed) {
+        welcomed = true;
+        clearTimeout(timer);
+        resolve({
+          joinSeq: frame.lastSeq,
+          epoch: frame.epoch ?? "",
+          send: (clientId, n, body) => ws.send(JSON.stringify({ type: "send", clientId, n, text: body })),
+          close: () => ws.close(),
+          terminate: () => ws.terminate(),
+        });
+      } else if (frame.type === "error") {
+        errors.push(`${frame.code}: ${frame.message}`);
+      }
+    });
+    ws.on("error", (error) => {
+      clearTimeout(timer);
+      if (!welcomed) reject(error);
+    });
+    ws.once("close", (code, reason) => {
+      clearTimeout(timer);
+      if (!welcomed) reject(new Error(`closed ${code} ${reason} before welcome`));
+      handlers.onClose?.();
+    });
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * What the load tool needs from a server under test. kaiwa and both baselines speak the same frame
+ * shapes (welcome / ack / events with seq and clientId), so every scenario drives them the same way.
+ */
+export type TargetName = "kaiwa" | "socketio" | "ws";
+
+/** One event as the load tool sees it: `text` carries the send time on the generator's clock. */
+export type Ev = { seq: number; clientId: string; text: string };
+
+export type ConnHandlers = {
+  /** Omit on pure senders: their broadcasts are then not even parsed (keeps the generator cheap). */
+  onEvents?: (events: Ev[], receivedAt: number) => void;
+  onAck?: (clientId: string, seq: number, receivedAt: number) => void;
+  onClose?: () => void;
+};
+
+export type ConnectOptions = {
+  room: string;
+  user: string;
+  session: string;
+  localAddress?: string;
+  handlers: ConnHandlers;
+  /** kaiwa only: resume from here (the others keep no log to resume from). */
+  resume?: { epoch: string; lastSeq: number };
+};
+
+export interface Conn {
+  /** The room's position at join (welcome), where a receiver's log starts. */
+  readonly joinSeq: number;
+  readonly epoch: string;
+  send(clientId: string, n: number, text: string): void;
+  close(): void;
+  /** Drop without a close handshake, as a network failure would. */
+  terminate(): void;
+}
+
+export type ServerUsage = { rssBytes: number; cpuMs: number; note: string };
+
+export interface Target {
+  readonly name: TargetName;
+  /** One line on what it stores: printed next to every figure. */
+  readonly durability: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  connect(options: ConnectOptions): Promise<Conn>;
+  usage(): ServerUsage;
+  /** Errors the server sent (error frames, refused joins): any is a failed run. */
+  readonly errors: string[];
+}
