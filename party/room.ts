@@ -32,9 +32,8 @@ import { decideResume, historyRange } from "./core/resume.ts";
 import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
 import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
 import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
-import { RoomInboxLink, WHERE_KEY, farewellWrite, readKey } from "./room-inbox-link.ts";
+import { RoomInboxLink, WHERE_KEY, farewellWrite } from "./room-inbox-link.ts";
 import { Membership, type MembershipState } from "./core/membership.ts";
-import { RoomSignals } from "./core/room-signals.ts";
 import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall } from "./service-auth.ts";
 import { ItemReply } from "./item-reply.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
@@ -46,25 +45,8 @@ import { archiveSettingsFromEnv } from "./archive/config.ts";
 import { canonicalRoomId } from "./archive/room-id.ts";
 import { AlarmClock } from "./adapters/alarm-clock.ts";
 
-/** Per-connection facts live in connection state so they survive hibernation. */
-type ConnState = { user: Identity; session: string; observer?: true };
-type Conn = Party.Connection<ConnState>;
-/** Where a command's answer goes: a socket, or one command of an inbox's HTTP batch. */
-type Replier = Conn | ItemReply;
-/**
- * What waits in the commit pipeline: an accepted command, the ack of a resend whose original is not yet
- * durable, a member's read position (I6), or an operator's action (no socket: `settle` answers it).
- */
-type Pending = {
-  conn?: Replier;
-  accepted?: Accepted;
-  ack?: Ack;
-  read?: { user: string; seq: number };
-  requestId?: string;
-  /** When the command arrived, for the ack latency histogram. */
-  at?: number;
-  settle?: (error?: unknown) => void;
-};
+import { safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
+import { RoomMembers } from "./room-members.ts";
 
 export default class RoomServer implements Party.Server {
   /**
@@ -96,10 +78,8 @@ export default class RoomServer implements Party.Server {
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
   /** Members' inboxes: read positions, unread counts, notifications (DM rooms; inert elsewhere). */
   private readonly link: RoomInboxLink;
-  /** Receipts, presence and typing, batched per window (never one broadcast per change). */
-  private readonly signals: RoomSignals;
-  /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
-  private readonly queuedReads = new Map<string, number>();
+  /** Reads, receipts, presence, typing and membership cut-offs (party/room-members.ts). */
+  private readonly members: RoomMembers;
   // Operator tools (party/room-admin.ts): ack latency, coalesced directory reports, admin routes.
   readonly ackLatency = new Histogram();
   readonly admin = new RoomAdmin(this);
@@ -110,20 +90,20 @@ export default class RoomServer implements Party.Server {
     this.options = { hibernate: room.env.KAIWA_HIBERNATE === "1" };
     this.alarms = new AlarmClock(room.storage);
     this.link = new RoomInboxLink(room, () => this.core, this.limits, this.alarms);
-    this.signals = new RoomSignals(
-      {
-        now: Date.now,
-        schedule: (fn, ms) => void setTimeout(fn, ms),
-        broadcast: (frame) => this.broadcastFrame(frame),
-        connections: () => [...this.room.getConnections()].length,
-        isPresent: (user) => this.socketsOf(user, "") > 0,
-      },
-      LIMITS.signalWindowMs,
-      LIMITS.typingTtlMs,
-    );
+    this.members = new RoomMembers({
+      room,
+      link: this.link,
+      core: () => this.core,
+      linkReady: () => this.linkReady,
+      isBroken: () => this.broken,
+      reply: (conn, frame) => this.reply(conn, frame),
+      refuse: (conn, frame, closeCode) => this.refuse(conn, frame, closeCode),
+      queue: (item, writes) => this.pipeline.add(item, writes),
+      broadcast: (frame) => this.broadcastFrame(frame),
+    });
     // DMs show "delivered": the peer's inbox confirmed it has the message.
     this.link.onConfirmed = (user, seq) => {
-      if (!this.core.membership) this.signals.deliveredTo(user, seq);
+      if (!this.core.membership) this.members.signals.deliveredTo(user, seq);
     };
     this.reporter = directoryReporter(room, () => this.admin.report());
     this.archive = new RoomArchive(room.storage, archiveSettingsFromEnv(room.env), () => this.core, this.alarms);
@@ -218,7 +198,7 @@ export default class RoomServer implements Party.Server {
     const session = query.data.session;
     conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}) });
     this.reporter.touch();
-    if (!observing && this.socketsOf(who.id, conn.id) === 0) this.signals.join(who.id);
+    this.members.opened(conn);
     // One socket per device session: a reconnect replaces a half-open predecessor.
     for (const other of this.room.getConnections<ConnState>()) {
       if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
@@ -262,7 +242,7 @@ export default class RoomServer implements Party.Server {
         sessionLastN: this.core.sessionLastN(sessionKey(who.id, query.session)),
         resume,
         serverTime: Date.now(),
-        ...(this.link.active ? { members: await this.membersBlock() } : {}),
+        ...(this.link.active ? { members: await this.members.block() } : {}),
       } satisfies WelcomeFrame;
       safeSend(conn, JSON.stringify(welcome));
       if (resume?.recovered) {
@@ -279,8 +259,7 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.catchingUp.delete(conn.id);
-    const user = conn.state?.observer ? undefined : conn.state?.user.id;
-    if (user && this.socketsOf(user, conn.id) === 0) this.signals.leave(user);
+    this.members.closed(conn);
     this.reporter.touch();
     // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
     // Hibernatable sockets do not answer a client's close frame by themselves; without this the
@@ -317,8 +296,8 @@ export default class RoomServer implements Party.Server {
     }
     const command = frame.data;
     if (command.type === "history") return void this.answerHistory(conn, command);
-    if (command.type === "read") return void this.readOverSocket(conn, state.user, command.seq, command.requestId);
-    if (command.type === "typing") return this.typing(conn, state.user);
+    if (command.type === "read") return void this.members.readOverSocket(conn, state.user, command.seq, command.requestId);
+    if (command.type === "typing") return this.members.typing(conn, state.user);
     this.submit(conn, state, command);
   }
 
@@ -397,7 +376,7 @@ export default class RoomServer implements Party.Server {
     const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
     this.core.commit(accepted);
     const reads = items.flatMap((item) => (item.read ? [item.read] : []));
-    for (const read of reads) this.signals.read(read.user, read.seq);
+    this.members.readsCommitted(reads);
     this.link.committed(
       accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
       reads,
@@ -423,31 +402,9 @@ export default class RoomServer implements Party.Server {
     if (accepted.length === 0) return;
     this.reporter.touch();
     this.archive.committed(canonicalRoomId(this.room.id));
-    const cutOff = this.cutOffNonMembers(accepted);
+    const cutOff = this.members.cutOff(accepted);
     // Serialised once, the same string to every socket (but those just cut off).
     this.broadcastFrame(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
-  }
-
-  /**
-   * After membership events: a removed member hears the events up to their removal, never one after, and
-   * their sockets close (4004); sockets of users who are not members once a group is created close too.
-   * Returns the closed socket ids, which the batch's broadcast skips.
-   */
-  private cutOffNonMembers(accepted: Accepted[]): Set<string> {
-    const closed = new Set<string>();
-    const membership = this.core.membership;
-    if (!membership || !accepted.some((a) => a.event.kind === "group" || a.event.kind === "member")) return closed;
-    const removedAt = new Map<string, number>();
-    for (const a of accepted) for (const user of a.removed ?? []) if (!removedAt.has(user)) removedAt.set(user, a.event.seq);
-    for (const conn of this.room.getConnections<ConnState>()) {
-      const user = conn.state?.user.id;
-      if (!user || membership.has(user) || conn.state?.observer) continue;
-      const until = removedAt.get(user);
-      if (until !== undefined) safeSend(conn, eventsFrame(accepted.filter((a) => a.event.seq <= until).map((a) => a.eventJson)));
-      closed.add(conn.id);
-      this.refuse(conn, errorFrame("not_member", { message: "You are not a member of this group." }), 4004);
-    }
-    return closed;
   }
 
   /** One serialised frame to every socket; sockets still receiving their replay get it after (I5). */
@@ -464,7 +421,7 @@ export default class RoomServer implements Party.Server {
     console.error("room write failed; rejecting the batch and reloading state", error);
     this.counters.storageFailures++;
     this.broken = true;
-    this.queuedReads.clear();
+    this.members.writeFailed();
     for (const item of items) {
       if (!item.conn) {
         item.settle?.(error);
@@ -558,70 +515,13 @@ export default class RoomServer implements Party.Server {
     const body = ReadBody.safeParse(raw);
     if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
     await this.linkReady;
-    const refused = this.checkRead(who, body.data.seq);
+    const refused = this.members.checkRead(who, body.data.seq);
     if (refused) return errorResponse(refused.code, refused.message);
-    if (this.needsReadWrite(who, body.data.seq)) {
-      const outcome = await new Promise<RoomCommandResult | { read: number }>((resolve) => this.queueRead(new ItemReply(resolve), who, body.data.seq));
+    if (this.members.needsReadWrite(who, body.data.seq)) {
+      const outcome = await new Promise<RoomCommandResult | { read: number }>((resolve) => this.members.queueRead(new ItemReply(resolve), who, body.data.seq));
       if ("error" in outcome) return errorResponse(outcome.error.code, outcome.error.message);
     }
     return json(this.link.snapshot(who.id));
-  }
-
-  /** A member's read over their room socket: answered with their own receipt, others hear it batched. */
-  private async readOverSocket(conn: Conn, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
-    await this.linkReady;
-    const refused = this.checkRead(who, seq);
-    if (refused) return this.reply(conn, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
-    if (this.needsReadWrite(who, seq)) return this.queueRead(conn, who, seq, requestId);
-    safeSend(conn, JSON.stringify({ type: "receipts", reads: { [who.id]: this.link.snapshot(who.id).readSeq }, ...(requestId ? { requestId } : {}) }));
-  }
-
-  /** I6: members only, never past the committed seq. */
-  private checkRead(who: Identity, seq: number): { code: "not_member" | "read_out_of_range"; message?: string } | undefined {
-    if (!this.link.isMember(who.id)) return { code: "not_member" };
-    if (seq > this.core.committedSeq) return { code: "read_out_of_range", message: `The room's lastSeq is ${this.core.committedSeq}.` };
-    return undefined;
-  }
-
-  /** Only forward moves are written (I6); a stale read is answered with the current position. */
-  private needsReadWrite(who: Identity, seq: number): boolean {
-    return this.broken || seq > Math.max(this.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
-  }
-
-  private queueRead(conn: Replier, who: Identity, seq: number, requestId?: string): void {
-    if (this.broken) return this.reply(conn, errorFrame("storage_failed", requestId ? { ref: requestId } : {}));
-    this.queuedReads.set(who.id, seq);
-    this.pipeline.add({ conn, read: { user: who.id, seq }, ...(requestId ? { requestId } : {}) }, [[readKey(who.id), seq]]);
-  }
-
-  /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
-  private typing(conn: Conn, who: Identity): void {
-    const membership = this.core.membership;
-    const mayPost = membership ? membership.has(who.id) : this.link.isMember(who.id) || !this.link.active;
-    if (!mayPost || (this.core.settings.whoMayPost === "operators" && who.role !== "operator")) {
-      return this.reply(conn, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
-    }
-    this.signals.typing(who.id);
-  }
-
-  private async membersBlock() {
-    const membership = this.core.membership;
-    const present = new Set<string>();
-    for (const conn of this.room.getConnections<ConnState>()) if (conn.state && !conn.state.observer) present.add(conn.state.user.id);
-    return {
-      kind: membership ? ("group" as const) : ("dm" as const),
-      title: membership?.name ?? "",
-      list: membership ? membership.list() : this.link.members.map((id) => ({ id, role: "member" as const })),
-      reads: this.link.readPositions(),
-      present: [...present].sort(),
-      typing: this.signals.typingNow(),
-    };
-  }
-
-  private socketsOf(user: string, except: string): number {
-    let n = 0;
-    for (const conn of this.room.getConnections<ConnState>()) if (conn.id !== except && !conn.state?.observer && conn.state?.user.id === user) n++;
-    return n;
   }
 
   private stats() {
@@ -732,13 +632,6 @@ type StoredSettings = Partial<RoomSettings>;
 /** The command session operator deletes from the admin API run in (I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
 
-function safeSend(conn: Party.Connection, frame: string): void {
-  try {
-    conn.send(frame);
-  } catch {
-    // The socket closed under us; the client resumes from its position.
-  }
-}
 
 function refOf(data: unknown): string | undefined {
   if (typeof data !== "object" || data === null) return undefined;

@@ -1,0 +1,148 @@
+/**
+ * The room's members-facing part: read positions (I6) over sockets and HTTP, typing, presence and the
+ * welcome's members block, and cutting off users who stop being members. Receipts, presence and typing go
+ * out batched through RoomSignals (never one broadcast per member per change).
+ */
+import type * as Party from "partykit/server";
+import { LIMITS, type ErrorFrame, type Identity } from "./protocol/index.ts";
+import { errorFrame } from "./http.ts";
+import { RoomSignals } from "./core/room-signals.ts";
+import type { Accepted, RoomCore } from "./core/room-core.ts";
+import { readKey, type RoomInboxLink } from "./room-inbox-link.ts";
+import { eventsFrame } from "./room-queries.ts";
+import { safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
+
+/** What the room shell lends this part. */
+export interface MembersHost {
+  readonly room: Party.Room;
+  readonly link: RoomInboxLink;
+  core(): RoomCore;
+  linkReady(): Promise<void>;
+  isBroken(): boolean;
+  reply(conn: Replier, frame: ErrorFrame): void;
+  refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void;
+  /** Into the group commit: durable before anyone hears of it (I2). */
+  queue(item: Pending, writes: Array<[string, unknown]>): void;
+  broadcast(frame: string): void;
+}
+
+export class RoomMembers {
+  readonly signals: RoomSignals;
+  /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
+  private readonly queuedReads = new Map<string, number>();
+
+  constructor(private readonly host: MembersHost) {
+    this.signals = new RoomSignals(
+      {
+        now: Date.now,
+        schedule: (fn, ms) => void setTimeout(fn, ms),
+        broadcast: (frame) => host.broadcast(frame),
+        connections: () => [...host.room.getConnections()].length,
+        isPresent: (user) => this.socketsOf(user, "") > 0,
+      },
+      LIMITS.signalWindowMs,
+      LIMITS.typingTtlMs,
+    );
+  }
+
+  /** A socket opened (observers never count as presence). */
+  opened(conn: Conn): void {
+    const state = conn.state;
+    if (state && !state.observer && this.socketsOf(state.user.id, conn.id) === 0) this.signals.join(state.user.id);
+  }
+
+  closed(conn: Conn): void {
+    const state = conn.state;
+    if (state && !state.observer && this.socketsOf(state.user.id, conn.id) === 0) this.signals.leave(state.user.id);
+  }
+
+  /** Committed reads: answer the reader's socket at once, everyone else in the next receipts frame. */
+  readsCommitted(reads: Array<{ user: string; seq: number }>): void {
+    for (const read of reads) this.signals.read(read.user, read.seq);
+    for (const { user, seq } of reads) if (this.queuedReads.get(user) === seq) this.queuedReads.delete(user);
+  }
+
+  /** A failed write reloads the room: queued reads are gone with it. */
+  writeFailed(): void {
+    this.queuedReads.clear();
+  }
+
+  /** A member's read over their room socket: answered with their own receipt, others hear it batched. */
+  async readOverSocket(conn: Conn, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
+    await this.host.linkReady();
+    const refused = this.checkRead(who, seq);
+    if (refused) return this.host.reply(conn, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
+    if (this.needsReadWrite(who, seq)) return this.queueRead(conn, who, seq, requestId);
+    safeSend(conn, JSON.stringify({ type: "receipts", reads: { [who.id]: this.host.link.snapshot(who.id).readSeq }, ...(requestId ? { requestId } : {}) }));
+  }
+
+  /** I6: members only, never past the committed seq. */
+  checkRead(who: Identity, seq: number): { code: "not_member" | "read_out_of_range"; message?: string } | undefined {
+    if (!this.host.link.isMember(who.id)) return { code: "not_member" };
+    if (seq > this.host.core().committedSeq) return { code: "read_out_of_range", message: `The room's lastSeq is ${this.host.core().committedSeq}.` };
+    return undefined;
+  }
+
+  /** Only forward moves are written (I6); a stale read is answered with the current position. */
+  needsReadWrite(who: Identity, seq: number): boolean {
+    return this.host.isBroken() || seq > Math.max(this.host.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
+  }
+
+  queueRead(conn: Replier, who: Identity, seq: number, requestId?: string): void {
+    if (this.host.isBroken()) return this.host.reply(conn, errorFrame("storage_failed", requestId ? { ref: requestId } : {}));
+    this.queuedReads.set(who.id, seq);
+    this.host.queue({ conn, read: { user: who.id, seq }, ...(requestId ? { requestId } : {}) }, [[readKey(who.id), seq]]);
+  }
+
+  /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
+  typing(conn: Conn, who: Identity): void {
+    const membership = this.host.core().membership;
+    const mayPost = membership ? membership.has(who.id) : this.host.link.isMember(who.id) || !this.host.link.active;
+    if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
+      return this.host.reply(conn, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
+    }
+    this.signals.typing(who.id);
+  }
+
+  async block() {
+    const membership = this.host.core().membership;
+    const present = new Set<string>();
+    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.state && !conn.state.observer) present.add(conn.state.user.id);
+    return {
+      kind: membership ? ("group" as const) : ("dm" as const),
+      title: membership?.name ?? "",
+      list: membership ? membership.list() : this.host.link.members.map((id) => ({ id, role: "member" as const })),
+      reads: this.host.link.readPositions(),
+      present: [...present].sort(),
+      typing: this.signals.typingNow(),
+    };
+  }
+
+  socketsOf(user: string, except: string): number {
+    let n = 0;
+    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.id !== except && !conn.state?.observer && conn.state?.user.id === user) n++;
+    return n;
+  }
+
+  /**
+   * After membership events: a removed member hears the events up to their removal, never one after, and
+   * their sockets close (4004); sockets of users who are not members once a group is created close too.
+   * Returns the closed socket ids, which the batch's broadcast skips.
+   */
+  cutOff(accepted: Accepted[]): Set<string> {
+    const closed = new Set<string>();
+    const membership = this.host.core().membership;
+    if (!membership || !accepted.some((a) => a.event.kind === "group" || a.event.kind === "member")) return closed;
+    const removedAt = new Map<string, number>();
+    for (const a of accepted) for (const user of a.removed ?? []) if (!removedAt.has(user)) removedAt.set(user, a.event.seq);
+    for (const conn of this.host.room.getConnections<ConnState>()) {
+      const user = conn.state?.user.id;
+      if (!user || membership.has(user) || conn.state?.observer) continue;
+      const until = removedAt.get(user);
+      if (until !== undefined) safeSend(conn, eventsFrame(accepted.filter((a) => a.event.seq <= until).map((a) => a.eventJson)));
+      closed.add(conn.id);
+      this.host.refuse(conn, errorFrame("not_member", { message: "You are not a member of this group." }), 4004);
+    }
+    return closed;
+  }
+}
