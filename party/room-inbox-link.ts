@@ -142,7 +142,7 @@ export class RoomInboxLink {
             void storage.delete(FAREWELL_PREFIX + user).catch((e) => console.error("clearing a farewell failed", e));
           }
           this.onConfirmed?.(user, cursor.seq);
-          void storage.put(CURSOR_PREFIX + user, cursor).catch((e) => console.error("saving notify cursor failed", e));
+          this.saveCursorSoon(user, cursor);
         },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         random: Math.random,
@@ -157,6 +157,26 @@ export class RoomInboxLink {
   /** Deliver whatever is pending now (an inbox asked: it is owed a notification). */
   kick(): void {
     this.notifier?.kick();
+  }
+
+  /**
+   * Confirmed cursors are stored at most once per second, all in one write: a lost cursor only means a
+   * redelivery the inbox ignores (idempotent by room and seq), while a write per delivery cost two durable
+   * writes per DM (each a sync in partykit dev). The alarm armed with every batch covers a crash.
+   */
+  private readonly cursorsToSave = new Map<string, Cursor>();
+  private cursorTimer = false;
+  private saveCursorSoon(user: string, cursor: Cursor): void {
+    this.cursorsToSave.set(user, cursor);
+    if (this.cursorTimer) return;
+    this.cursorTimer = true;
+    setTimeout(() => {
+      this.cursorTimer = false;
+      const entries = Object.fromEntries([...this.cursorsToSave].slice(0, 128).map(([u, c]) => [CURSOR_PREFIX + u, c]));
+      for (const key of Object.keys(entries)) this.cursorsToSave.delete(key.slice(CURSOR_PREFIX.length));
+      this.room.storage.put(entries).catch((e) => console.error("saving notify cursors failed", e));
+      if (this.cursorsToSave.size > 0) this.saveCursorSoon(...[...this.cursorsToSave][0]!);
+    }, 1000);
   }
 
   isMember(user: string): boolean {
