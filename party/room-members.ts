@@ -101,6 +101,9 @@ export class RoomMembers {
     if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
       return this.host.reply(conn, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
     }
+    // A muted or banned user may not post, so they never show as typing either.
+    const moderated = this.host.core().moderation.refusal(who, "send", Date.now());
+    if (moderated) return this.host.reply(conn, errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." }));
     this.signals.typing(who.id);
   }
 
