@@ -19,9 +19,11 @@ import {
   type PresenceState,
   type RoomEvent,
 } from "./protocol/index.ts";
-import { identityFrom, tokenFromRequest, verifyToken, withIdentity, IDENTITY_HEADER } from "./auth.ts";
-import { drainBody, errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
-import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall, callActor } from "./service-auth.ts";
+import { identityFrom, IDENTITY_HEADER } from "./auth.ts";
+import { drainBody, errorFrame, errorResponse, json } from "./http.ts";
+import { gateRequest, gateSocket, isActorCall, callActor } from "./service-auth.ts";
+import { decodeFrame } from "./frames-in.ts";
+import { safeSend } from "./room-types.ts";
 import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
 import { DmRouter, type Device } from "./inbox-dm-router.ts";
 import { PushQueue, pushConfigFrom, type PushPayload } from "./adapters/push.ts";
@@ -63,20 +65,12 @@ export default class InboxServer implements Party.Server {
 
   // ---- Worker side (I7): only the user opens their own inbox; actor routes need a service token.
 
-  static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
-    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
-    if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
-    if (auth.identity.id !== decodeURIComponent(lobby.id)) return refusedSocket("forbidden", "This is another user's inbox.", 4003);
-    return withIdentity(request as unknown as Request, auth.identity);
+  static onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    return gateSocket(request as unknown as Request, lobby, (who) => (who.id === lobby.id ? undefined : "This is another user's inbox."));
   }
 
-  static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) {
-      await drainBody(request as unknown as Request);
-      return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
-    }
-    return gateRequest(request as unknown as Request, lobby.env);
+  static onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    return gateRequest(request as unknown as Request, lobby);
   }
 
   async onStart() {
@@ -187,23 +181,9 @@ export default class InboxServer implements Party.Server {
     if (raw === "ping") return send(conn, "pong");
     const state = conn.state;
     if (!state) return refuse(conn, "unauthorized", 4001);
-    if (typeof raw !== "string") return send(conn, JSON.stringify(errorFrame("bad_frame", { message: "Frames are JSON text." })));
-    if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
-      return send(conn, JSON.stringify(errorFrame("frame_too_large")));
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(raw);
-    } catch {
-      return send(conn, JSON.stringify(errorFrame("bad_frame", { message: "The frame is not valid JSON." })));
-    }
-    const parsed = InboxClientFrame.safeParse(data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const ref = refOf(data);
-      return send(conn, JSON.stringify(errorFrame("bad_frame", { message: issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "Invalid frame.", ...(ref ? { ref } : {}) })));
-    }
-    const frame = parsed.data;
+    const decoded = decodeFrame(raw, InboxClientFrame);
+    if (!decoded.ok) return send(conn, JSON.stringify(decoded.error));
+    const frame = decoded.frame;
     if (frame.type === "dm") {
       if (frame.to === state.user.id) return send(conn, JSON.stringify(errorFrame("forbidden", { message: "A direct message needs another user.", ref: frame.clientId })));
       return this.router.route(dmRoomId(state.user.id, frame.to), this.device(conn, state), frame);
@@ -410,13 +390,8 @@ export default class InboxServer implements Party.Server {
   }
 }
 
-function send(conn: Party.Connection, frame: string): void {
-  try {
-    conn.send(frame);
-  } catch {
-    // closed under us: the device catches up from the list on reconnect
-  }
-}
+
+const send = safeSend;
 
 function refuse(conn: Party.Connection, code: "forbidden" | "unauthorized" | "bad_frame", closeCode: number): void {
   send(conn, JSON.stringify(errorFrame(code)));
@@ -427,11 +402,4 @@ function sendRoomError(conn: Party.Connection, body: unknown, requestId: string)
   const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   const code: ErrorCode = error?.code && error.code in ERRORS ? (error.code as ErrorCode) : "room_unavailable";
   send(conn, JSON.stringify(errorFrame(code, { ...(error?.message ? { message: error.message } : {}), ref: requestId })));
-}
-
-function refOf(data: unknown): string | undefined {
-  if (typeof data !== "object" || data === null) return undefined;
-  const record = data as Record<string, unknown>;
-  const ref = record.clientId ?? record.requestId;
-  return typeof ref === "string" && ref.length <= 64 ? ref : undefined;
 }

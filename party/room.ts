@@ -23,8 +23,8 @@ import {
   type ServerFrame,
   type WelcomeFrame,
 } from "./protocol/index.ts";
-import { identityFrom, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { drainBody, errorFrame, errorResponse, json, refusedSocket } from "./http.ts";
+import { identityFrom } from "./auth.ts";
+import { drainBody, errorFrame, errorResponse, json } from "./http.ts";
 import { CommitPipeline } from "./core/commit-pipeline.ts";
 import { RoomCore, type Accepted, type Outcome } from "./core/room-core.ts";
 import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
@@ -34,7 +34,8 @@ import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-qu
 import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
 import { RoomInboxLink, WHERE_KEY, farewellWrite } from "./room-inbox-link.ts";
 import { Membership, type MembershipState } from "./core/membership.ts";
-import { ENCODED_ID_MESSAGE, gateRequest, isEncodedId, isActorCall } from "./service-auth.ts";
+import { gateRequest, gateSocket, isActorCall } from "./service-auth.ts";
+import { decodeFrame } from "./frames-in.ts";
 import { ItemReply } from "./item-reply.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
 import { Histogram } from "./core/histogram.ts";
@@ -125,19 +126,12 @@ export default class RoomServer implements Party.Server {
 
   // ---- Worker side: verify the token before the room is touched (I7).
 
-  static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
-    const auth = await verifyToken(tokenFromRequest(request as unknown as Request), lobby.env);
-    if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
-    return withIdentity(request as unknown as Request, auth.identity);
+  static onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    return gateSocket(request as unknown as Request, lobby);
   }
 
-  static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    if (isEncodedId(lobby.id)) {
-      await drainBody(request as unknown as Request);
-      return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
-    }
-    return gateRequest(request as unknown as Request, lobby.env);
+  static onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    return gateRequest(request as unknown as Request, lobby);
   }
 
   // ---- Lifecycle.
@@ -277,24 +271,9 @@ export default class RoomServer implements Party.Server {
     if (raw === "ping") return void safeSend(conn, "pong"); // half-open detection (client/heartbeat)
     const state = conn.state;
     if (!state) return this.refuse(conn, errorFrame("unauthorized"), 4001);
-    if (typeof raw !== "string") return this.reply(conn, errorFrame("bad_frame", { message: "Frames are JSON text." }));
-    if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
-      return this.reply(conn, errorFrame("frame_too_large", { message: `Frames are at most ${LIMITS.maxFrameBytes} bytes.` }));
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(raw);
-    } catch {
-      return this.reply(conn, errorFrame("bad_frame", { message: "The frame is not valid JSON." }));
-    }
-    const frame = ClientFrame.safeParse(data);
-    if (!frame.success) {
-      const ref = refOf(data);
-      const issue = frame.error.issues[0];
-      const message = issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "Invalid frame.";
-      return this.reply(conn, errorFrame("bad_frame", { message, ...(ref ? { ref } : {}) }));
-    }
-    const command = frame.data;
+    const decoded = decodeFrame(raw, ClientFrame);
+    if (!decoded.ok) return this.reply(conn, decoded.error);
+    const command = decoded.frame;
     if (command.type === "history") return void this.answerHistory(conn, command);
     if (command.type === "read") return void this.members.readOverSocket(conn, state.user, command.seq, command.requestId);
     if (command.type === "typing") return this.members.typing(conn, state.user);
@@ -631,12 +610,4 @@ export default class RoomServer implements Party.Server {
 type StoredSettings = Partial<RoomSettings>;
 /** The command session operator deletes from the admin API run in (I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
-
-
-function refOf(data: unknown): string | undefined {
-  if (typeof data !== "object" || data === null) return undefined;
-  const record = data as Record<string, unknown>;
-  const ref = record.clientId ?? record.requestId;
-  return typeof ref === "string" && ref.length <= 64 ? ref : undefined;
-}
 

@@ -13,7 +13,8 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { drainBody, errorResponse } from "./http.ts";
+import { drainBody, errorResponse, refusedSocket } from "./http.ts";
+import type { Identity } from "./protocol/index.ts";
 
 export const CALLER_HEADER = "x-kaiwa-caller";
 export const SERVICE_TOKEN_HEADER = "x-kaiwa-service-token";
@@ -89,7 +90,12 @@ export async function callActor(
  * identity it asserts (it acts for a user it has already verified); anyone else needs a valid user token,
  * whose identity replaces whatever identity header came along (I7).
  */
-export async function gateRequest(request: Request, env: Record<string, unknown>): Promise<Request | Response> {
+export async function gateRequest(request: Request, lobby: { id: string; env: Record<string, unknown> }): Promise<Request | Response> {
+  const env = lobby.env;
+  if (isEncodedId(lobby.id)) {
+    await drainBody(request);
+    return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
+  }
   const checked = await stampCaller(request, env);
   if (isActorCall(checked)) return checked;
   const auth = await verifyToken(tokenFromRequest(request), env);
@@ -108,4 +114,22 @@ export async function gateRequest(request: Request, env: Record<string, unknown>
 export const ENCODED_ID_MESSAGE = "Room and user ids are used as written, never percent-encoded (dm:a:b, not dm%3Aa%3Ab).";
 export function isEncodedId(id: string): boolean {
   return id.includes("%");
+}
+
+/**
+ * The worker's gate for WebSocket upgrades to rooms and inboxes: canonical ids only, a valid user token
+ * (refusals are an accepted socket with one typed error frame and a 4xxx close), then the party's own
+ * rule (`forbid` returns why this user may not open this actor), and the verified identity stamped (I7).
+ */
+export async function gateSocket(
+  request: Request,
+  lobby: { id: string; env: Record<string, unknown> },
+  forbid?: (who: Identity) => string | undefined,
+): Promise<Request | Response> {
+  if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
+  const auth = await verifyToken(tokenFromRequest(request), lobby.env);
+  if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
+  const why = forbid?.(auth.identity);
+  if (why) return refusedSocket("forbidden", why, 4003);
+  return withIdentity(request, auth.identity);
 }

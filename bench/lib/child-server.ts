@@ -3,7 +3,6 @@
  * apart from the load generator's, and a crashed bench leaves nothing behind.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 
 const live = new Set<number>();
 process.once("exit", () => {
@@ -80,12 +79,4 @@ export class ChildServer {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort } from "../../tests/helpers/dev-server.ts";

@@ -163,15 +163,7 @@ export class RoomCore {
     const ts = this.options.clock();
     const event = { ...change, seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId } as RoomEvent;
     const removed = membership.apply(event as Parameters<Membership["apply"]>[0]);
-    session.lastN = command.n;
-    this.remember(event);
-    const eventJson = JSON.stringify(event);
-    const writes: Array<[string, unknown]> = [
-      [eventKey(seq), eventJson],
-      [sKey, { lastN: session.lastN } satisfies StoredSession],
-      [META_KEY, this.meta()],
-      [MEMBERS_KEY, membership.toJSON()],
-    ];
+    const { eventJson, writes } = this.seal(event, { key: sKey, stored: session, n: command.n }, [[MEMBERS_KEY, membership.toJSON()]]);
     return { status: "accepted", ack: { clientId: command.clientId, seq, ts }, event, eventJson, writes, ...(removed.length ? { removed } : {}) };
   }
 
@@ -189,18 +181,16 @@ export class RoomCore {
     const seq = ++this.lastAssigned; // I1
     const ts = this.options.clock();
     const base = { seq, ts, author: { id: who.id, name: who.name }, clientId };
-    const writes: Array<[string, unknown]> = [];
+    const extra: Array<[string, unknown]> = [];
     let event: RoomEvent;
     if (action.type === "announcement") {
       event = { kind: "announcement", ...base, text: action.text };
     } else {
       event = { kind: "moderation", ...base, action: action.action, user: action.user, ...(action.until !== undefined ? { until: action.until } : {}) };
-      writes.push(this.moderation.apply(action.action, action.user, action.until));
+      extra.push(this.moderation.apply(action.action, action.user, action.until));
     }
-    this.remember(event);
-    const eventJson = JSON.stringify(event);
-    writes.push([eventKey(seq), eventJson], [META_KEY, this.meta()]);
-    return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes };
+    const { eventJson, writes } = this.seal(event, undefined, []);
+    return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes: [...extra, ...writes] };
   }
 
   private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
@@ -260,17 +250,29 @@ export class RoomCore {
       this.overlay.get(targetAfter.seq)!.latest = targetAfter;
       this.rememberRecent(targetAfter);
     }
-    session.lastN = command.n;
-    this.remember(event);
-    const eventJson = JSON.stringify(event);
-    const writes: Array<[string, unknown]> = [
-      [eventKey(seq), eventJson],
-      [sKey, { lastN: session.lastN } satisfies StoredSession],
-      [META_KEY, this.meta()],
-    ];
-    if (targetAfter) writes.push([eventKey(targetAfter.seq), JSON.stringify(targetAfter)]);
+    const { eventJson, writes } = this.seal(event, { key: sKey, stored: session, n: command.n }, targetAfter ? [[eventKey(targetAfter.seq), JSON.stringify(targetAfter)]] : []);
     const ack = { clientId: command.clientId, seq, ts };
     return { status: "accepted", ack, event, eventJson, writes, ...(targetAfter ? { targetAfter } : {}) };
+  }
+
+  /**
+   * The tail every sequenced event shares: the session's number moves on (I4), the event is remembered for
+   * I3 and serialised once, and the writes that make it durable: the event, the session, meta, and `extra`.
+   */
+  private seal(
+    event: RoomEvent,
+    session: { key: string; stored: StoredSession; n: number } | undefined,
+    extra: Array<[string, unknown]>,
+  ): { eventJson: string; writes: Array<[string, unknown]> } {
+    this.remember(event);
+    const eventJson = JSON.stringify(event);
+    const writes: Array<[string, unknown]> = [[eventKey(event.seq), eventJson]];
+    if (session) {
+      session.stored.lastN = session.n;
+      writes.push([session.key, { lastN: session.n } satisfies StoredSession]);
+    }
+    writes.push([META_KEY, this.meta()], ...extra);
+    return { eventJson, writes };
   }
 
   private holdDurableVersion(target: MessageEvent): void {

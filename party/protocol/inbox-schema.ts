@@ -48,7 +48,8 @@ export type DmCommand = z.infer<typeof DmCommand>;
 
 export const Preview = z.object({ seq: Seq, ts: z.number().int(), author: Author, text: z.string().max(LIMITS.previewChars), deleted: z.boolean().optional() });
 export type Preview = z.infer<typeof Preview>;
-export const Conversation = z.object({
+/** A room's state for one member, as the room computes it (room → inbox) and the list shows it. */
+export const ConversationState = z.object({
   room: RoomId,
   kind: z.enum(["dm", "group"]),
   title: z.string(),
@@ -62,6 +63,8 @@ export const Conversation = z.object({
   unread: z.number().int().nonnegative(),
   /** The user is no longer a member (removed or left); the row stays so the app can say so. */
   left: z.boolean().optional(),
+});
+export const Conversation = ConversationState.extend({
   /** Opaque paging cursor: pass as `before` to list the conversations after this one. */
   cursor: z.string(),
 });
@@ -117,17 +120,7 @@ export type InboxWelcome = z.infer<typeof InboxWelcome>;
 // ---- Actor to actor (never accepted from a client: the worker refuses these routes from outside).
 
 /** Room → inbox: everything pending for one user in one room, coalesced (one call per inbox per flush). */
-export const Notification = z.object({
-  room: RoomId,
-  kind: z.enum(["dm", "group"]),
-  title: z.string(),
-  peer: UserId.optional(),
-  lastSeq: z.number().int().nonnegative(),
-  lastTs: z.number().int(),
-  preview: Preview.nullable(),
-  readSeq: z.number().int().nonnegative(),
-  unread: z.number().int().nonnegative(),
-  left: z.boolean().optional(),
+export const Notification = ConversationState.extend({
   /** Committed events after the last ones this inbox confirmed, oldest first (may be a truncated tail). */
   events: z.array(RoomEvent),
 });

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./dev-server.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -134,14 +134,4 @@ function run(command: string[]): void {
 function requirePostgres(): void {
   if (existsSync(join(PG_BIN, "postgres"))) return;
   throw new Error(`KAIWA_TEST_DB=postgres needs PostgreSQL 15 in ${PG_BIN}: apt-get install -y postgresql`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }

@@ -1,0 +1,38 @@
+/**
+ * Decoding an inbound WebSocket frame at the boundary (I8), shared by the room and the inbox: text only,
+ * at most `maxFrameBytes`, JSON, then the party's zod schema. A failure is the typed error to send back,
+ * naming the frame's clientId/requestId when it has one; nothing else happens.
+ */
+import type { z } from "zod";
+import { LIMITS, type ErrorFrame } from "./protocol/index.ts";
+import { errorFrame } from "./http.ts";
+
+export type Decoded<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame };
+
+export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | ArrayBufferView, schema: S): Decoded<z.infer<S>> {
+  if (typeof raw !== "string") return { ok: false, error: errorFrame("bad_frame", { message: "Frames are JSON text." }) };
+  // Characters are at most 3 UTF-8 bytes: only frames that could be too large are encoded to measure.
+  if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
+    return { ok: false, error: errorFrame("frame_too_large", { message: `Frames are at most ${LIMITS.maxFrameBytes} bytes.` }) };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, error: errorFrame("bad_frame", { message: "The frame is not valid JSON." }) };
+  }
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return { ok: true, frame: parsed.data };
+  const issue = parsed.error.issues[0];
+  const ref = refOf(data);
+  const message = issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "Invalid frame.";
+  return { ok: false, error: errorFrame("bad_frame", { message, ...(ref ? { ref } : {}) }) };
+}
+
+/** The clientId or requestId of a frame that failed validation, so the client can match the error. */
+function refOf(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  const ref = record.clientId ?? record.requestId;
+  return typeof ref === "string" && ref.length <= 64 ? ref : undefined;
+}
