@@ -12,7 +12,7 @@ import WebSocket from "ws";
 import { DevServer } from "../tests/helpers/dev-server.ts";
 
 const { values } = parseArgs({
-  options: { hibernate: { type: "boolean", default: false }, senders: { type: "string", default: "20" }, seconds: { type: "string", default: "10" }, window: { type: "string", default: "256" } },
+  options: { hibernate: { type: "boolean", default: false }, senders: { type: "string", default: "20" }, seconds: { type: "string", default: "10" }, window: { type: "string", default: "256" }, batch: { type: "boolean", default: false } },
 });
 const senders = Number(values.senders);
 const seconds = Number(values.seconds);
@@ -48,11 +48,23 @@ await Promise.all(
     const ws = await open(await url(user));
     let n = 0;
     const sentAt = new Map<string, number>();
+    // --batch: commands made in one tick go out in one `batch` frame, as the client library sends them.
+    let pending: string[] = [];
+    const flush = () => {
+      const frames = pending;
+      pending = [];
+      for (let i = 0; i < frames.length; i += 128) {
+        const chunk = frames.slice(i, i + 128);
+        ws.send(chunk.length === 1 ? chunk[0]! : `{"type":"batch","commands":[${chunk.join(",")}]}`);
+      }
+    };
     const sendOne = () => {
       n++;
       const clientId = `${user}-${n}`;
       sentAt.set(clientId, performance.now());
-      ws.send(JSON.stringify({ type: "send", clientId, n, text: `message ${n} from ${user}` }));
+      const frame = JSON.stringify({ type: "send", clientId, n, text: `message ${n} from ${user}` });
+      if (!values.batch) return ws.send(frame);
+      if (pending.push(frame) === 1) queueMicrotask(flush);
     };
     ws.on("message", (data) => {
       const text = data.toString();

@@ -12,6 +12,7 @@ import {
 } from "../party/protocol/index.ts";
 import { checkCommand } from "./commands.ts";
 import { Emitter } from "./emitter.ts";
+import { packCommands } from "./frame-packer.ts";
 import { KaiwaError } from "./errors.ts";
 import { parseServerFrame } from "./frames.ts";
 import { CommandQueue } from "./command-queue.ts";
@@ -43,6 +44,7 @@ export class KaiwaRoom {
   /** Members, roles, receipts, presence and typing (groups and DMs). */
   readonly #members = new RoomMembers();
   #lastTypingAt = -Infinity;
+  #pumpQueued = false;
   /** Read positions asked for and not yet confirmed: (re)sent after every welcome, answered by a receipt. */
   readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
   /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
@@ -202,7 +204,14 @@ export class KaiwaRoom {
     const checked = checkCommand(input);
     if (!checked.ok) return Promise.reject(checked.error);
     const sent = this.#commands.add(checked.body);
-    this.#pump();
+    // Commands made in the same tick leave together in one batch frame (R17, see packCommands).
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+    }
     return sent;
   }
 
@@ -210,9 +219,11 @@ export class KaiwaRoom {
   #pump(): void {
     const session = this.#session;
     if (!session.ready) return;
+    const commands: string[] = [];
     for (let command = this.#commands.nextToSend(); command; command = this.#commands.nextToSend()) {
-      session.send(JSON.stringify(command satisfies ClientFrame));
+      commands.push(JSON.stringify(command satisfies ClientFrame));
     }
+    for (const frame of packCommands(commands)) session.send(frame);
     for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
     for (const [requestId, read] of this.#reads) {
       if (read.sent) continue;

@@ -14,6 +14,17 @@ export const IDENTITY_HEADER = "x-kaiwa-identity";
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: ErrorCode; message: string };
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
+/** HS256 keys imported once per secret: jose would otherwise import the raw secret on every verification. */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
 
 export async function verifyToken(token: string | null | undefined, env: Record<string, unknown>): Promise<AuthResult> {
   if (!token) return { ok: false, code: "unauthorized", message: "No token: pass ?token=<JWT> or Authorization: Bearer <JWT>." };
@@ -27,7 +38,7 @@ export async function verifyToken(token: string | null | undefined, env: Record<
       if (!keys) jwksCache.set(jwksUrl, (keys = createRemoteJWKSet(new URL(jwksUrl))));
       ({ payload } = await jwtVerify(token, keys, options));
     } else if (secret) {
-      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hmacKey(secret), { ...options, algorithms: ["HS256"] }));
     } else {
       return { ok: false, code: "unauthorized", message: "The server has no token key configured." };
     }

@@ -21,6 +21,11 @@ export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | Arr
   } catch {
     return { ok: false, error: errorFrame("bad_frame", { message: "The frame is not valid JSON." }) };
   }
+  return checkFrame(data, schema);
+}
+
+/** The schema step alone, for a value already parsed from JSON (each element of a `batch` frame, R17). */
+export function checkFrame<S extends z.ZodType>(data: unknown, schema: S): Decoded<z.infer<S>> {
   const parsed = schema.safeParse(data);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const issue = parsed.error.issues[0];

@@ -7,6 +7,7 @@ import type * as Party from "partykit/server";
 import { LIMITS, type ErrorFrame, type Identity } from "./protocol/index.ts";
 import { errorFrame } from "./http.ts";
 import { RoomSignals } from "./core/room-signals.ts";
+import { SocketIndex } from "./core/socket-index.ts";
 import type { Accepted, RoomCore } from "./core/room-core.ts";
 import { readKey, type RoomInboxLink } from "./room-inbox-link.ts";
 import { eventsFrame } from "./room-queries.ts";
@@ -28,6 +29,8 @@ export interface MembersHost {
 
 export class RoomMembers {
   readonly signals: RoomSignals;
+  /** Who holds which socket: presence and R13 without scanning every socket. */
+  private readonly sockets = new SocketIndex();
   /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
   private readonly queuedReads = new Map<string, number>();
 
@@ -37,23 +40,37 @@ export class RoomMembers {
         now: Date.now,
         schedule: (fn, ms) => void setTimeout(fn, ms),
         broadcast: (frame) => host.broadcast(frame),
-        connections: () => [...host.room.getConnections()].length,
-        isPresent: (user) => this.socketsOf(user, "") > 0,
+        connections: () => this.sockets.size,
+        isPresent: (user) => this.sockets.isPresent(user),
       },
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,
     );
   }
 
-  /** A socket opened (observers never count as presence). */
-  opened(conn: Conn): void {
+  /**
+   * An admitted socket opened (observers never count as presence). Returns the id of the socket it
+   * replaces in its session (R13), which the room closes.
+   */
+  opened(conn: Conn): string | undefined {
     const state = conn.state;
-    if (state && !state.observer && this.socketsOf(state.user.id, conn.id) === 0) this.signals.join(state.user.id);
+    if (!state) return undefined;
+    const { joined, replaces } = this.sockets.add(conn.id, { user: state.user.id, session: state.session, observer: state.observer === true });
+    if (joined) this.signals.join(state.user.id);
+    return replaces;
   }
 
   closed(conn: Conn): void {
+    const { left, user } = this.sockets.remove(conn.id);
+    if (left && user !== undefined) return this.signals.leave(user);
+    // Closed while the room hibernated: never indexed in this memory, but its user may have just left.
     const state = conn.state;
-    if (state && !state.observer && this.socketsOf(state.user.id, conn.id) === 0) this.signals.leave(state.user.id);
+    if (user === undefined && state && !state.observer && !this.sockets.isPresent(state.user.id)) this.signals.leave(state.user.id);
+  }
+
+  /** After a wake from hibernation the sockets are still open but this memory is new: index them again. */
+  reindex(): void {
+    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.state) this.sockets.add(conn.id, { user: conn.state.user.id, session: conn.state.session, observer: conn.state.observer === true });
   }
 
   /** Committed reads: answer the reader's socket at once, everyone else in the next receipts frame. */
@@ -109,22 +126,14 @@ export class RoomMembers {
 
   async block() {
     const membership = this.host.core().membership;
-    const present = new Set<string>();
-    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.state && !conn.state.observer) present.add(conn.state.user.id);
     return {
       kind: membership ? ("group" as const) : ("dm" as const),
       title: membership?.name ?? "",
       list: membership ? membership.list() : this.host.link.members.map((id) => ({ id, role: "member" as const })),
       reads: this.host.link.readPositions(),
-      present: [...present].sort(),
+      present: this.sockets.presentUsers(),
       typing: this.signals.typingNow(),
     };
-  }
-
-  socketsOf(user: string, except: string): number {
-    let n = 0;
-    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.id !== except && !conn.state?.observer && conn.state?.user.id === user) n++;
-    return n;
   }
 
   /**

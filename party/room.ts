@@ -12,7 +12,7 @@ import {
   RoomSettingsPatch,
   roomLimitsFromEnv,
   type Ack,
-  type Command,
+  Command,
   type ErrorFrame,
   type HistoryRequest,
   type Identity,
@@ -35,7 +35,7 @@ import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts"
 import { RoomInboxLink, WHERE_KEY, farewellWrite } from "./room-inbox-link.ts";
 import { Membership, type MembershipState } from "./core/membership.ts";
 import { gateRequest, gateSocket, isActorCall } from "./service-auth.ts";
-import { decodeFrame } from "./frames-in.ts";
+import { checkFrame, decodeFrame } from "./frames-in.ts";
 import { ItemReply } from "./item-reply.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
 import { Histogram } from "./core/histogram.ts";
@@ -139,6 +139,7 @@ export default class RoomServer implements Party.Server {
   async onStart() {
     this.core = await this.loadCore();
     await Promise.all([this.archive.load(), this.alarms.load()]);
+    this.members.reindex();
   }
 
   /**
@@ -192,11 +193,9 @@ export default class RoomServer implements Party.Server {
     const session = query.data.session;
     conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}) });
     this.reporter.touch();
-    this.members.opened(conn);
-    // One socket per device session: a reconnect replaces a half-open predecessor.
-    for (const other of this.room.getConnections<ConnState>()) {
-      if (other.id !== conn.id && other.state?.user.id === who.id && other.state.session === session) other.close(4012, "session_replaced");
-    }
+    // One socket per device session: a reconnect replaces a half-open predecessor (R13).
+    const replaced = this.members.opened(conn);
+    if (replaced !== undefined) this.room.getConnection(replaced)?.close(4012, "session_replaced");
     this.catchingUp.set(conn.id, []);
     const replayUntil = this.core.committedSeq; // everything after this reaches the buffer (I5)
     this.ensureLink(ctx.request as unknown as Request);
@@ -277,7 +276,17 @@ export default class RoomServer implements Party.Server {
     if (command.type === "history") return void this.answerHistory(conn, command);
     if (command.type === "read") return void this.members.readOverSocket(conn, state.user, command.seq, command.requestId);
     if (command.type === "typing") return this.members.typing(conn, state.user);
+    if (command.type === "batch") return this.submitBatch(conn, state, command.commands);
     this.submit(conn, state, command);
+  }
+
+  /** R17: each element as if it were its own frame, in order; a bad one is answered alone. */
+  private submitBatch(conn: Conn, state: ConnState, elements: unknown[]): void {
+    for (const element of elements) {
+      const checked = checkFrame(element, Command);
+      if (checked.ok) this.submit(conn, state, checked.frame);
+      else this.reply(conn, checked.error);
+    }
   }
 
   private submit(conn: Replier, state: ConnState, command: Command): void {

@@ -1,6 +1,7 @@
 /**
  * Baseline (b): a bare `ws` broadcast server, the box's fan-out ceiling. Per room it numbers messages in
- * memory, acks the sender and sends one serialised frame to every socket in the room. It stores nothing
+ * memory, acks the sender and sends one serialised frame to every socket in the room (per frame received:
+ * a `batch` of commands gets one ack frame and one events frame, as kaiwa answers it). It stores nothing
  * and checks nothing: it is what kaiwa would cost with durability, auth and validation taken away.
  *
  *   node --import tsx bench/baselines/ws-server.ts --port 4000 [--drop-seq N] [--dup-seq N]
@@ -29,20 +30,33 @@ server.on("connection", (ws, request) => {
   ws.on("close", () => joined.sockets.delete(ws));
   ws.send(JSON.stringify({ type: "welcome", lastSeq: joined.seq }));
   ws.on("message", (data) => {
-    let frame: { type?: unknown; clientId?: unknown; text?: unknown };
+    let frame: { type?: unknown; commands?: unknown };
     try {
       frame = JSON.parse(data.toString());
     } catch {
       return;
     }
-    if (frame.type !== "send" || typeof frame.clientId !== "string" || typeof frame.text !== "string") return;
-    const seq = ++joined.seq;
-    ws.send(`{"type":"ack","acks":[{"clientId":${JSON.stringify(frame.clientId)},"seq":${seq}}]}`);
-    if (seq === dropSeq) return;
+    // A `batch` (R17) is answered as kaiwa answers it: one ack frame and one events frame for all of it.
+    const commands = frame.type === "batch" && Array.isArray(frame.commands) ? frame.commands : [frame];
+    const acks: string[] = [];
+    const events: string[] = [];
+    let duplicate = false;
+    for (const command of commands as Array<{ type?: unknown; clientId?: unknown; text?: unknown }>) {
+      if (command.type !== "send" || typeof command.clientId !== "string" || typeof command.text !== "string") continue;
+      const seq = ++joined.seq;
+      const clientId = JSON.stringify(command.clientId);
+      acks.push(`{"clientId":${clientId},"seq":${seq}}`);
+      if (seq === dropSeq) continue;
+      if (seq === dupSeq) duplicate = true;
+      events.push(`{"seq":${seq},"clientId":${clientId},"text":${JSON.stringify(command.text)}}`);
+    }
+    if (acks.length === 0) return;
+    ws.send(`{"type":"ack","acks":[${acks.join(",")}]}`);
+    if (events.length === 0) return;
     // Encoded once, the same bytes to every socket (sent as a text frame), as kaiwa does with its broadcast string.
-    const out = Buffer.from(`{"type":"events","events":[{"seq":${seq},"clientId":${JSON.stringify(frame.clientId)},"text":${JSON.stringify(frame.text)}}]}`);
+    const out = Buffer.from(`{"type":"events","events":[${events.join(",")}]}`);
     for (const socket of joined.sockets) socket.send(out, { binary: false });
-    if (seq === dupSeq) for (const socket of joined.sockets) socket.send(out, { binary: false });
+    if (duplicate) for (const socket of joined.sockets) socket.send(out, { binary: false });
   });
 });
 server.on("listening", () => console.log(`ws baseline listening ${values.port}`));

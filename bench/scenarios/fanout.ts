@@ -45,7 +45,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
       series: Object.entries(big).map(([name, run]) => ({ name, color: TARGET_COLORS[name]!, points: deliveriesPerSecond(run) })),
     },
   });
-  result.notes.push("kaiwa sends one events frame per committed batch (several messages per frame under load); the baselines send one frame per message.");
+  result.notes.push("kaiwa sends one events frame per committed batch (several messages per frame under load); bare ws one per inbound frame (a sender's batch frame becomes one events frame); Socket.IO one per message.");
   return result;
 }
 

@@ -19,6 +19,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
     result.runs.push(run);
     result.checks.push(checkOf(result.name, run));
   }
+  result.notes.push("kaiwa's senders and the bare ws ones put the commands made in one tick into one `batch` frame, as kaiwa's client library does (PROTOCOL.md R17); Socket.IO's emit one message per packet, as its clients do.");
   const pick = (f: (r: LoadResult) => number) => Object.fromEntries(Object.entries(max).map(([k, r]) => [k, f(r)]));
   const kaiwaMax = max.kaiwa?.ackedPerSec ?? 0;
   result.rows.push(

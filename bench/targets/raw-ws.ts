@@ -1,9 +1,11 @@
 /**
  * A raw `ws` connection speaking the kaiwa frame shapes (party/protocol/schema.ts): welcome, ack, events,
- * error. The bare ws baseline speaks the same shapes, so both use this driver. Raw sockets rather than the
+ * error, and `batch` for commands sent in the same tick, as the typed client sends them. The bare ws
+ * baseline speaks the same shapes, so both use this driver. Raw sockets rather than the
  * typed client keep the generator cheap (no zod parse per frame); the reconnect storm uses the real client.
  */
 import WebSocket from "ws";
+import { packCommands } from "../../client/frame-packer.ts";
 import { cachedDecode } from "./frame-cache.ts";
 import type { Conn, ConnHandlers, Ev } from "./types.ts";
 
@@ -35,10 +37,19 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
       } else if (frame.type === "welcome" && !welcomed) {
         welcomed = true;
         clearTimeout(timer);
+        // Sends made in one tick leave in `batch` frames, packed by the client library's own packer (R17).
+        let pending: string[] = [];
+        const flush = () => {
+          const commands = pending;
+          pending = [];
+          for (const out of packCommands(commands)) ws.send(out);
+        };
         resolve({
           joinSeq: frame.lastSeq,
           epoch: frame.epoch ?? "",
-          send: (clientId, n, body) => ws.send(JSON.stringify({ type: "send", clientId, n, text: body })),
+          send: (clientId, n, body) => {
+            if (pending.push(JSON.stringify({ type: "send", clientId, n, text: body })) === 1) queueMicrotask(flush);
+          },
           close: () => ws.close(),
           terminate: () => ws.terminate(),
         });

@@ -49,6 +49,8 @@ export const LIMITS = {
   dedupeWindow: 10_000,
   /** Recent events a room keeps in memory as edit/delete targets (older ones are read from storage). */
   recentWindow: 2_000,
+  /** Commands in one `batch` frame (R17); the frame's byte limit applies to the whole batch. */
+  maxCommandsPerFrame: 128,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
 } as const;

@@ -78,7 +78,15 @@ export type ReadSignal = z.infer<typeof ReadSignal>;
 
 export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands]);
 export type Command = z.infer<typeof Command>;
-export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands, HistoryRequest, ReadSignal, TypingSignal]);
+/**
+ * Several commands in one frame, in order (R17). Each element is checked and answered exactly as if it
+ * had come in its own frame, so one bad element gets its own `bad_frame` and the others still go through.
+ * Why: a socket's frames are each an event in the room's runtime; a client with many commands ready at
+ * once (a burst, or the resend after a reconnect) pays that cost once instead of per command.
+ */
+export const CommandBatch = z.object({ type: z.literal("batch"), commands: z.array(z.unknown()).min(1).max(LIMITS.maxCommandsPerFrame) });
+export type CommandBatch = z.infer<typeof CommandBatch>;
+export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands, HistoryRequest, ReadSignal, TypingSignal, CommandBatch]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HistoryRequest = z.infer<typeof HistoryRequest>;
 

@@ -82,6 +82,60 @@ test("bad frames get typed errors, change nothing, and the next message gets las
   bob.ws.close();
 });
 
+test("a batch frame is its commands in order: each is answered alone, bad ones change nothing (R17)", async () => {
+  const room = "batch-frames";
+  const alice = await join(room, "alice");
+  const bob = await join(room, "bob");
+  const send = (clientId: string, n: unknown, text: string) => ({ type: "send", clientId, n, text });
+  alice.send({
+    type: "batch",
+    commands: [
+      send("c1", 1, "one"),
+      send("bad1", "2", "wrong n type"),
+      send("c2", 2, "two"),
+      { type: "history", requestId: "h1" },
+      { type: "batch", commands: [send("nested", 3, "no")] },
+      send("c1", 1, "one"), // the same command again: its original ack (I3)
+      send("empty", 3, "  "),
+      send("c3", 3, "three"),
+    ],
+  });
+  const errors: any[] = [];
+  const acks: any[] = [];
+  for (let from = 0; acks.length < 4 || errors.length < 4; ) {
+    const frame = await alice.next((f) => f.type === "ack" || f.type === "error", 10_000, from);
+    from = alice.frames.indexOf(frame) + 1;
+    if (frame.type === "ack") acks.push(...frame.acks);
+    else errors.push(frame);
+  }
+  assert.deepEqual(acks.map((a) => [a.clientId, a.seq, a.duplicate === true]), [["c1", 1, false], ["c2", 2, false], ["c1", 1, true], ["c3", 3, false]]);
+  assert.deepEqual(errors.map((e) => [e.code, e.ref]), [["bad_frame", "bad1"], ["bad_frame", "h1"], ["bad_frame", undefined], ["text_empty", "empty"]]);
+  for (const error of errors) expectTypedError(error, error.code);
+  const seen = await bob.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 3));
+  const delivered = bob.frames.filter((f) => f.type === "events").flatMap((f) => f.events.map((e: any) => [e.seq, e.clientId]));
+  assert.ok(seen);
+  assert.deepEqual(delivered, [[1, "c1"], [2, "c2"], [3, "c3"]], "nothing lost, nothing duplicated, order kept");
+  const before = await history(room);
+
+  const whole: Array<[string, unknown, keyof typeof ERRORS]> = [
+    ["empty batch", { type: "batch", commands: [] }, "bad_frame"],
+    ["too many commands", { type: "batch", commands: Array.from({ length: LIMITS.maxCommandsPerFrame + 1 }, (_, i) => send(`m${i}`, 4 + i, "x")) }, "bad_frame"],
+    ["too many bytes", { type: "batch", commands: Array.from({ length: 8 }, (_, i) => send(`big${i}`, 4 + i, "z".repeat(LIMITS.maxFrameBytes / 6))) }, "frame_too_large"],
+  ];
+  for (const [name, frame, code] of whole) {
+    const from = alice.frames.length;
+    alice.send(frame);
+    expectTypedError(await alice.next((f) => f.type === "error" || f.type === "ack", 10_000, from), code);
+    assert.ok(name);
+  }
+  assert.deepEqual(await history(room), before, "refused batches change nothing");
+  alice.send({ type: "batch", commands: [send("c4", 4, "four"), send("c5", 5, "five")] });
+  const next = await alice.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c5"));
+  assert.equal(next.acks.at(-1).seq, 5, "the next commands get exactly lastSeq + 1, + 2");
+  alice.ws.close();
+  bob.ws.close();
+});
+
 test("refused tokens: an accepted socket, one typed error frame, then a non-retryable 4001 close", async () => {
   const forged = await new SignJWT({ name: "Mallory" }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(new TextEncoder().encode("not-the-secret"));
   const expired = await server.token("alice", { expiresIn: Math.floor(Date.now() / 1000) - 60 });

@@ -63,7 +63,13 @@ test("a failed write: the batch and everything after it is refused, sockets resy
   const clients = await Promise.all(["f0", "f1", "f2"].map((user) => openClient(failing, "failing-disk", user)));
   try {
     const loads = clients.map(async (client) => {
-      const acks = await Promise.all(Array.from({ length: 150 }, (_, i) => client.room.send(`${client.observed.userId} #${i}`)));
+      // Sent over many turns (10 per turn), so the room makes several writes and the third one fails with more behind it.
+      const sent: Array<Promise<{ clientId: string; seq: number }>> = [];
+      for (let i = 0; i < 150; i++) {
+        sent.push(client.room.send(`${client.observed.userId} #${i}`));
+        if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const acks = await Promise.all(sent);
       client.observed.sent = acks.map((ack) => ack.clientId);
       for (const ack of acks) client.observed.acks.set(ack.clientId, ack.seq);
     });

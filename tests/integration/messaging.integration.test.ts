@@ -12,6 +12,7 @@ import WebSocket from "ws";
 /** A `ws` socket that counts send frames on the wire minus acks received: the real in-flight depth. */
 class CountingWebSocket extends WebSocket {
   static maxInFlight = 0;
+  static maxCommandsPerFrame = 0;
   private inFlight = 0;
   constructor(...args: ConstructorParameters<typeof WebSocket>) {
     super(...args);
@@ -22,7 +23,9 @@ class CountingWebSocket extends WebSocket {
   }
   override send(data: any, ...rest: any[]): void {
     if (typeof data === "string" && data.includes('"type":"send"')) {
-      this.inFlight++;
+      const frame = JSON.parse(data);
+      this.inFlight += frame.type === "batch" ? frame.commands.length : 1; // R17: a batch carries many
+      CountingWebSocket.maxCommandsPerFrame = Math.max(CountingWebSocket.maxCommandsPerFrame, frame.type === "batch" ? frame.commands.length : 1);
       CountingWebSocket.maxInFlight = Math.max(CountingWebSocket.maxInFlight, this.inFlight);
     }
     (super.send as (...a: any[]) => void)(data, ...rest);
@@ -44,6 +47,7 @@ test("20 clients x 200 messages at once: gapless 1..4000, one order, acks equal 
   await Promise.all(sends);
   // Many messages were on one socket's wire at once, unacked (counted on the socket, not in the outbox).
   assert.ok(CountingWebSocket.maxInFlight >= 100, `expected many messages in flight per client, saw at most ${CountingWebSocket.maxInFlight}`);
+  assert.ok(CountingWebSocket.maxCommandsPerFrame > 1, "commands made in one tick left in batch frames");
   await waitFor(() => clients.every((c) => c.observed.events.length === 4000), 30_000, "every client to see 4000 events");
   assertRoomConsistent(clients.map((c) => c.observed), 4000);
 

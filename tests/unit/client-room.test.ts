@@ -255,6 +255,24 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
+  it("commands made in one tick leave in one batch frame; the resend after a drop is batched too (R17)", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome(peers.length === 1 ? {} : { resume: { recovered: true }, sessionLastN: 0 }));
+    onFrame = (p, f) => {
+      if (peers.length === 1 && p.frames.length === 5) p.ws.terminate(); // all five on the wire, none acked
+      if (peers.length === 2 && f.type === "send") send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: Number(f.n), ts: 1 }] });
+    };
+    const { room } = makeRoom();
+    await until(() => room.status === "open", "open");
+    const sent = ["a", "b", "c", "d", "e"].map((text) => room.send(text));
+    assert.deepEqual((await Promise.all(sent)).map((x) => x.seq), [1, 2, 3, 4, 5]);
+    for (const peer of peers) {
+      assert.equal(peer.raw.length, 1, "one frame on each socket");
+      assert.deepEqual(JSON.parse(peer.raw[0]!).commands.map((c: { text: string; n: number }) => [c.text, c.n]), [["a", 1], ["b", 2], ["c", 3], ["d", 4], ["e", 5]]);
+    }
+    room.close();
+  });
+
   it("rejects invalid or oversized commands locally, and pending work on close()", async () => {
     reset();
     const { room } = makeRoom({ autoConnect: false });
