@@ -151,10 +151,16 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   } else {
     const rate = plan.mode.perSenderPerSec;
     // Open loop: each sender is kept on schedule whatever the server's speed, so backlog shows.
+    // Senders are spread evenly over one period (sender i starts i/N of a period late), as independent
+    // users are: in lockstep, N senders would hit the server as one burst of N every period.
+    const phase = senders.map((_, i) => i / senders.length);
     ticker = setInterval(() => {
       if (!running) return;
-      const due = Math.floor(((performance.now() - start) / 1000) * rate);
-      for (const sender of senders) while (sender.n < due) sendOne(sender);
+      const periods = ((performance.now() - start) / 1000) * rate;
+      senders.forEach((sender, i) => {
+        const due = Math.floor(periods - phase[i]!) + 1;
+        while (sender.n < due) sendOne(sender);
+      });
     }, 5);
   }
   const sampler = setInterval(() => {

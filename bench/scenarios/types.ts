@@ -38,6 +38,11 @@ export type BenchConfig = {
   bigRoom: number;
   storm: number;
   pairs: number;
+  /**
+   * DMs per second per pair, rising: the goal is judged at the first (still far above how fast two people
+   * write to each other), the last shows where the box saturates.
+   */
+  dmRates: number[];
   localAddresses: string[];
 };
 
@@ -53,6 +58,7 @@ export const QUICK: BenchConfig = {
   bigRoom: 1000,
   storm: 1000,
   pairs: 100,
+  dmRates: [0.5, 2],
   localAddresses: ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"],
 };
 
