@@ -20,6 +20,12 @@ export type LoadPlan = {
   receiversPerRoom: number;
   mode: LoadMode;
   seconds: number;
+  /**
+   * Load runs this long before the measured window (default 0). For steady-state capacity figures: a
+   * cold room's first writes and the JIT warming up are not what a room sustains. Latency of messages
+   * sent during the warm-up is not recorded.
+   */
+  warmupSeconds?: number;
   sampleMs?: number;
   localAddresses?: string[];
   drainMs?: number;
@@ -67,6 +73,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const errorsBefore = target.errors.length;
   let running = false;
   let sent = 0;
+  /** Sends before this moment (the warm-up) are not timed. */
+  let measureFrom = Infinity;
   // A socket that cannot join (an overloaded server) fails the run loudly at the end, without aborting the bench.
   const connectFailures: string[] = [];
   const connect = (room: string, role: "sender" | "receiver", inRoom: number, i: number, handlers: ConnHandlers): Promise<Conn> =>
@@ -102,14 +110,14 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
                   continue;
                 }
                 ledger.delivered(receiver, e.seq, e.clientId);
-                deliver.record(at - Number(e.text));
+                if (Number(e.text) >= measureFrom) deliver.record(at - Number(e.text));
               }
             },
         });
         receiver = ledger.receiver(`r${i}`, room, conn.joinSeq);
         for (const [seq, clientId, ms] of early) {
           ledger.delivered(receiver, seq, clientId);
-          deliver.record(ms);
+          deliver.record(ms); // before the first send: never in a warm-up
         }
         conns.push(conn);
       });
@@ -128,7 +136,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
               if (sentAt === undefined) return; // a re-sent ack: checked by the ledger, not timed again
               sender.sentAt.delete(clientId);
               sender.acked++;
-              ack.record(at - sentAt);
+              if (sentAt >= measureFrom) ack.record(at - sentAt);
               if (running && plan.mode.kind === "window") sendOne(sender);
             },
         });
@@ -142,8 +150,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const sampleMs = plan.sampleMs ?? 250;
   const timeline: Sample[] = [];
   const start = performance.now();
-  const cpu0 = selfCpuMs();
-  const server0 = target.usage();
+  measureFrom = plan.warmupSeconds ? Infinity : start;
   running = true;
   let ticker: NodeJS.Timeout | undefined;
   if (plan.mode.kind === "window") {
@@ -163,15 +170,23 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       });
     }, 5);
   }
+  if (plan.warmupSeconds) {
+    await sleep(plan.warmupSeconds * 1000);
+    measureFrom = performance.now();
+  }
+  const cpu0 = selfCpuMs();
+  const server0 = target.usage();
+  const acked0 = ledger.counts.acked;
+  const delivered0 = ledger.counts.delivered;
   const sampler = setInterval(() => {
-    timeline.push({ t: (performance.now() - start) / 1000, sent, acked: ledger.counts.acked, delivered: ledger.counts.delivered, backlog: sent - ledger.counts.acked });
+    timeline.push({ t: (performance.now() - measureFrom) / 1000, sent, acked: ledger.counts.acked, delivered: ledger.counts.delivered, backlog: sent - ledger.counts.acked });
   }, sampleMs);
 
   await sleep(plan.seconds * 1000);
   running = false;
-  const elapsed = (performance.now() - start) / 1000;
-  const ackedInWindow = ledger.counts.acked;
-  const deliveredInWindow = ledger.counts.delivered;
+  const elapsed = (performance.now() - measureFrom) / 1000;
+  const ackedInWindow = ledger.counts.acked - acked0;
+  const deliveredInWindow = ledger.counts.delivered - delivered0;
   const cpu = selfCpuMs() - cpu0;
   const server1 = target.usage();
   clearInterval(ticker);

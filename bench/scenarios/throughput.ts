@@ -12,7 +12,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
   const result: ScenarioResult & { maxRate: Record<string, number> } = { name: "throughput", title: "1. Throughput vs latency", rows: [], charts: [], runs: [], checks: [], notes: [], maxRate: {} };
   const max: Record<string, LoadResult> = {};
   for (const target of ctx.targets) {
-    const run = await runLoad(target, { label: "one room, max", rooms: [uniqueRoom("tp")], sendersPerRoom: 20, receiversPerRoom: 1, mode: { kind: "window", inFlight: 256 }, seconds: config.seconds });
+    const run = await runLoad(target, { label: "one room, max", rooms: [uniqueRoom("tp")], sendersPerRoom: 20, receiversPerRoom: 1, mode: { kind: "window", inFlight: 256 }, seconds: config.seconds, warmupSeconds: 1 });
     ctx.log(`  ${target.name}: one room ${run.ackedPerSec.toFixed(0)} msgs/s, ack p99 ${run.ack.p99} ms (generator CPU ${run.generatorCpuPct.toFixed(0)}%, server CPU ${run.serverCpuPct.toFixed(0)}%)`);
     max[target.name] = run;
     result.maxRate[target.name] = run.ackedPerSec;
@@ -23,7 +23,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
   const pick = (f: (r: LoadResult) => number) => Object.fromEntries(Object.entries(max).map(([k, r]) => [k, f(r)]));
   const kaiwaMax = max.kaiwa?.ackedPerSec ?? 0;
   result.rows.push(
-    { metric: "one room: msgs/s accepted (20 senders + 1 observer)", unit: "msg/s", better: "higher", values: pick((r) => r.ackedPerSec), goal: { text: "≥ 30,000 msgs/s durably", pass: kaiwaMax >= 30_000 } },
+    { metric: "one room: msgs/s accepted (20 senders + 1 observer, after 1 s warm-up)", unit: "msg/s", better: "higher", values: pick((r) => r.ackedPerSec), goal: { text: "≥ 30,000 msgs/s durably", pass: kaiwaMax >= 30_000 } },
     { metric: "one room: send→ack p50", unit: "ms", better: "lower", values: pick((r) => r.ack.p50) },
     { metric: "one room: send→ack p99", unit: "ms", better: "lower", values: pick((r) => r.ack.p99) },
     { metric: "one room: per-sender acked min/max (fairness)", unit: "ratio", better: "higher", values: pick((r) => r.perSenderAcked.min / Math.max(1, r.perSenderAcked.max)) },
