@@ -91,7 +91,7 @@ try {
 const loadAtEnd = loadavg().map((l) => +l.toFixed(2));
 for (const result of results) log(tableOf(result));
 log(`\nBaselines store nothing durably: socket.io+redis and bare ws keep messages only in memory (Redis is their pub/sub, persistence off); kaiwa writes every message to room storage before any ack or broadcast.`);
-log(`load average: start ${machine.loadAtStart.join(" ")}, end ${loadAtEnd.join(" ")} (2 cores: above ~1 means other work shared the machine)`);
+log(`load average: start ${machine.loadAtStart.join(" ")}, end ${loadAtEnd.join(" ")} (2 cores: a start above ~1 means other work shared the machine; the end includes this bench)`);
 
 mkdirSync(values.out!, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");

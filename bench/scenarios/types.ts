@@ -71,6 +71,7 @@ export const FULL: BenchConfig = {
   connections: 20_000,
   bigRoom: 5000,
   pairs: 1000,
+  dmRates: [0.1, 0.5], // 100 and 500 DMs/s: the box saturates near 200 (RESULTS.md)
 };
 
 export type Ctx = { targets: Target[]; config: BenchConfig; log: (line: string) => void };
