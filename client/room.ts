@@ -45,6 +45,8 @@ export class KaiwaRoom {
   readonly #members = new RoomMembers();
   #lastTypingAt = -Infinity;
   #pumpQueued = false;
+  /** The room's welcome listed `batch` (R17); an older room gets one frame per command. */
+  #batchAccepted = false;
   /** Read positions asked for and not yet confirmed: (re)sent after every welcome, answered by a receipt. */
   readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
   /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
@@ -223,7 +225,7 @@ export class KaiwaRoom {
     for (let command = this.#commands.nextToSend(); command; command = this.#commands.nextToSend()) {
       commands.push(JSON.stringify(command satisfies ClientFrame));
     }
-    for (const frame of packCommands(commands)) session.send(frame);
+    for (const frame of this.#batchAccepted ? packCommands(commands) : commands) session.send(frame);
     for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
     for (const [requestId, read] of this.#reads) {
       if (read.sent) continue;
@@ -275,6 +277,7 @@ export class KaiwaRoom {
 
   #onWelcome(welcome: WelcomeFrame): void {
     if (this.#session.ready) return this.#invalid("a second welcome on one socket");
+    this.#batchAccepted = welcome.accepts?.includes("batch") === true;
     const had = this.#position;
     const resume = welcome.resume;
     let reset: ResetReason | null = null;

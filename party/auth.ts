@@ -21,6 +21,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   let key = hmacKeys.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    key.catch(() => hmacKeys.delete(secret)); // a failed import is tried again next time, not remembered
     hmacKeys.set(secret, key);
   }
   return key;

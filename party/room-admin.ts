@@ -28,6 +28,8 @@ export interface AdminHost {
   readonly ackLatency: Histogram;
   readonly reporter: { counters: { failed: number } };
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
+  /** Closes a socket and takes it out of presence at once. */
+  closeSocket(conn: Party.Connection, code: number, reason: string): void;
 }
 
 type ConnState = { user: Identity; session: string; observer?: true };
@@ -185,10 +187,10 @@ export class RoomAdmin {
       if (conn.state?.user.id !== userId || conn.state.user.role === "operator") continue;
       try {
         conn.send(frame);
-        conn.close(BANNED_CLOSE, "banned");
       } catch {
         // already closed
       }
+      this.host.closeSocket(conn, BANNED_CLOSE, "banned");
     }
   }
 

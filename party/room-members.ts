@@ -31,6 +31,8 @@ export class RoomMembers {
   readonly signals: RoomSignals;
   /** Who holds which socket: presence and R13 without scanning every socket. */
   private readonly sockets = new SocketIndex();
+  /** Sockets the room closed and already took out of the index; their onClose is still to come. */
+  private readonly detached = new Set<string>();
   /** Highest read position queued per member, so a stale read never overwrites a newer one in a batch. */
   private readonly queuedReads = new Map<string, number>();
 
@@ -60,7 +62,19 @@ export class RoomMembers {
     return replaces;
   }
 
+  /**
+   * The room is closing this socket (R13 replacement, resync, refusal, ban): it stops counting now. A
+   * half-open peer never answers the close, so its onClose can be minutes away.
+   */
+  detach(conn: Conn): void {
+    const { left, user } = this.sockets.remove(conn.id);
+    if (user === undefined) return; // never admitted
+    this.detached.add(conn.id);
+    if (left) this.signals.leave(user);
+  }
+
   closed(conn: Conn): void {
+    if (this.detached.delete(conn.id)) return; // already taken out when the room closed it
     const { left, user } = this.sockets.remove(conn.id);
     if (left && user !== undefined) return this.signals.leave(user);
     // Closed while the room hibernated: never indexed in this memory, but its user may have just left.

@@ -195,7 +195,8 @@ export default class RoomServer implements Party.Server {
     this.reporter.touch();
     // One socket per device session: a reconnect replaces a half-open predecessor (R13).
     const replaced = this.members.opened(conn);
-    if (replaced !== undefined) this.room.getConnection(replaced)?.close(4012, "session_replaced");
+    const predecessor = replaced === undefined ? undefined : this.room.getConnection<ConnState>(replaced);
+    if (predecessor) this.closeSocket(predecessor, 4012, "session_replaced");
     this.catchingUp.set(conn.id, []);
     const replayUntil = this.core.committedSeq; // everything after this reaches the buffer (I5)
     this.ensureLink(ctx.request as unknown as Request);
@@ -209,7 +210,7 @@ export default class RoomServer implements Party.Server {
       // Without a welcome the client would wait for one until its heartbeat gave up: make it retry now.
       console.error("join failed", error);
       this.catchingUp.delete(conn.id);
-      conn.close(1011, "join_failed");
+      this.closeSocket(conn, 1011, "join_failed");
     }
   }
 
@@ -233,6 +234,7 @@ export default class RoomServer implements Party.Server {
         bootId: this.bootId,
         user: who,
         sessionLastN: this.core.sessionLastN(sessionKey(who.id, query.session)),
+        accepts: ["batch"],
         resume,
         serverTime: Date.now(),
         ...(this.link.active ? { members: await this.members.block() } : {}),
@@ -248,6 +250,12 @@ export default class RoomServer implements Party.Server {
       for (const frame of this.catchingUp.get(conn.id) ?? []) safeSend(conn, frame);
       this.catchingUp.delete(conn.id);
     }
+  }
+
+  /** A socket that ends in an error may get no close event: it leaves presence here. */
+  onError(conn: Conn) {
+    this.catchingUp.delete(conn.id);
+    this.members.detach(conn);
   }
 
   onClose(conn: Conn) {
@@ -591,7 +599,17 @@ export default class RoomServer implements Party.Server {
     if (conn instanceof ItemReply) return; // the inbox answers its device with the error; it resends in order
     if (this.resyncing.has(conn.id)) return;
     this.resyncing.add(conn.id);
-    conn.close(4013, "resync_required");
+    this.closeSocket(conn, 4013, "resync_required");
+  }
+
+  /** Every close the room starts: the socket leaves presence now, not when (or if) its peer answers. */
+  closeSocket(conn: Conn, code: number, reason: string): void {
+    this.members.detach(conn);
+    try {
+      conn.close(code, reason);
+    } catch {
+      // already closed
+    }
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -612,7 +630,7 @@ export default class RoomServer implements Party.Server {
 
   private refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void {
     safeSend(conn, JSON.stringify(frame));
-    conn.close(closeCode, frame.code);
+    this.closeSocket(conn, closeCode, frame.code);
   }
 }
 

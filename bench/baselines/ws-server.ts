@@ -28,7 +28,7 @@ server.on("connection", (ws, request) => {
   const joined = room;
   joined.sockets.add(ws);
   ws.on("close", () => joined.sockets.delete(ws));
-  ws.send(JSON.stringify({ type: "welcome", lastSeq: joined.seq }));
+  ws.send(JSON.stringify({ type: "welcome", lastSeq: joined.seq, accepts: ["batch"] }));
   ws.on("message", (data) => {
     let frame: { type?: unknown; commands?: unknown };
     try {

@@ -59,7 +59,7 @@ export type LoadResult = {
   serverErrors: string[];
 };
 
-type Sender = { conn: Conn; room: string; id: string; n: number; acked: number; sentAt: Map<string, number> };
+type Sender = { conn: Conn; room: string; id: string; n: number; acked: number; ackedBefore: number; sentAt: Map<string, number> };
 
 let runCounter = 0;
 
@@ -128,7 +128,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     for (let s = 0; s < plan.sendersPerRoom; s++) {
       const i = index++;
       jobs.push(async () => {
-        const sender: Sender = { conn: undefined as unknown as Conn, room, id: `s${tag}x${i}`, n: 0, acked: 0, sentAt: new Map() };
+        const sender: Sender = { conn: undefined as unknown as Conn, room, id: `s${tag}x${i}`, n: 0, acked: 0, ackedBefore: 0, sentAt: new Map() };
         sender.conn = await connect(room, "sender", s, i, {
             onAck: (clientId, seq, at) => {
               ledger.acked(room, clientId, seq);
@@ -173,6 +173,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   if (plan.warmupSeconds) {
     await sleep(plan.warmupSeconds * 1000);
     measureFrom = performance.now();
+    for (const sender of senders) sender.ackedBefore = sender.acked;
   }
   const cpu0 = selfCpuMs();
   const server0 = target.usage();
@@ -226,7 +227,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     serverCpuPct: ((server1.cpuMs - server0.cpuMs) / (elapsed * 1000)) * 100,
     serverRssMB: server1.rssBytes / 2 ** 20,
     maxBacklog: Math.max(0, ...timeline.map((s) => s.backlog)),
-    perSenderAcked: { min: Math.min(...senders.map((s) => s.acked)), max: Math.max(...senders.map((s) => s.acked)) },
+    perSenderAcked: { min: Math.min(...senders.map((s) => s.acked - s.ackedBefore)), max: Math.max(...senders.map((s) => s.acked - s.ackedBefore)) },
     check: { ...ledger.counts },
     problems: ledger.problems,
     serverErrors: [...target.errors.slice(errorsBefore), ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : [])],

@@ -48,7 +48,6 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
     const runs = byRate[r]!;
     const pick = (f: (x: LoadResult) => number) => Object.fromEntries(Object.entries(runs).map(([k, x]) => [k, f(x)]));
     const load = `${pairs} pairs x ${rate}/s (${(pairs * rate).toFixed(0)} DMs/s)`;
-    const judged = r === 0;
     result.rows.push(
       { metric: `${load}: send→deliver p50`, unit: "ms", better: "lower", values: pick((x) => x.deliver.p50) },
       {
@@ -56,12 +55,12 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
         unit: "ms",
         better: "lower",
         values: pick((x) => x.deliver.p99),
-        ...(judged ? { goal: { text: `p99 well under ${GOAL_P99_MS} ms (≤ ${GOAL_P99_MS / 5})`, pass: (runs.kaiwa?.deliver.p99 ?? Infinity) <= GOAL_P99_MS / 5 } } : {}),
+        goal: { text: `p99 well under ${GOAL_P99_MS} ms (< ${GOAL_P99_MS / 5})`, pass: (runs.kaiwa?.deliver.p99 ?? Infinity) < GOAL_P99_MS / 5 },
       },
       { metric: `${load}: send→ack p99`, unit: "ms", better: "lower", values: pick((x) => x.ack.p99) },
     );
   }
   result.notes.push("kaiwa DMs take the inbox route (client → inbox → DM room, stored → inbox → devices); the baselines relay through one room per pair and store nothing.");
-  result.notes.push(`Recipients: the peer's two devices and the sender's other device. Senders are spread evenly over each period, as independent people are. The goal is judged at ${dmRates[0]} DMs/s per pair; the higher rate shows where this box saturates (each kaiwa DM is four durable writes in partykit dev: the sender's inbox, the room, and both inboxes).`);
+  result.notes.push(`Recipients: the peer's two devices and the sender's other device. Senders are spread evenly over each period, as independent people are. The goal is judged at both rates: ${dmRates[0]} DMs/s per pair is already far above how fast two people write to each other; the higher rate shows where this box saturates (each kaiwa DM is four durable writes in partykit dev: the sender's inbox, the room, and both inboxes).`);
   return result;
 }

@@ -38,11 +38,12 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
         welcomed = true;
         clearTimeout(timer);
         // Sends made in one tick leave in `batch` frames, packed by the client library's own packer (R17).
+        const batchAccepted = Array.isArray(frame.accepts) && frame.accepts.includes("batch");
         let pending: string[] = [];
         const flush = () => {
           const commands = pending;
           pending = [];
-          for (const out of packCommands(commands)) ws.send(out);
+          for (const out of batchAccepted ? packCommands(commands) : commands) ws.send(out);
         };
         resolve({
           joinSeq: frame.lastSeq,

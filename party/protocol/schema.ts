@@ -179,6 +179,11 @@ export const WelcomeFrame = z.object({
   sessionLastN: z.number().int().nonnegative(),
   /** null when the client did not ask to resume (a first connect). */
   resume: ResumeResult.nullable(),
+  /**
+   * Frame types this room accepts beyond the first protocol ("batch": R17). A client uses one only when
+   * the room lists it, so a newer client still talks to an older room during a rolling deploy.
+   */
+  accepts: z.array(z.string()).optional(),
   serverTime: z.number().int(),
   /** Rooms with members (groups and DMs): who belongs, their roles, read positions, who is here and typing. */
   members: z

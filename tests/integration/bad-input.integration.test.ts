@@ -29,9 +29,9 @@ async function history(room: string) {
   return body.events as Array<{ seq: number; kind: string; text?: string; author: { id: string } }>;
 }
 
-function expectTypedError(frame: any, code: keyof typeof ERRORS) {
-  assert.equal(frame.type, "error");
-  assert.equal(frame.code, code);
+function expectTypedError(frame: any, code: keyof typeof ERRORS, label = "") {
+  assert.equal(frame.type, "error", label);
+  assert.equal(frame.code, code, label);
   assert.equal(frame.retryable, ERRORS[code].retryable);
   assert.equal(typeof frame.message, "string");
   assert.ok(!/\n\s+at /.test(frame.message), "no stack trace reaches the client");
@@ -63,8 +63,7 @@ test("bad frames get typed errors, change nothing, and the next message gets las
     const from = socket.frames.length;
     socket.send(frame);
     const reply = await socket.next((f) => f.type === "error" || f.type === "ack", 10_000, from);
-    expectTypedError(reply, code);
-    assert.ok(name);
+    expectTypedError(reply, code, name);
   }
   const binaryFrom = alice.frames.length;
   alice.ws.send(Buffer.from([1, 2, 3]));
@@ -125,8 +124,7 @@ test("a batch frame is its commands in order: each is answered alone, bad ones c
   for (const [name, frame, code] of whole) {
     const from = alice.frames.length;
     alice.send(frame);
-    expectTypedError(await alice.next((f) => f.type === "error" || f.type === "ack", 10_000, from), code);
-    assert.ok(name);
+    expectTypedError(await alice.next((f) => f.type === "error" || f.type === "ack", 10_000, from), code, name);
   }
   assert.deepEqual(await history(room), before, "refused batches change nothing");
   alice.send({ type: "batch", commands: [send("c4", 4, "four"), send("c5", 5, "five")] });

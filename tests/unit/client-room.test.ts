@@ -255,9 +255,22 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
+  it("an older room (no `accepts: [batch]` in its welcome) gets one frame per command", async () => {
+    reset();
+    onPeer = (p) => send(p, welcome());
+    onFrame = (p, f) => {
+      if (f.type === "send") send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: Number(f.n), ts: 1 }] });
+    };
+    const { room } = makeRoom();
+    await until(() => room.status === "open", "open");
+    await Promise.all(["a", "b", "c"].map((text) => room.send(text)));
+    assert.deepEqual(peers[0]!.raw.map((r) => JSON.parse(r).type), ["send", "send", "send"]);
+    room.close();
+  });
+
   it("commands made in one tick leave in one batch frame; the resend after a drop is batched too (R17)", async () => {
     reset();
-    onPeer = (p) => send(p, welcome(peers.length === 1 ? {} : { resume: { recovered: true }, sessionLastN: 0 }));
+    onPeer = (p) => send(p, welcome(peers.length === 1 ? { accepts: ["batch"] } : { resume: { recovered: true }, sessionLastN: 0, accepts: ["batch"] }));
     onFrame = (p, f) => {
       if (peers.length === 1 && p.frames.length === 5) p.ws.terminate(); // all five on the wire, none acked
       if (peers.length === 2 && f.type === "send") send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: Number(f.n), ts: 1 }] });
