@@ -7,7 +7,7 @@ import type * as Party from "partykit/server";
 import { LIMITS, type ErrorFrame, type Identity } from "./protocol/index.ts";
 import { errorFrame } from "./http.ts";
 import { RoomSignals } from "./core/room-signals.ts";
-import { SocketIndex } from "./core/socket-index.ts";
+import { SocketIndex, type SocketEntry } from "./core/socket-index.ts";
 import type { Accepted, RoomCore } from "./core/room-core.ts";
 import { readKey, type RoomInboxLink } from "./room-inbox-link.ts";
 import { eventsFrame } from "./room-queries.ts";
@@ -57,7 +57,7 @@ export class RoomMembers {
   opened(conn: Conn): string | undefined {
     const state = conn.state;
     if (!state) return undefined;
-    const { joined, replaces } = this.sockets.add(conn.id, { user: state.user.id, session: state.session, observer: state.observer === true });
+    const { joined, replaces } = this.sockets.add(conn.id, socketEntry(state));
     if (joined) this.signals.join(state.user.id);
     return replaces;
   }
@@ -84,7 +84,7 @@ export class RoomMembers {
 
   /** After a wake from hibernation the sockets are still open but this memory is new: index them again. */
   reindex(): void {
-    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.state) this.sockets.add(conn.id, { user: conn.state.user.id, session: conn.state.session, observer: conn.state.observer === true });
+    for (const conn of this.host.room.getConnections<ConnState>()) if (conn.state) this.sockets.add(conn.id, socketEntry(conn.state));
   }
 
   /** Committed reads: answer the reader's socket at once, everyone else in the next receipts frame. */
@@ -171,4 +171,8 @@ export class RoomMembers {
     }
     return closed;
   }
+}
+
+function socketEntry(state: ConnState): SocketEntry {
+  return { user: state.user.id, session: state.session, observer: state.observer === true };
 }

@@ -9,6 +9,8 @@
  * Observers (operators watching) hold sockets but are never presence; they still count for R13.
  * Pure: no runtime types, so the rules are unit-tested with plain data.
  */
+import { sessionKey } from "./keys.ts";
+
 export type SocketEntry = { user: string; session: string; observer: boolean };
 
 export class SocketIndex {
@@ -68,6 +70,7 @@ export class SocketIndex {
   }
 }
 
+/** The same key that names the session's stored record: one (user, session) per key. */
 function sessionKeyOf(entry: SocketEntry): string {
-  return `${entry.user}\u0000${entry.session}`;
+  return sessionKey(entry.user, entry.session);
 }
