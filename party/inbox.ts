@@ -23,7 +23,7 @@ import { identityFrom, IDENTITY_HEADER } from "./auth.ts";
 import { drainBody, errorFrame, errorResponse, json } from "./http.ts";
 import { gateRequest, gateSocket, isActorCall, callActor } from "./service-auth.ts";
 import { decodeFrame } from "./frames-in.ts";
-import { safeSend } from "./room-types.ts";
+import { answerClose, safeSend } from "./room-types.ts";
 import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
 import { DmRouter, type Device } from "./inbox-dm-router.ts";
 import { PushQueue, pushConfigFrom, type PushPayload } from "./adapters/push.ts";
@@ -165,11 +165,7 @@ export default class InboxServer implements Party.Server {
   async onClose(conn: Conn) {
     this.router.forget(conn.id);
     this.welcoming.delete(conn.id);
-    try {
-      conn.close(1000, "bye");
-    } catch {
-      // already closed
-    }
+    answerClose(conn);
     if (this.deviceCount(conn.id) > 0) return;
     const lastSeen = Date.now(); // stamped now: a device connecting during the write below announces later
     if (this.meta) await this.remember(this.meta.user, this.meta.origin, lastSeen);

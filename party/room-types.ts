@@ -24,6 +24,26 @@ export type Pending = {
   settle?: (error?: unknown) => void;
 };
 
+/** WebSocket.CLOSING in the DOM's readyState numbering, which workerd follows. */
+const SOCKET_CLOSING = 2;
+
+/**
+ * Completes a close the peer started. A peer that sent a close frame (the socket is CLOSING) waits for the
+ * answer: without one a client sees 1006 for its own clean close, and hibernatable sockets never answer by
+ * themselves. A peer whose transport dropped (no close frame: the socket still reads OPEN in workerd) can
+ * hear nothing. Closing it anyway made `partykit dev` throw "Network connection lost" for the inbox's
+ * sockets and log it with a stack trace, ~0.5 ms in each of its two processes per dropped socket
+ * (tests/integration/dropped-transport.integration.test.ts).
+ */
+export function answerClose(conn: Party.Connection): void {
+  if (conn.readyState !== SOCKET_CLOSING) return;
+  try {
+    conn.close(1000, "bye");
+  } catch {
+    // closed meanwhile
+  }
+}
+
 /** A send that may find the socket closed under it: the client resumes from its position. */
 export function safeSend(conn: Party.Connection, frame: string): void {
   try {

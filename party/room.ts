@@ -46,7 +46,7 @@ import { archiveSettingsFromEnv } from "./archive/config.ts";
 import { canonicalRoomId } from "./archive/room-id.ts";
 import { AlarmClock } from "./adapters/alarm-clock.ts";
 
-import { safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
+import { answerClose, safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
 import { RoomMembers } from "./room-members.ts";
 
 export default class RoomServer implements Party.Server {
@@ -263,13 +263,7 @@ export default class RoomServer implements Party.Server {
     this.members.closed(conn);
     this.reporter.touch();
     // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
-    // Hibernatable sockets do not answer a client's close frame by themselves; without this the
-    // client sees 1006 (abnormal) for its own clean close.
-    try {
-      conn.close(1000, "bye");
-    } catch {
-      // already closed
-    }
+    answerClose(conn);
   }
 
   // ---- Inbound frames.

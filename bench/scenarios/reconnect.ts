@@ -1,6 +1,6 @@
 /**
- * Scenario 5, reconnect storm: N clients in one room drop at once while a sender keeps posting, and all
- * reconnect immediately. kaiwa's clients are the real client (client/ KaiwaRoom): each resumes from its
+ * Scenario 5, reconnect storm: the network drops N clients of one room at once (their TCP connections
+ * are cut, no close frame) while a sender keeps posting, and all come back. kaiwa's clients are the real client (client/ KaiwaRoom): each resumes from its
  * (epoch, lastSeq) and must get every missed message exactly once, in order (checked by the ledger).
  * "Resumed" = open again, welcomed with recovered: true, and holding every message acked before the drop.
  * The baselines keep no log, so for them the figure is only the time until every socket is welcomed
@@ -37,7 +37,7 @@ export async function reconnectStorm(ctx: Ctx): Promise<ScenarioResult> {
     { metric: "storm: generator CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[0]])) },
     { metric: "storm: server CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[1]])) },
   );
-  result.notes.push("The drop is client-side (every client closes its socket at the same instant and reconnects at once).");
+  result.notes.push("The drop cuts every client's TCP connection at the same instant (no close frame). kaiwa's clients notice and come back by their own policy (full-jitter backoff, 0-250 ms for the first attempt); the baselines' sockets reconnect at once.");
   return result;
 }
 
@@ -59,7 +59,7 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
   await inBatches(
     Array.from({ length: n }, (_, i) => async () => {
       const token = await target.token(`m${i}`);
-      const client = new KaiwaRoom({ host, room, token, WebSocket, pingIntervalMs: 60_000 });
+      const client = new KaiwaRoom({ host, room, token, WebSocket: DroppableWebSocket, pingIntervalMs: 60_000 });
       const entry = { room: client, receiver: ledger.receiver(`m${i}`, room, 0), welcomedAt: 0, recovered: false };
       client.on("welcome", (welcome) => {
         entry.welcomedAt = performance.now();
@@ -94,7 +94,10 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
   const t0 = performance.now();
   const cpu0 = selfCpuMs();
   const server0 = target.usage().cpuMs;
-  for (const client of clients) client.room.reconnect();
+  // The network drops: every transport is cut without a close frame, as a lost Wi-Fi or a restarted load
+  // balancer would. Each client notices (1006) and comes back by its own policy: jittered backoff, then
+  // resume from its (epoch, lastSeq). The baselines' sockets are cut the same way.
+  for (const socket of DroppableWebSocket.live) socket.terminate();
   let allResumedMs = NaN;
   const deadline = t0 + 30_000;
   while (performance.now() < deadline) {
@@ -128,6 +131,16 @@ async function kaiwaStorm(target: KaiwaTarget, n: number, ctx: Ctx): Promise<Sto
     serverCpuPct,
     kaiwa: { dropSeq, lastWelcomeMs, resets, check: { ...ledger.counts }, problems: ledger.problems, serverErrors: [...errors, ...target.errors.slice(errorsBefore)] },
   };
+}
+
+/** The `ws` class, remembering its open sockets so the storm can cut them all at once. */
+class DroppableWebSocket extends WebSocket {
+  static readonly live = new Set<DroppableWebSocket>();
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.once("open", () => DroppableWebSocket.live.add(this));
+    this.once("close", () => DroppableWebSocket.live.delete(this));
+  }
 }
 
 async function baselineStorm(target: Target, n: number): Promise<StormRun> {

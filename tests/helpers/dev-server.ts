@@ -19,6 +19,8 @@ export class DevServer {
   port = 0;
   private child?: ChildProcess;
   private log: string[] = [];
+  /** Chunks already dropped from the front of `log`, so marks stay valid as it is trimmed. */
+  private logDropped = 0;
 
   constructor(private readonly options: DevServerOptions = {}) {
     this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "kaiwa-state-"));
@@ -42,6 +44,7 @@ export class DevServer {
     const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };
     const args = [join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
     for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}=${value}`);
+    this.logDropped += this.log.length;
     this.log = [];
     const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (chunk) => this.keepLog(chunk));
@@ -83,6 +86,16 @@ export class DevServer {
     return this.log.join("").slice(-4000);
   }
 
+  /** A position in the server's output, for `logSince`. */
+  logMark(): number {
+    return this.logDropped + this.log.length;
+  }
+
+  /** What the server printed after `mark` (as far back as the kept log reaches). */
+  logSince(mark: number): string {
+    return this.log.slice(Math.max(0, mark - this.logDropped)).join("");
+  }
+
   token(userId: string, options: { name?: string; operator?: boolean; expiresIn?: string | number } = {}): Promise<string> {
     return mintToken(userId, {
       secret: TEST_SECRET,
@@ -108,7 +121,10 @@ export class DevServer {
 
   private keepLog(chunk: Buffer): void {
     this.log.push(chunk.toString());
-    if (this.log.length > 400) this.log.splice(0, 200);
+    if (this.log.length > 400) {
+      this.log.splice(0, 200);
+      this.logDropped += 200;
+    }
   }
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
