@@ -63,6 +63,8 @@ export class RoomMembers {
   }
 
   presence(frame: RoomPresenceFrame): void {
+    // An audience (an open room too big to name who comes and goes): only the count is known.
+    if (frame.listed === false) this.present.clear();
     for (const user of frame.joined) this.present.add(user);
     for (const user of frame.left) this.present.delete(user);
     this.occupancy = frame.count;

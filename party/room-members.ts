@@ -44,6 +44,8 @@ export class RoomMembers {
         broadcast: (frame) => host.broadcast(frame),
         connections: () => this.sockets.size,
         isPresent: (user) => this.sockets.isPresent(user),
+        // DMs and groups have members (the welcome lists who is present); open rooms list only while small.
+        listsPresence: () => host.link.active || this.sockets.size <= LIMITS.presenceListMaxSockets,
       },
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,

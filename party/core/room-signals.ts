@@ -16,6 +16,8 @@ export type SignalsPort = {
   connections(): number;
   /** Whether the user holds a socket now. */
   isPresent(user: string): boolean;
+  /** Whether presence frames name who came and went, or carry the count alone (an audience). */
+  listsPresence(): boolean;
 };
 
 export class RoomSignals {
@@ -100,10 +102,15 @@ export class RoomSignals {
       this.delivered.clear();
     }
     if (this.changed.size > 0) {
-      const joined: string[] = [];
-      const left: string[] = [];
-      for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);
-      this.send(JSON.stringify({ type: "presence", joined, left, count: this.port.connections() }));
+      const count = this.port.connections();
+      if (this.port.listsPresence()) {
+        const joined: string[] = [];
+        const left: string[] = [];
+        for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);
+        this.send(JSON.stringify({ type: "presence", joined, left, count }));
+      } else {
+        this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
+      }
       this.changed.clear();
     }
     for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);

@@ -21,6 +21,13 @@ export const LIMITS = {
   maxTitleChars: 100,
   /** Receipts, presence and typing go out at most once per this window (ms), batched: never O(members²). */
   signalWindowMs: 250,
+  /**
+   * Open rooms (no member list: public channels, live-stream chats) name who comes and goes only up to
+   * this many open sockets; above it they are an audience and presence frames carry the count alone. Each
+   * name costs every socket bytes and parsing: in a storm of 1,000 reconnects the lists were ~7 KB per
+   * frame, ~0.3 ms of client parsing each. DMs and groups always list (bounded by their 500 members).
+   */
+  presenceListMaxSockets: 100,
   /** A typing indicator lasts this long after the member's last typing signal (ms). */
   typingTtlMs: 5000,
   /** Largest page of the conversation list. */

@@ -228,7 +228,14 @@ export const ReceiptsFrame = z.object({
   requestId: z.string().optional(),
 });
 /** Who holds a socket to the room: changes in the last window, and the occupancy. */
-export const RoomPresenceFrame = z.object({ type: z.literal("presence"), joined: z.array(UserId), left: z.array(UserId), count: z.number().int().nonnegative() });
+/** `listed: false`: an open room above `presenceListMaxSockets` sends the count alone (lists empty). */
+export const RoomPresenceFrame = z.object({
+  type: z.literal("presence"),
+  joined: z.array(UserId),
+  left: z.array(UserId),
+  count: z.number().int().nonnegative(),
+  listed: z.literal(false).optional(),
+});
 /** Everyone typing now (each entry expires about 5 s after that member's last typing signal). */
 export const TypingFrame = z.object({ type: z.literal("typing"), users: z.array(UserId) });
 export type ReceiptsFrame = z.infer<typeof ReceiptsFrame>;

@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
 
-function harness() {
+function harness(options: { lists?: () => boolean; connections?: () => number } = {}) {
   let now = 0;
   const present = new Set<string>();
   const timers: Array<{ at: number; fn: () => void }> = [];
   const frames: any[] = [];
   const signals = new RoomSignals(
-    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: () => 3, isPresent: (u) => present.has(u) },
+    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: options.connections ?? (() => 3), isPresent: (u) => present.has(u), listsPresence: options.lists ?? (() => true) },
     250,
     5000,
   );
@@ -55,6 +55,24 @@ describe("RoomSignals", () => {
     signals.leave("b");
     advance(0);
     assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: ["b"], count: 3 }]);
+  });
+
+  it("gives an audience the count alone, and names people again once the room lists", () => {
+    let lists = false;
+    let sockets = 1_000;
+    const { signals, frames, advance, present } = harness({ lists: () => lists, connections: () => sockets });
+    for (let i = 0; i < 300; i++) {
+      present.add(`v${i}`);
+      signals.join(`v${i}`);
+    }
+    advance(0);
+    assert.deepEqual(frames, [{ type: "presence", joined: [], left: [], count: 1_000, listed: false }]);
+    lists = true;
+    sockets = 99;
+    present.delete("v1");
+    signals.leave("v1");
+    advance(250);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: ["v1"], count: 99 });
   });
 
   it("shows typing, refreshes it, and expires it about 5 s after the last signal, then stops its timers", () => {
