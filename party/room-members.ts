@@ -44,11 +44,14 @@ export class RoomMembers {
         broadcast: (frame) => host.broadcast(frame),
         connections: () => this.sockets.size,
         isPresent: (user) => this.sockets.isPresent(user),
-        // DMs and groups have members (the welcome lists who is present); open rooms list only while small.
-        listsPresence: () => host.link.active || this.sockets.size <= LIMITS.presenceListMaxSockets,
+        presentCount: () => this.sockets.presentCount,
+        presentUsers: () => this.sockets.presentUsers(),
+        // Groups (`g:` rooms, membership loaded at start) name everyone; a DM has two members, never a crowd.
+        alwaysNames: () => host.core().membership !== undefined,
       },
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,
+      LIMITS.presenceListMaxUsers,
     );
   }
 

@@ -30,10 +30,12 @@ const SOCKET_CLOSING = 2;
 /**
  * Completes a close the peer started. A peer that sent a close frame (the socket is CLOSING) waits for the
  * answer: without one a client sees 1006 for its own clean close, and hibernatable sockets never answer by
- * themselves. A peer whose transport dropped (no close frame: the socket still reads OPEN in workerd) can
- * hear nothing. Closing it anyway made `partykit dev` throw "Network connection lost" for the inbox's
- * sockets and log it with a stack trace, ~0.5 ms in each of its two processes per dropped socket
- * (tests/integration/dropped-transport.integration.test.ts).
+ * themselves. Without hibernation, a peer whose transport dropped (no close frame) reads OPEN while its
+ * close event is dispatched: nobody can hear an answer, and closing it anyway made `partykit dev` throw
+ * "Network connection lost" for the inbox's sockets and log it with a stack trace, ~0.5 ms in each of
+ * its two processes per dropped socket (tests/integration/dropped-transport.integration.test.ts). With
+ * hibernation workerd marks every closed socket CLOSING first, so a dropped one is answered as before.
+ * Call it before any `await` in onClose, while the socket's state is still the one its close event found.
  */
 export function answerClose(conn: Party.Connection): void {
   if (conn.readyState !== SOCKET_CLOSING) return;

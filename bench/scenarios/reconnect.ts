@@ -8,6 +8,7 @@
  */
 import WebSocket from "ws";
 import { KaiwaRoom } from "../../client/index.ts";
+import { BACKOFF_DEFAULTS } from "../../client/backoff.ts";
 import { Ledger } from "../lib/ledger.ts";
 import { inBatches, sleep } from "../lib/load.ts";
 import { selfCpuMs } from "../lib/proc.ts";
@@ -37,7 +38,7 @@ export async function reconnectStorm(ctx: Ctx): Promise<ScenarioResult> {
     { metric: "storm: generator CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[0]])) },
     { metric: "storm: server CPU (of one core)", unit: "%", better: "lower", values: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v[1]])) },
   );
-  result.notes.push("The drop cuts every client's TCP connection at the same instant (no close frame). kaiwa's clients notice and come back by their own policy (full-jitter backoff, 0-250 ms for the first attempt); the baselines' sockets reconnect at once.");
+  result.notes.push("The drop cuts every client's TCP connection at the same instant (no close frame). kaiwa's clients notice and come back by their own policy (full-jitter backoff, 0-250 ms for the first attempt); the baselines' sockets reconnect after the same random 0-250 ms.");
   return result;
 }
 
@@ -154,7 +155,12 @@ async function baselineStorm(target: Target, n: number): Promise<StormRun> {
   const server0 = target.usage().cpuMs;
   for (const conn of conns) conn.terminate();
   const again: Conn[] = [];
-  await inBatches(Array.from({ length: n }, (_, i) => async () => void again.push(await open(i))), n, failures);
+  // The same first-attempt policy as kaiwa's client (full jitter up to 250 ms), so the times compare.
+  const reopen = async (i: number) => {
+    await sleep(Math.random() * BACKOFF_DEFAULTS.baseMs);
+    again.push(await open(i));
+  };
+  await inBatches(Array.from({ length: n }, (_, i) => () => reopen(i)), n, failures);
   const allResumedMs = failures.length ? Infinity : performance.now() - t0;
   const generatorCpuPct = ((selfCpuMs() - cpu0) / allResumedMs) * 100;
   const serverCpuPct = ((target.usage().cpuMs - server0) / allResumedMs) * 100;

@@ -16,8 +16,11 @@ export type SignalsPort = {
   connections(): number;
   /** Whether the user holds a socket now. */
   isPresent(user: string): boolean;
-  /** Whether presence frames name who came and went, or carry the count alone (an audience). */
-  listsPresence(): boolean;
+  /** How many users are present, and who (to name everyone again after an audience spell). */
+  presentCount(): number;
+  presentUsers(): string[];
+  /** Whether the room names presence whatever its size (a group: its members bound the lists). */
+  alwaysNames(): boolean;
 };
 
 export class RoomSignals {
@@ -28,6 +31,8 @@ export class RoomSignals {
   private readonly typingUntil = new Map<string, number>();
   private sentTyping = "[]";
   private lastFlush = -Infinity;
+  /** Too many present users to name (open rooms above `listMaxUsers`): frames carry the count alone. */
+  private audience = false;
   private armedAt: number | undefined;
   readonly counters = { frames: 0, flushes: 0 };
 
@@ -35,6 +40,7 @@ export class RoomSignals {
     private readonly port: SignalsPort,
     private readonly windowMs: number,
     private readonly typingTtlMs: number,
+    private readonly listMaxUsers = Infinity,
   ) {}
 
   read(user: string, seq: number): void {
@@ -101,18 +107,7 @@ export class RoomSignals {
       this.reads.clear();
       this.delivered.clear();
     }
-    if (this.changed.size > 0) {
-      const count = this.port.connections();
-      if (this.port.listsPresence()) {
-        const joined: string[] = [];
-        const left: string[] = [];
-        for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);
-        this.send(JSON.stringify({ type: "presence", joined, left, count }));
-      } else {
-        this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
-      }
-      this.changed.clear();
-    }
+    if (this.changed.size > 0) this.flushPresence();
     for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);
     const typing = JSON.stringify(this.typingNow());
     if (typing !== this.sentTyping) {
@@ -123,6 +118,27 @@ export class RoomSignals {
     let next = Infinity;
     for (const until of this.typingUntil.values()) next = Math.min(next, until);
     if (next !== Infinity) this.arm(Math.max(this.windowMs, next - now));
+  }
+
+  /**
+   * Names who came and went, or, for an audience, only the count (clients then forget the names). Names
+   * come back below 80% of the limit, so a room hovering at it does not flip every window, and the first
+   * named frame after an audience spell names everyone present (at most that many), since clients
+   * dropped their names.
+   */
+  private flushPresence(): void {
+    const count = this.port.connections();
+    const wasAudience = this.audience;
+    const limit = wasAudience ? Math.floor(this.listMaxUsers * 0.8) : this.listMaxUsers;
+    this.audience = !this.port.alwaysNames() && this.port.presentCount() > limit;
+    const changed = [...this.changed];
+    this.changed.clear();
+    if (this.audience) return this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
+    if (wasAudience) return this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
+    const joined: string[] = [];
+    const left: string[] = [];
+    for (const user of changed) (this.port.isPresent(user) ? joined : left).push(user);
+    this.send(JSON.stringify({ type: "presence", joined, left, count }));
   }
 
   private send(frame: string): void {

@@ -64,6 +64,11 @@ export class SocketIndex {
     return [...this.byUser.keys()].sort();
   }
 
+  /** How many users are present (observers excluded). */
+  get presentCount(): number {
+    return this.byUser.size;
+  }
+
   /** Every socket that is indexed (observers included). */
   get size(): number {
     return this.entries.size;

@@ -23,11 +23,11 @@ export const LIMITS = {
   signalWindowMs: 250,
   /**
    * Open rooms (no member list: public channels, live-stream chats) name who comes and goes only up to
-   * this many open sockets; above it they are an audience and presence frames carry the count alone. Each
-   * name costs every socket bytes and parsing: in a storm of 1,000 reconnects the lists were ~7 KB per
-   * frame, ~0.3 ms of client parsing each. DMs and groups always list (bounded by their 500 members).
+   * this many present users; above it they are an audience and presence frames carry the count alone.
+   * Each name costs every socket bytes and parsing: in a storm of 1,000 reconnects the lists were ~7 KB
+   * per frame, ~0.3 ms of client parsing each. Groups always name (their 500 members bound the lists).
    */
-  presenceListMaxSockets: 100,
+  presenceListMaxUsers: 100,
   /** A typing indicator lasts this long after the member's last typing signal (ms). */
   typingTtlMs: 5000,
   /** Largest page of the conversation list. */

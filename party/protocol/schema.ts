@@ -227,8 +227,10 @@ export const ReceiptsFrame = z.object({
   delivered: z.record(z.string(), z.number().int().nonnegative()).optional(),
   requestId: z.string().optional(),
 });
-/** Who holds a socket to the room: changes in the last window, and the occupancy. */
-/** `listed: false`: an open room above `presenceListMaxSockets` sends the count alone (lists empty). */
+/**
+ * Who holds a socket to the room: changes in the last window, and the occupancy. `listed: false`: an open
+ * room above `presenceListMaxUsers` present users sends the count alone (lists empty).
+ */
 export const RoomPresenceFrame = z.object({
   type: z.literal("presence"),
   joined: z.array(UserId),

@@ -1,46 +1,46 @@
 /**
- * Presence in an open room is named only while the room is small (LIMITS.presenceListMaxSockets). Above
- * it the room is an audience: presence frames carry the count alone, so a live-stream chat of thousands
- * does not send every socket every name that comes and goes. Below it again, names come back.
+ * Presence in an open room names people only while it is small (LIMITS.presenceListMaxUsers present
+ * users). Above it the room is an audience: presence frames carry the count alone, so a live-stream chat
+ * of thousands does not send every socket every name that comes and goes, and clients forget the names.
+ * Below 80% of the limit the room names everyone present again. The watcher's view is kept by the
+ * client library's own RoomMembers, so the test checks what an app would show.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { RoomMembers } from "../../client/room-members.ts";
 import { LIMITS } from "../../party/protocol/index.ts";
-import { DevServer } from "../helpers/dev-server.ts";
+import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { rawSocket } from "../helpers/raw-socket.ts";
 
 const server = new DevServer();
 before(() => server.start());
 after(() => server.stop());
 
-test("an open room above the limit sends the count alone; below it, names again", async () => {
+test("an open room above the limit sends the count alone; below 80% of it, everyone's names again", async () => {
   const room = "audience";
   const watcher = await rawSocket(server, room, { token: await server.token("watcher"), session: "w" });
   await watcher.next((f) => f.type === "welcome");
-  const crowd = LIMITS.presenceListMaxSockets + 10;
-  const sockets = await Promise.all(Array.from({ length: crowd }, async (_, i) => rawSocket(server, room, { token: await server.token(`v${i}`), session: "s" })));
+  const view = new RoomMembers();
+  let applied = 0;
+  const catchUp = () => {
+    for (; applied < watcher.frames.length; applied++) if (watcher.frames[applied].type === "presence") view.presence(watcher.frames[applied]);
+  };
+  const crowd = LIMITS.presenceListMaxUsers + 10;
+  const users = Array.from({ length: crowd }, (_, i) => `v${i}`);
+  const sockets = await Promise.all(users.map(async (user) => rawSocket(server, room, { token: await server.token(user), session: "s" })));
   await Promise.all(sockets.map((socket) => socket.next((f) => f.type === "welcome")));
   const full = await watcher.next((f) => f.type === "presence" && f.count === crowd + 1);
-  assert.equal(full.listed, false);
-  assert.deepEqual([full.joined, full.left], [[], []]);
-  // Every presence frame seen while the room was above the limit named nobody.
-  for (const frame of watcher.frames.filter((f) => f.type === "presence" && f.count > LIMITS.presenceListMaxSockets)) {
-    assert.deepEqual([frame.joined, frame.left, frame.listed], [[], [], false]);
-  }
-  // Ten leave: still above the limit (count + 1 for the watcher), so the frame names nobody.
-  const beforeTen = watcher.frames.length;
-  for (const socket of sockets.slice(0, 10)) socket.ws.close();
-  const stillBig = await watcher.next((f) => f.type === "presence" && f.count === crowd + 1 - 10, 10_000, beforeTen);
-  assert.deepEqual([stillBig.joined, stillBig.left, stillBig.listed], [[], [], false]);
-  // Twenty more: from the first of them on the room is at or below the limit, so every frame names them.
-  const from = watcher.frames.length;
-  for (const socket of sockets.slice(10, 30)) socket.ws.close();
-  const left = new Set<string>();
-  const smaller = await watcher.next((f) => {
-    if (f.type === "presence") for (const user of f.left) left.add(user);
-    return f.type === "presence" && f.count === crowd + 1 - 30;
-  }, 10_000, from);
-  assert.equal(smaller.listed, undefined, "a room at or below the limit names who comes and goes");
-  assert.deepEqual([...left].sort(), Array.from({ length: 20 }, (_, i) => `v${i + 10}`).sort());
-  for (const socket of [...sockets.slice(30), watcher]) socket.ws.close();
+  assert.deepEqual([full.joined, full.left, full.listed], [[], [], false], "an audience: the count alone");
+  catchUp();
+  assert.equal(view.present.size, 0, "the client forgot the names it can no longer keep true");
+  assert.equal(view.occupancy, crowd + 1);
+
+  // 40 leave: the room drops below 80% of the limit and names everyone still there.
+  const leaving = 40;
+  for (const socket of sockets.slice(0, leaving)) socket.ws.close();
+  await waitFor(() => (catchUp(), view.occupancy === crowd + 1 - leaving), 10_000, "the count after 40 left");
+  const expected = ["watcher", ...users.slice(leaving)].sort();
+  assert.ok(expected.length <= LIMITS.presenceListMaxUsers * 0.8);
+  assert.deepEqual([...view.present].sort(), expected);
+  for (const socket of [...sockets.slice(leaving), watcher]) socket.ws.close();
 });

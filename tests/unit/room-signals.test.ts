@@ -3,15 +3,22 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
 
-function harness(options: { lists?: () => boolean; connections?: () => number } = {}) {
+function harness(options: { alwaysNames?: boolean; listMaxUsers?: number } = {}) {
   let now = 0;
   const present = new Set<string>();
   const timers: Array<{ at: number; fn: () => void }> = [];
   const frames: any[] = [];
   const signals = new RoomSignals(
-    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)), connections: options.connections ?? (() => 3), isPresent: (u) => present.has(u), listsPresence: options.lists ?? (() => true) },
+    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)),
+      connections: () => 3,
+      isPresent: (u) => present.has(u),
+      presentCount: () => present.size,
+      presentUsers: () => [...present].sort(),
+      alwaysNames: () => options.alwaysNames ?? false,
+    },
     250,
     5000,
+    options.listMaxUsers,
   );
   const advance = (ms: number) => {
     const until = now + ms;
@@ -57,22 +64,35 @@ describe("RoomSignals", () => {
     assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: ["b"], count: 3 }]);
   });
 
-  it("gives an audience the count alone, and names people again once the room lists", () => {
-    let lists = false;
-    let sockets = 1_000;
-    const { signals, frames, advance, present } = harness({ lists: () => lists, connections: () => sockets });
-    for (let i = 0; i < 300; i++) {
-      present.add(`v${i}`);
-      signals.join(`v${i}`);
-    }
+  it("gives an audience the count alone, names again below 80% of the limit, and then names everyone", () => {
+    const { signals, frames, advance, present } = harness({ listMaxUsers: 100 });
+    const come = (user: string) => (present.add(user), signals.join(user));
+    const go = (user: string) => (present.delete(user), signals.leave(user));
+    for (let i = 0; i < 100; i++) come(`v${i}`);
     advance(0);
-    assert.deepEqual(frames, [{ type: "presence", joined: [], left: [], count: 1_000, listed: false }]);
-    lists = true;
-    sockets = 99;
-    present.delete("v1");
-    signals.leave("v1");
+    assert.equal(frames.at(-1).joined.length, 100, "at the limit: named");
+    come("v100");
     advance(250);
-    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: ["v1"], count: 99 });
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: 3, listed: false });
+    for (let i = 0; i < 20; i++) go(`v${i}`); // 81 present: still above 80% of the limit
+    advance(250);
+    assert.equal(frames.at(-1).listed, false);
+    go("v20"); // 80 present: names again, all of them, since clients forgot theirs
+    advance(250);
+    const everyone = Array.from({ length: 80 }, (_, i) => `v${i + 21}`).sort();
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: everyone, left: [], count: 3 });
+    go("v21");
+    come("w");
+    advance(250);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: ["w"], left: ["v21"], count: 3 });
+  });
+
+  it("names everyone in a group however many are present", () => {
+    const { signals, frames, advance, present } = harness({ listMaxUsers: 100, alwaysNames: true });
+    for (let i = 0; i < 300; i++) (present.add(`m${i}`), signals.join(`m${i}`));
+    advance(0);
+    assert.equal(frames.at(-1).joined.length, 300);
+    assert.equal(frames.at(-1).listed, undefined);
   });
 
   it("shows typing, refreshes it, and expires it about 5 s after the last signal, then stops its timers", () => {
