@@ -1,6 +1,7 @@
 /**
- * Scenario 6, one-to-one: P pairs, each user with two devices. Device 1 of user a sends at 2 msgs/s; the
- * message must reach both of b's devices and a's other device. p50/p99 send→deliver.
+ * Scenario 6, one-to-one: P pairs, each user with two devices. Device 1 of user a sends at each rate in
+ * turn (the same pairs, their conversations continuing); the message must reach both of b's devices and
+ * a's other device. p50/p99 send→deliver.
  * The route is a DmPath (targets/dm-path.ts): kaiwa through the inbox, the baselines through a DM room.
  */
 import { runLoad, type LoadResult } from "../lib/load.ts";
@@ -15,14 +16,17 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
   const byRate: Array<Record<string, LoadResult>> = dmRates.map(() => ({}));
   for (const target of ctx.targets) {
     const path = dmPathFor(target);
+    // The same pairs write at each rate, in the conversations they already have: new users per rate
+    // doubled the actors alive in the one workerd process, and at 1,000 pairs (6,000 inboxes and rooms)
+    // `partykit dev` began refusing new ones (SQLITE_NOMEM opening their storage; measured).
+    const tag = Date.now().toString(36);
+    const members = new Map<string, [string, string]>();
+    for (let i = 0; i < pairs; i++) {
+      const a = `da${tag}x${i}`;
+      const b = `db${tag}x${i}`;
+      members.set(path.conversation(a, b), [a, b]);
+    }
     for (const [r, rate] of dmRates.entries()) {
-      const tag = `${Date.now().toString(36)}r${r}`;
-      const members = new Map<string, [string, string]>();
-      for (let i = 0; i < pairs; i++) {
-        const a = `da${tag}x${i}`;
-        const b = `db${tag}x${i}`;
-        members.set(path.conversation(a, b), [a, b]);
-      }
       // Receivers: b's two devices and a's second device; the sender is a's first device.
       const who: Array<[0 | 1, string]> = [[1, "d1"], [1, "d2"], [0, "d2"]];
       const run = await runLoad(target, {
@@ -35,7 +39,8 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
         connect: (room, role, index, handlers) => {
           const pair = members.get(room)!;
           const [side, device] = role === "sender" ? ([0, "d1"] as const) : who[index]!;
-          return path.connectDevice(pair[side], pair[1 - side]!, device, handlers);
+          // A new device session per rate: each run numbers its commands from 1 (R5).
+          return path.connectDevice(pair[side], pair[1 - side]!, `${device}r${r}`, handlers);
         },
       });
       byRate[r]![target.name] = run;
