@@ -122,7 +122,7 @@ export class RoomSignals {
 
   /**
    * Names who came and went, or, for an audience, only the count (clients then forget the names). Names
-   * come back below 80% of the limit, so a room hovering at it does not flip every window, and the first
+   * come back at 80% of the limit or below, so a room hovering at it does not flip every window, and the first
    * named frame after an audience spell names everyone present (at most that many), since clients
    * dropped their names.
    */

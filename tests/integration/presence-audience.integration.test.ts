@@ -2,7 +2,7 @@
  * Presence in an open room names people only while it is small (LIMITS.presenceListMaxUsers present
  * users). Above it the room is an audience: presence frames carry the count alone, so a live-stream chat
  * of thousands does not send every socket every name that comes and goes, and clients forget the names.
- * Below 80% of the limit the room names everyone present again. The watcher's view is kept by the
+ * At 80% of the limit or below, the room names everyone present again. The watcher's view is kept by the
  * client library's own RoomMembers, so the test checks what an app would show.
  */
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ const server = new DevServer();
 before(() => server.start());
 after(() => server.stop());
 
-test("an open room above the limit sends the count alone; below 80% of it, everyone's names again", async () => {
+test("an open room above the limit sends the count alone; at 80% of it or below, everyone's names again", async () => {
   const room = "audience";
   const watcher = await rawSocket(server, room, { token: await server.token("watcher"), session: "w" });
   await watcher.next((f) => f.type === "welcome");

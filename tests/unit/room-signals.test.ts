@@ -64,7 +64,7 @@ describe("RoomSignals", () => {
     assert.deepEqual(frames, [{ type: "presence", joined: ["a"], left: ["b"], count: 3 }]);
   });
 
-  it("gives an audience the count alone, names again below 80% of the limit, and then names everyone", () => {
+  it("gives an audience the count alone, names again at 80% of the limit, and then names everyone", () => {
     const { signals, frames, advance, present } = harness({ listMaxUsers: 100 });
     const come = (user: string) => (present.add(user), signals.join(user));
     const go = (user: string) => (present.delete(user), signals.leave(user));
