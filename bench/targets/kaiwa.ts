@@ -33,6 +33,17 @@ export class KaiwaTarget implements Target {
     }
   }
 
+  /**
+   * A new `partykit dev` on the same state: one workerd process holding no actors. Every actor a run has
+   * touched stays live in that one process, and past a few thousand it refuses to start more
+   * (SQLITE_NOMEM opening their storage, measured in the full bench); on Cloudflare they spread over
+   * many machines.
+   */
+  async fresh(): Promise<void> {
+    await this.server.kill();
+    await this.start();
+  }
+
   async stop(): Promise<void> {
     await this.server.stop();
     if (this.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
