@@ -1,7 +1,8 @@
 /**
  * Scenario 5, reconnect storm: the network drops N clients of one room at once (their TCP connections
- * are cut, no close frame) while a sender keeps posting, and all come back. kaiwa's clients are the real client (client/ KaiwaRoom): each resumes from its
- * (epoch, lastSeq) and must get every missed message exactly once, in order (checked by the ledger).
+ * are cut, no close frame) while a sender keeps posting, and all come back. kaiwa's clients are the real
+ * client (client/ KaiwaRoom): each resumes from its (epoch, lastSeq) and must get every missed message
+ * exactly once, in order (checked by the ledger).
  * "Resumed" = open again, welcomed with recovered: true, and holding every message acked before the drop.
  * The baselines keep no log, so for them the figure is only the time until every socket is welcomed
  * again (no traffic runs across their drop: whatever was sent meanwhile would simply be lost).

@@ -122,8 +122,8 @@ export class RoomSignals {
 
   /**
    * Names who came and went, or, for an audience, only the count (clients then forget the names). Names
-   * come back at 80% of the limit or below, so a room hovering at it does not flip every window, and the first
-   * named frame after an audience spell names everyone present (at most that many), since clients
+   * come back at 80% of the limit or below, so a room hovering at it does not flip every window, and the
+   * first named frame after an audience spell names everyone present (at most that many), since clients
    * dropped their names.
    */
   private flushPresence(): void {
@@ -131,14 +131,15 @@ export class RoomSignals {
     const wasAudience = this.audience;
     const limit = wasAudience ? Math.floor(this.listMaxUsers * 0.8) : this.listMaxUsers;
     this.audience = !this.port.alwaysNames() && this.port.presentCount() > limit;
-    const changed = [...this.changed];
+    if (this.audience) this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
+    else if (wasAudience) this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
+    else {
+      const joined: string[] = [];
+      const left: string[] = [];
+      for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);
+      this.send(JSON.stringify({ type: "presence", joined, left, count }));
+    }
     this.changed.clear();
-    if (this.audience) return this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
-    if (wasAudience) return this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
-    const joined: string[] = [];
-    const left: string[] = [];
-    for (const user of changed) (this.port.isPresent(user) ? joined : left).push(user);
-    this.send(JSON.stringify({ type: "presence", joined, left, count }));
   }
 
   private send(frame: string): void {
