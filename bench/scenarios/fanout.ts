@@ -1,6 +1,9 @@
 /**
  * Scenario 4, fan-out. (a) A 500-member room at a steady 100 msgs/s (1 sender, 499 receivers that each
- * check every delivery): p99 send→deliver. (b) A room with thousands of sockets driven as hard as it goes
+ * check every delivery): p99 send→deliver. The target is the room's steady state, so the load runs 1 s
+ * before the timed window, as in scenario 1: the first messages otherwise go out while the server is
+ * still working off the 500 joins just before them (measured: the first 50 ms of sends took the run's
+ * worst deliveries, 80-130 ms, in a probe where later ones peaked near 70). Every target gets the same. (b) A room with thousands of sockets driven as hard as it goes
  * (4 senders, 4 in flight each): deliveries per second, compared with the bare ws server's ceiling.
  */
 import { runLoad, type LoadResult } from "../lib/load.ts";
@@ -13,7 +16,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   const steady: Record<string, LoadResult> = {};
   const big: Record<string, LoadResult> = {};
   for (const target of ctx.targets) {
-    const a = await runLoad(target, { label: `${config.fanoutMembers} members at ${config.fanoutRate}/s`, rooms: [uniqueRoom("fan")], sendersPerRoom: 1, receiversPerRoom: config.fanoutMembers - 1, mode: { kind: "rate", perSenderPerSec: config.fanoutRate }, seconds: config.seconds, sampleMs: 200 });
+    const a = await runLoad(target, { label: `${config.fanoutMembers} members at ${config.fanoutRate}/s`, rooms: [uniqueRoom("fan")], sendersPerRoom: 1, receiversPerRoom: config.fanoutMembers - 1, mode: { kind: "rate", perSenderPerSec: config.fanoutRate }, seconds: config.seconds, warmupSeconds: 1, sampleMs: 200 });
     const b = await runLoad(target, { label: `${config.bigRoom} sockets, max`, rooms: [uniqueRoom("big")], sendersPerRoom: 4, receiversPerRoom: config.bigRoom - 4, mode: { kind: "window", inFlight: 4 }, seconds: config.seconds, sampleMs: 200, localAddresses: config.localAddresses, drainMs: 30_000 });
     steady[target.name] = a;
     big[target.name] = b;
@@ -29,7 +32,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
   result.rows.push(
     { metric: `${config.fanoutMembers}-member room at ${config.fanoutRate}/s: deliveries/s`, unit: "/s", better: "higher", values: pick(steady, (r) => r.deliveriesPerSec) },
     { metric: `${config.fanoutMembers}-member room: send→deliver p50`, unit: "ms", better: "lower", values: pick(steady, (r) => r.deliver.p50) },
-    { metric: `${config.fanoutMembers}-member room: send→deliver p99`, unit: "ms", better: "lower", values: pick(steady, (r) => r.deliver.p99), goal: { text: "p99 ≤ 50 ms", pass: kaiwaP99 <= 50 } },
+    { metric: `${config.fanoutMembers}-member room: send→deliver p99 (after 1 s warm-up)`, unit: "ms", better: "lower", values: pick(steady, (r) => r.deliver.p99), goal: { text: "p99 ≤ 50 ms", pass: kaiwaP99 <= 50 } },
     { metric: `${config.bigRoom}-socket room: deliveries/s (max)`, unit: "/s", better: "higher", values: pick(big, (r) => r.deliveriesPerSec), goal: { text: "≥ 0.8× bare ws", pass: ratio >= 0.8 } },
     { metric: `${config.bigRoom}-socket room: msgs/s`, unit: "msg/s", better: "higher", values: pick(big, (r) => r.ackedPerSec) },
     { metric: `${config.bigRoom}-socket room: send→deliver p99`, unit: "ms", better: "lower", values: pick(big, (r) => r.deliver.p99) },
