@@ -6,7 +6,6 @@
  */
 import { runLoad, type LoadResult } from "../lib/load.ts";
 import { dmPathFor } from "../targets/dm-path.ts";
-import { KaiwaTarget } from "../targets/kaiwa.ts";
 import { checkOf, type Ctx, type ScenarioResult } from "./types.ts";
 
 const GOAL_P99_MS = 500;
@@ -16,9 +15,6 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
   const result: ScenarioResult = { name: "one-to-one", title: `6. One-to-one (${pairs} pairs, 2 devices each)`, rows: [], charts: [], runs: [], checks: [], notes: [] };
   const byRate: Array<Record<string, LoadResult>> = dmRates.map(() => ({}));
   for (const target of ctx.targets) {
-    // The DM step starts up to 3,000 inboxes and rooms; it starts on a server holding none of the earlier
-    // scenarios' actors (see KaiwaTarget.fresh). The baselines keep nothing per conversation.
-    if (target instanceof KaiwaTarget) await target.fresh();
     const path = dmPathFor(target);
     // The same pairs write at each rate, in the conversations they already have: new users per rate
     // doubled the actors alive in the one workerd process, and at 1,000 pairs (6,000 inboxes and rooms)

@@ -34,10 +34,18 @@ export class KaiwaTarget implements Target {
   }
 
   /**
-   * A new `partykit dev` on the same state: one workerd process holding no actors. Every actor a run has
-   * touched stays live in that one process, and past a few thousand it refuses to start more
-   * (SQLITE_NOMEM opening their storage, measured in the full bench); on Cloudflare they spread over
-   * many machines.
+   * A new `partykit dev` on the same state: one workerd process holding no actors. `partykit dev` runs
+   * every actor on workerd's one thread, so what earlier scenarios left there is paid by later ones:
+   * - Idle actors are evicted some tens of seconds after their last socket closed. Closing one closes its
+   *   SQLite database, which checkpoints its write-ahead log into the database file, synchronously on that
+   *   thread. After the throughput step (hundreds of thousands of messages) that stalled the 500-member
+   *   room for 100-180 ms at a time: `perf` during the worst deliveries showed sqlite3Close →
+   *   sqlite3WalCheckpoint and the thread waiting on the disk, and after 60 s of idling (evictions done)
+   *   the same room measured as on a new server (tmp probe, 2026-11-23: p99 88-137 ms in sequence,
+   *   51-73 ms after the idle, 65-75 ms fresh).
+   * - Past a few thousand live actors it refuses to start more (SQLITE_NOMEM opening their storage,
+   *   measured in the full bench's DM step).
+   * On Cloudflare each actor runs apart from the others, so neither carries over between rooms.
    */
   async fresh(): Promise<void> {
     await this.server.kill();

@@ -46,4 +46,10 @@ export interface Target {
   usage(): ServerUsage;
   /** Errors the server sent (error frames, refused joins): any is a failed run. */
   readonly errors: string[];
+  /**
+   * Called before every scenario but the first: a server whose process keeps per-room state (kaiwa's
+   * actors) restarts on the same storage, so a scenario does not measure the runtime cleaning up the
+   * rooms of the scenarios before it. Servers that keep nothing per room need none.
+   */
+  fresh?(): Promise<void>;
 }
