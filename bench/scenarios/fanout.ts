@@ -1,10 +1,12 @@
 /**
- * Scenario 4, fan-out. (a) A 500-member room at a steady 100 msgs/s (1 sender, 499 receivers that each
- * check every delivery): p99 send→deliver. The target is the room's steady state, so the load runs 1 s
- * before the timed window, as in scenario 1: the first messages otherwise go out while the server is
- * still working off the 500 joins just before them (measured: the first 50 ms of sends took the run's
- * worst deliveries, 80-130 ms, in a probe where later ones peaked near 70). Every target gets the same. (b) A room with thousands of sockets driven as hard as it goes
- * (4 senders, 4 in flight each): deliveries per second, compared with the bare ws server's ceiling.
+ * Scenario 4, fan-out.
+ * (a) A 500-member room at a steady 100 msgs/s (1 sender, 499 receivers that each check every delivery):
+ *     p99 send→deliver. The target is the room's steady state, so the load runs 1 s before the timed
+ *     window, as in scenario 1, for every target: the first messages otherwise go out while the server
+ *     still works off the 500 joins just before them (a probe: the first 50 ms of sends took the run's
+ *     worst deliveries, 80-130 ms, where later ones peaked near 70).
+ * (b) A room with thousands of sockets driven as hard as it goes (4 senders, 4 in flight each):
+ *     deliveries per second, compared with the bare ws server's ceiling.
  */
 import { runLoad, type LoadResult } from "../lib/load.ts";
 import { TARGET_COLORS } from "../lib/svg-chart.ts";

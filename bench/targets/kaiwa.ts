@@ -41,7 +41,7 @@ export class KaiwaTarget implements Target {
    *   thread. After the throughput step (hundreds of thousands of messages) that stalled the 500-member
    *   room for 100-180 ms at a time: `perf` during the worst deliveries showed sqlite3Close →
    *   sqlite3WalCheckpoint and the thread waiting on the disk, and after 60 s of idling (evictions done)
-   *   the same room measured as on a new server (tmp probe, 2026-11-23: p99 88-137 ms in sequence,
+   *   the same room measured as on a new server (a probe, 2026-11-23: p99 88-137 ms in sequence,
    *   51-73 ms after the idle, 65-75 ms fresh).
    * - Past a few thousand live actors it refuses to start more (SQLITE_NOMEM opening their storage,
    *   measured in the full bench's DM step).
