@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DevServer } from "../../tests/helpers/dev-server.ts";
+import { detachDevtools } from "../lib/devtools.ts";
 import { groupUsage } from "../lib/proc.ts";
 import { rawConnect } from "./raw-ws.ts";
 import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
@@ -13,9 +14,14 @@ export class KaiwaTarget implements Target {
   readonly server: DevServer;
   private readonly tokens = new Map<string, Promise<string>>();
   private readonly stateDir?: string;
+  private readonly devtools: boolean;
 
-  /** `stateBase`: where the room storage lives (default the OS temp dir; /dev/shm measures without disk syncs). */
-  constructor(options: { vars?: Record<string, string>; stateBase?: string } = {}) {
+  /**
+   * `stateBase`: where the room storage lives (default the OS temp dir; /dev/shm measures without disk syncs).
+   * `devtools`: keep the DevTools session `partykit dev` attaches to workerd (default: detached, lib/devtools.ts).
+   */
+  constructor(options: { vars?: Record<string, string>; stateBase?: string; devtools?: boolean } = {}) {
+    this.devtools = options.devtools ?? false;
     if (options.stateBase) this.stateDir = mkdtempSync(join(options.stateBase, "kaiwa-bench-"));
     this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...options.vars }, ...(this.stateDir ? { stateDir: this.stateDir } : {}) });
   }
@@ -24,7 +30,9 @@ export class KaiwaTarget implements Target {
   async start(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.server.start();
+        await this.server.start();
+        if (!this.devtools) await detachDevtools(this.server.pid);
+        return;
       } catch (error) {
         await this.server.kill();
         if (attempt === 3) throw error;
