@@ -52,6 +52,7 @@ export class RoomMembers {
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,
       LIMITS.presenceListMaxUsers,
+      LIMITS.audienceCountMs,
     );
   }
 

@@ -33,6 +33,7 @@ export class RoomSignals {
   private lastFlush = -Infinity;
   /** Too many present users to name (open rooms above `listMaxUsers`): frames carry the count alone. */
   private audience = false;
+  private lastCountAt = -Infinity;
   private armedAt: number | undefined;
   readonly counters = { frames: 0, flushes: 0 };
 
@@ -41,6 +42,7 @@ export class RoomSignals {
     private readonly windowMs: number,
     private readonly typingTtlMs: number,
     private readonly listMaxUsers = Infinity,
+    private readonly audienceCountMs = 0,
   ) {}
 
   read(user: string, seq: number): void {
@@ -107,7 +109,7 @@ export class RoomSignals {
       this.reads.clear();
       this.delivered.clear();
     }
-    if (this.changed.size > 0) this.flushPresence();
+    if (this.changed.size > 0) this.flushPresence(now);
     for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);
     const typing = JSON.stringify(this.typingNow());
     if (typing !== this.sentTyping) {
@@ -124,16 +126,23 @@ export class RoomSignals {
    * Names who came and went, or, for an audience, only the count (clients then forget the names). Names
    * come back at 80% of the limit or below, so a room hovering at it does not flip every window, and the
    * first named frame after an audience spell names everyone present (at most that many), since clients
-   * dropped their names.
+   * dropped their names. An audience's count goes out at most once per `audienceCountMs`: the changes wait
+   * (in `changed`) for the next one.
    */
-  private flushPresence(): void {
-    const count = this.port.connections();
+  private flushPresence(now: number): void {
     const wasAudience = this.audience;
     const limit = wasAudience ? Math.floor(this.listMaxUsers * 0.8) : this.listMaxUsers;
-    this.audience = !this.port.alwaysNames() && this.port.presentCount() > limit;
-    if (this.audience) this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
-    else if (wasAudience) this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
-    else {
+    const audience = !this.port.alwaysNames() && this.port.presentCount() > limit;
+    const countDue = this.lastCountAt + this.audienceCountMs;
+    if (audience && wasAudience && now < countDue) return this.arm(countDue - now);
+    this.audience = audience;
+    const count = this.port.connections();
+    if (audience) {
+      this.lastCountAt = now;
+      this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
+    } else if (wasAudience) {
+      this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
+    } else {
       const joined: string[] = [];
       const left: string[] = [];
       for (const user of this.changed) (this.port.isPresent(user) ? joined : left).push(user);

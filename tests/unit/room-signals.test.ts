@@ -3,14 +3,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
 
-function harness(options: { alwaysNames?: boolean; listMaxUsers?: number } = {}) {
+function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audienceCountMs?: number } = {}) {
   let now = 0;
   const present = new Set<string>();
   const timers: Array<{ at: number; fn: () => void }> = [];
   const frames: any[] = [];
   const signals = new RoomSignals(
     { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)),
-      connections: () => 3,
+      // Sockets = present users when an audience's count is under test, else a fixed 3.
+      connections: () => (options.audienceCountMs === undefined ? 3 : present.size),
       isPresent: (u) => present.has(u),
       presentCount: () => present.size,
       presentUsers: () => [...present].sort(),
@@ -19,6 +20,7 @@ function harness(options: { alwaysNames?: boolean; listMaxUsers?: number } = {})
     250,
     5000,
     options.listMaxUsers,
+    options.audienceCountMs,
   );
   const advance = (ms: number) => {
     const until = now + ms;
@@ -85,6 +87,36 @@ describe("RoomSignals", () => {
     come("w");
     advance(250);
     assert.deepEqual(frames.at(-1), { type: "presence", joined: ["w"], left: ["v21"], count: 3 });
+  });
+
+  it("sends an audience's count at most once a second while viewers churn, and the final count after", () => {
+    const { signals, frames, advance, present } = harness({ listMaxUsers: 100, audienceCountMs: 1000 });
+    const come = (user: string) => (present.add(user), signals.join(user));
+    const go = (user: string) => (present.delete(user), signals.leave(user));
+    for (let i = 0; i < 150; i++) come(`v${i}`);
+    advance(0);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: 150, listed: false }, "entering audience mode is sent at once");
+    const sentAt = [0];
+    const before = frames.length;
+    // 3 s of churn, a change every 100 ms (the signal window alone would allow 12 frames).
+    for (let t = 1; t <= 30; t++) {
+      if (t % 2) come(`w${t}`);
+      else go(`v${t}`);
+      const count = frames.length;
+      advance(100);
+      if (frames.length > count) sentAt.push(t * 100);
+    }
+    const counts = frames.slice(before);
+    assert.ok(counts.length <= 3, `${counts.length} count frames in 3 s`);
+    for (let i = 1; i < sentAt.length; i++) assert.ok(sentAt[i]! - sentAt[i - 1]! >= 1000, `count frames ${sentAt[i]! - sentAt[i - 1]!} ms apart`);
+    advance(1000);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: present.size, listed: false }, "the final count arrives once churn stops");
+    assert.equal(present.size, 150);
+    for (let i = 31; i < 101; i++) go(`v${i}`); // 80 left: names again at once, not a second later
+    const count = frames.length;
+    advance(250);
+    assert.equal(frames.length, count + 1);
+    assert.equal(frames.at(-1).joined.length, 80);
   });
 
   it("names everyone in a group however many are present", () => {
