@@ -17,8 +17,9 @@
  * What the bench loses: partykit no longer prints the workers' uncaught exceptions; failures still reach
  * the bench as error frames and refused joins.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import WebSocket from "ws";
+import { groupProcesses } from "./proc.ts";
 
 export async function detachDevtools(serverGroup: number): Promise<void> {
   const port = inspectorPort(serverGroup);
@@ -42,14 +43,10 @@ export function devtoolsFree(serverGroup: number): Promise<boolean> {
 
 /** workerd's `--inspector-addr=<host>:<port>`, from the command line of the workerd in this process group. */
 function inspectorPort(serverGroup: number): number {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const { pid, name } of groupProcesses(serverGroup)) {
+    if (name !== "workerd") continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      if (stat.slice(stat.indexOf("(") + 1, close) !== "workerd") continue;
-      if (Number(stat.slice(close + 2).split(" ")[2]) !== serverGroup) continue;
-      const port = /--inspector-addr=[^\0]*:(\d+)/.exec(readFileSync(`/proc/${entry}/cmdline`, "utf8"))?.[1];
+      const port = /--inspector-addr=[^\0]*:(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1];
       if (port) return Number(port);
     } catch {
       // exited meanwhile

@@ -5,8 +5,9 @@ const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 export type GroupUsage = { cpuMs: number; rssBytes: number; rssByName: Record<string, number>; cpuByName: Record<string, number> };
 
-export function groupUsage(pgid: number): GroupUsage {
-  const usage: GroupUsage = { cpuMs: 0, rssBytes: 0, rssByName: {}, cpuByName: {} };
+/** The processes of a process group, with their stat fields after the parenthesised name. */
+export function groupProcesses(pgid: number): Array<{ pid: number; name: string; fields: string[] }> {
+  const found: Array<{ pid: number; name: string; fields: string[] }> = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -17,9 +18,15 @@ export function groupUsage(pgid: number): GroupUsage {
     }
     // Fields after the parenthesised name: state(3) ppid(4) pgrp(5) ... utime(14) stime(15) ... rss(24, pages).
     const close = stat.lastIndexOf(")");
-    const name = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
-    if (Number(fields[2]) !== pgid) continue;
+    if (Number(fields[2]) === pgid) found.push({ pid: Number(entry), name: stat.slice(stat.indexOf("(") + 1, close), fields });
+  }
+  return found;
+}
+
+export function groupUsage(pgid: number): GroupUsage {
+  const usage: GroupUsage = { cpuMs: 0, rssBytes: 0, rssByName: {}, cpuByName: {} };
+  for (const { name, fields } of groupProcesses(pgid)) {
     const cpu = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
     usage.cpuMs += cpu;
     usage.cpuByName[name] = (usage.cpuByName[name] ?? 0) + cpu;
