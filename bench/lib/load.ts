@@ -6,6 +6,7 @@
  * senders subtract it when the ack arrives (send→ack). Senders do not parse broadcasts; receivers do,
  * once per distinct frame (frame-cache.ts), so the generator stays cheap.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Histogram, type LatencySummary } from "./histogram.ts";
 import { Ledger, type Problem } from "./ledger.ts";
 import { selfCpuMs } from "./proc.ts";
@@ -49,6 +50,12 @@ export type LoadResult = {
   deliver: LatencySummary;
   timeline: Sample[];
   generatorCpuPct: number;
+  /**
+   * How late the generator's own event loop ran during the timed window (p99 and max, ms). Receive times
+   * are taken when a socket's data is handled, so a stalled generator (a GC of its own heap, too many
+   * sockets to serve) adds to every latency it measures: read the latencies with this next to them.
+   */
+  generatorLagMs: { p99: number; max: number };
   serverCpuPct: number;
   serverRssMB: number;
   maxBacklog: number;
@@ -176,6 +183,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     for (const sender of senders) sender.ackedBefore = sender.acked;
   }
   const cpu0 = selfCpuMs();
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   const server0 = target.usage();
   const acked0 = ledger.counts.acked;
   const delivered0 = ledger.counts.delivered;
@@ -189,6 +198,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const ackedInWindow = ledger.counts.acked - acked0;
   const deliveredInWindow = ledger.counts.delivered - delivered0;
   const cpu = selfCpuMs() - cpu0;
+  lag.disable();
   const server1 = target.usage();
   clearInterval(ticker);
 
@@ -224,6 +234,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     deliver: deliver.summary(),
     timeline,
     generatorCpuPct: (cpu / (elapsed * 1000)) * 100,
+    // The histogram counts in ns, including the `resolution` it sleeps between samples.
+    generatorLagMs: { p99: Math.max(0, lag.percentile(99) / 1e6 - 5), max: Math.max(0, lag.max / 1e6 - 5) },
     serverCpuPct: ((server1.cpuMs - server0.cpuMs) / (elapsed * 1000)) * 100,
     serverRssMB: server1.rssBytes / 2 ** 20,
     maxBacklog: Math.max(0, ...timeline.map((s) => s.backlog)),

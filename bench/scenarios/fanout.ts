@@ -29,7 +29,7 @@ export async function fanout(ctx: Ctx): Promise<ScenarioResult> {
     steady[target.name] = a;
     big[target.name] = b;
     for (const run of [a, b]) {
-      ctx.log(`  ${target.name}: ${run.label}: ${run.deliveriesPerSec.toFixed(0)} deliveries/s, deliver p50 ${run.deliver.p50} p99 ${run.deliver.p99} ms (generator CPU ${run.generatorCpuPct.toFixed(0)}%, server ${run.serverCpuPct.toFixed(0)}%)`);
+      ctx.log(`  ${target.name}: ${run.label}: ${run.deliveriesPerSec.toFixed(0)} deliveries/s, deliver p50 ${run.deliver.p50} p99 ${run.deliver.p99} ms (generator CPU ${run.generatorCpuPct.toFixed(0)}%, its event loop late by up to ${run.generatorLagMs.max.toFixed(0)} ms, p99 ${run.generatorLagMs.p99.toFixed(0)}; server ${run.serverCpuPct.toFixed(0)}%)`);
       result.runs.push(run);
       result.checks.push(checkOf(result.name, run));
     }

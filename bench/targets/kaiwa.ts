@@ -36,6 +36,7 @@ export class KaiwaTarget implements Target {
       } catch (error) {
         await this.server.kill();
         if (attempt === 3) throw error;
+        console.error(`kaiwa: partykit dev did not start (attempt ${attempt}), retrying on a new port: ${String(error).slice(0, 600)}`);
         this.server.port = 0;
       }
     }
@@ -57,9 +58,6 @@ export class KaiwaTarget implements Target {
    */
   async fresh(): Promise<void> {
     await this.server.kill();
-    // A new port: after 18,500 sockets the old one could not be bound again at once, and the full bench
-    // waited out the 60 s start timeout before its retry on a new port (measured twice: 63 s restarts).
-    this.server.port = 0;
     await this.start();
   }
 
