@@ -75,7 +75,7 @@ try {
   for (const [i, name] of scenarioNames.entries()) {
     log(`\n-- ${name}`);
     if (i > 0) {
-      // Each scenario measures its own rooms, not the runtime evicting the earlier ones (KaiwaTarget.fresh).
+      // A scenario must not measure the runtime evicting the rooms of the scenarios before it (KaiwaTarget.fresh).
       const t0 = performance.now();
       for (const target of targets) await target.fresh?.();
       if (targets.some((t) => t.fresh)) log(`   (servers keeping per-room state restarted on the same storage in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);

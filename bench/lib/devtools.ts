@@ -11,8 +11,8 @@
  *
  * How: workerd's inspector keeps one session per isolate. A second connection closes both the session
  * that was there and itself; a connection made when none exists becomes the session and answers
- * (measured: three connections in a row were closed, answered, closed). partykit does not reconnect a
- * closed session.
+ * (measured: three connections in a row were closed, answered, closed). partykit attaches again only
+ * when its server reloads (a changed source file: none during a bench run).
  *
  * What the bench loses: partykit no longer prints the workers' uncaught exceptions; failures still reach
  * the bench as error frames and refused joins.
@@ -57,7 +57,7 @@ function inspectorPort(serverGroup: number): number {
 
 /** One connection to the user worker's isolate: true if it was answered (it was the only session), then closed. */
 async function connectOnce(port: number): Promise<boolean> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(3000) })).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
   const url = targets.find((target) => target.id.startsWith("core:user"))?.webSocketDebuggerUrl;
   if (!url) throw new Error(`workerd's inspector lists no user worker: ${targets.map((t) => t.id).join(", ")}`);
   const ws = new WebSocket(url);

@@ -32,7 +32,7 @@ export const LIMITS = {
    * An audience's count goes out at most once per this interval (ms), not every signal window: a viewer
    * count does not need 4 updates a second, and each one is a send to every socket (~46 µs per socket in
    * partykit dev: 46 ms of the room's thread per frame at 1,000 sockets), paid again and again while
-   * viewers come and go. Entering or leaving audience mode is sent at once.
+   * viewers come and go. Entering or leaving audience mode is not held back (next signal window).
    */
   audienceCountMs: 1000,
   /** A typing indicator lasts this long after the member's last typing signal (ms). */

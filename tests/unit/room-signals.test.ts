@@ -96,26 +96,31 @@ describe("RoomSignals", () => {
     for (let i = 0; i < 150; i++) come(`v${i}`);
     advance(0);
     assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: 150, listed: false }, "entering audience mode is sent at once");
-    const sentAt = [0];
     const before = frames.length;
-    // 3 s of churn, a change every 100 ms (the signal window alone would allow 12 frames).
-    for (let t = 1; t <= 30; t++) {
-      if (t % 2) come(`w${t}`);
-      else go(`v${t}`);
+    const sentAt: number[] = [0];
+    // 2.5 s of arrivals, one every 100 ms (the signal window alone would allow 10 frames).
+    for (let t = 1; t <= 25; t++) {
+      come(`w${t}`);
       const count = frames.length;
       advance(100);
       if (frames.length > count) sentAt.push(t * 100);
     }
     const counts = frames.slice(before);
-    assert.ok(counts.length <= 3, `${counts.length} count frames in 3 s`);
+    assert.equal(counts.length, 2, `count frames at ${sentAt.join(", ")} ms`);
     for (let i = 1; i < sentAt.length; i++) assert.ok(sentAt[i]! - sentAt[i - 1]! >= 1000, `count frames ${sentAt[i]! - sentAt[i - 1]!} ms apart`);
+    assert.ok(counts.every((f, i) => f.count > (i === 0 ? 150 : counts[i - 1]!.count)), "each count frame carries the count of its moment");
+    // The last arrivals (after the frame at 2,000 ms) wait for the next second: nothing else would send them.
+    assert.notEqual(frames.at(-1).count, 175);
     advance(1000);
-    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: present.size, listed: false }, "the final count arrives once churn stops");
-    assert.equal(present.size, 150);
-    for (let i = 31; i < 101; i++) go(`v${i}`); // 80 left: names again at once, not a second later
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: 175, listed: false }, "the final count arrives once churn stops");
+    // Leaving audience mode is not held back: 80 present, names at the next window, not at the next count.
+    go("w25");
+    advance(100);
+    for (let i = 0; i < 94; i++) go(`v${i}`);
     const count = frames.length;
     advance(250);
-    assert.equal(frames.length, count + 1);
+    assert.equal(present.size, 80);
+    assert.equal(frames.length, count + 1, "names again within one window of the count frame");
     assert.equal(frames.at(-1).joined.length, 80);
   });
 
