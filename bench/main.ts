@@ -76,9 +76,9 @@ try {
     log(`\n-- ${name}`);
     if (i > 0) {
       // A scenario must not measure the runtime evicting the rooms of the scenarios before it (KaiwaTarget.fresh).
-      const t0 = performance.now();
+      const restartAt = performance.now();
       for (const target of targets) await target.fresh?.();
-      if (targets.some((t) => t.fresh)) log(`   (servers keeping per-room state restarted on the same storage in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      if (targets.some((t) => t.fresh)) log(`   (servers keeping per-room state restarted on the same storage in ${((performance.now() - restartAt) / 1000).toFixed(1)} s)`);
     }
     const t0 = performance.now();
     if (name === "throughput") {
