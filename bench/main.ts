@@ -8,6 +8,8 @@
  *   --kaiwa-state /dev/shm         keep kaiwa's room storage there (default: the OS temp dir, on disk)
  *   --kaiwa-devtools               keep the DevTools session partykit dev attaches to workerd (default: detached,
  *                                  as no debugger is attached in production; lib/devtools.ts says what it costs)
+ *   --kaiwa-request-log            keep partykit dev's report of every request to its Node process (default: capped
+ *                                  at warnings; lib/dev-log-cap.mjs says what it costs)
  *   --record                       also write bench/RESULTS.md and bench/plots/*.svg
  *   --ws-fault drop=5,dup=7        inject a known loss and duplicate into the ws baseline (the tool's self-test)
  *
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     "ws-fault": { type: "string", default: "" },
     "kaiwa-state": { type: "string" },
     "kaiwa-devtools": { type: "boolean", default: false },
+    "kaiwa-request-log": { type: "boolean", default: false },
     record: { type: "boolean", default: false },
     out: { type: "string", default: join(import.meta.dirname, "out") },
   },
@@ -54,7 +57,7 @@ for (const name of scenarioNames) if (![...ALL_SCENARIOS, "smoke"].includes(name
 if (targetNames.includes("socketio") && !redisAvailable()) fail(REDIS_INSTALL_HINT);
 
 const targets: Target[] = targetNames.map((name) => {
-  if (name === "kaiwa") return new KaiwaTarget({ ...(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {}), devtools: values["kaiwa-devtools"]! });
+  if (name === "kaiwa") return new KaiwaTarget({ ...(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {}), devtools: values["kaiwa-devtools"]!, requestLog: values["kaiwa-request-log"]! });
   if (name === "socketio") return new SocketIoTarget();
   if (name === "ws") return new WsTarget(faultArgs(values["ws-fault"]!));
   return fail(`unknown target ${name}; choose from kaiwa, socketio, ws`);
@@ -64,7 +67,7 @@ const started = new Date();
 const machine = { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, memGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAtStart: loadavg().map((l) => +l.toFixed(2)) };
 const log = (line: string) => console.log(line);
 log(`kaiwa bench (${config.full ? "full" : "quick"}), ${started.toISOString()}, ${machine.cores} cores ${machine.cpu}, load ${machine.loadAtStart.join(" ")}`);
-log(`kaiwa room storage: ${values["kaiwa-state"] ?? "OS temp dir (on disk here)"}; partykit dev's DevTools session ${values["kaiwa-devtools"] ? "attached (--kaiwa-devtools)" : "detached"}`);
+log(`kaiwa room storage: ${values["kaiwa-state"] ?? "OS temp dir (on disk here)"}; partykit dev's DevTools session ${values["kaiwa-devtools"] ? "attached (--kaiwa-devtools)" : "detached"}; its request log ${values["kaiwa-request-log"] ? "on (--kaiwa-request-log)" : "off"}`);
 log(`targets: ${targets.map((t) => `${t.name} (${t.durability})`).join("; ")}`);
 
 const ctx: Ctx = { targets, config, log };
@@ -105,7 +108,7 @@ log(`load average: start ${machine.loadAtStart.join(" ")}, end ${loadAtEnd.join(
 mkdirSync(values.out!, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");
 const jsonFile = join(values.out!, `bench-${stamp}.json`);
-writeFileSync(jsonFile, JSON.stringify({ started, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "os tmpdir", kaiwaDevtools: values["kaiwa-devtools"], machine: { ...machine, loadAtEnd }, config, results }, null, 1));
+writeFileSync(jsonFile, JSON.stringify({ started, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "os tmpdir", kaiwaDevtools: values["kaiwa-devtools"], kaiwaRequestLog: values["kaiwa-request-log"], machine: { ...machine, loadAtEnd }, config, results }, null, 1));
 writeFileSync(join(values.out!, "latest.json"), JSON.stringify({ started, jsonFile }, null, 1));
 for (const result of results) for (const { file, chart } of result.charts) writeFileSync(join(values.out!, file), renderChart(chart));
 writeFileSync(join(values.out!, "results.md"), results.map(markdownOf).join("\n"));
@@ -118,7 +121,7 @@ const generatorCpuMax = Math.max(0, ...results.flatMap((r) => r.runs.map((run) =
 log(`load generator CPU: at most ${generatorCpuMax.toFixed(0)}% of one core in any run`);
 if (values.record && !failures.length) {
   const command = `npm run bench --${process.argv.slice(2).filter((a) => a !== "--record").map((a) => ` ${a}`).join("")}`.replace(/ --$/, "");
-  const file = record(import.meta.dirname, values.out!, { started, command, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "the OS temp dir (on disk)", kaiwaDevtools: values["kaiwa-devtools"]!, machine, loadAtEnd, runs: checked.length, deliveries, generatorCpuMax }, results);
+  const file = record(import.meta.dirname, values.out!, { started, command, mode: config.full ? "full" : "quick", kaiwaState: values["kaiwa-state"] ?? "the OS temp dir (on disk)", kaiwaDevtools: values["kaiwa-devtools"]!, kaiwaRequestLog: values["kaiwa-request-log"]!, machine, loadAtEnd, runs: checked.length, deliveries, generatorCpuMax }, results);
   log(`recorded ${file}`);
 }
 if (failures.length) {

@@ -16,6 +16,8 @@ export type RecordInfo = {
   kaiwaState: string;
   /** Whether partykit dev's DevTools session stayed attached to workerd (--kaiwa-devtools). */
   kaiwaDevtools: boolean;
+  /** Whether partykit dev kept reporting every request to its Node process (--kaiwa-request-log). */
+  kaiwaRequestLog: boolean;
   machine: { cpu: string; cores: number; memGB: number; node: string; loadAtStart: number[] };
   loadAtEnd: number[];
   runs: number;
@@ -37,7 +39,7 @@ export function record(benchDir: string, outDir: string, info: RecordInfo, resul
     `Recorded ${info.started.toISOString().slice(0, 16).replace("T", " ")} UTC with \`${info.command}\` (${info.mode}).`,
     `Machine: ${m.cores} cores (${m.cpu}), ${m.memGB} GB RAM, Node ${m.node}; load generator on the same box.`,
     `Load average (1/5/15 min) at start ${m.loadAtStart.join(" / ")}, at end ${info.loadAtEnd.join(" / ")}: the start figure shows other work on the machine (above ~1 on 2 cores: it shared the CPUs and every figure below is lower than on an idle box); the end figure includes the bench's own server and generator, which keep both cores busy.`,
-    `kaiwa: a real \`partykit dev\` (workerd), hibernation off, room storage in ${info.kaiwaState}, each scenario after the first on a new server (finding 2), partykit's DevTools session ${info.kaiwaDevtools ? "attached (--kaiwa-devtools)" : "detached (finding 11)"}. The baselines store nothing durably (Socket.IO + Redis adapter: Redis is only their pub/sub, persistence off; bare ws: memory only).`,
+    `kaiwa: a real \`partykit dev\` (workerd), hibernation off, room storage in ${info.kaiwaState}, each scenario after the first on a new server (finding 2), partykit's DevTools session ${info.kaiwaDevtools ? "attached (--kaiwa-devtools)" : "detached (finding 11)"}, its per-request log ${info.kaiwaRequestLog ? "on (--kaiwa-request-log)" : "off (finding 12)"}. The baselines store nothing durably (Socket.IO + Redis adapter: Redis is only their pub/sub, persistence off; bare ws: memory only).`,
     `Correctness: ${info.runs} runs, ${info.deliveries.toLocaleString("en-US")} deliveries checked by (room, seq, clientId), nothing lost or duplicated. Load generator CPU peaked at ${info.generatorCpuMax.toFixed(0)}% of one core (${info.generatorCpuMax < 80 ? "below saturation: not the bottleneck" : "near one core: the generator may limit some figures"}).`,
     "",
     "Ratios are kaiwa ÷ baseline; ↑ means higher is better, ↓ lower is better. Goals are the issue's targets, judged on kaiwa's figure.",

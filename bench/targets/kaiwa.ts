@@ -1,11 +1,14 @@
 /** kaiwa under test: a real `partykit dev` (tests/helpers/dev-server.ts), driven over raw sockets. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DevServer } from "../../tests/helpers/dev-server.ts";
 import { detachDevtools } from "../lib/devtools.ts";
 import { groupUsage } from "../lib/proc.ts";
 import { rawConnect } from "./raw-ws.ts";
 import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
+
+const DEV_LOG_CAP = fileURLToPath(new URL("../lib/dev-log-cap.mjs", import.meta.url));
 
 export class KaiwaTarget implements Target {
   readonly name = "kaiwa" as const;
@@ -19,11 +22,17 @@ export class KaiwaTarget implements Target {
   /**
    * `stateBase`: where the room storage lives (default the OS temp dir; /dev/shm measures without disk syncs).
    * `devtools`: keep the DevTools session `partykit dev` attaches to workerd (default: detached, lib/devtools.ts).
+   * `requestLog`: keep partykit dev's report of every request to its Node process (default: capped at
+   * warnings, lib/dev-log-cap.mjs).
    */
-  constructor(options: { vars?: Record<string, string>; stateBase?: string; devtools?: boolean } = {}) {
+  constructor(options: { vars?: Record<string, string>; stateBase?: string; devtools?: boolean; requestLog?: boolean } = {}) {
     this.devtools = options.devtools ?? false;
     if (options.stateBase) this.stateDir = mkdtempSync(join(options.stateBase, "kaiwa-bench-"));
-    this.server = new DevServer({ vars: { KAIWA_HIBERNATE: "0", ...options.vars }, ...(this.stateDir ? { stateDir: this.stateDir } : {}) });
+    this.server = new DevServer({
+      vars: { KAIWA_HIBERNATE: "0", ...options.vars },
+      ...(this.stateDir ? { stateDir: this.stateDir } : {}),
+      ...(options.requestLog ? {} : { nodeArgs: ["--import", DEV_LOG_CAP] }),
+    });
   }
 
   /** Retries on a fresh port: on a shared machine another server can take the free port before workerd binds it. */

@@ -12,7 +12,8 @@ import { mintToken } from "../../scripts/mint-token.ts";
 const ROOT = join(import.meta.dirname, "..", "..");
 export const TEST_SECRET = "kaiwa-test-secret-" + process.pid;
 
-export type DevServerOptions = { vars?: Record<string, string | number>; stateDir?: string };
+/** `nodeArgs`: options for partykit's own Node process, before its script (the bench's `--import` preload). */
+export type DevServerOptions = { vars?: Record<string, string | number>; stateDir?: string; nodeArgs?: string[] };
 
 export class DevServer {
   readonly stateDir: string;
@@ -42,7 +43,7 @@ export class DevServer {
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };
-    const args = [join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
+    const args = [...(this.options.nodeArgs ?? []), join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
     for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}=${value}`);
     this.logDropped += this.log.length;
     this.log = [];
