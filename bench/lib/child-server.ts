@@ -79,4 +79,4 @@ export class ChildServer {
   }
 }
 
-export { freePort } from "../../tests/helpers/dev-server.ts";
+export { freePort } from "../../tests/helpers/free-port.ts";

@@ -4,10 +4,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mintToken } from "../../scripts/mint-token.ts";
+import { freePort } from "./free-port.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 export const TEST_SECRET = "kaiwa-test-secret-" + process.pid;
@@ -40,7 +41,8 @@ export class DevServer {
     return `http://${this.host}`;
   }
 
-  async start(): Promise<void> {
+  /** `healthyWithinMs`: how long to wait for the server to answer before giving up (it is killed then). */
+  async start(healthyWithinMs = 60_000): Promise<void> {
     if (!this.port) this.port = await freePort();
     const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };
     const args = [...(this.options.nodeArgs ?? []), join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
@@ -53,7 +55,7 @@ export class DevServer {
     this.child = child;
     liveGroups.add(child.pid!);
     child.once("exit", () => liveGroups.delete(child.pid!));
-    await this.waitHealthy(60_000);
+    await this.waitHealthy(healthyWithinMs);
   }
 
   /** SIGKILL the whole process group and wait until the port is closed. */
@@ -130,10 +132,14 @@ export class DevServer {
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const mark = this.logMark();
     while (Date.now() < deadline) {
       if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) break;
+      // partykit stays up after workerd fails to start (it waits for a file change): stop waiting at once.
+      if (RUNTIME_FAILED.test(this.logSince(mark))) break;
       try {
-        const response = await fetch(`${this.url}/health`);
+        // A bounded wait: whatever holds the port may accept and never answer.
+        const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
         if (response.ok) return;
       } catch {
         // not up yet
@@ -168,16 +174,8 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   }
 }
 
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+/** What partykit prints when workerd could not start (e.g. its port is taken): it will not become healthy. */
+const RUNTIME_FAILED = /Address already in use|Error reloading local server/;
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
