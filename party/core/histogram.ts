@@ -5,7 +5,7 @@
  */
 import type { HistogramSnapshot } from "../admin/schema.ts";
 
-/** Upper bounds in ms. A group commit is ~2 ms of window plus one storage write. */
+/** Upper bounds in ms. A group commit is one timer tick plus one storage write (plus the one before it, under load). */
 export const ACK_LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000] as const;
 
 export class Histogram {
