@@ -84,6 +84,13 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   let measureFrom = Infinity;
   // A socket that cannot join (an overloaded server) fails the run loudly at the end, without aborting the bench.
   const connectFailures: string[] = [];
+  // So does a joined socket that closes before the run ends: its unacked commands show as lost, and this
+  // names why (the close code and reason the server gave).
+  const closedEarly: string[] = [];
+  let closing = false;
+  const noteClose = (who: string) => (code: number, reason: string) => {
+    if (!closing) closedEarly.push(`${who}: ${code} ${reason || "(no reason)"}`);
+  };
   const connect = (room: string, role: "sender" | "receiver", inRoom: number, i: number, handlers: ConnHandlers): Promise<Conn> =>
     plan.connect
       ? plan.connect(room, role, inRoom, handlers)
@@ -107,6 +114,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       const i = index++;
       jobs.push(async () => {
         let receiver: ReturnType<Ledger["receiver"]> | undefined;
+        let joined = false;
+        const closed = noteClose(`receiver r${i} in ${room}`);
         // Events that race the welcome's resolution are held, then checked in order.
         const early: Array<[number, string, number]> = [];
         const conn = await connect(room, "receiver", r, i, {
@@ -120,7 +129,9 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
                 if (Number(e.text) >= measureFrom) deliver.record(at - Number(e.text));
               }
             },
+            onClose: (code, reason) => joined && closed(code, reason),
         });
+        joined = true;
         receiver = ledger.receiver(`r${i}`, room, conn.joinSeq);
         for (const [seq, clientId, ms] of early) {
           ledger.delivered(receiver, seq, clientId);
@@ -136,6 +147,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       const i = index++;
       jobs.push(async () => {
         const sender: Sender = { conn: undefined as unknown as Conn, room, id: `s${tag}x${i}`, n: 0, acked: 0, ackedBefore: 0, sentAt: new Map() };
+        let joined = false;
+        const closed = noteClose(`sender ${sender.id} in ${room}`);
         sender.conn = await connect(room, "sender", s, i, {
             onAck: (clientId, seq, at) => {
               ledger.acked(room, clientId, seq);
@@ -146,7 +159,9 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
               if (sentAt >= measureFrom) ack.record(at - sentAt);
               if (running && plan.mode.kind === "window") sendOne(sender);
             },
+            onClose: (code, reason) => joined && closed(code, reason),
         });
+        joined = true;
         senders.push(sender);
         conns.push(sender.conn);
       });
@@ -218,6 +233,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   }
   clearInterval(sampler);
   ledger.finish();
+  closing = true;
   for (const conn of conns) conn.close();
 
   return {
@@ -242,7 +258,11 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     perSenderAcked: { min: Math.min(...senders.map((s) => s.acked - s.ackedBefore)), max: Math.max(...senders.map((s) => s.acked - s.ackedBefore)) },
     check: { ...ledger.counts },
     problems: ledger.problems,
-    serverErrors: [...target.errors.slice(errorsBefore), ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : [])],
+    serverErrors: [
+      ...target.errors.slice(errorsBefore),
+      ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : []),
+      ...(closedEarly.length ? [`${closedEarly.length} sockets closed during the run (first: ${closedEarly[0]})`] : []),
+    ],
   };
 }
 

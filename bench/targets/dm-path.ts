@@ -86,7 +86,7 @@ export class InboxDmPath implements DmPath {
       ws.once("close", (code, reason) => {
         clearTimeout(timer);
         if (!welcomed) reject(new Error(`inbox closed ${code} ${reason} before welcome`));
-        handlers.onClose?.();
+        handlers.onClose?.(code, reason.toString());
       });
     });
   }

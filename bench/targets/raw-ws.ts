@@ -65,7 +65,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
     ws.once("close", (code, reason) => {
       clearTimeout(timer);
       if (!welcomed) reject(new Error(`closed ${code} ${reason} before welcome`));
-      handlers.onClose?.();
+      handlers.onClose?.(code, reason.toString());
     });
   });
 }

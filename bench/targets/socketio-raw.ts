@@ -66,7 +66,7 @@ export function socketIoConnect(url: string, localAddress: string | undefined, h
     ws.once("close", (code, reason) => {
       clearTimeout(timer);
       if (!welcomed) reject(new Error(`closed ${code} ${reason} before welcome`));
-      handlers.onClose?.();
+      handlers.onClose?.(code, reason.toString());
     });
   });
 }

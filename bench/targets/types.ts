@@ -11,7 +11,8 @@ export type ConnHandlers = {
   /** Omit on pure senders: their broadcasts are then not even parsed (keeps the generator cheap). */
   onEvents?: (events: Ev[], receivedAt: number) => void;
   onAck?: (clientId: string, seq: number, receivedAt: number) => void;
-  onClose?: () => void;
+  /** The socket closed (by either side): its close code and reason. */
+  onClose?: (code: number, reason: string) => void;
 };
 
 export type ConnectOptions = {

@@ -1,9 +1,11 @@
 /**
- * Group commit (I2). Accepted commands are collected for a short window and written in one
- * durable write; only after that write resolves are their acks and broadcasts released.
+ * Group commit (I2). Accepted commands are collected and written in one durable write; only after
+ * that write resolves are their acks and broadcasts released.
  *
- * Why a window: each WebSocket frame is its own event, so a write per frame serialises the room
- * on storage round-trips (~2.5k msgs/s measured); one write per window carries hundreds.
+ * Why collect: each WebSocket frame is its own event, so awaiting a write per frame serialises the
+ * room on storage round-trips (~2.5k msgs/s measured). Commands collect for `windowMs` when the room
+ * is idle (the room uses 0: the next timer tick) and for as long as the previous write is in flight,
+ * so under load one write carries hundreds.
  * Why one write in flight: batch B is built on the optimistic state of batch A, so B must not be
  * written before A is durable, and if A fails B fails with it (seqs would otherwise have a gap).
  *

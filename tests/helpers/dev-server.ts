@@ -41,7 +41,7 @@ export class DevServer {
     return `http://${this.host}`;
   }
 
-  /** `healthyWithinMs`: how long to wait for the server to answer before giving up (it is killed then). */
+  /** `healthyWithinMs`: how long to wait for the server to answer before rejecting (the caller kills it). */
   async start(healthyWithinMs = 60_000): Promise<void> {
     if (!this.port) this.port = await freePort();
     const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };

@@ -12,14 +12,15 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** Below the ephemeral range and above the ports services usually claim. */
-export const LOWEST = 10_000;
+const LOWEST = 10_000;
 
 /** `random`: for tests, to aim the first pick at a port they hold. */
 export async function freePort(random: () => number = Math.random): Promise<number> {
-  const ephemeralLow = ephemeralRangeLow();
-  if (ephemeralLow !== undefined && ephemeralLow > LOWEST + 1000) {
+  const range = pickRange();
+  if (range) {
+    const [low, high] = range;
     for (let attempt = 0; attempt < 50; attempt++) {
-      const port = LOWEST + Math.floor(random() * (ephemeralLow - LOWEST));
+      const port = low + Math.floor(random() * (high - low));
       if ((await listenOnce(port)) !== undefined) return port;
     }
   }
@@ -28,11 +29,14 @@ export async function freePort(random: () => number = Math.random): Promise<numb
   return port;
 }
 
-/** The low end of Linux's ephemeral port range; undefined elsewhere. */
-export function ephemeralRangeLow(): number | undefined {
+/**
+ * [low, high) that freePort picks from: from LOWEST up to Linux's ephemeral range. Undefined where the
+ * range is unknown (not Linux) or starts too low to leave room: freePort then takes the OS's pick.
+ */
+export function pickRange(): [number, number] | undefined {
   try {
     const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    return Number.isInteger(low) ? low : undefined;
+    return Number.isInteger(low) && low > LOWEST + 1000 ? [LOWEST, low] : undefined;
   } catch {
     return undefined;
   }

@@ -37,3 +37,10 @@ test("the same run without a fault passes", () => {
   assert.equal(status, 0, output);
   assert.match(output, /OK: 1 runs, \d{2,} deliveries checked by \(room, seq, clientId\): nothing lost, nothing duplicated/);
 });
+
+test("a socket the server closes during the run makes the bench fail and says so", () => {
+  const { status, output } = bench(["--ws-fault", "close=5"]);
+  assert.equal(status, 1, output);
+  assert.match(output, /sockets closed during the run \(first: sender \S+ in \S+: 1011 fault\)/);
+  assert.match(output, /never acked/);
+});
