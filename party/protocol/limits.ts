@@ -56,7 +56,8 @@ export const LIMITS = {
    * the next timer tick, and batches form while the previous write is in flight (one write at a time,
    * commit-pipeline.ts). Measured against 2 ms (2026-11-24, two runs each): DMs p50 5.0 vs 7.9-8.2 ms at
    * 200 DMs/s, 50 users p95 3.3-4.3 vs 5.3-5.9 ms; the 500-member p99 within its spread; one room's max
-   * rate and the 1,000-socket fan-out a few percent lower in both runs (bench/RESULTS.md finding 2).
+   * rate and the 1,000-socket fan-out a few percent lower in that A/B, within the spread in a later one
+   * (bench/RESULTS.md finding 2).
    */
   flushWindowMs: 0,
   /** Most commands in one flush; a full batch flushes at once. */
