@@ -12,7 +12,8 @@
  *                                  at warnings; lib/dev-log-cap.mjs says what it costs)
  *   --record                       also write bench/RESULTS.md and bench/plots/*.svg
  *   --ws-fault drop=5,dup=7        inject a known loss and duplicate into the ws baseline (the tool's self-test;
- *                                  close=N: the server closes the socket that sends seq N)
+ *                                  close=N: the server closes the socket that sends seq N; stall=N: the
+ *                                  room ignores commands from seq N on)
  *
  * Run it through bench/run.sh (the npm script does), which raises the open-file limit first.
  */
@@ -146,7 +147,7 @@ process.exit(0);
 function faultArgs(spec: string): string[] {
   return spec.split(",").filter(Boolean).flatMap((part) => {
     const [kind, seq] = part.split("=");
-    if ((kind !== "drop" && kind !== "dup" && kind !== "close") || !/^\d+$/.test(seq ?? "")) return fail(`--ws-fault takes drop=<seq>,dup=<seq>,close=<seq>; got ${part}`);
+    if (!["drop", "dup", "close", "stall"].includes(kind ?? "") || !/^\d+$/.test(seq ?? "")) return fail(`--ws-fault takes drop=<seq>,dup=<seq>,close=<seq>,stall=<seq>; got ${part}`);
     return [`--${kind}-seq`, seq!];
   });
 }

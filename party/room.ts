@@ -75,6 +75,8 @@ export default class RoomServer implements Party.Server {
   private readonly resyncing = new Set<string>();
   private broken = false;
   private writesStarted = 0;
+  /** When the write now in flight was handed to storage: a write that never settles shows in stats. */
+  private writeStartedAt: number | undefined;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
   /** Members' inboxes: read positions, unread counts, notifications (DM rooms; inert elsewhere). */
@@ -113,11 +115,18 @@ export default class RoomServer implements Party.Server {
         persist: (writes) => {
           if (++this.writesStarted === this.limits.testFailWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
           this.link.armAlarm(); // same turn as the puts: a crash after this write still notifies inboxes
+          this.writeStartedAt = Date.now();
           return persistWrites(room.storage, writes, this.writeCounters, this.limits.testWriteDelayMs);
         },
         schedule: (fn, ms) => void setTimeout(fn, ms),
-        committed: (items) => this.onCommitted(items),
-        failed: (items, error) => this.onWriteFailed(items, error),
+        committed: (items) => {
+          this.writeStartedAt = undefined;
+          this.onCommitted(items);
+        },
+        failed: (items, error) => {
+          this.writeStartedAt = undefined;
+          this.onWriteFailed(items, error);
+        },
       },
       this.limits.flushWindowMs,
       LIMITS.maxCommandsPerFlush,
@@ -527,6 +536,14 @@ export default class RoomServer implements Party.Server {
       inboxes: this.link.stats(),
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
+      // Where commands wait right now: a room that stops acking shows which stage holds them.
+      work: {
+        collecting: this.pipeline.pending,
+        writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
+        tasksQueued: this.queued,
+        broken: this.broken,
+        resyncing: this.resyncing.size,
+      },
       archive: this.archive.stats(this.core.committedSeq),
     };
   }

@@ -4,19 +4,21 @@
  * a `batch` of commands gets one ack frame and one events frame, as kaiwa answers it). It stores nothing
  * and checks nothing: it is what kaiwa would cost with durability, auth and validation taken away.
  *
- *   node --import tsx bench/baselines/ws-server.ts --port 4000 [--drop-seq N] [--dup-seq N] [--close-seq N]
+ *   node --import tsx bench/baselines/ws-server.ts --port 4000 [--drop-seq N] [--dup-seq N] [--close-seq N] [--stall-seq N]
  *
- * --drop-seq / --dup-seq / --close-seq inject a known fault (never broadcast seq N / broadcast it twice /
- * close the socket that sent it, with 1011, before answering): the load tool's own test uses them to prove
- * a loss, a duplicate or a socket the server closed makes the bench fail.
+ * --drop-seq / --dup-seq / --close-seq / --stall-seq inject a known fault (never broadcast seq N / broadcast
+ * it twice / close the socket that sent it, with 1011, before answering / from seq N on, ignore that room's
+ * commands, as a room that stopped working would): the load tool's own test uses them to prove a loss, a
+ * duplicate, a socket the server closed or a stalled room makes the bench fail and says which.
  */
 import { parseArgs } from "node:util";
 import { WebSocketServer, type WebSocket } from "ws";
 
-const { values } = parseArgs({ options: { port: { type: "string" }, "drop-seq": { type: "string" }, "dup-seq": { type: "string" }, "close-seq": { type: "string" } } });
+const { values } = parseArgs({ options: { port: { type: "string" }, "drop-seq": { type: "string" }, "dup-seq": { type: "string" }, "close-seq": { type: "string" }, "stall-seq": { type: "string" } } });
 const dropSeq = Number(values["drop-seq"] ?? 0);
 const dupSeq = Number(values["dup-seq"] ?? 0);
 const closeSeq = Number(values["close-seq"] ?? 0);
+const stallSeq = Number(values["stall-seq"] ?? 0);
 
 type Room = { seq: number; sockets: Set<WebSocket> };
 const rooms = new Map<string, Room>();
@@ -46,6 +48,7 @@ server.on("connection", (ws, request) => {
     for (const command of commands as Array<{ type?: unknown; clientId?: unknown; text?: unknown }>) {
       if (command.type !== "send" || typeof command.clientId !== "string" || typeof command.text !== "string") continue;
       if (joined.seq + 1 === closeSeq) return ws.close(1011, "fault");
+      if (stallSeq && joined.seq + 1 >= stallSeq) break;
       const seq = ++joined.seq;
       const clientId = JSON.stringify(command.clientId);
       acks.push(`{"clientId":${clientId},"seq":${seq}}`);

@@ -105,6 +105,16 @@ export class Ledger {
     return true;
   }
 
+  /** Rooms with work unfinished: commands unacked, or receivers short of the highest acked seq. */
+  unsettled(): Array<{ room: string; unacked: number; maxAcked: number; receiversAt: number[] }> {
+    const rooms = [];
+    for (const [room, book] of this.rooms) {
+      const behind = this.receivers.filter((r) => r.room === room && r.active && r.last < book.maxAcked);
+      if (book.unacked.size || behind.length) rooms.push({ room, unacked: book.unacked.size, maxAcked: book.maxAcked, receiversAt: behind.map((r) => r.last) });
+    }
+    return rooms;
+  }
+
   maxAckedOf(room: string): number {
     return this.rooms.get(room)?.maxAcked ?? 0;
   }

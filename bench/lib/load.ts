@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Histogram, type LatencySummary } from "./histogram.ts";
 import { Ledger, type Problem } from "./ledger.ts";
 import { selfCpuMs } from "./proc.ts";
+import { stallReport } from "./stall-report.ts";
 import type { Conn, ConnHandlers, Target } from "../targets/types.ts";
 
 export type LoadMode = { kind: "window"; inFlight: number } | { kind: "rate"; perSenderPerSec: number };
@@ -63,6 +64,8 @@ export type LoadResult = {
   perSenderAcked: { min: number; max: number };
   check: Ledger["counts"];
   problems: Problem[];
+  /** One line per room left with work unfinished after the drain (lib/stall-report.ts); empty when settled. */
+  stall: string[];
   serverErrors: string[];
 };
 
@@ -232,6 +235,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     await sleep(50);
   }
   clearInterval(sampler);
+  // Asked before the sockets close: the unsent bytes and the rooms' state are what the stall left behind.
+  const stall = await stallReport(target, ledger, senders);
   ledger.finish();
   closing = true;
   for (const conn of conns) conn.close();
@@ -258,6 +263,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     perSenderAcked: { min: Math.min(...senders.map((s) => s.acked - s.ackedBefore)), max: Math.max(...senders.map((s) => s.acked - s.ackedBefore)) },
     check: { ...ledger.counts },
     problems: ledger.problems,
+    stall,
     serverErrors: [
       ...target.errors.slice(errorsBefore),
       ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : []),

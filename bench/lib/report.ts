@@ -51,6 +51,7 @@ export function failuresOf(checks: RunCheck[]): string[] {
       out.push(`${c.scenario} / ${c.target} / ${c.label}: lost ${lost}, duplicates ${duplicates}, mismatches ${mismatches}, server errors ${c.serverErrors.length}`);
       for (const p of c.problems.slice(0, 5)) out.push(`    ${p.kind} room=${p.room} seq=${p.seq ?? "-"} clientId=${p.clientId ?? "-"}${p.receiver ? ` receiver=${p.receiver}` : ""}: ${p.detail}`);
       for (const e of c.serverErrors.slice(0, 3)) out.push(`    server: ${e}`);
+      for (const line of c.stall ?? []) out.push(`    ${line}`);
     }
   }
   return out;

@@ -13,7 +13,7 @@ export type Row = {
 };
 
 /** Any run's correctness: the bench fails if one of these has a loss, duplicate, mismatch or server error. */
-export type RunCheck = { scenario: string; target: string; label: string; check: LoadResult["check"]; problems: LoadResult["problems"]; serverErrors: string[] };
+export type RunCheck = { scenario: string; target: string; label: string; check: LoadResult["check"]; problems: LoadResult["problems"]; serverErrors: string[]; stall?: string[] };
 
 export type ScenarioResult = {
   name: string;
@@ -77,7 +77,7 @@ export const FULL: BenchConfig = {
 export type Ctx = { targets: Target[]; config: BenchConfig; log: (line: string) => void };
 
 export function checkOf(scenario: string, result: LoadResult): RunCheck {
-  return { scenario, target: result.target, label: result.label, check: result.check, problems: result.problems, serverErrors: result.serverErrors };
+  return { scenario, target: result.target, label: result.label, check: result.check, problems: result.problems, serverErrors: result.serverErrors, stall: result.stall };
 }
 
 export function uniqueRoom(prefix: string): string {

@@ -74,6 +74,7 @@ export class InboxDmPath implements DmPath {
             send: (clientId, n, text) => ws.send(JSON.stringify({ type: "dm", to: peer, clientId, n, text })),
             close: () => ws.close(),
             terminate: () => ws.terminate(),
+            unsentBytes: () => ws.bufferedAmount,
           });
         } else if (frame.type === "error") {
           this.target.errors.push(`${frame.code}: ${frame.message}`);

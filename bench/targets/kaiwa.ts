@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { DevServer } from "../../tests/helpers/dev-server.ts";
 import { detachDevtools } from "../lib/devtools.ts";
 import { groupUsage } from "../lib/proc.ts";
+import { describeRoom } from "./kaiwa-room-state.ts";
 import { rawConnect } from "./raw-ws.ts";
 import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
 
@@ -95,6 +96,15 @@ export class KaiwaTarget implements Target {
     }
     const url = `ws://${this.server.host}/parties/room/${options.room}?${query}`;
     return rawConnect(url, options.localAddress, options.handlers, this.errors);
+  }
+
+  /** Each room's stats (kaiwa-room-state.ts); the first line also carries the server log's last error lines. */
+  async describeRooms(rooms: string[]): Promise<string[]> {
+    const token = await this.server.token("bench-operator", { operator: true });
+    const lines = await Promise.all(rooms.map((room) => describeRoom(this.server.url, room, token)));
+    const errors = this.server.recentLog().split("\n").filter((line) => /error|exception|fail/i.test(line)).slice(-3);
+    if (errors.length) lines[0] += `; server log: ${errors.join(" | ")}`;
+    return lines;
   }
 
   usage(): ServerUsage {

@@ -53,6 +53,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
           },
           close: () => ws.close(),
           terminate: () => ws.terminate(),
+          unsentBytes: () => ws.bufferedAmount,
         });
       } else if (frame.type === "error") {
         errors.push(`${frame.code}: ${frame.message}`);

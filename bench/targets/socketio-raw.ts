@@ -54,6 +54,7 @@ export function socketIoConnect(url: string, localAddress: string | undefined, h
           },
           close: () => ws.close(),
           terminate: () => ws.terminate(),
+          unsentBytes: () => ws.bufferedAmount,
         });
       } else if (text.startsWith("44")) {
         errors.push(`socket.io connect error: ${text}`);

@@ -33,6 +33,8 @@ export interface Conn {
   close(): void;
   /** Drop without a close handshake, as a network failure would. */
   terminate(): void;
+  /** Bytes sent but not yet handed to the kernel: a server that stops reading this socket makes it grow. */
+  unsentBytes(): number;
 }
 
 export type ServerUsage = { rssBytes: number; cpuMs: number; note: string };
@@ -53,4 +55,9 @@ export interface Target {
    * rooms of the scenarios before it. Servers that keep nothing per room need none.
    */
   fresh?(): Promise<void>;
+  /**
+   * When a run ends with commands unacked: what the server says of these rooms, one line each, so a
+   * stall can be told apart from a crash or a failed write. Servers with nothing to ask need none.
+   */
+  describeRooms?(rooms: string[]): Promise<string[]>;
 }

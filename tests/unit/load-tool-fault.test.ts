@@ -44,3 +44,12 @@ test("a socket the server closes during the run makes the bench fail and says so
   assert.match(output, /sockets closed during the run \(first: sender \S+ in \S+: 1011 fault\)/);
   assert.match(output, /never acked/);
 });
+
+test("a room that stops answering makes the bench fail and reports the stall per room", () => {
+  const { status, output } = bench(["--ws-fault", "stall=5"]);
+  assert.equal(status, 1, output);
+  assert.match(output, /never acked/);
+  // The ws baseline has no stats to give, so the line is the generator's side alone: nothing left unsent
+  // means the server read the commands and did not answer them.
+  assert.match(output, /stalled smoke-\S+: \d+ unacked; highest acked seq 4; senders' unsent bytes \[0, 0\]/);
+});
