@@ -46,6 +46,9 @@ const ALL_SCENARIOS = ["throughput", "burst", "connections", "fanout", "reconnec
  * runs on that state.
  */
 const RUN_ORDER = ["throughput", "burst", "fanout", "reconnect", "one-to-one", "connections", "smoke"];
+/** The faults bench/baselines/ws-server.ts can inject, each at a seq (`--ws-fault`). */
+const WS_FAULTS = ["drop", "dup", "close", "stall"];
+
 const { values } = parseArgs({
   options: {
     full: { type: "boolean", default: false },
@@ -147,7 +150,7 @@ process.exit(0);
 function faultArgs(spec: string): string[] {
   return spec.split(",").filter(Boolean).flatMap((part) => {
     const [kind, seq] = part.split("=");
-    if (!["drop", "dup", "close", "stall"].includes(kind ?? "") || !/^\d+$/.test(seq ?? "")) return fail(`--ws-fault takes drop=<seq>,dup=<seq>,close=<seq>,stall=<seq>; got ${part}`);
+    if (!WS_FAULTS.includes(kind ?? "") || !/^\d+$/.test(seq ?? "")) return fail(`--ws-fault takes ${WS_FAULTS.map((k) => `${k}=<seq>`).join(",")}; got ${part}`);
     return [`--${kind}-seq`, seq!];
   });
 }

@@ -75,7 +75,10 @@ export default class RoomServer implements Party.Server {
   private readonly resyncing = new Set<string>();
   private broken = false;
   private writesStarted = 0;
-  /** When the write now in flight was handed to storage: a write that never settles shows in stats. */
+  /**
+   * When the write now in flight was handed to storage: a slow write shows in stats as its age. One that
+   * never confirms shows as stats not answering, since the output gate holds every response behind it.
+   */
   private writeStartedAt: number | undefined;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
   private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
@@ -523,7 +526,8 @@ export default class RoomServer implements Party.Server {
     return json(this.link.snapshot(who.id));
   }
 
-  private stats() {
+  /** The operator stats route's body (PROTOCOL.md §6); the bench's stall report reads it too. */
+  stats() {
     let connections = 0;
     for (const _ of this.room.getConnections()) connections++;
     return {
@@ -536,13 +540,14 @@ export default class RoomServer implements Party.Server {
       inboxes: this.link.stats(),
       commands: { ...this.counters },
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
-      // Where commands wait right now: a room that stops acking shows which stage holds them.
+      // Where commands wait right now (and how many sockets were closed to resync since the room started):
+      // a room that stops acking shows which stage holds them.
       work: {
         collecting: this.pipeline.pending,
         writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
         tasksQueued: this.queued,
         broken: this.broken,
-        resyncing: this.resyncing.size,
+        resyncClosed: this.resyncing.size,
       },
       archive: this.archive.stats(this.core.committedSeq),
     };
@@ -644,6 +649,8 @@ export default class RoomServer implements Party.Server {
     this.closeSocket(conn, closeCode, frame.code);
   }
 }
+
+export type RoomStats = ReturnType<RoomServer["stats"]>;
 
 type StoredSettings = Partial<RoomSettings>;
 /** The command session operator deletes from the admin API run in (I4 numbering per operator). */

@@ -101,15 +101,20 @@ export class Ledger {
   /** True once every sent command is acked and every active receiver has reached its room's highest acked seq. */
   settled(): boolean {
     for (const book of this.rooms.values()) if (book.unacked.size) return false;
-    for (const receiver of this.receivers) if (receiver.active && receiver.last < this.rooms.get(receiver.room)!.maxAcked) return false;
+    for (const receiver of this.receivers) if (this.behind(receiver)) return false;
     return true;
+  }
+
+  /** An active receiver short of its room's highest acked seq. */
+  private behind(receiver: Receiver): boolean {
+    return receiver.active && receiver.last < this.rooms.get(receiver.room)!.maxAcked;
   }
 
   /** Rooms with work unfinished: commands unacked, or receivers short of the highest acked seq. */
   unsettled(): Array<{ room: string; unacked: number; maxAcked: number; receiversAt: number[] }> {
     const rooms = [];
     for (const [room, book] of this.rooms) {
-      const behind = this.receivers.filter((r) => r.room === room && r.active && r.last < book.maxAcked);
+      const behind = this.receivers.filter((r) => r.room === room && this.behind(r));
       if (book.unacked.size || behind.length) rooms.push({ room, unacked: book.unacked.size, maxAcked: book.maxAcked, receiversAt: behind.map((r) => r.last) });
     }
     return rooms;
@@ -134,7 +139,7 @@ export class Ledger {
     }
     for (const receiver of this.receivers) {
       const book = this.rooms.get(receiver.room)!;
-      if (receiver.active && receiver.last < book.maxAcked) {
+      if (this.behind(receiver)) {
         this.problem({ kind: "lost", room: receiver.room, seq: receiver.last + 1, receiver: receiver.id, detail: `tail: seqs ${receiver.last + 1}..${book.maxAcked} acked but never delivered` }, book.maxAcked - receiver.last);
       }
     }

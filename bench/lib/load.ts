@@ -64,7 +64,7 @@ export type LoadResult = {
   perSenderAcked: { min: number; max: number };
   check: Ledger["counts"];
   problems: Problem[];
-  /** One line per room left with work unfinished after the drain (lib/stall-report.ts); empty when settled. */
+  /** Up to 10 rooms left with work unfinished after the drain, one line each (lib/stall-report.ts); empty when settled. */
   stall: string[];
   serverErrors: string[];
 };
@@ -236,6 +236,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   }
   clearInterval(sampler);
   // Asked before the sockets close: the unsent bytes and the rooms' state are what the stall left behind.
+  // Acks that arrive while it asks still count in the ledger's totals below, not in the report.
   const stall = await stallReport(target, ledger, senders);
   ledger.finish();
   closing = true;

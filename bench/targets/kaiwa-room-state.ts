@@ -1,40 +1,41 @@
 /**
- * A room's own account of where its commands wait (the operator stats route, party/room.ts `stats`), in
- * one line for the bench's stall report. A room that does not answer says something too: its actor is
- * busy, gone, or holding its responses behind a write that never confirmed (the output gate).
+ * A room's own account of where its commands wait (the operator stats route, `RoomServer.stats` in
+ * party/room.ts), in one line for the bench's stall report. A room that does not answer says something
+ * too: its actor is busy or gone, or it holds every response behind a write that never confirmed (the
+ * output gate), so a timeout is told apart from a refused connection.
  */
-const ANSWER_WITHIN_MS = 5_000;
+import type { RoomStats } from "../../party/room.ts";
 
-type RoomStats = {
-  lastSeq: number;
-  connections: number;
-  commands: { accepted: number; rejected: Record<string, number>; storageFailures: number };
-  writes: { flushes: number };
-  work: { collecting: number; writeInFlightMs: number | null; tasksQueued: number; broken: boolean; resyncing: number };
-};
+export const ANSWER_WITHIN_MS = 5_000;
 
-export async function describeRoom(baseUrl: string, room: string, operatorToken: string): Promise<string> {
-  let response: Response;
+export async function describeRoom(baseUrl: string, room: string, operatorToken: string, answerWithinMs = ANSWER_WITHIN_MS): Promise<string> {
   try {
-    response = await fetch(`${baseUrl}/parties/room/${room}/stats`, { headers: { authorization: `Bearer ${operatorToken}` }, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+    const response = await fetch(`${baseUrl}/parties/room/${room}/stats`, { headers: { authorization: `Bearer ${operatorToken}` }, signal: AbortSignal.timeout(answerWithinMs) });
+    if (!response.ok) return `stats answered ${response.status}: ${(await response.text()).slice(0, 200)}`;
+    return formatRoomStats((await response.json()) as RoomStats);
   } catch (error) {
-    // A timeout here is itself a finding: the actor is busy, or its responses wait behind a write.
-    return `stats not answered (${ANSWER_WITHIN_MS / 1000} s allowed): ${String(error).slice(0, 160)}`;
+    if (error instanceof Error && error.name === "TimeoutError") return `stats not answered within ${answerWithinMs / 1000} s`;
+    const cause = error instanceof Error && error.cause ? ` (${String(error.cause)})` : "";
+    return `stats not read: ${String(error).slice(0, 160)}${cause.slice(0, 160)}`;
   }
-  if (!response.ok) return `stats answered ${response.status}: ${(await response.text()).slice(0, 200)}`;
-  const stats = (await response.json()) as RoomStats;
+}
+
+/** Pure: the fields that say where a room's commands are, in the order they flow. */
+export function formatRoomStats(stats: RoomStats): string {
   const { work } = stats;
   const rejected = Object.entries(stats.commands.rejected).map(([code, n]) => `${code} ${n}`).join(", ") || "none";
   return [
     `lastSeq ${stats.lastSeq}`,
-    `${stats.connections} sockets`,
-    `accepted ${stats.commands.accepted} in ${stats.writes.flushes} writes`,
+    plural(stats.connections, "socket"),
+    `accepted ${stats.commands.accepted} in ${plural(stats.writes.flushes, "write")}`,
     `rejected ${rejected}`,
     `storage failures ${stats.commands.storageFailures}`,
     work.writeInFlightMs === null ? "no write in flight" : `a write in flight for ${work.writeInFlightMs} ms`,
     `${work.collecting} collecting behind it`,
-    `${work.tasksQueued} tasks queued`,
+    plural(work.tasksQueued, "task") + " queued",
     work.broken ? "BROKEN (reloading after a failed write)" : "not broken",
-    `${work.resyncing} sockets resyncing`,
+    `${plural(work.resyncClosed, "socket")} closed to resync since start`,
   ].join(", ");
 }
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;

@@ -98,13 +98,12 @@ export class KaiwaTarget implements Target {
     return rawConnect(url, options.localAddress, options.handlers, this.errors);
   }
 
-  /** Each room's stats (kaiwa-room-state.ts); the first line also carries the server log's last error lines. */
-  async describeRooms(rooms: string[]): Promise<string[]> {
+  /** Each room's stats (kaiwa-room-state.ts), and the server log's last error lines since it started. */
+  async describeRooms(rooms: string[]): Promise<{ rooms: string[]; general: string[] }> {
     const token = await this.server.token("bench-operator", { operator: true });
     const lines = await Promise.all(rooms.map((room) => describeRoom(this.server.url, room, token)));
     const errors = this.server.recentLog().split("\n").filter((line) => /error|exception|fail/i.test(line)).slice(-3);
-    if (errors.length) lines[0] += `; server log: ${errors.join(" | ")}`;
-    return lines;
+    return { rooms: lines, general: errors.map((line) => `server log (since it started): ${line.trim().slice(0, 200)}`) };
   }
 
   usage(): ServerUsage {

@@ -33,7 +33,7 @@ export interface Conn {
   close(): void;
   /** Drop without a close handshake, as a network failure would. */
   terminate(): void;
-  /** Bytes sent but not yet handed to the kernel: a server that stops reading this socket makes it grow. */
+  /** Bytes sent but not yet handed to the kernel: grows once a server that stopped reading fills its buffers. */
   unsentBytes(): number;
 }
 
@@ -56,8 +56,9 @@ export interface Target {
    */
   fresh?(): Promise<void>;
   /**
-   * When a run ends with commands unacked: what the server says of these rooms, one line each, so a
-   * stall can be told apart from a crash or a failed write. Servers with nothing to ask need none.
+   * When a run ends with work unfinished: what the server says of these rooms (`rooms`, one line each,
+   * in order) and of itself (`general`, e.g. its log's last errors), so a stall can be told apart from a
+   * crash or a failed write. Servers with nothing to ask need none.
    */
-  describeRooms?(rooms: string[]): Promise<string[]>;
+  describeRooms?(rooms: string[]): Promise<{ rooms: string[]; general: string[] }>;
 }

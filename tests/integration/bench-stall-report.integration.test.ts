@@ -1,48 +1,83 @@
 /**
- * When a bench run ends with commands unacked, the kaiwa target asks each such room where its commands
- * wait (bench/targets/kaiwa-room-state.ts, over the operator stats route). This proves the line tells a
- * settled room from one whose write has not confirmed, against a real `partykit dev` whose writes are
- * slowed by the test switch, so a stall in a full bench run can be told apart from a crash.
+ * When a bench run ends with work unfinished, the kaiwa target asks each such room where its commands
+ * wait (bench/targets/kaiwa-room-state.ts, over the operator stats route's `work`). Against real
+ * `partykit dev` servers this proves the line tells a settled room from one whose write has not
+ * confirmed (writes slowed by the test switch) and from one whose write failed (the failure switch),
+ * and that a server that never answers, or refuses, gives a reason instead of hanging the report.
  */
 import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
 import { after, before, test } from "node:test";
+import { describeRoom } from "../../bench/targets/kaiwa-room-state.ts";
 import { KaiwaTarget } from "../../bench/targets/kaiwa.ts";
-import type { Conn } from "../../bench/targets/types.ts";
-import { waitFor } from "../helpers/dev-server.ts";
+import type { Conn, Target } from "../../bench/targets/types.ts";
+import { sleep, waitFor } from "../helpers/dev-server.ts";
+import { freePort } from "../helpers/free-port.ts";
 
 const WRITE_DELAY_MS = 3_000;
 const slow = new KaiwaTarget({ vars: { KAIWA_TEST_WRITE_DELAY_MS: String(WRITE_DELAY_MS) } });
-before(() => slow.start());
-after(() => slow.stop());
+const failing = new KaiwaTarget({ vars: { KAIWA_TEST_FAIL_WRITE_AT: "2" } });
+before(() => Promise.all([slow.start(), failing.start()]));
+after(() => Promise.all([slow.stop(), failing.stop()]));
 
-async function sender(room: string, acked: Set<string>): Promise<Conn> {
-  return slow.connect({ room, user: "stall-probe", session: "s1", handlers: { onAck: (clientId) => void acked.add(clientId) } });
+function sender(target: Target, room: string, acked: Set<string>, closes: number[] = []): Promise<Conn> {
+  return target.connect({ room, user: "stall-probe", session: "s1", handlers: { onAck: (clientId) => void acked.add(clientId), onClose: (code) => void closes.push(code) } });
+}
+
+async function describe(target: KaiwaTarget, room: string): Promise<string> {
+  const { rooms } = await target.describeRooms([room]);
+  return rooms[0]!;
 }
 
 test("bench: a room whose write has not confirmed says so, and a settled room says it is idle", async () => {
   const room = `stall-report-${Date.now().toString(36)}`;
   const acked = new Set<string>();
-  const conn = await sender(room, acked);
+  const conn = await sender(slow, room, acked);
   conn.send("c1", 1, "first");
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   conn.send("c2", 2, "second");
   conn.send("c3", 3, "third");
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const [during] = await slow.describeRooms([room]);
+  await sleep(300);
+  const during = await describe(slow, room);
   assert.equal(acked.size, 0, "nothing acked while the write is slowed");
-  assert.match(during!, /^lastSeq 0, 1 sockets, accepted 3 in 1 writes, rejected none, storage failures 0, a write in flight for \d+ ms, 2 collecting behind it, 0 tasks queued, not broken, 0 sockets resyncing/);
+  assert.match(during, /^lastSeq 0, 1 socket, accepted 3 in 1 write, rejected none, storage failures 0, a write in flight for \d+ ms, 2 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
+  const inFlightMs = Number(/in flight for (\d+) ms/.exec(during)![1]);
+  assert.ok(inFlightMs >= 500 && inFlightMs < WRITE_DELAY_MS, `the write's age (${inFlightMs} ms) is the time since c1`);
   await waitFor(() => acked.size === 3, 3 * WRITE_DELAY_MS + 5_000, "all three acked");
-  const [settled] = await slow.describeRooms([room]);
-  assert.match(settled!, /^lastSeq 3, 1 sockets, accepted 3 in 2 writes, rejected none, storage failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, not broken, 0 sockets resyncing/);
+  assert.match(await describe(slow, room), /^lastSeq 3, 1 socket, accepted 3 in 2 writes, rejected none, storage failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
   conn.close();
 });
 
-test("bench: a server that does not answer gives the reason instead of failing the report", async () => {
-  const gone = new KaiwaTarget();
-  await gone.start();
-  await gone.server.kill();
-  const lines = await gone.describeRooms(["any-room", "another-room"]);
-  await gone.stop();
-  assert.equal(lines.length, 2);
-  for (const line of lines) assert.match(line, /^stats not answered \(5 s allowed\): .*fetch failed/);
+test("bench: a room whose write failed names the failure and the socket it closed to resync", async () => {
+  const room = `stall-failed-${Date.now().toString(36)}`;
+  const acked = new Set<string>();
+  const closes: number[] = [];
+  const conn = await sender(failing, room, acked, closes);
+  conn.send("c1", 1, "stored");
+  await waitFor(() => acked.has("c1"), 10_000, "c1 acked");
+  conn.send("c2", 2, "its write fails");
+  await waitFor(() => closes.length > 0, 10_000, "the room closes the socket");
+  assert.deepEqual(closes, [4013], "closed to resync (4013)");
+  // `broken` is not asserted: the room reloads its state right after the failure and clears it.
+  assert.match(await describe(failing, room), /^lastSeq 1, 0 sockets, accepted 2 in 2 writes, rejected storage_failed 1, storage failures 1, no write in flight, 0 collecting behind it, 0 tasks queued, (not broken|BROKEN[^,]*), 1 socket closed to resync since start$/);
+});
+
+test("bench: a server that never answers is reported as such within the time allowed", async () => {
+  const held: Socket[] = [];
+  const silent = createServer((socket) => void held.push(socket)); // accepts, reads, never replies
+  const port = await freePort();
+  await new Promise<void>((resolve) => silent.listen(port, "127.0.0.1", resolve));
+  try {
+    const startedAt = performance.now();
+    assert.equal(await describeRoom(`http://127.0.0.1:${port}`, "any-room", "token", 300), "stats not answered within 0.3 s");
+    assert.ok(performance.now() - startedAt < 2_000, "gave up on time");
+  } finally {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  }
+});
+
+test("bench: a refused connection is reported with its cause", async () => {
+  const port = await freePort(); // nothing listens here
+  assert.match(await describeRoom(`http://127.0.0.1:${port}`, "any-room", "token"), /^stats not read: TypeError: fetch failed \(Error: connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/);
 });
