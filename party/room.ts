@@ -75,13 +75,14 @@ export default class RoomServer implements Party.Server {
   private readonly resyncing = new Set<string>();
   private broken = false;
   private writesStarted = 0;
+  private releasesStarted = 0;
   /**
    * When the write now in flight was handed to storage: a slow write shows in stats as its age. One that
    * never confirms shows as stats not answering, since the output gate holds every response behind it.
    */
   private writeStartedAt: number | undefined;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
-  private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0 };
+  private readonly counters = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number>, storageFailures: 0, releaseFailures: 0 };
   /** Members' inboxes: read positions, unread counts, notifications (DM rooms; inert elsewhere). */
   private readonly link: RoomInboxLink;
   /** Reads, receipts, presence, typing and membership cut-offs (party/room-members.ts). */
@@ -130,6 +131,7 @@ export default class RoomServer implements Party.Server {
           this.writeStartedAt = undefined;
           this.onWriteFailed(items, error);
         },
+        releaseFailed: (items, error) => this.onReleaseFailed(items, error),
       },
       this.limits.flushWindowMs,
       LIMITS.maxCommandsPerFlush,
@@ -383,6 +385,7 @@ export default class RoomServer implements Party.Server {
       accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
       reads,
     );
+    if (++this.releasesStarted === this.limits.testFailReleaseAt) throw new Error("test switch: injected release failure");
     const acksByConn = new Map<Replier, Ack[]>();
     const now = Date.now();
     for (const item of items) {
@@ -417,6 +420,25 @@ export default class RoomServer implements Party.Server {
       if (buffer) buffer.push(frame);
       else safeSend(conn, frame);
     }
+  }
+
+  /**
+   * The batch is durable and the room's state took it, but releasing it (acks, broadcast) threw part way,
+   * so some sockets may lack its acks or events. Rather than guess which, every socket resyncs (4013):
+   * each client resumes gaplessly from its last seq (I5) and resends what is unacked, which dedupe
+   * answers with the stored acks (I3). HTTP callers (admin actions, inbox devices) are answered here.
+   */
+  private onReleaseFailed(items: Pending[], error: unknown): void {
+    console.error("releasing a committed batch failed; every socket resyncs", error);
+    this.counters.releaseFailures++;
+    for (const item of items) {
+      if (!item.conn) item.settle?.();
+      else if (item.conn instanceof ItemReply) {
+        if (item.read) item.conn.resolve({ read: item.read.seq });
+        else if (item.ack) item.conn.resolve({ ack: item.ack });
+      }
+    }
+    for (const conn of this.room.getConnections<ConnState>()) this.resync(conn);
   }
 
   private onWriteFailed(items: Pending[], error: unknown): void {

@@ -30,6 +30,7 @@ export function formatRoomStats(stats: RoomStats): string {
     `accepted ${stats.commands.accepted} in ${plural(stats.writes.flushes, "write")}`,
     `rejected ${rejected}`,
     `storage failures ${stats.commands.storageFailures}`,
+    `release failures ${stats.commands.releaseFailures}`,
     work.writeInFlightMs === null ? "no write in flight" : `a write in flight for ${work.writeInFlightMs} ms`,
     `${work.collecting} collecting behind it`,
     plural(work.tasksQueued, "task") + " queued",

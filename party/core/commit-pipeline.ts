@@ -20,6 +20,8 @@ export type PipelinePort<T> = {
   committed(items: T[]): void;
   /** Nothing in `items` was stored (a failed write and everything built on it). */
   failed(items: T[], error: unknown): void;
+  /** `items` are durable, but `committed` threw part way: some of their acks or broadcasts may be missing. */
+  releaseFailed(items: T[], error: unknown): void;
 };
 
 type Batch<T> = { items: T[]; writes: Map<string, unknown> };
@@ -79,8 +81,15 @@ export class CommitPipeline<T> {
     written.then(
       () => {
         this.inFlight = false;
-        this.port.committed(batch.items);
-        if (this.collecting.items.length > 0) this.flush();
+        try {
+          this.port.committed(batch.items);
+        } catch (error) {
+          this.port.releaseFailed(batch.items, error);
+        } finally {
+          // What collected meanwhile is written whatever became of this release. Otherwise it would wait
+          // for a next command that may never come: a room that stops acking with nothing to show why.
+          if (this.collecting.items.length > 0) this.flush();
+        }
       },
       (error: unknown) => {
         // Everything collected meanwhile was sequenced after the failed batch: it fails too.

@@ -40,11 +40,11 @@ test("bench: a room whose write has not confirmed says so, and a settled room sa
   await sleep(300);
   const during = await describe(slow, room);
   assert.equal(acked.size, 0, "nothing acked while the write is slowed");
-  assert.match(during, /^lastSeq 0, 1 socket, accepted 3 in 1 write, rejected none, storage failures 0, a write in flight for \d+ ms, 2 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
+  assert.match(during, /^lastSeq 0, 1 socket, accepted 3 in 1 write, rejected none, storage failures 0, release failures 0, a write in flight for \d+ ms, 2 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
   const inFlightMs = Number(/in flight for (\d+) ms/.exec(during)![1]);
   assert.ok(inFlightMs >= 500 && inFlightMs < WRITE_DELAY_MS, `the write's age (${inFlightMs} ms) is the time since c1`);
   await waitFor(() => acked.size === 3, 3 * WRITE_DELAY_MS + 5_000, "all three acked");
-  assert.match(await describe(slow, room), /^lastSeq 3, 1 socket, accepted 3 in 2 writes, rejected none, storage failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
+  assert.match(await describe(slow, room), /^lastSeq 3, 1 socket, accepted 3 in 2 writes, rejected none, storage failures 0, release failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
   conn.close();
 });
 
@@ -59,7 +59,7 @@ test("bench: a room whose write failed names the failure and the socket it close
   await waitFor(() => closes.length > 0, 10_000, "the room closes the socket");
   assert.deepEqual(closes, [4013], "closed to resync (4013)");
   // `broken` is not asserted: the room reloads its state right after the failure and clears it.
-  assert.match(await describe(failing, room), /^lastSeq 1, 0 sockets, accepted 2 in 2 writes, rejected storage_failed 1, storage failures 1, no write in flight, 0 collecting behind it, 0 tasks queued, (not broken|BROKEN[^,]*), 1 socket closed to resync since start$/);
+  assert.match(await describe(failing, room), /^lastSeq 1, 0 sockets, accepted 2 in 2 writes, rejected storage_failed 1, storage failures 1, release failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, (not broken|BROKEN[^,]*), 1 socket closed to resync since start$/);
 });
 
 test("bench: a server that never answers is reported as such within the time allowed", async () => {

@@ -85,3 +85,44 @@ test("a failed write: the batch and everything after it is refused, sockets resy
     await failing.stop();
   }
 });
+
+test("a release that throws after a durable write: every socket resyncs (4013), resume replays the event, the resend gets its stored ack", async () => {
+  // The failure hits the last batch, so no later event reveals a gap to the clients: only the room's
+  // resync recovers it (the typed client would also resync on its own after a gap).
+  const breaking = new DevServer({ vars: { KAIWA_TEST_FAIL_RELEASE_AT: 2 } });
+  await breaking.start();
+  try {
+    const room = "broken-release";
+    const sender = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a" });
+    const observer = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b" });
+    const { epoch } = await sender.next((f) => f.type === "welcome");
+    await observer.next((f) => f.type === "welcome");
+    sender.send({ type: "send", clientId: "c1", n: 1, text: "released" });
+    await observer.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 1));
+    sender.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
+    const closes = await Promise.all([sender.closed, observer.closed]);
+    assert.deepEqual(closes.map((c) => c.code), [4013, 4013], "both sockets, not only the sender's, are made to resync");
+    assert.ok(!sender.frames.some((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2")), "the failed release sent no ack");
+    assert.ok(!observer.frames.some((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2)), "nor the event");
+
+    const resumed = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a", epoch, lastSeq: "1" });
+    const welcome = await resumed.next((f) => f.type === "welcome");
+    assert.equal(welcome.lastSeq, 2, "the durable event counts");
+    assert.equal(welcome.sessionLastN, 2, "the session knows c2 was stored");
+    const replay = await resumed.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2));
+    assert.deepEqual(replay.events.map((e: any) => [e.seq, e.clientId]), [[2, "c2"]]);
+    resumed.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
+    const ack = await resumed.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2"));
+    assert.deepEqual(ack.acks.map(({ clientId, seq, duplicate }: any) => ({ clientId, seq, duplicate })), [{ clientId: "c2", seq: 2, duplicate: true }], "the resend is answered with the stored seq");
+
+    const watcher = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b", epoch, lastSeq: "1" });
+    const seen = await watcher.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2));
+    assert.deepEqual(seen.events.map((e: any) => [e.seq, e.clientId]), [[2, "c2"]]);
+    const { body } = await breaking.fetchJson(`/parties/room/${room}/stats`, { token: await breaking.token("ops", { operator: true }) });
+    assert.deepEqual({ accepted: body.commands.accepted, releaseFailures: body.commands.releaseFailures, lastSeq: body.lastSeq }, { accepted: 2, releaseFailures: 1, lastSeq: 2 });
+    resumed.ws.close();
+    watcher.ws.close();
+  } finally {
+    await breaking.stop();
+  }
+});

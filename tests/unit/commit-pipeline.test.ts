@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CommitPipeline } from "../../party/core/commit-pipeline.ts";
 
-/** A hand-driven port: timers and writes resolve only when the test says so. */
-function harness(windowMs = 2, maxItems = 100) {
+/** A hand-driven port: timers and writes resolve only when the test says so; `throwOn` makes that release throw. */
+function harness(windowMs = 2, maxItems = 100, throwOn?: string) {
   const log: string[] = [];
   const timers: Array<() => void> = [];
   const writes: Array<{ writes: Map<string, unknown>; resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -15,8 +15,12 @@ function harness(windowMs = 2, maxItems = 100) {
           writes.push({ writes: w, resolve, reject });
         }),
       schedule: (fn) => void timers.push(fn),
-      committed: (items) => log.push(`committed:${items.join(",")}`),
+      committed: (items) => {
+        log.push(`committed:${items.join(",")}`);
+        if (throwOn !== undefined && items.includes(throwOn)) throw new Error(`release of ${throwOn} broke`);
+      },
       failed: (items) => log.push(`failed:${items.join(",")}`),
+      releaseFailed: (items, error) => log.push(`releaseFailed:${items.join(",")}:${(error as Error).message}`),
     },
     windowMs,
     maxItems,
@@ -88,6 +92,7 @@ test("a write that throws synchronously (value over 128 KiB) is surfaced, not lo
       schedule: (fn) => void timers.push(fn),
       committed: () => assert.fail("must not commit"),
       failed: (items, error) => failed.push(`${items.join(",")}:${(error as Error).message}`),
+      releaseFailed: () => assert.fail("nothing was released"),
     },
     2,
     10,
@@ -105,4 +110,19 @@ test("a full batch flushes without waiting for the window", async () => {
   assert.equal(writes.length, 0);
   pipeline.add("c", [["k3", 1]]);
   assert.equal(writes.length, 1);
+});
+
+test("a release that throws is reported, and what collected behind it is still written and released", async () => {
+  const { pipeline, log, writes, tick } = harness(2, 100, "a");
+  pipeline.add("a", [["k1", 1]]);
+  await tick();
+  pipeline.add("b", [["k2", 2]]); // collects while a's write is in flight; no command comes after it
+  pipeline.add("c", [["k3", 3]]);
+  writes[0]!.resolve();
+  await tick();
+  assert.deepEqual(log, ["persist:k1", "committed:a", "releaseFailed:a:release of a broke", "persist:k2,k3"], "b and c are written without waiting for another command");
+  writes[1]!.resolve();
+  await tick();
+  assert.deepEqual(log.slice(4), ["committed:b,c"]);
+  assert.equal(pipeline.busy, false);
 });
