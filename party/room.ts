@@ -71,11 +71,17 @@ export default class RoomServer implements Party.Server {
   private queued = 0;
   /** Connections still receiving their resume replay: live frames wait here so order holds (I5). */
   private readonly catchingUp = new Map<string, string[]>();
-  /** Sockets closed after a failed write: their queued frames are dropped so a resend keeps order (I4). */
+  /**
+   * Sockets closed to resync (a failed write or release, a failed load): their frames still queued are
+   * dropped so a resend keeps order (I4). An id leaves once its socket closed and those frames are gone.
+   */
   private readonly resyncing = new Set<string>();
   private broken = false;
   private writesStarted = 0;
   private releasesStarted = 0;
+  /** Whether the room's state took the batch being released (see onCommitted, onReleaseFailed). */
+  private stateTaken = true;
+  private resyncClosed = 0;
   /**
    * When the write now in flight was handed to storage: a slow write shows in stats as its age. One that
    * never confirms shows as stats not answering, since the output gate holds every response behind it.
@@ -276,7 +282,9 @@ export default class RoomServer implements Party.Server {
     this.catchingUp.delete(conn.id);
     this.members.closed(conn);
     this.reporter.touch();
-    // `resyncing` keeps the id: frames of this socket may still wait in the task chain and must stay dropped.
+    // Frames of this socket may still wait in the task chain and must stay dropped: the id leaves
+    // `resyncing` by a task queued behind them (no frame of a closed socket comes after this).
+    if (this.resyncing.has(conn.id)) this.enqueue(async () => void this.resyncing.delete(conn.id));
     answerClose(conn);
   }
 
@@ -377,6 +385,11 @@ export default class RoomServer implements Party.Server {
   // ---- Commit results.
 
   private onCommitted(items: Pending[]): void {
+    // First the room's state takes the batch, then the batch is released (acks, broadcast). If either
+    // throws, onReleaseFailed learns from `stateTaken` which one it has to repair.
+    this.stateTaken = false;
+    const failHere = ++this.releasesStarted === this.limits.testFailReleaseAt;
+    if (failHere && this.limits.testFailReleaseStage === "state") throw new Error("test switch: injected failure before the state took the batch");
     const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
     this.core.commit(accepted);
     const reads = items.flatMap((item) => (item.read ? [item.read] : []));
@@ -385,7 +398,8 @@ export default class RoomServer implements Party.Server {
       accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
       reads,
     );
-    if (++this.releasesStarted === this.limits.testFailReleaseAt) throw new Error("test switch: injected release failure");
+    this.stateTaken = true;
+    if (failHere) throw new Error("test switch: injected release failure");
     const acksByConn = new Map<Replier, Ack[]>();
     const now = Date.now();
     for (const item of items) {
@@ -423,10 +437,13 @@ export default class RoomServer implements Party.Server {
   }
 
   /**
-   * The batch is durable and the room's state took it, but releasing it (acks, broadcast) threw part way,
-   * so some sockets may lack its acks or events. Rather than guess which, every socket resyncs (4013):
-   * each client resumes gaplessly from its last seq (I5) and resends what is unacked, which dedupe
-   * answers with the stored acks (I3). HTTP callers (admin actions, inbox devices) are answered here.
+   * The batch is durable, but `onCommitted` threw part way (R3a), so some sockets may lack its acks or
+   * events. Rather than guess which, every socket resyncs (4013): each client resumes gaplessly from its
+   * last seq (I5) and resends what is unacked, which dedupe answers with the stored acks (I3). HTTP
+   * callers (admin actions, inbox devices) are answered here. If the throw came before the room's state
+   * had taken the batch, that state cannot be trusted (its committed seq, edit overlay, read and inbox
+   * bookkeeping may be part-updated, and `core.commit` cannot be re-run): the room reloads it from
+   * storage, as after a failed write, once what collected behind the batch is written too.
    */
   private onReleaseFailed(items: Pending[], error: unknown): void {
     console.error("releasing a committed batch failed; every socket resyncs", error);
@@ -437,6 +454,17 @@ export default class RoomServer implements Party.Server {
         if (item.read) item.conn.resolve({ read: item.read.seq });
         else if (item.ack) item.conn.resolve({ ack: item.ack });
       }
+    }
+    const accepted = items.flatMap((item) => (item.accepted ? [item.accepted] : []));
+    if (!this.stateTaken) {
+      this.broken = true;
+      this.members.writeFailed();
+      this.reloadState();
+    } else if (accepted.length > 0) {
+      // What the release did after the acks, each guarded so one more throw does not skip the resync.
+      guarded("arming the archive drain", () => this.archive.committed(canonicalRoomId(this.room.id)));
+      // Members removed in this batch still get its events up to their removal, then 4004 (not 4013).
+      guarded("cutting off removed members", () => this.members.cutOff(accepted));
     }
     for (const conn of this.room.getConnections<ConnState>()) this.resync(conn);
   }
@@ -455,7 +483,16 @@ export default class RoomServer implements Party.Server {
       // The session's later frames were sequenced on the failed state: close so the client resends in order.
       this.resync(item.conn);
     }
+    this.reloadState();
+  }
+
+  /**
+   * Rebuilds the room's state from storage, in task order, once no write is collecting or in flight;
+   * commands that reach a decision meanwhile get `storage_failed` (R3).
+   */
+  private reloadState(): void {
     this.enqueue(async () => {
+      await this.pipeline.idle();
       this.core = await this.loadCore();
       await this.link.reset().catch((error) => console.error("reloading the inbox link failed", error)); // rebuilt from what was stored
       this.broken = false;
@@ -569,7 +606,7 @@ export default class RoomServer implements Party.Server {
         writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
         tasksQueued: this.queued,
         broken: this.broken,
-        resyncClosed: this.resyncing.size,
+        resyncClosed: this.resyncClosed,
       },
       archive: this.archive.stats(this.core.committedSeq),
     };
@@ -637,6 +674,7 @@ export default class RoomServer implements Party.Server {
     if (conn instanceof ItemReply) return; // the inbox answers its device with the error; it resends in order
     if (this.resyncing.has(conn.id)) return;
     this.resyncing.add(conn.id);
+    this.resyncClosed++;
     this.closeSocket(conn, 4013, "resync_required");
   }
 
@@ -678,3 +716,12 @@ type StoredSettings = Partial<RoomSettings>;
 /** The command session operator deletes from the admin API run in (I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
 
+
+/** One repair step of several: a throw is logged, not propagated, so the steps after it still run. */
+function guarded(what: string, step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    console.error(`${what} failed`, error);
+  }
+}

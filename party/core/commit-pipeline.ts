@@ -20,7 +20,7 @@ export type PipelinePort<T> = {
   committed(items: T[]): void;
   /** Nothing in `items` was stored (a failed write and everything built on it). */
   failed(items: T[], error: unknown): void;
-  /** `items` are durable, but `committed` threw part way: some of their acks or broadcasts may be missing. */
+  /** `items` are durable, but `committed` threw part way: what it did not get to is the port's to repair. */
   releaseFailed(items: T[], error: unknown): void;
 };
 
@@ -30,6 +30,7 @@ export class CommitPipeline<T> {
   private collecting: Batch<T> = { items: [], writes: new Map() };
   private inFlight = false;
   private timerSet = false;
+  private idleWaiters: Array<() => void> = [];
   /** Counters for stats and for tests that prove batching. */
   readonly counters = { flushes: 0, items: 0, keysWritten: 0 };
 
@@ -53,6 +54,16 @@ export class CommitPipeline<T> {
 
   get busy(): boolean {
     return this.inFlight || this.collecting.items.length > 0;
+  }
+
+  /** Resolves once nothing is collected or in flight (a reload must not read storage under a write). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIfIdle(): void {
+    if (!this.busy) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private arm(): void {
@@ -89,6 +100,7 @@ export class CommitPipeline<T> {
           // What collected meanwhile is written whatever became of this release. Otherwise it would wait
           // for a next command that may never come: a room that stops acking with nothing to show why.
           if (this.collecting.items.length > 0) this.flush();
+          this.wakeIfIdle();
         }
       },
       (error: unknown) => {
@@ -96,7 +108,11 @@ export class CommitPipeline<T> {
         const dependents = this.collecting.items;
         this.collecting = { items: [], writes: new Map() };
         this.inFlight = false;
-        this.port.failed([...batch.items, ...dependents], error);
+        try {
+          this.port.failed([...batch.items, ...dependents], error);
+        } finally {
+          this.wakeIfIdle();
+        }
       },
     );
   }

@@ -83,8 +83,10 @@ export type RoomLimits = {
   testWriteDelayMs: number;
   /** Test-only: fail the Nth durable write once (0: never), to prove the 4013 resync keeps order (I4). */
   testFailWriteAt: number;
-  /** Test-only: the Nth release of a durable batch throws after the room's state took it, before any ack or broadcast. */
+  /** Test-only: the Nth release of a durable batch throws (0: never), at `testFailReleaseStage`. */
   testFailReleaseAt: number;
+  /** Test-only: "release" throws after the room's state took the batch, before any ack; "state" before the state took it. */
+  testFailReleaseStage: "state" | "release";
   /** Safety-net alarm after a write that owes inboxes a notification: a crashed room redelivers then. */
   notifyAlarmMs: number;
   /** Test-only: never notify inboxes, as if the room died right after its write (the alarm still fires). */
@@ -104,6 +106,7 @@ export function roomLimitsFromEnv(env: Record<string, unknown>): RoomLimits {
     testWriteDelayMs: num("KAIWA_TEST_WRITE_DELAY_MS", 0),
     testFailWriteAt: num("KAIWA_TEST_FAIL_WRITE_AT", 0),
     testFailReleaseAt: num("KAIWA_TEST_FAIL_RELEASE_AT", 0),
+    testFailReleaseStage: env.KAIWA_TEST_FAIL_RELEASE_STAGE === "state" ? "state" : "release",
     notifyAlarmMs: num("KAIWA_NOTIFY_ALARM_MS", 10_000),
     testHoldNotify: env.KAIWA_TEST_HOLD_NOTIFY === "1",
   };

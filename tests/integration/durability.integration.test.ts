@@ -8,6 +8,7 @@ import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { openClient } from "../helpers/clients.ts";
 import { assertRoomConsistent } from "../helpers/log-check.ts";
 import { rawSocket } from "../helpers/raw-socket.ts";
+import { KaiwaAdmin } from "../../client/admin.ts";
 
 const WRITE_DELAY_MS = 400;
 const slow = new DevServer({ vars: { KAIWA_TEST_WRITE_DELAY_MS: WRITE_DELAY_MS } });
@@ -86,42 +87,76 @@ test("a failed write: the batch and everything after it is refused, sockets resy
   }
 });
 
-test("a release that throws after a durable write: every socket resyncs (4013), resume replays the event, the resend gets its stored ack", async () => {
-  // The failure hits the last batch, so no later event reveals a gap to the clients: only the room's
-  // resync recovers it (the typed client would also resync on its own after a gap).
-  const breaking = new DevServer({ vars: { KAIWA_TEST_FAIL_RELEASE_AT: 2 } });
+/** A socket's close, or a failure naming it after `ms` (a missing resync must fail fast, not at the suite's timeout). */
+function closedWithin(socket: { closed: Promise<{ code: number }> }, ms: number, who: string): Promise<{ code: number }> {
+  return Promise.race([socket.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${who}'s socket not closed within ${ms} ms`)), ms))]);
+}
+
+/**
+ * R3a. The failure hits the last batch, so no later event reveals a gap to the clients: only the room's
+ * own repair recovers it (the typed client would also resync on its own after a gap).
+ */
+for (const stage of ["release", "state"] as const) {
+  const when = stage === "release" ? "after the room's state took the batch" : "before the room's state took it (the room reloads)";
+  test(`a release that throws ${when}: every socket resyncs (4013), resume replays the event, the resend gets its stored ack`, async () => {
+    const breaking = new DevServer({ vars: { KAIWA_TEST_FAIL_RELEASE_AT: 2, KAIWA_TEST_FAIL_RELEASE_STAGE: stage } });
+    await breaking.start();
+    try {
+      const room = `broken-release-${stage}`;
+      const sender = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a" });
+      const observer = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b" });
+      const { epoch } = await sender.next((f) => f.type === "welcome");
+      await observer.next((f) => f.type === "welcome");
+      sender.send({ type: "send", clientId: "c1", n: 1, text: "released" });
+      await observer.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 1));
+      sender.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
+      const closes = await Promise.all([closedWithin(sender, 10_000, "sender"), closedWithin(observer, 10_000, "observer")]);
+      assert.deepEqual(closes.map((c) => c.code), [4013, 4013], "both sockets, not only the sender's, are made to resync");
+      assert.ok(!sender.frames.some((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2")), "the failed release sent no ack");
+      assert.ok(!observer.frames.some((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2)), "nor the event");
+
+      const resumed = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a", epoch, lastSeq: "1" });
+      const welcome = await resumed.next((f) => f.type === "welcome");
+      assert.equal(welcome.lastSeq, 2, "the durable event counts");
+      assert.equal(welcome.sessionLastN, 2, "the session knows c2 was stored");
+      const replay = await resumed.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2));
+      assert.deepEqual(replay.events.map((e: any) => [e.seq, e.clientId]), [[2, "c2"]]);
+      resumed.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
+      const ack = await resumed.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2"));
+      assert.deepEqual(ack.acks.map(({ clientId, seq, duplicate }: any) => ({ clientId, seq, duplicate })), [{ clientId: "c2", seq: 2, duplicate: true }], "the resend is answered with the stored seq");
+      resumed.send({ type: "send", clientId: "c3", n: 3, text: "after the repair" });
+      await resumed.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c3" && a.seq === 3));
+
+      const watcher = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b", epoch, lastSeq: "1" });
+      const seen = await watcher.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 3));
+      const seqs = watcher.frames.filter((f) => f.type === "events").flatMap((f) => f.events.map((e: any) => [e.seq, e.clientId]));
+      assert.ok(seen);
+      assert.deepEqual(seqs, [[2, "c2"], [3, "c3"]], "the observer's resume is gapless and has each event once");
+      const { body } = await breaking.fetchJson(`/parties/room/${room}/stats`, { token: await breaking.token("ops", { operator: true }) });
+      assert.deepEqual(
+        { accepted: body.commands.accepted, releaseFailures: body.commands.releaseFailures, storageFailures: body.commands.storageFailures, lastSeq: body.lastSeq, broken: body.work.broken },
+        { accepted: 3, releaseFailures: 1, storageFailures: 0, lastSeq: 3, broken: false },
+      );
+      resumed.ws.close();
+      watcher.ws.close();
+    } finally {
+      await breaking.stop();
+    }
+  });
+}
+
+test("a release that throws answers its HTTP callers: an operator's announcement still gets its seq", async () => {
+  const breaking = new DevServer({ vars: { KAIWA_TEST_FAIL_RELEASE_AT: 1 } });
   await breaking.start();
   try {
-    const room = "broken-release";
-    const sender = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a" });
+    const room = "broken-release-admin";
     const observer = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b" });
-    const { epoch } = await sender.next((f) => f.type === "welcome");
     await observer.next((f) => f.type === "welcome");
-    sender.send({ type: "send", clientId: "c1", n: 1, text: "released" });
-    await observer.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 1));
-    sender.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
-    const closes = await Promise.all([sender.closed, observer.closed]);
-    assert.deepEqual(closes.map((c) => c.code), [4013, 4013], "both sockets, not only the sender's, are made to resync");
-    assert.ok(!sender.frames.some((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2")), "the failed release sent no ack");
-    assert.ok(!observer.frames.some((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2)), "nor the event");
-
-    const resumed = await rawSocket(breaking, room, { token: await breaking.token("alice"), session: "a", epoch, lastSeq: "1" });
-    const welcome = await resumed.next((f) => f.type === "welcome");
-    assert.equal(welcome.lastSeq, 2, "the durable event counts");
-    assert.equal(welcome.sessionLastN, 2, "the session knows c2 was stored");
-    const replay = await resumed.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2));
-    assert.deepEqual(replay.events.map((e: any) => [e.seq, e.clientId]), [[2, "c2"]]);
-    resumed.send({ type: "send", clientId: "c2", n: 2, text: "stored, release throws" });
-    const ack = await resumed.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2"));
-    assert.deepEqual(ack.acks.map(({ clientId, seq, duplicate }: any) => ({ clientId, seq, duplicate })), [{ clientId: "c2", seq: 2, duplicate: true }], "the resend is answered with the stored seq");
-
-    const watcher = await rawSocket(breaking, room, { token: await breaking.token("bob"), session: "b", epoch, lastSeq: "1" });
-    const seen = await watcher.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 2));
-    assert.deepEqual(seen.events.map((e: any) => [e.seq, e.clientId]), [[2, "c2"]]);
-    const { body } = await breaking.fetchJson(`/parties/room/${room}/stats`, { token: await breaking.token("ops", { operator: true }) });
-    assert.deepEqual({ accepted: body.commands.accepted, releaseFailures: body.commands.releaseFailures, lastSeq: body.lastSeq }, { accepted: 2, releaseFailures: 1, lastSeq: 2 });
-    resumed.ws.close();
-    watcher.ws.close();
+    const admin = new KaiwaAdmin({ baseUrl: breaking.url, token: () => breaking.token("ops", { operator: true }) });
+    const answered = await Promise.race([admin.announce(room, "maintenance at noon", "ann-1"), new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the announcement was not answered")), 10_000))]);
+    assert.equal(answered.seq, 1);
+    assert.equal((await closedWithin(observer, 10_000, "observer")).code, 4013);
+    assert.equal((await admin.announce(room, "maintenance at noon", "ann-1")).seq, 1, "a retry of the same action is answered from dedupe");
   } finally {
     await breaking.stop();
   }

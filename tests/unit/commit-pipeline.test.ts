@@ -126,3 +126,27 @@ test("a release that throws is reported, and what collected behind it is still w
   assert.deepEqual(log.slice(4), ["committed:b,c"]);
   assert.equal(pipeline.busy, false);
 });
+
+test("idle() waits for the write in flight and what collected behind it, and for a failure", async () => {
+  const { pipeline, writes, tick } = harness();
+  let idle = false;
+  await pipeline.idle(); // nothing queued: resolves at once
+  pipeline.add("a", [["k1", 1]]);
+  await tick();
+  pipeline.add("b", [["k2", 2]]);
+  void pipeline.idle().then(() => (idle = true));
+  writes[0]!.resolve();
+  await tick();
+  assert.equal(idle, false, "b is still being written");
+  writes[1]!.resolve();
+  await tick();
+  assert.equal(idle, true);
+
+  let idleAfterFailure = false;
+  pipeline.add("c", [["k3", 3]]);
+  await tick();
+  void pipeline.idle().then(() => (idleAfterFailure = true));
+  writes[2]!.reject(new Error("disk"));
+  await tick();
+  assert.equal(idleAfterFailure, true);
+});
