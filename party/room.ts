@@ -716,7 +716,6 @@ type StoredSettings = Partial<RoomSettings>;
 /** The command session operator deletes from the admin API run in (I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
 
-
 /** One repair step of several: a throw is logged, not propagated, so the steps after it still run. */
 function guarded(what: string, step: () => void): void {
   try {
