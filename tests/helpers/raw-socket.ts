@@ -44,3 +44,11 @@ export async function rawPartySocket(server: DevServer, party: string, id: strin
     });
   return { ws, frames, closed, next, send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)) };
 }
+
+/** Resolves with the close code the client saw, or fails if the socket is not closed within `ms`. */
+export function closedWithin(socket: RawSocket, ms: number): Promise<number> {
+  return Promise.race([
+    socket.closed.then(({ code }) => code),
+    new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`socket not closed within ${ms} ms`)), ms)),
+  ]);
+}

@@ -9,21 +9,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DevServer, sleep } from "../helpers/dev-server.ts";
-import { rawPartySocket, rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
+import { closedWithin, rawPartySocket, rawSocket } from "../helpers/raw-socket.ts";
 
 const server = new DevServer();
 before(() => server.start());
 after(() => server.stop());
 
 const PLATFORM_ERROR = /Network connection lost|Uncaught/;
-
-/** Resolves with the close code the client saw, or fails if the server never answered. */
-function closedWithin(socket: RawSocket, ms: number): Promise<number> {
-  return Promise.race([
-    socket.closed.then(({ code }) => code),
-    new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`no close answer within ${ms} ms`)), ms)),
-  ]);
-}
 
 test("room: cut transports leave presence at once, and the server logs no error for them", async () => {
   const room = "dropped-room";
