@@ -11,6 +11,7 @@ import {
   RoomSettings,
   RoomSettingsPatch,
   roomLimitsFromEnv,
+  roomKind,
   type Ack,
   Command,
   type ErrorFrame,
@@ -185,7 +186,7 @@ export default class RoomServer implements Party.Server {
     const moderation = new Moderation(await this.room.storage.list<Restriction>({ prefix: MODERATION_PREFIX }));
     // Groups (`g:<id>`) carry members and roles; every command there needs membership.
     const roomId = await this.resolveRoomId();
-    const membership = roomId?.startsWith("g:") ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
+    const membership = roomId !== undefined && roomKind(roomId) === "group" ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
     return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}) });
   }
 
@@ -238,8 +239,10 @@ export default class RoomServer implements Party.Server {
     try {
       await this.ensureSession(who.id, query.session);
       await this.linkReady;
-      // Observers (operators watching) are not members: search must not open the room to them.
-      if (!conn.state?.observer) await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
+      // Observers (operators watching) are not members: search must not open the room to them. A group's
+      // members for search come from its events alone (PROTOCOL R14a): a join there records nothing, even
+      // before the group is created (anyone may open the socket the creator needs).
+      if (!conn.state?.observer && !this.core.membership) await this.archive.noteMember(canonicalRoomId(this.room.id), who.id, Date.now());
       // Replay reaches back only as far as the room still stores events (older ones were archived and pruned).
       const resumeMaxEvents = this.archive.replayable(this.limits.resumeMaxEvents, replayUntil);
       const resume =

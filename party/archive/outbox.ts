@@ -18,6 +18,7 @@
 import type * as Party from "partykit/server";
 import type { RoomCore } from "../core/room-core.ts";
 import { eventKey } from "../core/keys.ts";
+import { roomKind } from "../protocol/room-kind.ts";
 import { readEventsJson } from "../room-queries.ts";
 import type { ArchiveSettings } from "./config.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
@@ -210,11 +211,14 @@ export class RoomArchive {
     const members = new Map<string, SeenMember>();
     /** Group membership as the batch's events leave it (user → joined at, left at or null). */
     const memberships = new Map<string, { id: string; ts: number; left: number | null }>();
-    for (const member of queued.values()) members.set(member.id, member);
+    // A group's search members are the ones its events made, never anyone seen in it (PROTOCOL R14a):
+    // queued sightings of a group room (written before this rule) are dequeued without a row.
+    const seesMembers = roomKind(state.roomId) !== "group";
+    if (seesMembers) for (const member of queued.values()) members.set(member.id, member);
     for (const json of records) {
       const event = JSON.parse(json) as MembershipFields & { seq: number; kind: string; ts: number; target?: number; author: { id: string } };
       rows.set(event.seq, json);
-      if (!members.has(event.author.id)) members.set(event.author.id, { id: event.author.id, ts: event.ts });
+      if (seesMembers && !members.has(event.author.id)) members.set(event.author.id, { id: event.author.id, ts: event.ts });
       for (const [id, left] of membershipChanges(event)) memberships.set(id, { id, ts: event.ts, left: left ? event.ts : null });
       if (event.target !== undefined && event.target < from && !rows.has(event.target)) {
         const [target] = await readEventsJson(this.storage, core, event.target, event.target + 1);

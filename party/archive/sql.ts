@@ -44,7 +44,7 @@ SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq
 
 /**
  * Search. Membership is part of the WHERE clause (not filtered afterwards): DM rooms by the two ids in
- * their name, other rooms through archive_members. The GIN bigram index narrows candidates (@> all the
+ * their name, groups through the rows their membership events wrote, open rooms through archive_members. The GIN bigram index narrows candidates (@> all the
  * query's bigrams); strpos on the normalised text then checks each term as a literal substring, so `%` and
  * `_` match only themselves and bigrams that happen to co-occur do not count as a match.
  * $1 user, $2 terms (normalised in SQL), $3 whole query, $4 room, $5 sender, $6 from ts, $7 to ts, $8 limit, $9 offset.
@@ -61,7 +61,14 @@ WHERE e.kind = 'message' AND e.deleted_by IS NULL
   AND NOT EXISTS (SELECT 1 FROM unnest(kaiwa_norm_terms($2::text[])) AS t WHERE strpos(n.nb, t) = 0)
   AND CASE WHEN e.room_id LIKE 'dm:%'
         THEN split_part(e.room_id, ':', 2) = $1 OR split_part(e.room_id, ':', 3) = $1
-        ELSE EXISTS (SELECT 1 FROM archive_members m WHERE m.room_id = e.room_id AND m.user_id = $1 AND m.left_ts IS NULL)
+        ELSE EXISTS (
+          SELECT 1 FROM archive_members m
+          WHERE m.room_id = e.room_id AND m.user_id = $1 AND m.left_ts IS NULL
+            -- A group's members are exactly those its events made (I7, PROTOCOL R14a): a 'seen' row (a join
+            -- or a post while the room was still open, or queued just before the group was created) never
+            -- counts once any membership event exists for the room, whatever order the rows arrived in.
+            AND (m.source = 'event' OR NOT EXISTS (SELECT 1 FROM archive_members g WHERE g.room_id = e.room_id AND g.source = 'event'))
+        )
       END
   AND ($4::text IS NULL OR e.room_id = $4)
   AND ($5::text IS NULL OR e.author_id = $5)

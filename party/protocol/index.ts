@@ -2,3 +2,4 @@ export * from "./codes.ts";
 export * from "./limits.ts";
 export * from "./schema.ts";
 export * from "./inbox-schema.ts";
+export * from "./room-kind.ts";
