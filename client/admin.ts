@@ -8,7 +8,7 @@ import { z } from "zod";
 import { RoomEvent, RoomSettings, RoomSettingsPatch as RoomSettingsPatchSchema } from "../party/protocol/index.ts";
 
 type RoomSettingsPatch = z.infer<typeof RoomSettingsPatchSchema>;
-import { ActionResult, AuditRecord, RoomDetail, RoomList, type ModerateBody, type RoomEntry } from "../party/admin/schema.ts";
+import { ActionResult, AuditRecord, RoomDetail, RoomList, type ModerateBody, type RoomEntry } from "../party/protocol/admin-schema.ts";
 import { KaiwaError, isErrorCode } from "./errors.ts";
 
 export type { ActionResult, AuditRecord, RoomDetail, RoomEntry, ModerateBody };

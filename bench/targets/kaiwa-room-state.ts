@@ -4,7 +4,7 @@
  * too: its actor is busy or gone, or it holds every response behind a write that never confirmed (the
  * output gate), so a timeout is told apart from a refused connection.
  */
-import type { RoomStats } from "../../party/room.ts";
+import type { RoomStats } from "../../party/room/server.ts";
 
 export const ANSWER_WITHIN_MS = 5_000;
 

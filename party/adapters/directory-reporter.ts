@@ -6,7 +6,7 @@
  * `KAIWA_DIRECTORY_TIMEOUT_MS` (default 10000): a report not answered by then counts as failed.
  */
 import type * as Party from "partykit/server";
-import { DIRECTORY_ID, type RoomReport } from "../admin/schema.ts";
+import { DIRECTORY_ID, type RoomReport } from "../protocol/admin-schema.ts";
 import { ReportCoalescer } from "../core/report-coalescer.ts";
 
 export function directoryReporter(room: Party.Room, snapshot: () => RoomReport): ReportCoalescer<RoomReport> {

@@ -19,7 +19,7 @@ import type * as Party from "partykit/server";
 import type { RoomCore } from "../core/room-core.ts";
 import { eventKey } from "../core/keys.ts";
 import { roomKind } from "../protocol/room-kind.ts";
-import { readEventsJson } from "../room-queries.ts";
+import { readEventsJson } from "../adapters/event-log.ts";
 import type { ArchiveSettings } from "./config.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import { withDb, type Db } from "./connection.ts";

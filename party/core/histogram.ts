@@ -3,7 +3,7 @@
  * I2) on the commit path, which costs one comparison loop over ~12 buckets; the directory renders it
  * as a Prometheus histogram.
  */
-import type { HistogramSnapshot } from "../admin/schema.ts";
+import type { HistogramSnapshot } from "../protocol/admin-schema.ts";
 
 /** Upper bounds in ms. A group commit is one timer tick plus one storage write (plus the one before it, under load). */
 export const ACK_LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000] as const;

@@ -6,7 +6,7 @@
  * sequenced moderation event that changed it (I1, I2), so clients, history and the room's rules agree.
  */
 import type { Command, Identity, ModerationEvent } from "../protocol/index.ts";
-import type { Rejection } from "./room-core.ts";
+import type { Rejection } from "./rejection.ts";
 
 export const MODERATION_PREFIX = "mod:";
 export const moderationKey = (userId: string): string => `${MODERATION_PREFIX}${userId}`;

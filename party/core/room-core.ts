@@ -6,12 +6,13 @@
 import type { Ack, Command, ErrorCode, Identity, MembershipCommand, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
 import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
 import { isRefusal, type Membership } from "./membership.ts";
+import type { Rejection } from "./rejection.ts";
 import { Moderation, type ModerationAction } from "./moderation.ts";
 
 /** Operator actions that are events but not client commands: sequenced like any other event (I1). */
 export type SystemAction = { type: "announcement"; text: string } | { type: "moderation"; action: ModerationAction; user: string; until?: number };
 
-export type Rejection = { code: ErrorCode; message?: string; expected?: number; retryAfterMs?: number };
+export type { Rejection };
 
 export type Accepted = {
   status: "accepted";

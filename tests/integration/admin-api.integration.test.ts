@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { SignJWT } from "jose";
-import { ADMIN_ROUTES } from "../../party/admin/routes.ts";
+import { ADMIN_ROUTES } from "../../party/worker/admin-routes.ts";
 import { KaiwaError } from "../../client/index.ts";
 import { KaiwaAdmin } from "../../client/admin.ts";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";

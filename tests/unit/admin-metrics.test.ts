@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderMetrics } from "../../party/admin/metrics.ts";
-import type { RoomEntry } from "../../party/admin/schema.ts";
+import { renderMetrics } from "../../party/directory/metrics.ts";
+import type { RoomEntry } from "../../party/protocol/admin-schema.ts";
 import { Histogram } from "../../party/core/histogram.ts";
 import { parsePrometheus, seriesKey } from "../helpers/prometheus.ts";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_ROUTES, matchRoute } from "../../party/admin/routes.ts";
-import { ModerateBody, RoomId } from "../../party/admin/schema.ts";
+import { ADMIN_ROUTES, matchRoute } from "../../party/worker/admin-routes.ts";
+import { ModerateBody, RoomId } from "../../party/protocol/admin-schema.ts";
 
 test("every route in the table matches itself, and only with its method", () => {
   for (const route of ADMIN_ROUTES) {

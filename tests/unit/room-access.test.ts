@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectQuery, HistoryQuery, mayJoin } from "../../party/room-access.ts";
+import { ConnectQuery, HistoryQuery } from "../../party/protocol/index.ts";
+import { mayJoin } from "../../party/core/access.ts";
 
 const user = (id: string) => ({ id, name: id });
 

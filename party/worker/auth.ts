@@ -7,7 +7,7 @@
  * `KAIWA_JWT_SECRET` (development: HS256). With neither, every token is refused (fail closed).
  */
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { TokenClaims, type ErrorCode, type Identity } from "./protocol/index.ts";
+import { TokenClaims, type ErrorCode, type Identity } from "../protocol/index.ts";
 
 export const IDENTITY_HEADER = "x-kaiwa-identity";
 

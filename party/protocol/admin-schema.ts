@@ -4,7 +4,7 @@
  * Runtime-free: imported by party/ (worker, rooms, directory) and client/admin.ts.
  */
 import { z } from "zod";
-import { ClientId, LIMITS, RoomSettings, RoomSettingsPatch, Seq, UserId } from "../protocol/index.ts";
+import { ClientId, LIMITS, RoomSettings, RoomSettingsPatch, Seq, UserId } from "./index.ts";
 
 /** The one directory instance (party/directory.ts). */
 export const DIRECTORY_ID = "global";

@@ -4,8 +4,9 @@
  * naming the frame's clientId/requestId when it has one; nothing else happens.
  */
 import type { z } from "zod";
-import { LIMITS, type ErrorFrame } from "./protocol/index.ts";
-import { errorFrame } from "./http.ts";
+import { LIMITS } from "./limits.ts";
+import type { ErrorFrame } from "./schema.ts";
+import { errorFrame } from "./error-frame.ts";
 
 export type Decoded<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame };
 

@@ -7,6 +7,9 @@ import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import {
   ClientFrame,
+  ConnectQuery,
+  HistoryQuery,
+  ReadBody,
   LIMITS,
   RoomSettings,
   RoomSettingsPatch,
@@ -23,32 +26,35 @@ import {
   type RoomCommandResult,
   type ServerFrame,
   type WelcomeFrame,
-} from "./protocol/index.ts";
-import { identityFrom } from "./auth.ts";
-import { drainBody, errorFrame, errorResponse, json } from "./http.ts";
-import { CommitPipeline } from "./core/commit-pipeline.ts";
-import { RoomCore, type Accepted, type Outcome } from "./core/room-core.ts";
-import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "./core/keys.ts";
-import { decideResume, historyRange } from "./core/resume.ts";
-import { persistWrites, type WriteCounters } from "./adapters/storage-writer.ts";
-import { eventsFrame, historyFrame, readEvents, readEventsJson } from "./room-queries.ts";
-import { ConnectQuery, HistoryQuery, ReadBody, mayJoin } from "./room-access.ts";
-import { RoomInboxLink, WHERE_KEY, farewellWrite } from "./room-inbox-link.ts";
-import { Membership, type MembershipState } from "./core/membership.ts";
-import { gateRequest, gateSocket, isActorCall } from "./service-auth.ts";
-import { checkFrame, decodeFrame } from "./frames-in.ts";
-import { ItemReply } from "./item-reply.ts";
-import { RoomAdmin, type AdminAction, type AdminResult } from "./room-admin.ts";
-import { Histogram } from "./core/histogram.ts";
-import { MODERATION_PREFIX, Moderation, type Restriction } from "./core/moderation.ts";
-import { directoryReporter } from "./adapters/directory-reporter.ts";
-import { ArchiveUnavailable, RoomArchive } from "./archive/outbox.ts";
-import { archiveSettingsFromEnv } from "./archive/config.ts";
-import { canonicalRoomId } from "./archive/room-id.ts";
-import { AlarmClock } from "./adapters/alarm-clock.ts";
+} from "../protocol/index.ts";
+import { identityFrom } from "../worker/auth.ts";
+import { drainBody, errorResponse, json } from "../adapters/http.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { CommitPipeline } from "../core/commit-pipeline.ts";
+import { RoomCore, type Accepted, type Outcome } from "../core/room-core.ts";
+import { MEMBERS_KEY, META_KEY, SETTINGS_KEY, sessionKey, type RoomMeta, type StoredSession } from "../core/keys.ts";
+import { decideResume, historyRange } from "../core/resume.ts";
+import { persistWrites, type WriteCounters } from "../adapters/storage-writer.ts";
+import { readEvents, readEventsJson } from "../adapters/event-log.ts";
+import { eventsFrame, historyFrame } from "./frames-out.ts";
+import { mayJoin } from "../core/access.ts";
+import { RoomInboxLink, WHERE_KEY, farewellWrite } from "./inbox-link.ts";
+import { Membership, type MembershipState } from "../core/membership.ts";
+import { gateRequest, gateSocket, isActorCall } from "../worker/service-auth.ts";
+import { checkFrame, decodeFrame } from "../protocol/decode.ts";
+import { ItemReply } from "./http-reply.ts";
+import { RoomAdmin, type AdminAction, type AdminResult } from "./admin.ts";
+import { Histogram } from "../core/histogram.ts";
+import { MODERATION_PREFIX, Moderation, type Restriction } from "../core/moderation.ts";
+import { directoryReporter } from "../adapters/directory-reporter.ts";
+import { ArchiveUnavailable, RoomArchive } from "../archive/outbox.ts";
+import { archiveSettingsFromEnv } from "../archive/config.ts";
+import { canonicalRoomId } from "../archive/room-id.ts";
+import { AlarmClock } from "../adapters/alarm-clock.ts";
 
-import { answerClose, safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
-import { RoomMembers } from "./room-members.ts";
+import { answerClose, safeSend } from "../adapters/sockets.ts";
+import type { Conn, ConnState, Pending, Replier } from "./types.ts";
+import { RoomMembers } from "./members.ts";
 
 export default class RoomServer implements Party.Server {
   /**

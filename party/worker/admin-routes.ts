@@ -3,7 +3,7 @@
  * the route test iterates it, so no route can escape the auth and bad-input checks.
  */
 import type { z } from "zod";
-import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SettingsBody } from "./schema.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SettingsBody } from "../protocol/admin-schema.ts";
 
 export type AdminRoute = {
   method: "GET" | "POST" | "PATCH";

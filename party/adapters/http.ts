@@ -1,10 +1,5 @@
-/** Typed error frames and JSON responses: one shape (`{code, message, retryable}`) for sockets and HTTP. */
-import { ERRORS, type ErrorCode, type ErrorFrame } from "./protocol/index.ts";
-
-export function errorFrame(code: ErrorCode, extra: Partial<Omit<ErrorFrame, "type" | "code" | "retryable">> = {}): ErrorFrame {
-  const { message, ...rest } = extra;
-  return { type: "error", code, message: message ?? ERRORS[code].text, retryable: ERRORS[code].retryable, ...rest };
-}
+/** JSON responses and typed HTTP errors: the same shape (`{code, message, retryable}`) as error frames. */
+import { errorFrame, type ErrorCode } from "../protocol/index.ts";
 
 export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });

@@ -8,9 +8,9 @@
  * cannot be forged from the internet, and reads go through the admin API's operator check.
  */
 import type * as Party from "partykit/server";
-import { errorResponse, json, refusedSocket } from "./http.ts";
-import { ListRoomsQuery, RoomReport, type RoomEntry } from "./admin/schema.ts";
-import { renderMetrics } from "./admin/metrics.ts";
+import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
+import { ListRoomsQuery, RoomReport, type RoomEntry } from "../protocol/admin-schema.ts";
+import { renderMetrics } from "./metrics.ts";
 
 const ROOM_PREFIX = "r:";
 

@@ -4,14 +4,15 @@
  * out batched through RoomSignals (never one broadcast per member per change).
  */
 import type * as Party from "partykit/server";
-import { LIMITS, type ErrorFrame, type Identity } from "./protocol/index.ts";
-import { errorFrame } from "./http.ts";
-import { RoomSignals } from "./core/room-signals.ts";
-import { SocketIndex, type SocketEntry } from "./core/socket-index.ts";
-import type { Accepted, RoomCore } from "./core/room-core.ts";
-import { readKey, type RoomInboxLink } from "./room-inbox-link.ts";
-import { eventsFrame } from "./room-queries.ts";
-import { safeSend, type Conn, type ConnState, type Pending, type Replier } from "./room-types.ts";
+import { LIMITS, type ErrorFrame, type Identity } from "../protocol/index.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { RoomSignals } from "../core/room-signals.ts";
+import { SocketIndex, type SocketEntry } from "../core/socket-index.ts";
+import type { Accepted, RoomCore } from "../core/room-core.ts";
+import { readKey, type RoomInboxLink } from "./inbox-link.ts";
+import { eventsFrame } from "./frames-out.ts";
+import { safeSend } from "../adapters/sockets.ts";
+import type { Conn, ConnState, Pending, Replier } from "./types.ts";
 
 /** What the room shell lends this part. */
 export interface MembersHost {

@@ -1,12 +1,12 @@
 /**
- * Reads of a room's log (history pages, resume replay), always filtered to what is durable (I2).
- * Events are stored as JSON text (serialised once when accepted), so replay and history frames are
- * spliced from stored strings without parsing them again.
+ * Reads of a room's log from its storage (history pages, resume replay, the archive drain), always
+ * filtered to what is durable (I2). Events are stored as JSON text (serialised once when accepted), so
+ * replay and history frames are spliced from stored strings without parsing them again.
  */
 import type * as Party from "partykit/server";
-import { RoomEvent } from "./protocol/index.ts";
-import { EVENT_PREFIX, eventKey } from "./core/keys.ts";
-import type { RoomCore } from "./core/room-core.ts";
+import { RoomEvent } from "../protocol/index.ts";
+import { EVENT_PREFIX, eventKey } from "../core/keys.ts";
+import type { RoomCore } from "../core/room-core.ts";
 
 /** JSON of the events with from <= seq < before, as readers may see them. */
 export async function readEventsJson(storage: Party.Storage, core: RoomCore, from: number, before: number): Promise<string[]> {
@@ -27,13 +27,4 @@ export async function readEvents(storage: Party.Storage, core: RoomCore, from: n
     if (!parsed.success) throw new Error(`corrupt event record: ${parsed.error.message}`);
     return parsed.data;
   });
-}
-
-/** `{"type":"events",...}` / `{"type":"history",...}` frames built around already-serialised events. */
-export function eventsFrame(eventsJson: string[], replay = false): string {
-  return `{"type":"events","events":[${eventsJson.join(",")}]${replay ? ',"replay":true' : ""}}`;
-}
-
-export function historyFrame(requestId: string, eventsJson: string[], hasMore: boolean): string {
-  return `{"type":"history","requestId":${JSON.stringify(requestId)},"events":[${eventsJson.join(",")}],"hasMore":${hasMore}}`;
 }

@@ -8,7 +8,7 @@
  * (room, seq), so a retry after a lost reply changes nothing. Durability across crashes: the room's alarm
  * is armed in the same write as the events (see room.ts), and a woken room redelivers what is pending.
  */
-import { LIMITS, type Notification } from "./protocol/index.ts";
+import { LIMITS, type Notification } from "../protocol/index.ts";
 
 export type Cursor = { seq: number; readSeq: number; unread: number };
 export type Snapshot = Omit<Notification, "events">;

@@ -5,8 +5,8 @@
  * served from public/ (partykit.json `serve`).
  */
 import type * as Party from "partykit/server";
-import { ADMIN_PREFIX, handleAdmin } from "./admin/api.ts";
-import { searchRoute } from "./archive/search.ts";
+import { ADMIN_PREFIX, handleAdmin } from "./admin-api.ts";
+import { searchRoute } from "./search-route.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}

@@ -2,7 +2,7 @@
  * The answer slot of one command that came over HTTP (an inbox's batch), standing where a socket would:
  * the room resolves it with the durable ack, the typed error, or the committed read position.
  */
-import type { RoomCommandResult } from "./protocol/index.ts";
+import type { RoomCommandResult } from "../protocol/index.ts";
 
 let next = 0;
 

@@ -8,13 +8,13 @@
  * Open rooms have no members and keep this inert.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } from "./protocol/index.ts";
-import { ReadState, membersFromRoomId } from "./core/read-state.ts";
-import { RoomNotifier, type Cursor, type Snapshot } from "./room-notifier.ts";
-import { callActor } from "./service-auth.ts";
-import type { AlarmClock } from "./adapters/alarm-clock.ts";
-import type { RoomCore } from "./core/room-core.ts";
-import { readEvents, readEventsJson } from "./room-queries.ts";
+import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } from "../protocol/index.ts";
+import { ReadState, membersFromRoomId } from "../core/read-state.ts";
+import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
+import { callActor } from "../worker/service-auth.ts";
+import type { AlarmClock } from "../adapters/alarm-clock.ts";
+import type { RoomCore } from "../core/room-core.ts";
+import { readEvents, readEventsJson } from "../adapters/event-log.ts";
 
 export const WHERE_KEY = "where";
 const READ_PREFIX = "r:";

@@ -13,8 +13,8 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { drainBody, errorResponse, refusedSocket } from "./http.ts";
-import type { Identity } from "./protocol/index.ts";
+import { drainBody, errorResponse, refusedSocket } from "../adapters/http.ts";
+import type { Identity } from "../protocol/index.ts";
 
 export const CALLER_HEADER = "x-kaiwa-caller";
 export const SERVICE_TOKEN_HEADER = "x-kaiwa-service-token";

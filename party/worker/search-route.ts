@@ -6,11 +6,11 @@
  */
 import { z } from "zod";
 import { UserId } from "../protocol/index.ts";
-import { tokenFromRequest, verifyToken } from "../auth.ts";
-import { errorResponse, json } from "../http.ts";
-import { archiveConfigFromEnv, withDb } from "./connection.ts";
-import { queryTerms, snippet } from "./snippet.ts";
-import { SEARCH } from "./sql.ts";
+import { tokenFromRequest, verifyToken } from "./auth.ts";
+import { errorResponse, json } from "../adapters/http.ts";
+import { archiveConfigFromEnv, withDb } from "../archive/connection.ts";
+import { queryTerms, snippet } from "../archive/snippet.ts";
+import { SEARCH } from "../archive/sql.ts";
 
 export const SEARCH_LIMITS = { maxQueryChars: 200, maxTerms: 8, maxLimit: 50, maxOffset: 1_000 } as const;
 

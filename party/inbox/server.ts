@@ -6,6 +6,7 @@
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import {
+  ConnectQuery,
   InboxClientFrame,
   LIMITS,
   NotifyBody,
@@ -18,16 +19,16 @@ import {
   type Notification,
   type PresenceState,
   type RoomEvent,
-} from "./protocol/index.ts";
-import { identityFrom, IDENTITY_HEADER } from "./auth.ts";
-import { drainBody, errorFrame, errorResponse, json } from "./http.ts";
-import { gateRequest, gateSocket, isActorCall, callActor } from "./service-auth.ts";
-import { decodeFrame } from "./frames-in.ts";
-import { answerClose, safeSend } from "./room-types.ts";
-import { InboxCore, toConversation, type Entry } from "./core/inbox-core.ts";
-import { DmRouter, type Device } from "./inbox-dm-router.ts";
-import { PushQueue, pushConfigFrom, type PushPayload } from "./adapters/push.ts";
-import { ConnectQuery } from "./room-access.ts";
+} from "../protocol/index.ts";
+import { identityFrom, IDENTITY_HEADER } from "../worker/auth.ts";
+import { drainBody, errorResponse, json } from "../adapters/http.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { gateRequest, gateSocket, isActorCall, callActor } from "../worker/service-auth.ts";
+import { decodeFrame } from "../protocol/decode.ts";
+import { answerClose, safeSend } from "../adapters/sockets.ts";
+import { InboxCore, toConversation, type Entry } from "../core/inbox-core.ts";
+import { DmRouter, type Device } from "./dm-router.ts";
+import { PushQueue, pushConfigFrom, type PushPayload } from "../adapters/push.ts";
 
 type ConnState = { user: Identity; session: string };
 type Conn = Party.Connection<ConnState>;

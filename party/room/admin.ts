@@ -10,13 +10,14 @@
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import type { z } from "zod";
-import type { Ack, ErrorFrame, Identity } from "./protocol/index.ts";
-import { errorFrame, errorResponse, json } from "./http.ts";
-import { AnnounceBody, AuditQuery, DeleteBody, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "./admin/schema.ts";
-import type { Histogram } from "./core/histogram.ts";
-import type { Rejection, RoomCore, SystemAction } from "./core/room-core.ts";
-import { historyRange } from "./core/resume.ts";
-import { readEventsJson } from "./room-queries.ts";
+import type { Ack, ErrorFrame, Identity } from "../protocol/index.ts";
+import { errorResponse, json } from "../adapters/http.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "../protocol/admin-schema.ts";
+import type { Histogram } from "../core/histogram.ts";
+import type { Rejection, RoomCore, SystemAction } from "../core/room-core.ts";
+import { historyRange } from "../core/resume.ts";
+import { readEventsJson } from "../adapters/event-log.ts";
 
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
 export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };

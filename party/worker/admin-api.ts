@@ -5,10 +5,10 @@
  * request forwarded, party-to-party, with the verified identity stamped in the header the rooms read.
  */
 import type * as Party from "partykit/server";
-import { tokenFromRequest, verifyToken, withIdentity } from "../auth.ts";
-import { errorResponse } from "../http.ts";
-import { matchRoute } from "./routes.ts";
-import { DIRECTORY_ID, RoomId } from "./schema.ts";
+import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
+import { errorResponse } from "../adapters/http.ts";
+import { matchRoute } from "./admin-routes.ts";
+import { DIRECTORY_ID, RoomId } from "../protocol/admin-schema.ts";
 
 export const ADMIN_PREFIX = "/admin/";
 

@@ -7,8 +7,8 @@
  * cannot be reached or could not store a command, the device's socket is closed with 4013: it reconnects
  * and resends everything unacked, in order, and the room's dedupe (I3) answers resends with the original ack.
  */
-import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type Identity, type InboxAck } from "./protocol/index.ts";
-import { errorFrame } from "./http.ts";
+import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type Identity, type InboxAck } from "../protocol/index.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
 
 export type Device = { id: string; session: string; user: Identity; send(frame: string): void; resync(): void };
 type Item = { device: Device; command: DmCommand };

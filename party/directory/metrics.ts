@@ -4,7 +4,7 @@
  * Counters come from each room's process; when a room restarts its counters restart at 0, which
  * Prometheus' rate() treats as a counter reset.
  */
-import type { HistogramSnapshot, RoomEntry } from "./schema.ts";
+import type { HistogramSnapshot, RoomEntry } from "../protocol/admin-schema.ts";
 
 type Sample = { labels: Record<string, string>; value: number };
 
