@@ -5,7 +5,7 @@ import { Outbox, type Numbered, type OutboxOptions } from "./outbox.ts";
 /**
  * The outbox plus the app's promises, one per command: resolved by the durable ack, rejected by a
  * non-resend error naming the command or by a final close. Shared by a room's commands and an inbox's
- * DMs, which follow the same rules (I3, I4).
+ * DMs, which follow the same rules (PROTOCOL I3, I4).
  */
 export class CommandQueue<B extends object, R> {
   readonly #outbox: Outbox<B>;

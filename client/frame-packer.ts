@@ -4,7 +4,7 @@ const BATCH_OPEN = '{"type":"batch","commands":[';
 const BATCH_CLOSE = "]}";
 
 /**
- * Packs serialised commands, in order, into as few frames as the protocol allows (R17): one command
+ * Packs serialised commands, in order, into as few frames as the protocol allows (PROTOCOL R17): one command
  * goes as itself; several go as `batch` frames of at most `maxCommandsPerFrame` commands and
  * `maxFrameBytes` UTF-8 bytes. Why: each inbound frame costs the room a runtime event, so a burst (or
  * the resend after a reconnect) of N commands in one frame costs it about what one command does.

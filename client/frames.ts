@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { CLOSE_CODES, ServerFrame } from "../party/protocol/index.ts";
 
-/** Parses one inbound text frame with a shared schema: zod at the boundary, never a cast (I8). */
+/** Parses one inbound text frame with a shared schema: zod at the boundary, never a cast (PROTOCOL I8). */
 export function parseFrame<S extends z.ZodType>(schema: S, data: unknown): { ok: true; frame: z.infer<S> } | { ok: false; what: string } {
   if (typeof data !== "string") return { ok: false, what: "a binary frame" };
   let json: unknown;

@@ -35,7 +35,7 @@ type ListFrame = Extract<InboxClientFrame, { type: "list" }>;
 
 /**
  * A user's inbox on one socket: every DM, the conversation list, unread counts and contacts' presence.
- * DMs go through the same outbox as a room's commands (I3 clientIds, I4 per-session numbers, resent in
+ * DMs go through the same outbox as a room's commands (PROTOCOL I3 clientIds, PROTOCOL I4 per-session numbers, resent in
  * order on a new socket); every followed room's events reach the app exactly once, in seq order, without
  * gaps (inbox-streams.ts), including those that happened while no socket was open (fetched with `sync`).
  */
@@ -135,7 +135,7 @@ export class KaiwaInbox {
     this.#emitter.off(name, handler);
   }
 
-  /** A DM to `to`; resolves with the DM room's durable ack (I2), whatever reconnects happen in between. */
+  /** A DM to `to`; resolves with the DM room's durable ack (PROTOCOL I2), whatever reconnects happen in between. */
   sendDm(to: string, text: string, options: { attachments?: Attachment[] } = {}): Promise<DmResult> {
     if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
     const checked = checkDm(options.attachments ? { type: "dm", to, text, attachments: options.attachments } : { type: "dm", to, text });
@@ -145,7 +145,7 @@ export class KaiwaInbox {
     return sent;
   }
 
-  /** Marks `room` read up to `seq` on every device (I6: forward only, never past lastSeq: read_out_of_range). */
+  /** Marks `room` read up to `seq` on every device (PROTOCOL I6: forward only, never past lastSeq: read_out_of_range). */
   markRead(room: string, seq: number): Promise<ReadResult> {
     return this.#request(this.#reads, ReadRequest.safeParse({ type: "read", room, seq, requestId: this.#newId() }));
   }
@@ -247,7 +247,7 @@ export class KaiwaInbox {
     this.#store.resetContacts(welcome.contacts);
     this.#store.setTotalUnread(welcome.totalUnread);
     for (const row of welcome.conversations) this.#store.put(row);
-    // I4: unacked DMs go again, in order, same clientIds and numbers (the inbox keeps no session to lose).
+    // PROTOCOL I4: unacked DMs go again, in order, same clientIds and numbers (the inbox keeps no session to lose).
     this.#dms.resend(0, false);
     this.#reads.resetSent();
     this.#lists.resetSent();
@@ -274,7 +274,7 @@ export class KaiwaInbox {
     const syncRoom = ref === undefined ? undefined : this.#streams.failed(ref);
     if (syncRoom !== undefined) return this.#catchUp.syncFailed(syncRoom, error);
     if (ref !== undefined && (this.#reads.reject(ref, error) || this.#lists.reject(ref, error))) return;
-    // IB1: a resend code comes with a 4013 close; the next socket resends every unacked DM in order.
+    // PROTOCOL IB1: a resend code comes with a 4013 close; the next socket resends every unacked DM in order.
     const outcome = this.#dms.fail(error);
     if (outcome === "removed") return this.#pump();
     if (outcome === "kept") return this.#session.restart(`${error.code} for ${ref}`, error.retryAfterMs ?? 0);

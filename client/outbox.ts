@@ -1,7 +1,7 @@
 import type { Role, Attachment } from "../party/protocol/index.ts";
 
 /**
- * The session's unacknowledged commands, in the order the app issued them (I4). Pure: no I/O, no
+ * The session's unacknowledged commands, in the order the app issued them (PROTOCOL I4). Pure: no I/O, no
  * clock; ids come from an injected source. The room shell sends what `nextToSend()` returns and feeds
  * back acks, errors and welcomes.
  *

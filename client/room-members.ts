@@ -1,5 +1,5 @@
 /**
- * What a room client knows about the room's members: roles, read positions (receipts, I6), who is present
+ * What a room client knows about the room's members: roles, read positions (receipts, PROTOCOL I6), who is present
  * and who is typing. Fed by the welcome's `members` block, membership events, and the room's batched
  * `receipts` / `presence` / `typing` frames. Plain data: no sockets, no timers.
  */

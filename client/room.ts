@@ -45,7 +45,7 @@ export class KaiwaRoom {
   readonly #members = new RoomMembers();
   #lastTypingAt = -Infinity;
   #pumpQueued = false;
-  /** The room's welcome listed `batch` (R17); an older room gets one frame per command. */
+  /** The room's welcome listed `batch` (PROTOCOL R17); an older room gets one frame per command. */
   #batchAccepted = false;
   /** Read positions asked for and not yet confirmed: (re)sent after every welcome, answered by a receipt. */
   readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
@@ -132,7 +132,7 @@ export class KaiwaRoom {
     return this.#command({ type: "group.leave" });
   }
 
-  /** Marks everything up to `seq` read (I6: forward only); resolves with the stored read position. */
+  /** Marks everything up to `seq` read (PROTOCOL I6: forward only); resolves with the stored read position. */
   read(seq: number): Promise<number> {
     if (this.status === "closed") return Promise.reject(this.#closedError);
     if (!Number.isInteger(seq) || seq < 1) return Promise.reject(new KaiwaError("bad_frame", "seq must be a positive integer"));
@@ -206,7 +206,7 @@ export class KaiwaRoom {
     const checked = checkCommand(input);
     if (!checked.ok) return Promise.reject(checked.error);
     const sent = this.#commands.add(checked.body);
-    // Commands made in the same tick leave together in one batch frame (R17, see packCommands).
+    // Commands made in the same tick leave together in one batch frame (PROTOCOL R17, see packCommands).
     if (!this.#pumpQueued) {
       this.#pumpQueued = true;
       queueMicrotask(() => {
@@ -283,9 +283,9 @@ export class KaiwaRoom {
     let reset: ResetReason | null = null;
     if (resume && !resume.recovered) reset = resume.reason;
     else if (!resume && had && (had.epoch !== welcome.epoch || had.lastSeq !== welcome.lastSeq)) reset = "not_resumed";
-    // I5: recovered means the replay that follows starts right after our lastSeq; otherwise join at the room's.
+    // PROTOCOL I5: recovered means the replay that follows starts right after our lastSeq; otherwise join at the room's.
     this.#position = resume?.recovered && had ? { epoch: welcome.epoch, lastSeq: had.lastSeq } : { epoch: welcome.epoch, lastSeq: welcome.lastSeq };
-    // I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
+    // PROTOCOL I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
     this.#commands.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
     this.#history.resetSent();
     for (const read of this.#reads.values()) read.sent = false;
@@ -337,7 +337,7 @@ export class KaiwaRoom {
         this.#emitter.emit("membership", event);
       }
     }
-    // I1 says this cannot happen; if it does, never show a hole: have the room replay from lastSeq.
+    // PROTOCOL I1 says this cannot happen; if it does, never show a hole: have the room replay from lastSeq.
     if (gapAt !== null && this.#session.connection === conn) this.#session.restart(`gap: expected seq ${(this.#position?.lastSeq ?? 0) + 1}, got ${gapAt}`);
   }
 

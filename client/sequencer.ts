@@ -11,7 +11,7 @@ export type SequenceResult = {
 };
 
 /**
- * Exactly-once, in-order delivery over a stream with overlaps (I1, I5). Replay and live broadcast can
+ * Exactly-once, in-order delivery over a stream with overlaps (PROTOCOL I1, I5). Replay and live broadcast can
  * both carry the same event, so anything at or below lastSeq is a duplicate and dropped. Anything
  * above lastSeq + 1 means an event is missing: nothing after it is delivered, since the app must never
  * see a hole. Pure: the caller advances its position as it emits.

@@ -1,7 +1,7 @@
 /**
  * The inspector's live tail: the typed client (client/) in observer mode, so the dashboard watches a room
  * without counting as one of its connections. Events are kept by seq; edits and deletions rewrite the
- * row of their target (a deleted message shows as a tombstone, I1). DMs are not tailed: operators read
+ * row of their target (a deleted message shows as a tombstone, PROTOCOL I1). DMs are not tailed: operators read
  * them through the audited admin route instead.
  */
 import { KaiwaRoom, type RoomEvent } from "../client/index.ts";

@@ -1,7 +1,7 @@
 /**
  * The embedded archive database for development and tests: PGlite (Postgres compiled to WASM) persisted
  * to a directory, served on a local TCP port by pglite-socket, behind the WebSocket bridge the driver
- * talks to. Persisted, not in memory: an in-memory archive loses everything on restart and I9 could not hold.
+ * talks to. Persisted, not in memory: an in-memory archive loses everything on restart and PROTOCOL I9 could not hold.
  */
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";

@@ -1,4 +1,4 @@
-/** Mints an HS256 development token with the claims kaiwa reads (I7): sub, name, role, exp. */
+/** Mints an HS256 development token with the claims kaiwa reads (PROTOCOL I7): sub, name, role, exp. */
 import { SignJWT } from "jose";
 
 export type MintOptions = { name?: string; role?: "operator"; expiresIn?: string | number; secret: string };

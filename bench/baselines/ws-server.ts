@@ -40,7 +40,7 @@ server.on("connection", (ws, request) => {
     } catch {
       return;
     }
-    // A `batch` (R17) is answered as kaiwa answers it: one ack frame and one events frame for all of it.
+    // A `batch` (PROTOCOL R17) is answered as kaiwa answers it: one ack frame and one events frame for all of it.
     const commands = frame.type === "batch" && Array.isArray(frame.commands) ? frame.commands : [frame];
     const acks: string[] = [];
     const events: string[] = [];

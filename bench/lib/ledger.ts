@@ -7,7 +7,7 @@
  *  - a sent command never acked (after the drain);
  *  - a receiver that skips a seq (gap), or ends below the highest acked seq of its room (tail loss);
  * What counts as duplicated:
- *  - one (room, clientId) acked or delivered under two different seqs (stored twice, I3);
+ *  - one (room, clientId) acked or delivered under two different seqs (stored twice, PROTOCOL I3);
  *  - a receiver that gets a seq it already had;
  * What counts as a mismatch: a seq delivered with another clientId than the ack named.
  */

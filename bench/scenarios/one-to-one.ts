@@ -39,7 +39,7 @@ export async function oneToOne(ctx: Ctx): Promise<ScenarioResult> {
         connect: (room, role, index, handlers) => {
           const pair = members.get(room)!;
           const [side, device] = role === "sender" ? ([0, "d1"] as const) : who[index]!;
-          // A new device session per rate: each run numbers its commands from 1 (R5).
+          // A new device session per rate: each run numbers its commands from 1 (PROTOCOL R5).
           return path.connectDevice(pair[side], pair[1 - side]!, `${device}r${r}`, handlers);
         },
       });

@@ -4,7 +4,7 @@
  * Today: every device connects to the pair's DM room `dm:<a>:<b>` (a < b) and the message goes
  * client → room (sequenced, stored) → the recipient's devices and the sender's other devices.
  *
- * For kaiwa, DMs take the inbox route of DESIGN.md (InboxDmPath): each device holds one socket to its
+ * For kaiwa, DMs take the inbox route (InboxDmPath, PROTOCOL IB1): each device holds one socket to its
  * user's inbox; a DM goes client → inbox(sender) → DM room (sequenced, stored) → inbox(recipient) →
  * every device, and back to the sender's other devices.
  */

@@ -37,7 +37,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
       } else if (frame.type === "welcome" && !welcomed) {
         welcomed = true;
         clearTimeout(timer);
-        // Sends made in one tick leave in `batch` frames, packed by the client library's own packer (R17).
+        // Sends made in one tick leave in `batch` frames, packed by the client library's own packer (PROTOCOL R17).
         const batchAccepted = Array.isArray(frame.accepts) && frame.accepts.includes("batch");
         let pending: string[] = [];
         const flush = () => {

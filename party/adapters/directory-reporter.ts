@@ -4,16 +4,19 @@
  *
  * `KAIWA_DIRECTORY_INTERVAL_MS` (default 2000): at most one report per interval per room.
  * `KAIWA_DIRECTORY_TIMEOUT_MS` (default 10000): a report not answered by then counts as failed.
+ * Both validated by party/config.ts.
  */
 import type * as Party from "partykit/server";
 import { DIRECTORY_ID, type RoomReport } from "../protocol/admin-schema.ts";
 import { ReportCoalescer } from "../core/report-coalescer.ts";
+import { loadConfig } from "../config.ts";
 
-export function directoryReporter(room: Party.Room, snapshot: () => RoomReport): ReportCoalescer<RoomReport> {
-  const env = (key: string, fallback: number) => {
-    const value = Number(room.env[key]);
-    return Number.isFinite(value) && value > 0 ? value : fallback;
-  };
+/** `settings`: `loadConfig(room.env).directory` (party/config.ts), which is what it defaults to. */
+export function directoryReporter(
+  room: Party.Room,
+  snapshot: () => RoomReport,
+  settings: { intervalMs: number; timeoutMs: number } = loadConfig(room.env).directory,
+): ReportCoalescer<RoomReport> {
   return new ReportCoalescer<RoomReport>(
     {
       snapshot,
@@ -30,7 +33,7 @@ export function directoryReporter(room: Party.Room, snapshot: () => RoomReport):
       // A rate above 0 must be followed by the report that brings it back to 0 once traffic stops.
       followUp: (report) => report.messagesPerSecond > 0,
     },
-    env("KAIWA_DIRECTORY_INTERVAL_MS", 2000),
-    env("KAIWA_DIRECTORY_TIMEOUT_MS", 10_000),
+    settings.intervalMs,
+    settings.timeoutMs,
   );
 }

@@ -1,6 +1,6 @@
 /**
  * Reads of a room's log from its storage (history pages, resume replay, the archive drain), always
- * filtered to what is durable (I2). Events are stored as JSON text (serialised once when accepted), so
+ * filtered to what is durable (PROTOCOL I2). Events are stored as JSON text (serialised once when accepted), so
  * replay and history frames are spliced from stored strings without parsing them again.
  */
 import type * as Party from "partykit/server";

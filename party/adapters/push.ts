@@ -7,6 +7,7 @@
  * receiver answers 2xx; a 4xx other than 408/429 is final (the receiver refused this payload for good).
  */
 import type * as Party from "partykit/server";
+import { loadConfig } from "../config.ts";
 
 export const SIGNATURE_HEADER = "x-kaiwa-signature";
 export const TIMESTAMP_HEADER = "x-kaiwa-timestamp";
@@ -25,10 +26,9 @@ export type PushPayload = {
 type Job = { payload: PushPayload; attempts: number };
 export type PushConfig = { url: string; secret: string };
 
+/** `loadConfig(env).push` (party/config.ts): undefined when push is off; throws ConfigError when invalid. */
 export function pushConfigFrom(env: Record<string, unknown>): PushConfig | undefined {
-  const url = env.KAIWA_PUSH_URL;
-  const secret = env.KAIWA_PUSH_SECRET;
-  return typeof url === "string" && url && typeof secret === "string" && secret ? { url, secret } : undefined;
+  return loadConfig(env).push;
 }
 
 export async function signPush(secret: string, timestamp: string, body: string): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * Carries out a batch of writes on Durable Object storage (I2).
+ * Carries out a batch of writes on Durable Object storage (PROTOCOL I2).
  *
  * `put(entries)` takes at most 128 keys, so a batch becomes several puts issued in the same turn with no
  * await between them: the runtime coalesces them into one atomic transaction behind the output gate.

@@ -1,8 +1,12 @@
 /**
- * Archive settings a room reads from its env (`partykit dev --var KEY=VALUE`). The archive is off unless
- * `KAIWA_DATABASE_URL` is set: then nothing is drained and nothing is ever pruned from a room.
+ * Archive settings a room reads from its env (`partykit dev --var KEY=VALUE`), through the one loader
+ * (party/config.ts). The archive is off unless `KAIWA_DATABASE_URL` is set: then nothing is drained and
+ * nothing is ever pruned from a room.
  */
-import { archiveConfigFromEnv, type ArchiveConfig } from "./connection.ts";
+import { loadConfig } from "../config.ts";
+import type { ArchiveConfig } from "./connection.ts";
+
+export { ARCHIVE_DEFAULTS } from "../config.ts";
 
 export type ArchiveSettings = {
   db: ArchiveConfig | undefined;
@@ -21,29 +25,13 @@ export type ArchiveSettings = {
   testLoseReplyAt: number;
 };
 
-export const ARCHIVE_DEFAULTS = {
-  retentionEvents: 10_000,
-  batchRows: 500,
-  rowsPerAlarm: 5_000,
-  drainDelayMs: 200,
-  retryBaseMs: 500,
-  retryCapMs: 30_000,
-} as const;
-
+/** The archive part of the configuration (`loadConfig(env).archive`) with its test switch; throws ConfigError when invalid. */
 export function archiveSettingsFromEnv(env: Record<string, unknown>): ArchiveSettings {
-  const num = (key: string, fallback: number, min = 0): number => {
-    const raw = env[key];
-    const value = typeof raw === "string" ? Number(raw) : typeof raw === "number" ? raw : NaN;
-    return Number.isInteger(value) && value >= min ? value : fallback;
-  };
-  return {
-    db: archiveConfigFromEnv(env),
-    retentionEvents: num("KAIWA_RETENTION_EVENTS", ARCHIVE_DEFAULTS.retentionEvents, 1),
-    batchRows: num("KAIWA_ARCHIVE_BATCH_ROWS", ARCHIVE_DEFAULTS.batchRows, 1),
-    rowsPerAlarm: num("KAIWA_ARCHIVE_ROWS_PER_ALARM", ARCHIVE_DEFAULTS.rowsPerAlarm, 1),
-    drainDelayMs: num("KAIWA_ARCHIVE_DELAY_MS", ARCHIVE_DEFAULTS.drainDelayMs),
-    retryBaseMs: num("KAIWA_ARCHIVE_RETRY_BASE_MS", ARCHIVE_DEFAULTS.retryBaseMs, 1),
-    retryCapMs: num("KAIWA_ARCHIVE_RETRY_CAP_MS", ARCHIVE_DEFAULTS.retryCapMs, 1),
-    testLoseReplyAt: num("KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT", 0),
-  };
+  const config = loadConfig(env);
+  return archiveSettings(config);
+}
+
+/** The same from an already loaded configuration. */
+export function archiveSettings(config: ReturnType<typeof loadConfig>): ArchiveSettings {
+  return { ...config.archive, testLoseReplyAt: config.test.archiveLoseReplyAt };
 }

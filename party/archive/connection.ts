@@ -5,14 +5,16 @@
  * driver is told to speak plain `ws://` and no Postgres-level TLS to it (the bridge is on loopback).
  */
 import { Client, neonConfig } from "@neondatabase/serverless";
+import { readDatabaseConfig } from "../config.ts";
 
 export type ArchiveConfig = { url: string; wsProxy?: string };
 
+/**
+ * KAIWA_DATABASE_URL and KAIWA_DB_WS_PROXY, validated by the loader (party/config.ts); undefined when unset.
+ * Reads only these two, so Node scripts may pass `process.env`. Throws ConfigError naming a bad one.
+ */
 export function archiveConfigFromEnv(env: Record<string, unknown>): ArchiveConfig | undefined {
-  const url = typeof env.KAIWA_DATABASE_URL === "string" && env.KAIWA_DATABASE_URL ? env.KAIWA_DATABASE_URL : undefined;
-  if (!url) return undefined;
-  const wsProxy = typeof env.KAIWA_DB_WS_PROXY === "string" && env.KAIWA_DB_WS_PROXY ? env.KAIWA_DB_WS_PROXY : undefined;
-  return { url, ...(wsProxy ? { wsProxy } : {}) };
+  return readDatabaseConfig(env);
 }
 
 export type Db = Pick<Client, "query">;

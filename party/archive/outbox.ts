@@ -1,5 +1,5 @@
 /**
- * A room's side of the archive: a durable outbox drained by the room's alarm (DESIGN §1, I9).
+ * A room's side of the archive: a durable outbox drained by the room's alarm (PROTOCOL I9).
  *
  * The outbox is the room log itself plus a cursor: `archive` in room storage holds the highest seq the
  * archive has confirmed. Nothing is copied on the send path; a commit only makes sure an alarm is set.
@@ -77,6 +77,29 @@ export class RoomArchive {
       this.armed = false;
       console.error("archive: could not set the drain alarm", error);
     });
+  }
+
+  /**
+   * Hook in the turn a batch's puts are issued (PROTOCOL I9): the drain's alarm (and, the first time, its
+   * state) join that write's implicit transaction, so a crash right after the ack cannot lose the drain.
+   */
+  armWithWrite(roomId: string): void {
+    if (!this.enabled || this.armed) return;
+    this.armed = true;
+    const failed = (error: unknown) => {
+      this.armed = false;
+      console.error("archive: could not set the drain alarm", error);
+    };
+    if (!this.state) {
+      this.state = { roomId, cursor: 0, prunedThrough: 0 };
+      this.storage.put(ARCHIVE_STATE_KEY, this.state).catch(failed);
+    }
+    this.clock.want("archive", Date.now() + this.settings.drainDelayMs).catch(failed);
+  }
+
+  /** Whether committed events still wait for the archive (checked at start: resume the drain, PROTOCOL I9). */
+  behind(committedSeq: number): boolean {
+    return this.enabled && (this.state?.cursor ?? 0) < committedSeq;
   }
 
   /** Hook when a user joins: the first time, queue a membership row (durably, with the drain armed). */
@@ -168,7 +191,7 @@ export class RoomArchive {
     return [...rows.map((row) => row.json), ...kept];
   }
 
-  /** How far back resume may replay: only what the room still stores (I5). */
+  /** How far back resume may replay: only what the room still stores (PROTOCOL I5). */
   replayable(resumeMaxEvents: number, committedSeq: number): number {
     return replayableEvents(resumeMaxEvents, committedSeq, this.state?.prunedThrough ?? 0);
   }

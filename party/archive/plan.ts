@@ -4,13 +4,13 @@
  * No I/O, no clock, no randomness (they come in), so unit tests drive it with plain numbers.
  */
 
-/** The next batch: seqs from..to inclusive (empty when to < from). Only durable events are drained (I2). */
+/** The next batch: seqs from..to inclusive (empty when to < from). Only durable events are drained (PROTOCOL I2). */
 export function nextBatch(cursor: number, committedSeq: number, batchRows: number): { from: number; to: number } {
   return { from: cursor + 1, to: Math.min(committedSeq, cursor + batchRows) };
 }
 
 /**
- * Highest seq the room may delete from its storage: only what the archive has confirmed (I9: pruning
+ * Highest seq the room may delete from its storage: only what the archive has confirmed (PROTOCOL I9: pruning
  * never loses an event), and never inside the recent window the room keeps.
  */
 export function pruneFloor(state: { cursor: number; prunedThrough: number }, committedSeq: number, retention: number): number {
@@ -35,7 +35,7 @@ export function retryDelayMs(failures: number, baseMs: number, capMs: number, ra
   return Math.max(baseMs / 4, Math.floor(random() * ceiling));
 }
 
-/** Resume by replay only reaches back to what the room still stores (I5): further back is too far behind. */
+/** Resume by replay only reaches back to what the room still stores (PROTOCOL I5): further back is too far behind. */
 export function replayableEvents(resumeMaxEvents: number, committedSeq: number, prunedThrough: number): number {
   return Math.max(0, Math.min(resumeMaxEvents, committedSeq - prunedThrough));
 }

@@ -64,7 +64,7 @@ WHERE e.kind = 'message' AND e.deleted_by IS NULL
         ELSE EXISTS (
           SELECT 1 FROM archive_members m
           WHERE m.room_id = e.room_id AND m.user_id = $1 AND m.left_ts IS NULL
-            -- A group's members are exactly those its events made (I7, PROTOCOL R14a): a 'seen' row (a join
+            -- A group's members are exactly those its events made (PROTOCOL I7, R14a): a 'seen' row (a join
             -- or a post while the room was still open, or queued just before the group was created) never
             -- counts once any membership event exists for the room, whatever order the rows arrived in.
             AND (m.source = 'event' OR NOT EXISTS (SELECT 1 FROM archive_members g WHERE g.room_id = e.room_id AND g.source = 'event'))

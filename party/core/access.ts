@@ -1,4 +1,4 @@
-/** Who may open a room: pure, on the room id as written in the URL and the verified identity (I7). */
+/** Who may open a room: pure, on the room id as written in the URL and the verified identity (PROTOCOL I7). */
 import type { Identity } from "../protocol/index.ts";
 
 /**

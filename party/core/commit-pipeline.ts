@@ -1,5 +1,5 @@
 /**
- * Group commit (I2). Accepted commands are collected and written in one durable write; only after
+ * Group commit (PROTOCOL I2). Accepted commands are collected and written in one durable write; only after
  * that write resolves are their acks and broadcasts released.
  *
  * Why collect: each WebSocket frame is its own event, so awaiting a write per frame serialises the

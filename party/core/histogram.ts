@@ -1,6 +1,6 @@
 /**
  * A fixed-bucket latency histogram (pure). The room observes each ack's latency (accepted → durable,
- * I2) on the commit path, which costs one comparison loop over ~12 buckets; the directory renders it
+ * PROTOCOL I2) on the commit path, which costs one comparison loop over ~12 buckets; the directory renders it
  * as a Prometheus histogram.
  */
 import type { HistogramSnapshot } from "../protocol/admin-schema.ts";

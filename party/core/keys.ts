@@ -1,5 +1,5 @@
 /**
- * Storage key layout of a room. One key per event (DESIGN §1): the log never sits in one value,
+ * Storage key layout of a room. One key per event (PROTOCOL R2.1): the log never sits in one value,
  * and zero-padded seqs make `storage.list` return events in seq order.
  */
 export const META_KEY = "meta";

@@ -1,6 +1,6 @@
 /**
  * Group membership and room roles (owner / moderator / member), as room state changed only by sequenced
- * events (I7). Pure: `decide` says whether a membership command is allowed and what event it becomes;
+ * events (PROTOCOL I7). Pure: `decide` says whether a membership command is allowed and what event it becomes;
  * `apply` changes the state when that event is accepted. Distinct from the platform `operator` role.
  */
 import type { ErrorCode, GroupEvent, Identity, MemberEvent, MembershipCommand, Role } from "../protocol/index.ts";

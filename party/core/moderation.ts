@@ -3,7 +3,7 @@
  * A ban refuses every command and every new socket of the user; a mute refuses posting (send, edit) but
  * still lets the user read and delete their own messages. Operators are never restricted (they moderate).
  * State is one storage key per restricted user (`mod:<userId>`), written in the same durable batch as the
- * sequenced moderation event that changed it (I1, I2), so clients, history and the room's rules agree.
+ * sequenced moderation event that changed it (PROTOCOL I1, I2), so clients, history and the room's rules agree.
  */
 import type { Command, Identity, ModerationEvent } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";

@@ -1,6 +1,6 @@
 /**
- * Read positions and exact unread counts of a room's members (I6). Pure: fed committed events and
- * committed reads in commit order by the shell, so counts describe durable state only (I2).
+ * Read positions and exact unread counts of a room's members (PROTOCOL I6). Pure: fed committed events and
+ * committed reads in commit order by the shell, so counts describe durable state only (PROTOCOL I2).
  *
  * unread(u) = other people's undeleted messages with seq > read(u). Kept incrementally: a message adds
  * one for every member but its author; a deletion subtracts for members who had not read its target;
@@ -93,7 +93,7 @@ export class ReadState {
     }
   }
 
-  /** A committed read; positions only move forward (I6). Returns whether anything changed. */
+  /** A committed read; positions only move forward (PROTOCOL I6). Returns whether anything changed. */
   applyRead(user: string, seq: number): boolean {
     const previous = this.read.get(user);
     if (previous === undefined || seq <= previous) return false;

@@ -1,7 +1,7 @@
 import type { ResumeResult } from "../protocol/index.ts";
 
 /**
- * I5: decide whether a reconnecting client can be brought up to date by replaying the log.
+ * PROTOCOL I5: decide whether a reconnecting client can be brought up to date by replaying the log.
  * Recovery fails only when the stream itself changed (epoch) or the gap is larger than the room replays.
  */
 export function decideResume(

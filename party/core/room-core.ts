@@ -9,7 +9,7 @@ import { isRefusal, type Membership } from "./membership.ts";
 import type { Rejection } from "./rejection.ts";
 import { Moderation, type ModerationAction } from "./moderation.ts";
 
-/** Operator actions that are events but not client commands: sequenced like any other event (I1). */
+/** Operator actions that are events but not client commands: sequenced like any other event (PROTOCOL I1). */
 export type SystemAction = { type: "announcement"; text: string } | { type: "moderation"; action: ModerationAction; user: string; until?: number };
 
 export type { Rejection };
@@ -35,7 +35,7 @@ export type RoomCoreOptions = {
   meta: RoomMeta;
   settings: RoomSettings;
   clock: () => number;
-  /** How many recent (sender, clientId) pairs are remembered for I3. */
+  /** How many recent (sender, clientId) pairs are remembered for PROTOCOL I3. */
   dedupeWindow: number;
   /** How many recent events are kept in memory as edit/delete targets. */
   recentWindow: number;
@@ -48,9 +48,9 @@ export type RoomCoreOptions = {
 export class RoomCore {
   readonly epoch: string;
   private readonly createdAt: number;
-  /** Highest seq handed out (optimistic, I1). */
+  /** Highest seq handed out (optimistic, PROTOCOL I1). */
   lastAssigned: number;
-  /** Highest seq whose write is durable (I2): nothing above it is ever shown to anyone. */
+  /** Highest seq whose write is durable (PROTOCOL I2): nothing above it is ever shown to anyone. */
   committedSeq: number;
   settings: RoomSettings;
   readonly moderation: Moderation;
@@ -86,13 +86,13 @@ export class RoomCore {
     return this.sessions.get(key)?.lastN ?? 0;
   }
 
-  /** I3 across restarts: rebuild the (sender, clientId) → seq map from the retained tail of the log. */
+  /** PROTOCOL I3 across restarts: rebuild the (sender, clientId) → seq map from the retained tail of the log. */
   loadDedupe(events: RoomEvent[]): void {
     for (const event of events) this.remember(event);
     this.dedupeLoaded = true;
   }
 
-  /** Whether (sender, clientId) already has a seq (I3): an admin retry then reuses its command number. */
+  /** Whether (sender, clientId) already has a seq (PROTOCOL I3): an admin retry then reuses its command number. */
   knows(userId: string, clientId: string): boolean {
     return this.dedupe.has(dedupeKey(userId, clientId));
   }
@@ -110,14 +110,14 @@ export class RoomCore {
     const session = this.sessions.get(sKey);
     if (!session) throw new Error(`session ${sKey} not loaded`);
 
-    // I3: a known (sender, clientId) gets its original ack, never a second event.
+    // PROTOCOL I3: a known (sender, clientId) gets its original ack, never a second event.
     const known = this.dedupe.get(dedupeKey(who.id, command.clientId));
     if (known) {
       if (command.n > session.lastN) return reject("clientid_reused");
       const ack = { clientId: command.clientId, seq: known.seq, ts: known.ts, duplicate: true };
       return { status: "duplicate", ack, committed: known.seq <= this.committedSeq };
     }
-    // I4: a session's commands are accepted in the order it numbered them.
+    // PROTOCOL I4: a session's commands are accepted in the order it numbered them.
     if (command.n <= session.lastN) return reject("out_of_order", { expected: session.lastN + 1 });
     // A pending edit/delete of an old target lives only in the overlay: decide on that newest version,
     // or a second delete would pass and a later edit would overwrite the tombstone.
@@ -154,7 +154,7 @@ export class RoomCore {
     return this.options.membership;
   }
 
-  /** Group commands: decided by room roles (I7), applied at once so later commands in the batch see them. */
+  /** Group commands: decided by room roles (PROTOCOL I7), applied at once so later commands in the batch see them. */
   private handleMembership(command: MembershipCommand, who: Identity, session: StoredSession, sKey: string): Outcome {
     const membership = this.options.membership;
     if (!membership) return reject("forbidden", { message: "Only groups have members to manage." });
@@ -174,7 +174,7 @@ export class RoomCore {
 
   /**
    * An operator's announcement or moderation action, as the next event. The caller checked the role;
-   * `clientId` makes a retried admin request idempotent (I3). Moderation state changes in the same batch.
+   * `clientId` makes a retried admin request idempotent (PROTOCOL I3). Moderation state changes in the same batch.
    */
   system(action: SystemAction, who: Identity, clientId: string): Accepted | { status: "duplicate"; ack: Ack; committed: boolean } {
     const known = this.dedupe.get(dedupeKey(who.id, clientId));
@@ -257,8 +257,8 @@ export class RoomCore {
   }
 
   /**
-   * The tail every sequenced event shares: the session's number moves on (I4), the event is remembered for
-   * I3 and serialised once, and the writes that make it durable: the event, the session, meta, and `extra`.
+   * The tail every sequenced event shares: the session's number moves on (PROTOCOL I4), the event is remembered for
+   * PROTOCOL I3 and serialised once, and the writes that make it durable: the event, the session, meta, and `extra`.
    */
   private seal(
     event: RoomEvent,

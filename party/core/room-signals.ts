@@ -1,8 +1,8 @@
 /**
- * Receipts, presence and typing of one room, batched (DESIGN §3): changes collected over a window go out
+ * Receipts, presence and typing of one room, batched (PROTOCOL R15): changes collected over a window go out
  * as at most one frame of each kind per window, the same string to every socket. A naive relay sends one
  * frame per change to every member, O(members²) when everyone reads or types; here the frames per second
- * are bounded by 3 / window per socket whatever the churn (PROTOCOL.md R15). Nothing here is stored: read
+ * are bounded by 3 / window per socket whatever the churn (PROTOCOL R15). Nothing here is stored: read
  * positions are stored by the room's group commit, presence and typing never are.
  *
  * Pure: time, timers and sending come in through the port. No interval: a timer runs only while there is

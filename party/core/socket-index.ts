@@ -1,12 +1,12 @@
 /**
  * Who holds which socket in a room, kept up to date as sockets open and close.
  *
- * Why: presence ("is this user's last socket gone?"), one-socket-per-session (R13) and the presence
+ * Why: presence ("is this user's last socket gone?"), one-socket-per-session (PROTOCOL R13) and the presence
  * frame's per-user check each used to scan every socket of the room. In a reconnect storm of 1,000
  * clients that is three scans of 1,000 sockets per reconnect (measured: about a third of the room's
  * CPU per connection). Here each of them is a map lookup.
  *
- * Observers (operators watching) hold sockets but are never presence; they still count for R13.
+ * Observers (operators watching) hold sockets but are never presence; they still count for PROTOCOL R13.
  * Pure: no runtime types, so the rules are unit-tested with plain data.
  */
 import { sessionKey } from "./keys.ts";
@@ -22,7 +22,7 @@ export class SocketIndex {
 
   /**
    * Records an admitted socket. Returns whether it made the user present (their first non-observer
-   * socket) and the id of the socket it replaces in its session (R13), if any.
+   * socket) and the id of the socket it replaces in its session (PROTOCOL R13), if any.
    */
   add(id: string, entry: SocketEntry): { joined: boolean; replaces?: string } {
     this.remove(id); // the same id again (never expected): replace rather than count twice

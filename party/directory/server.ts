@@ -11,13 +11,18 @@ import type * as Party from "partykit/server";
 import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
 import { ListRoomsQuery, RoomReport, type RoomEntry } from "../protocol/admin-schema.ts";
 import { renderMetrics } from "./metrics.ts";
+import { loadConfig, type TestSwitches } from "../config.ts";
 
 const ROOM_PREFIX = "r:";
 
 export default class Directory implements Party.Server {
   private rooms = new Map<string, RoomEntry>();
+  /** Test switches (party/test-switches.ts), read once; an invalid configuration throws here (party/config.ts). */
+  private readonly test: TestSwitches;
 
-  constructor(readonly room: Party.Room) {}
+  constructor(readonly room: Party.Room) {
+    this.test = loadConfig(room.env).test;
+  }
 
   static onBeforeConnect() {
     return refusedSocket("forbidden", "The directory has no socket API; use the admin API.", 4003);
@@ -37,7 +42,7 @@ export default class Directory implements Party.Server {
     const action = url.pathname.split("/").pop();
     if (request.method === "POST" && action === "report") {
       // Test switch (KAIWA_TEST_DIRECTORY_DELAY_MS): a slow directory, to prove no ack waits for it.
-      const delay = Number(this.room.env.KAIWA_TEST_DIRECTORY_DELAY_MS ?? 0);
+      const delay = this.test.directoryDelayMs;
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const report = RoomReport.safeParse(await request.json().catch(() => undefined));
       if (!report.success) return errorResponse("bad_frame", report.error.issues[0]?.message);

@@ -1,14 +1,17 @@
 /**
  * Routes a user's direct messages from their devices to the DM rooms. Per room, commands queue in arrival
- * order and go out as one batch, with one batch in flight per room, so a device's commands reach the room
- * in the order it numbered them (I4) while different conversations proceed independently.
+ * order and go out as one batch, with one batch in flight per room, so a device's commands reach the room in
+ * the order it numbered them (PROTOCOL I4) while different conversations proceed independently (the queues:
+ * party/core/dm-queues.ts).
  *
- * Each device gets its ack only when the room answers, i.e. after the room's durable write (I2). If the room
- * cannot be reached or could not store a command, the device's socket is closed with 4013: it reconnects
- * and resends everything unacked, in order, and the room's dedupe (I3) answers resends with the original ack.
+ * Each device gets its ack only when the room answers, i.e. after the room's durable write (PROTOCOL I2). If
+ * the room cannot be reached or could not store a command, the device's socket is closed with 4013: it
+ * reconnects and resends everything unacked, in order, and the room's dedupe (PROTOCOL I3) answers resends
+ * with the original ack.
  */
 import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, type Identity, type InboxAck } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
+import { DmQueues, toRoomItem } from "../core/dm-queues.ts";
 
 export type Device = { id: string; session: string; user: Identity; send(frame: string): void; resync(): void };
 type Item = { device: Device; command: DmCommand };
@@ -16,10 +19,7 @@ type Item = { device: Device; command: DmCommand };
 export type RoomCaller = (room: string, body: string, who: Identity) => Promise<Response>;
 
 export class DmRouter {
-  private readonly queues = new Map<string, Item[]>();
-  private readonly busy = new Set<string>();
-  /** Devices closed for resync: their queued commands are dropped (they will be resent in order). */
-  private readonly dropped = new Set<string>();
+  private readonly queues = new DmQueues<Item>((item) => item.device.id, LIMITS.maxCommandsPerFlush);
 
   /**
    * `owe`: called with the highest acked seq before any device hears its ack, so the inbox can remember
@@ -31,25 +31,16 @@ export class DmRouter {
   ) {}
 
   route(room: string, device: Device, command: DmCommand): void {
-    if (this.dropped.has(device.id)) return;
-    const queue = this.queues.get(room) ?? [];
-    queue.push({ device, command });
-    this.queues.set(room, queue);
-    if (!this.busy.has(room)) void this.flush(room);
+    if (this.queues.add(room, { device, command })) void this.flush(room);
   }
 
   forget(deviceId: string): void {
-    this.dropped.delete(deviceId);
+    this.queues.forget(deviceId);
   }
 
   private async flush(room: string): Promise<void> {
-    const queue = (this.queues.get(room) ?? []).filter((item) => !this.dropped.has(item.device.id));
-    this.queues.delete(room);
-    if (queue.length === 0) return;
-    this.busy.add(room);
-    const batch = queue.slice(0, LIMITS.maxCommandsPerFlush);
-    const rest = queue.slice(batch.length);
-    if (rest.length) this.queues.set(room, [...rest, ...(this.queues.get(room) ?? [])]);
+    const batch = this.queues.take(room);
+    if (!batch) return;
     try {
       const results = await this.send(room, batch);
       const acked = results.flatMap((result) => ("ack" in result ? [result.ack.seq] : []));
@@ -59,26 +50,22 @@ export class DmRouter {
       console.error(`DM room ${room} unreachable`, error);
       for (const item of batch) this.answer(room, item, { error: errorFrame("room_unavailable", { ref: item.command.clientId }) });
     } finally {
-      this.busy.delete(room);
-      if (this.queues.has(room)) void this.flush(room);
+      if (this.queues.done(room)) void this.flush(room);
     }
   }
 
   private async send(room: string, batch: Item[]): Promise<RoomCommandResult[]> {
-    const items = batch.map(({ device, command }) => {
-      const { type: _type, to: _to, ...rest } = command;
-      return { session: `ib-${device.session}`, command: { type: "send", ...rest } };
-    });
+    const items = batch.map(({ device, command }) => toRoomItem(device.session, command));
     const response = await this.callRoom(room, JSON.stringify({ items }), batch.at(-1)!.device.user);
     const body = (await response.json().catch(() => undefined)) as { results?: unknown } | undefined;
     if (!response.ok || !Array.isArray(body?.results) || body.results.length !== batch.length) {
-      throw new Error(`room answered ${response.status}: ${JSON.stringify(body).slice(0, 200)}`);
+      throw new Error(`room answered ${response.status}: ${String(JSON.stringify(body)).slice(0, 200)}`);
     }
     return body.results.map((result) => RoomCommandResult.parse(result));
   }
 
   private answer(room: string, item: Item, result: RoomCommandResult): void {
-    if (this.dropped.has(item.device.id)) return;
+    if (this.queues.isDropped(item.device.id)) return;
     if ("ack" in result) {
       const acks: InboxAck[] = [{ ...result.ack, room }];
       return item.device.send(JSON.stringify({ type: "ack", acks }));
@@ -87,7 +74,7 @@ export class DmRouter {
     item.device.send(JSON.stringify(error));
     if (isResent(error.code)) {
       // Later commands of this device must not overtake this one: drop them, the device resends all.
-      this.dropped.add(item.device.id);
+      this.queues.drop(item.device.id);
       item.device.resync();
     }
   }

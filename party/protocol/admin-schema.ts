@@ -1,5 +1,5 @@
 /**
- * Shapes of the operator side: admin request bodies and queries (parsed with zod at every boundary, I8),
+ * Shapes of the operator side: admin request bodies and queries (parsed with zod at every boundary, PROTOCOL I8),
  * the stats a room reports to the directory, and the answers the dashboard and the admin client read.
  * Runtime-free: imported by party/ (worker, rooms, directory) and client/admin.ts.
  */
@@ -25,7 +25,7 @@ export const MessagesQuery = z.object({
 });
 export const AuditQuery = z.object({ limit: z.coerce.number().int().positive().max(500).default(100) });
 
-/** `clientId` (optional) makes a retried action idempotent: the room answers with the original seq (I3). */
+/** `clientId` (optional) makes a retried action idempotent: the room answers with the original seq (PROTOCOL I3). */
 export const DeleteBody = z.object({ target: Seq, clientId: ClientId.optional() }).strict();
 export const AnnounceBody = z.object({ text: z.string().trim().min(1).max(LIMITS.maxTextChars), clientId: ClientId.optional() }).strict();
 export const ModerateBody = z

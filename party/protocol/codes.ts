@@ -63,6 +63,23 @@ export const CLOSE_CODES = {
 
 export type CloseCode = keyof typeof CLOSE_CODES;
 
+/** Every close code the server or client uses, by name: code names these, never the bare numbers. */
+export const CLOSE = {
+  /** Standard: a clean close (answering a peer's close). */
+  normal: 1000,
+  /** Standard: a frame over the runtime's or the protocol's size limit (RFC 6455 "message too big"). */
+  tooBig: 1009,
+  /** Standard: the server failed (a join or welcome that threw); retryable. */
+  internalError: 1011,
+  unauthorized: 4001,
+  forbidden: 4003,
+  notMember: 4004,
+  protocolViolation: 4008,
+  sessionReplaced: 4012,
+  resyncRequired: 4013,
+  banned: 4030,
+} as const satisfies Record<string, number>;
+
 /** Standard codes are retryable (network drop, server restart, 1011 internal error); 4xxx follow the table. */
 export function isRetryableClose(code: number): boolean {
   if (code in CLOSE_CODES) return CLOSE_CODES[code as CloseCode].retryable;

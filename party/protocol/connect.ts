@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LIMITS } from "./limits.ts";
 import { SessionId } from "./schema.ts";
 
-/** `?session=<id>` names the device session (I4); `epoch` and `lastSeq` ask to resume (I5). */
+/** `?session=<id>` names the device session (PROTOCOL I4); `epoch` and `lastSeq` ask to resume (PROTOCOL I5). */
 export const ConnectQuery = z
   .object({
     session: SessionId,

@@ -1,5 +1,5 @@
 /**
- * Decoding an inbound WebSocket frame at the boundary (I8), shared by the room and the inbox: text only,
+ * Decoding an inbound WebSocket frame at the boundary (PROTOCOL I8), shared by the room and the inbox: text only,
  * at most `maxFrameBytes`, JSON, then the party's zod schema. A failure is the typed error to send back,
  * naming the frame's clientId/requestId when it has one; nothing else happens.
  */
@@ -25,7 +25,7 @@ export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | Arr
   return checkFrame(data, schema);
 }
 
-/** The schema step alone, for a value already parsed from JSON (each element of a `batch` frame, R17). */
+/** The schema step alone, for a value already parsed from JSON (each element of a `batch` frame, PROTOCOL R17). */
 export function checkFrame<S extends z.ZodType>(data: unknown, schema: S): Decoded<z.infer<S>> {
   const parsed = schema.safeParse(data);
   if (parsed.success) return { ok: true, frame: parsed.data };

@@ -1,4 +1,4 @@
-/** A typed error frame from the codes table: one shape (`{code, message, retryable}`) for sockets and HTTP (I8). */
+/** A typed error frame from the codes table: one shape (`{code, message, retryable}`) for sockets and HTTP (PROTOCOL I8). */
 import { ERRORS, type ErrorCode } from "./codes.ts";
 import type { ErrorFrame } from "./schema.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The inbox protocol: one socket per user device to `/parties/inbox/<userId>` carries every one-to-one
- * conversation and the conversation list (see PROTOCOL.md "Inbox"). Shared by party/ and client/.
+ * conversation and the conversation list (see PROTOCOL §9). Shared by party/ and client/.
  * Room → inbox notifications (`Notification`) travel between actors over HTTP, never from clients.
  */
 import { z } from "zod";
@@ -23,7 +23,7 @@ export const DmCommand = z.object({
   text: z.string(),
   attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
 });
-/** Mark everything up to `seq` in `room` read (I6: only forward, never past the room's lastSeq). */
+/** Mark everything up to `seq` in `room` read (PROTOCOL I6: only forward, never past the room's lastSeq). */
 export const ReadCommand = z.object({ type: z.literal("read"), room: RoomId, seq: Seq, requestId: RequestId.optional() });
 /** A page of the conversation list, newest activity first; `before` is the `cursor` of the last row seen. */
 export const ListRequest = z.object({
@@ -59,7 +59,7 @@ export const ConversationState = z.object({
   lastTs: z.number().int(),
   preview: Preview.nullable(),
   readSeq: z.number().int().nonnegative(),
-  /** Other people's undeleted messages above readSeq (I6: 0 ≤ unread ≤ lastSeq − readSeq). */
+  /** Other people's undeleted messages above readSeq (PROTOCOL I6: 0 ≤ unread ≤ lastSeq − readSeq). */
   unread: z.number().int().nonnegative(),
   /** The user is no longer a member (removed or left); the row stays so the app can say so. */
   left: z.boolean().optional(),

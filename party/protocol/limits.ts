@@ -1,8 +1,9 @@
 /**
  * Every number that bounds what a client may send or what a room keeps, in one place.
- * Rooms read overrides from environment variables (see `roomLimitsFromEnv`), so tests can
+ * Rooms read overrides from environment variables through party/config.ts (the one loader), so tests can
  * shrink windows without a rebuild. Runtime-free: imported by party/ and client/.
  */
+
 export const LIMITS = {
   /** Largest inbound WebSocket frame, in UTF-8 bytes, before it is even parsed. */
   maxFrameBytes: 16 * 1024,
@@ -66,48 +67,12 @@ export const LIMITS = {
   resumeMaxEvents: 10_000,
   /** Events per frame when replaying on resume. */
   replayChunkEvents: 200,
-  /** How many recent (sender, clientId) pairs a room remembers: I3 holds for this many latest events. */
+  /** How many recent (sender, clientId) pairs a room remembers: PROTOCOL I3 holds for this many latest events. */
   dedupeWindow: 10_000,
   /** Recent events a room keeps in memory as edit/delete targets (older ones are read from storage). */
   recentWindow: 2_000,
-  /** Commands in one `batch` frame (R17); the frame's byte limit applies to the whole batch. */
+  /** Commands in one `batch` frame (PROTOCOL R17); the frame's byte limit applies to the whole batch. */
   maxCommandsPerFrame: 128,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
 } as const;
-
-export type RoomLimits = {
-  resumeMaxEvents: number;
-  flushWindowMs: number;
-  /** Test-only: delay every durable write by this many ms (proves I2: nothing is seen before the write). */
-  testWriteDelayMs: number;
-  /** Test-only: fail the Nth durable write once (0: never), to prove the 4013 resync keeps order (I4). */
-  testFailWriteAt: number;
-  /** Test-only: the Nth release of a durable batch throws (0: never), at `testFailReleaseStage`. */
-  testFailReleaseAt: number;
-  /** Test-only: "release" throws after the room's state took the batch, before any ack; "state" before the state took it. */
-  testFailReleaseStage: "state" | "release";
-  /** Safety-net alarm after a write that owes inboxes a notification: a crashed room redelivers then. */
-  notifyAlarmMs: number;
-  /** Test-only: never notify inboxes, as if the room died right after its write (the alarm still fires). */
-  testHoldNotify: boolean;
-};
-
-/** Reads room limits from the room's env vars (`partykit dev --var KEY=VALUE`), falling back to LIMITS. */
-export function roomLimitsFromEnv(env: Record<string, unknown>): RoomLimits {
-  const num = (key: string, fallback: number): number => {
-    const raw = env[key];
-    const value = typeof raw === "string" ? Number(raw) : typeof raw === "number" ? raw : NaN;
-    return Number.isFinite(value) && value >= 0 ? value : fallback;
-  };
-  return {
-    resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", LIMITS.resumeMaxEvents),
-    flushWindowMs: num("KAIWA_FLUSH_WINDOW_MS", LIMITS.flushWindowMs),
-    testWriteDelayMs: num("KAIWA_TEST_WRITE_DELAY_MS", 0),
-    testFailWriteAt: num("KAIWA_TEST_FAIL_WRITE_AT", 0),
-    testFailReleaseAt: num("KAIWA_TEST_FAIL_RELEASE_AT", 0),
-    testFailReleaseStage: env.KAIWA_TEST_FAIL_RELEASE_STAGE === "state" ? "state" : "release",
-    notifyAlarmMs: num("KAIWA_NOTIFY_ALARM_MS", 10_000),
-    testHoldNotify: env.KAIWA_TEST_HOLD_NOTIFY === "1",
-  };
-}

@@ -1,6 +1,6 @@
 /**
  * Every frame of the kaiwa protocol as zod schemas, shared by party/ and client/.
- * Inbound frames are parsed here at the boundary (I8); outbound frames are built with
+ * Inbound frames are parsed here at the boundary (PROTOCOL I8); outbound frames are built with
  * `satisfies ServerFrame` so a change here breaks the build wherever a frame is made.
  */
 import { z } from "zod";
@@ -26,11 +26,11 @@ export const Attachment = z.object({
 });
 export type Attachment = z.infer<typeof Attachment>;
 
-/** Who did something, stamped by the room from the verified token (I7), never read from a frame. */
+/** Who did something, stamped by the room from the verified token (PROTOCOL I7), never read from a frame. */
 export const Author = z.object({ id: UserId, name: z.string().max(LIMITS.maxDisplayNameChars) });
 export type Author = z.infer<typeof Author>;
 
-// ---- Client → room commands. Each carries the session's next number `n` (I4) and a clientId (I3).
+// ---- Client → room commands. Each carries the session's next number `n` (PROTOCOL I4) and a clientId (PROTOCOL I3).
 
 const commandBase = { clientId: ClientId, n: z.number().int().positive() };
 
@@ -50,7 +50,7 @@ export const HistoryRequest = z.object({
   limit: z.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
 });
 
-// ---- Group membership commands (groups `g:<id>`): sequenced like messages (I1-I4), decided by room roles.
+// ---- Group membership commands (groups `g:<id>`): sequenced like messages (PROTOCOL I1-I4), decided by room roles.
 
 export const Role = z.enum(["owner", "moderator", "member"]);
 export type Role = z.infer<typeof Role>;
@@ -71,7 +71,7 @@ const membershipCommands = [GroupCreateCommand, GroupRenameCommand, MemberAddCom
 export const MembershipCommand = z.discriminatedUnion("type", [...membershipCommands]);
 export type MembershipCommand = z.infer<typeof MembershipCommand>;
 
-/** Ephemeral member signals: never stored per change, batched out at a bounded rate (PROTOCOL.md R14-R16). */
+/** Ephemeral member signals: never stored per change, batched out at a bounded rate (PROTOCOL R14, R15). */
 export const ReadSignal = z.object({ type: z.literal("read"), seq: Seq, requestId: z.string().min(1).max(64).optional() });
 export const TypingSignal = z.object({ type: z.literal("typing") });
 export type ReadSignal = z.infer<typeof ReadSignal>;
@@ -79,7 +79,7 @@ export type ReadSignal = z.infer<typeof ReadSignal>;
 export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands]);
 export type Command = z.infer<typeof Command>;
 /**
- * Several commands in one frame, in order (R17). Each element is checked and answered exactly as if it
+ * Several commands in one frame, in order (PROTOCOL R17). Each element is checked and answered exactly as if it
  * had come in its own frame, so one bad element gets its own `bad_frame` and the others still go through.
  * Why: a socket's frames are each an event in the room's runtime; a client with many commands ready at
  * once (a burst, or the resend after a reconnect) pays that cost once instead of per command.
@@ -90,7 +90,7 @@ export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditComman
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HistoryRequest = z.infer<typeof HistoryRequest>;
 
-// ---- Events in the room log. Every event has its own seq (I1) and the server's timestamp.
+// ---- Events in the room log. Every event has its own seq (PROTOCOL I1) and the server's timestamp.
 
 const eventBase = { seq: Seq, ts: z.number().int(), author: Author, clientId: ClientId };
 
@@ -125,7 +125,7 @@ export const MemberEvent = z.object({
 });
 export type GroupEvent = z.infer<typeof GroupEvent>;
 export type MemberEvent = z.infer<typeof MemberEvent>;
-/** An operator's notice to the room: sequenced like a message (I1), so resume and history carry it. */
+/** An operator's notice to the room: sequenced like a message (PROTOCOL I1), so resume and history carry it. */
 export const AnnouncementEvent = z.object({ kind: z.literal("announcement"), ...eventBase, text: z.string() });
 /** An operator muted/banned (or lifted that from) a user in this room; `until` is the expiry in ms since the epoch. */
 export const ModerationEvent = z.object({
@@ -180,7 +180,7 @@ export const WelcomeFrame = z.object({
   /** null when the client did not ask to resume (a first connect). */
   resume: ResumeResult.nullable(),
   /**
-   * Frame types this room accepts beyond the first protocol ("batch": R17). A client uses one only when
+   * Frame types this room accepts beyond the first protocol ("batch": PROTOCOL R17). A client uses one only when
    * the room lists it, so a newer client still talks to an older room during a rolling deploy.
    */
   accepts: z.array(z.string()).optional(),
@@ -199,7 +199,7 @@ export const WelcomeFrame = z.object({
 });
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 
-/** The durable answer to a command: its seq and timestamp. `duplicate` marks the original ack re-sent (I3). */
+/** The durable answer to a command: its seq and timestamp. `duplicate` marks the original ack re-sent (PROTOCOL I3). */
 export const Ack = z.object({ clientId: ClientId, seq: Seq, ts: z.number().int(), duplicate: z.boolean().optional() });
 export type Ack = z.infer<typeof Ack>;
 export const AckFrame = z.object({ type: z.literal("ack"), acks: z.array(Ack) });
@@ -220,7 +220,7 @@ export type AckFrame = z.infer<typeof AckFrame>;
 export type EventsFrame = z.infer<typeof EventsFrame>;
 export type HistoryFrame = z.infer<typeof HistoryFrame>;
 
-/** Members' read positions that changed in the last window (I6); `delivered`: DM inboxes that have a seq. */
+/** Members' read positions that changed in the last window (PROTOCOL I6); `delivered`: DM inboxes that have a seq. */
 export const ReceiptsFrame = z.object({
   type: z.literal("receipts"),
   reads: z.record(z.string(), z.number().int().nonnegative()),
@@ -249,7 +249,7 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- Identity and room settings.
 
-/** Claims kaiwa reads from a verified JWT (I7): `sub` is the user id. */
+/** Claims kaiwa reads from a verified JWT (PROTOCOL I7): `sub` is the user id. */
 export const TokenClaims = z.object({
   sub: UserId,
   name: z.string().min(1).max(LIMITS.maxDisplayNameChars).optional(),
@@ -257,12 +257,26 @@ export const TokenClaims = z.object({
 });
 export type Identity = { id: string; name: string; role?: "operator" };
 
-export const RoomSettings = z.object({
-  /** Who may post: everyone with a valid token, or operators only (announcement channels). */
-  whoMayPost: z.enum(["everyone", "operators"]).default("everyone"),
-  maxTextChars: z.number().int().min(1).max(LIMITS.maxTextChars).default(LIMITS.maxTextChars),
+/** The numeric settings' ranges: the schema enforces them, and a room clamps stored values into them on load. */
+export const ROOM_SETTING_RANGES = {
+  maxTextChars: [1, LIMITS.maxTextChars],
   /** Minimum ms between two posts by the same user; 0 is off. Operators are exempt. */
-  slowModeMs: z.number().int().min(0).max(3_600_000).default(0),
+  slowModeMs: [0, 3_600_000],
+} as const satisfies Record<string, readonly [number, number]>;
+
+const settingFields = {
+  /** Who may post: everyone with a valid token, or operators only (announcement channels). */
+  whoMayPost: z.enum(["everyone", "operators"]),
+  maxTextChars: z.number().int().min(ROOM_SETTING_RANGES.maxTextChars[0]).max(ROOM_SETTING_RANGES.maxTextChars[1]),
+  slowModeMs: z.number().int().min(ROOM_SETTING_RANGES.slowModeMs[0]).max(ROOM_SETTING_RANGES.slowModeMs[1]),
+};
+
+export const RoomSettings = z.object({
+  whoMayPost: settingFields.whoMayPost.default("everyone"),
+  maxTextChars: settingFields.maxTextChars.default(LIMITS.maxTextChars),
+  slowModeMs: settingFields.slowModeMs.default(0),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
-export const RoomSettingsPatch = RoomSettings.partial().strict();
+/** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */
+export const RoomSettingsPatch = z.object(settingFields).partial().strict();
+export type RoomSettingsPatch = z.infer<typeof RoomSettingsPatch>;

@@ -1,16 +1,16 @@
 /**
  * The operator side of a room: admin routes (`/parties/room/<id>/admin/<action>`, reached from the admin
  * API in the worker or directly with an operator token), moderation effects on sockets, observer
- * connections, and the stats report for the directory. Kept out of party/room.ts so the room shell stays
+ * connections, and the stats report for the directory. Kept out of room/server.ts so the room shell stays
  * about messaging; the room calls in through a few hooks.
  *
- * Every route checks the platform `operator` role from the verified identity (I7) and parses its input
- * with the schemas the worker used (I8): a request that fails either changes nothing.
+ * Every route checks the platform `operator` role from the verified identity (PROTOCOL I7) and parses its input
+ * with the schemas the worker used (PROTOCOL I8): a request that fails either changes nothing.
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import type { z } from "zod";
-import type { Ack, ErrorFrame, Identity } from "../protocol/index.ts";
+import { CLOSE, roomKind, type Ack, type ErrorFrame, type Identity } from "../protocol/index.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { AnnounceBody, AuditQuery, DeleteBody, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "../protocol/admin-schema.ts";
@@ -22,7 +22,7 @@ import { readEventsJson } from "../adapters/event-log.ts";
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
 export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };
 
-/** What RoomAdmin needs from the room shell (party/room.ts). */
+/** What RoomAdmin needs from the room shell (room/server.ts). */
 export interface AdminHost {
   readonly room: Party.Room;
   readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
@@ -36,7 +36,6 @@ export interface AdminHost {
 type ConnState = { user: Identity; session: string; observer?: true };
 
 const AUDIT_PREFIX = "audit:";
-const BANNED_CLOSE = 4030;
 
 export class RoomAdmin {
   private rateBase = { accepted: 0, at: Date.now() };
@@ -44,14 +43,14 @@ export class RoomAdmin {
   constructor(private readonly host: AdminHost) {}
 
   get kind(): "dm" | "room" {
-    return safeDecode(this.host.room.id).startsWith("dm:") ? "dm" : "room";
+    return roomKind(safeDecode(this.host.room.id)) === "dm" ? "dm" : "room";
   }
 
   /** Refuses a socket of a banned user (typed frame + 4030) and observer sockets of non-operators. */
   connectRefusal(who: Identity, observe: boolean): { frame: ErrorFrame; closeCode: number } | undefined {
     if (observe && who.role !== "operator") return { frame: errorFrame("forbidden", { message: "Only operators may observe a room." }), closeCode: 4003 };
     const refusal = this.host.state.core.moderation.refusal(who, "connect", Date.now());
-    return refusal ? { frame: errorFrame(refusal.code, refusal), closeCode: BANNED_CLOSE } : undefined;
+    return refusal ? { frame: errorFrame(refusal.code, refusal), closeCode: CLOSE.banned } : undefined;
   }
 
   async handle(request: Party.Request, who: Identity, url: URL): Promise<Response> {
@@ -191,7 +190,7 @@ export class RoomAdmin {
       } catch {
         // already closed
       }
-      this.host.closeSocket(conn, BANNED_CLOSE, "banned");
+      this.host.closeSocket(conn, CLOSE.banned, "banned");
     }
   }
 

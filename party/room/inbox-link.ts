@@ -8,7 +8,8 @@
  * Open rooms have no members and keep this inert.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, RoomEvent, type MessageEvent, type Preview, type RoomLimits } from "../protocol/index.ts";
+import { LIMITS, RoomEvent, type MessageEvent, type Preview } from "../protocol/index.ts";
+import type { KaiwaConfig } from "../config.ts";
 import { ReadState, membersFromRoomId } from "../core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
 import { callActor } from "../worker/service-auth.ts";
@@ -44,7 +45,7 @@ export class RoomInboxLink {
   constructor(
     private readonly room: Party.Room,
     private readonly core: () => RoomCore,
-    private readonly limits: RoomLimits,
+    private readonly config: KaiwaConfig,
     private readonly alarms: AlarmClock,
   ) {}
 
@@ -70,8 +71,7 @@ export class RoomInboxLink {
   async ensure(roomId: string, origin: string): Promise<void> {
     this.where ??= await this.room.storage.get<Where>(WHERE_KEY);
     if (!this.where) {
-      const configured = this.room.env.KAIWA_PUBLIC_ORIGIN;
-      this.where = { roomId, origin: typeof configured === "string" && configured ? configured : origin };
+      this.where = { roomId, origin: this.config.publicOrigin ?? origin };
       await this.room.storage.put(WHERE_KEY, this.where);
     }
     await this.load();
@@ -146,7 +146,7 @@ export class RoomInboxLink {
         },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         random: Math.random,
-        held: this.limits.testHoldNotify,
+        held: this.config.test.holdNotify,
       },
       cursors,
     );
@@ -190,7 +190,7 @@ export class RoomInboxLink {
   armAlarm(): void {
     if (!this.active || this.alarmArmed) return;
     this.alarmArmed = true;
-    this.alarms.want("notify", Date.now() + this.limits.notifyAlarmMs).catch((error) => {
+    this.alarms.want("notify", Date.now() + this.config.room.notifyAlarmMs).catch((error) => {
       this.alarmArmed = false;
       console.error("arming the notify alarm failed", error);
     });
@@ -229,7 +229,7 @@ export class RoomInboxLink {
     const done = await this.notifier.drain();
     if (!done) {
       this.alarmArmed = true;
-      await this.alarms.want("notify", Date.now() + this.limits.notifyAlarmMs);
+      await this.alarms.want("notify", Date.now() + this.config.room.notifyAlarmMs);
     } else if (!this.alarmArmed) {
       await this.alarms.withdraw("notify");
     }

@@ -1,10 +1,10 @@
 /**
- * The room's members-facing part: read positions (I6) over sockets and HTTP, typing, presence and the
+ * The room's members-facing part: read positions (PROTOCOL I6) over sockets and HTTP, typing, presence and the
  * welcome's members block, and cutting off users who stop being members. Receipts, presence and typing go
  * out batched through RoomSignals (never one broadcast per member per change).
  */
 import type * as Party from "partykit/server";
-import { LIMITS, type ErrorFrame, type Identity } from "../protocol/index.ts";
+import { CLOSE, LIMITS, type ErrorFrame, type Identity } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { RoomSignals } from "../core/room-signals.ts";
 import { SocketIndex, type SocketEntry } from "../core/socket-index.ts";
@@ -12,7 +12,7 @@ import type { Accepted, RoomCore } from "../core/room-core.ts";
 import { readKey, type RoomInboxLink } from "./inbox-link.ts";
 import { eventsFrame } from "./frames-out.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import type { Conn, ConnState, Pending, Replier } from "./types.ts";
+import type { Conn, ConnState, Pending, Reply } from "./types.ts";
 
 /** What the room shell lends this part. */
 export interface MembersHost {
@@ -21,16 +21,16 @@ export interface MembersHost {
   core(): RoomCore;
   linkReady(): Promise<void>;
   isBroken(): boolean;
-  reply(conn: Replier, frame: ErrorFrame): void;
+  reply(reply: Reply, frame: ErrorFrame): void;
   refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void;
-  /** Into the group commit: durable before anyone hears of it (I2). */
+  /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   queue(item: Pending, writes: Array<[string, unknown]>): void;
   broadcast(frame: string): void;
 }
 
 export class RoomMembers {
   readonly signals: RoomSignals;
-  /** Who holds which socket: presence and R13 without scanning every socket. */
+  /** Who holds which socket: presence and PROTOCOL R13 without scanning every socket. */
   private readonly sockets = new SocketIndex();
   /** Sockets the room closed and already took out of the index; their onClose is still to come. */
   private readonly detached = new Set<string>();
@@ -59,7 +59,7 @@ export class RoomMembers {
 
   /**
    * An admitted socket opened (observers never count as presence). Returns the id of the socket it
-   * replaces in its session (R13), which the room closes.
+   * replaces in its session (PROTOCOL R13), which the room closes.
    */
   opened(conn: Conn): string | undefined {
     const state = conn.state;
@@ -70,7 +70,7 @@ export class RoomMembers {
   }
 
   /**
-   * The room is closing this socket (R13 replacement, resync, refusal, ban): it stops counting now. A
+   * The room is closing this socket (PROTOCOL R13 replacement, resync, refusal, ban): it stops counting now. A
    * half-open peer never answers the close, so its onClose can be minutes away.
    */
   detach(conn: Conn): void {
@@ -106,42 +106,42 @@ export class RoomMembers {
   }
 
   /** A member's read over their room socket: answered with their own receipt, others hear it batched. */
-  async readOverSocket(conn: Conn, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
+  async readOverSocket(reply: Reply, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
     await this.host.linkReady();
     const refused = this.checkRead(who, seq);
-    if (refused) return this.host.reply(conn, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
-    if (this.needsReadWrite(who, seq)) return this.queueRead(conn, who, seq, requestId);
-    safeSend(conn, JSON.stringify({ type: "receipts", reads: { [who.id]: this.host.link.snapshot(who.id).readSeq }, ...(requestId ? { requestId } : {}) }));
+    if (refused) return this.host.reply(reply, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
+    if (this.needsReadWrite(who, seq)) return this.queueRead(reply, who, seq, requestId);
+    reply.read(who.id, this.host.link.snapshot(who.id).readSeq, requestId);
   }
 
-  /** I6: members only, never past the committed seq. */
+  /** PROTOCOL I6: members only, never past the committed seq. */
   checkRead(who: Identity, seq: number): { code: "not_member" | "read_out_of_range"; message?: string } | undefined {
     if (!this.host.link.isMember(who.id)) return { code: "not_member" };
     if (seq > this.host.core().committedSeq) return { code: "read_out_of_range", message: `The room's lastSeq is ${this.host.core().committedSeq}.` };
     return undefined;
   }
 
-  /** Only forward moves are written (I6); a stale read is answered with the current position. */
+  /** Only forward moves are written (PROTOCOL I6); a stale read is answered with the current position. */
   needsReadWrite(who: Identity, seq: number): boolean {
     return this.host.isBroken() || seq > Math.max(this.host.link.snapshot(who.id).readSeq, this.queuedReads.get(who.id) ?? 0);
   }
 
-  queueRead(conn: Replier, who: Identity, seq: number, requestId?: string): void {
-    if (this.host.isBroken()) return this.host.reply(conn, errorFrame("storage_failed", requestId ? { ref: requestId } : {}));
+  queueRead(reply: Reply, who: Identity, seq: number, requestId?: string): void {
+    if (this.host.isBroken()) return this.host.reply(reply, errorFrame("storage_failed", requestId ? { ref: requestId } : {}));
     this.queuedReads.set(who.id, seq);
-    this.host.queue({ conn, read: { user: who.id, seq }, ...(requestId ? { requestId } : {}) }, [[readKey(who.id), seq]]);
+    this.host.queue({ kind: "read", reply, user: who.id, seq, ...(requestId ? { requestId } : {}) }, [[readKey(who.id), seq]]);
   }
 
   /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
-  typing(conn: Conn, who: Identity): void {
+  typing(reply: Reply, who: Identity): void {
     const membership = this.host.core().membership;
     const mayPost = membership ? membership.has(who.id) : this.host.link.isMember(who.id) || !this.host.link.active;
     if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
-      return this.host.reply(conn, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
+      return this.host.reply(reply, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
     }
     // A muted or banned user may not post, so they never show as typing either.
     const moderated = this.host.core().moderation.refusal(who, "send", Date.now());
-    if (moderated) return this.host.reply(conn, errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." }));
+    if (moderated) return this.host.reply(reply, errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." }));
     this.signals.typing(who.id);
   }
 
@@ -174,7 +174,7 @@ export class RoomMembers {
       const until = removedAt.get(user);
       if (until !== undefined) safeSend(conn, eventsFrame(accepted.filter((a) => a.event.seq <= until).map((a) => a.eventJson)));
       closed.add(conn.id);
-      this.host.refuse(conn, errorFrame("not_member", { message: "You are not a member of this group." }), 4004);
+      this.host.refuse(conn, errorFrame("not_member", { message: "You are not a member of this group." }), CLOSE.notMember);
     }
     return closed;
   }

@@ -1,17 +1,32 @@
 /**
  * Room → inbox notifications: after a commit, every member's inbox hears of the new events and of the
  * member's read position and unread count, coalesced (one call per inbox carries all that is pending)
- * and never on the ack path (I2 holds: only committed state is sent; a slow inbox delays nobody).
+ * and never on the ack path (PROTOCOL I2 holds: only committed state is sent; a slow inbox delays nobody).
  *
  * Exactly once at the inbox: the room remembers, per member, the state the inbox confirmed (`Cursor`); a
  * member is pending while the room is ahead of that. The inbox applies notifications idempotently by
  * (room, seq), so a retry after a lost reply changes nothing. Durability across crashes: the room's alarm
  * is armed in the same write as the events (see room.ts), and a woken room redelivers what is pending.
+ *
+ * This file does the I/O (snapshots, stored events, calls, cursors, timers); who is owed a call, which
+ * calls a tick makes, what a call carries and how long a retry waits are decided in
+ * party/core/notify-coalescing.ts.
  */
-import { LIMITS, type Notification } from "../protocol/index.ts";
+import {
+  COALESCE_MS,
+  MAX_CALLS_IN_FLIGHT,
+  NotifyCoalescer,
+  RecentEvents,
+  commitDelay,
+  cursorOf,
+  eventRange,
+  isBehind,
+  notifyBody,
+  type Cursor,
+  type Snapshot,
+} from "../core/notify-coalescing.ts";
 
-export type Cursor = { seq: number; readSeq: number; unread: number };
-export type Snapshot = Omit<Notification, "events">;
+export type { Cursor, Snapshot } from "../core/notify-coalescing.ts";
 
 export type NotifierPort = {
   members(): readonly string[];
@@ -28,38 +43,20 @@ export type NotifierPort = {
   held: boolean;
 };
 
-const COALESCE_MS = 2;
-/**
- * Inbox calls in flight per room. Cloudflare allows a handful of simultaneous outgoing connections per
- * invocation (6), and a 500-member group fanning out 500 calls at once stalled partykit dev (measured):
- * the rest wait their turn, one call per member either way.
- */
-const MAX_CALLS_IN_FLIGHT = 6;
-const GROUP_COALESCE_MS = 100;
-const RECENT_KEPT = LIMITS.notifyMaxEvents;
-
 export class RoomNotifier {
-  private readonly cursors = new Map<string, Cursor>();
-  private readonly inFlight = new Set<string>();
-  /**
-   * Members that may be behind, marked by commits and reads: the send loop takes from here instead of
-   * comparing every member's snapshot after every call (that was O(members²) per round in a 500-member group).
-   */
-  private readonly dirty = new Set<string>();
-  private timerSet = false;
-  private failures = 0;
+  private readonly state: NotifyCoalescer;
   /** Recently committed events, so live notifications never read storage. */
-  private recent: Array<{ seq: number; json: string }> = [];
+  private readonly recent = new RecentEvents();
   readonly counters = { calls: 0, failures: 0, events: 0 };
 
   constructor(private readonly port: NotifierPort, stored: Record<string, Cursor>) {
-    for (const [user, cursor] of Object.entries(stored)) this.cursors.set(user, cursor);
-    for (const user of this.pending()) this.dirty.add(user);
+    this.state = new NotifyCoalescer(stored);
+    for (const user of this.pending()) this.state.markDirty(user);
   }
 
   /** This member's state changed (their read position, their membership). */
   markDirty(user: string): void {
-    this.dirty.add(user);
+    this.state.markDirty(user);
     this.kick();
   }
 
@@ -69,31 +66,22 @@ export class RoomNotifier {
   }
 
   committed(events: Array<{ seq: number; json: string }>): void {
-    for (const event of events) this.recent.push(event);
-    if (this.recent.length > RECENT_KEPT * 2) this.recent = this.recent.slice(-RECENT_KEPT);
-    if (events.length > 0) for (const user of this.port.members()) this.dirty.add(user);
-    // A DM notifies at once; a group waits a little longer so a burst becomes one call per member.
-    this.kick(this.port.members().length > 2 ? GROUP_COALESCE_MS : COALESCE_MS);
+    this.recent.add(events);
+    if (events.length > 0) for (const user of this.port.members()) this.state.markDirty(user);
+    this.kick(commitDelay(this.port.members().length));
   }
 
   kick(delayMs = COALESCE_MS): void {
-    if (this.timerSet || this.port.held) return;
-    this.timerSet = true;
+    if (this.port.held || !this.state.claimTimer()) return;
     this.port.schedule(() => {
-      this.timerSet = false;
-      for (const user of this.dirty) {
-        if (this.inFlight.size >= MAX_CALLS_IN_FLIGHT) break;
-        if (this.inFlight.has(user)) continue;
-        this.dirty.delete(user);
-        if (this.isBehind(user)) void this.send(user);
-      }
+      for (const user of this.state.due((u) => this.isBehind(u))) void this.send(user);
     }, delayMs);
   }
 
   /** Deliver everything pending now; resolves when every attempt has finished (for alarms). */
   async drain(): Promise<boolean> {
     if (this.port.held) return false;
-    const waiting = this.pending().filter((user) => !this.inFlight.has(user));
+    const waiting = this.state.idle(this.pending());
     const worker = async () => {
       for (let user = waiting.shift(); user !== undefined; user = waiting.shift()) await this.send(user);
     };
@@ -104,48 +92,33 @@ export class RoomNotifier {
   private isBehind(user: string): boolean {
     // A removed member whose last notification went out is owed nothing more, however it got marked.
     if (!this.port.isRecipient(user)) return false;
-    const snap = this.port.snapshot(user);
-    const cursor = this.cursors.get(user) ?? { seq: 0, readSeq: 0, unread: 0 };
-    return cursor.seq < snap.lastSeq || cursor.readSeq !== snap.readSeq || cursor.unread !== snap.unread;
+    return isBehind(this.state.cursor(user), this.port.snapshot(user));
   }
 
   private async send(user: string): Promise<void> {
-    this.inFlight.add(user);
+    this.state.begin(user);
     try {
       const snap = this.port.snapshot(user);
-      const confirmed = this.cursors.get(user)?.seq ?? 0;
-      // The tail only: a device that sees a gap fetches the rest from the room (sync).
-      const from = Math.max(confirmed + 1, snap.lastSeq - LIMITS.notifyMaxEvents + 1);
-      const events = from <= snap.lastSeq ? await this.eventsJson(from, snap.lastSeq + 1) : [];
-      const body = `{"notifications":[${JSON.stringify(snap).slice(0, -1)},"events":[${events.join(",")}]}]}`;
+      const range = eventRange(this.state.confirmedSeq(user), snap.lastSeq);
+      const events = range ? await this.eventsJson(range.from, range.before) : [];
+      const body = notifyBody(snap, events);
       this.counters.calls++;
       await this.port.deliver(user, body);
-      const cursor = { seq: snap.lastSeq, readSeq: snap.readSeq, unread: snap.unread };
-      this.cursors.set(user, cursor);
+      const cursor = cursorOf(snap);
+      this.state.confirm(user, cursor);
       this.port.saveCursor(user, cursor);
       this.counters.events += events.length;
-      this.failures = 0;
     } catch (error) {
       this.counters.failures++;
-      this.failures++;
-      console.error(`notifying inbox ${user} failed (attempt ${this.failures}); retrying`, error);
       // Full-jitter backoff, capped: a restarting inbox is retried until it answers.
-      const cap = Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
-      this.inFlight.delete(user);
-      this.dirty.add(user);
-      return this.kick(Math.round(this.port.random() * cap));
+      const { attempt, delayMs } = this.state.failed(user, this.port.random());
+      console.error(`notifying inbox ${user} failed (attempt ${attempt}); retrying`, error);
+      return this.kick(delayMs);
     }
-    this.inFlight.delete(user);
-    if (this.isBehind(user)) this.dirty.add(user);
-    if (this.dirty.size > 0) this.kick();
+    if (this.state.settled(user, this.isBehind(user))) this.kick();
   }
 
   private async eventsJson(from: number, before: number): Promise<string[]> {
-    const first = this.recent[0]?.seq;
-    if (first !== undefined && first <= from) {
-      const picked = this.recent.filter((e) => e.seq >= from && e.seq < before).map((e) => e.json);
-      if (picked.length === before - from) return picked;
-    }
-    return this.port.readEventsJson(from, before);
+    return this.recent.pick(from, before) ?? this.port.readEventsJson(from, before);
   }
 }

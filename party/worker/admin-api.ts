@@ -1,7 +1,7 @@
 /**
  * The admin HTTP API, served by the worker (main party's static onFetch) at `/admin/*`, so a refused
  * request never wakes an actor. Order of checks: token (401), platform `operator` role from the
- * verified token (403, I7), route (404), room id, query and body with zod (400, I8). Only then is the
+ * verified token (403, PROTOCOL I7), route (404), room id, query and body with zod (400, PROTOCOL I8). Only then is the
  * request forwarded, party-to-party, with the verified identity stamped in the header the rooms read.
  */
 import type * as Party from "partykit/server";

@@ -1,13 +1,15 @@
 /**
- * Token verification (I7). Runs in the worker (onBeforeConnect / onBeforeRequest) so a bad token never
+ * Token verification (PROTOCOL I7). Runs in the worker (onBeforeConnect / onBeforeRequest) so a bad token never
  * wakes a room. Identity reaches the room only through the `x-kaiwa-identity` header this module sets
  * after verification; any copy of that header a client sent is overwritten or removed.
  *
  * Keys: `KAIWA_JWKS_URL` (production: the identity provider's key set, RS256/ES256/EdDSA) or
- * `KAIWA_JWT_SECRET` (development: HS256). With neither, every token is refused (fail closed).
+ * `KAIWA_JWT_SECRET` (development: HS256). With neither, every token is refused (fail closed). Both are
+ * validated by party/config.ts; an invalid one refuses every token with `internal`, naming the variable.
  */
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { TokenClaims, type ErrorCode, type Identity } from "../protocol/index.ts";
+import { ConfigError, readAuthConfig } from "../config.ts";
 
 export const IDENTITY_HEADER = "x-kaiwa-identity";
 
@@ -28,16 +30,22 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 export async function verifyToken(token: string | null | undefined, env: Record<string, unknown>): Promise<AuthResult> {
+  let keys: { jwksUrl: string | undefined; jwtSecret: string | undefined };
+  try {
+    keys = readAuthConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return { ok: false, code: "internal", message: error.message };
+    throw error;
+  }
   if (!token) return { ok: false, code: "unauthorized", message: "No token: pass ?token=<JWT> or Authorization: Bearer <JWT>." };
-  const jwksUrl = typeof env.KAIWA_JWKS_URL === "string" && env.KAIWA_JWKS_URL ? env.KAIWA_JWKS_URL : undefined;
-  const secret = typeof env.KAIWA_JWT_SECRET === "string" && env.KAIWA_JWT_SECRET ? env.KAIWA_JWT_SECRET : undefined;
+  const { jwksUrl, jwtSecret: secret } = keys;
   try {
     const options = { requiredClaims: ["exp", "sub"], clockTolerance: 5 };
     let payload: unknown;
     if (jwksUrl) {
-      let keys = jwksCache.get(jwksUrl);
-      if (!keys) jwksCache.set(jwksUrl, (keys = createRemoteJWKSet(new URL(jwksUrl))));
-      ({ payload } = await jwtVerify(token, keys, options));
+      let keySet = jwksCache.get(jwksUrl);
+      if (!keySet) jwksCache.set(jwksUrl, (keySet = createRemoteJWKSet(new URL(jwksUrl))));
+      ({ payload } = await jwtVerify(token, keySet, options));
     } else if (secret) {
       ({ payload } = await jwtVerify(token, await hmacKey(secret), { ...options, algorithms: ["HS256"] }));
     } else {

@@ -1,17 +1,22 @@
 /**
  * The project's main party, answered in the worker: `/health` (for deploy checks and the test harness),
- * the operator admin API at `/admin/*` (party/admin/api.ts) and `/archive/search` (party/archive/search.ts).
- * Conversations live in the `room` party (party/room.ts), at /parties/room/<id>; the dashboard is
+ * the operator admin API at `/admin/*` (party/worker/admin-api.ts) and `/archive/search` (party/worker/search-route.ts).
+ * Conversations live in the `room` party (party/room/server.ts), at /parties/room/<id>; the dashboard is
  * served from public/ (partykit.json `serve`).
  */
 import type * as Party from "partykit/server";
 import { ADMIN_PREFIX, handleAdmin } from "./admin-api.ts";
 import { searchRoute } from "./search-route.ts";
+import { checkConfig } from "../config.ts";
+import { errorResponse } from "../adapters/http.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}
 
   static onFetch(request: Party.Request, lobby: Party.FetchLobby) {
+    // An invalid configuration refuses every request, naming the variable (party/config.ts).
+    const config = checkConfig(lobby.env);
+    if (!config.ok) return errorResponse("internal", config.error.message);
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
     if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request as unknown as Request, lobby);

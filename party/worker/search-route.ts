@@ -2,7 +2,7 @@
  * `GET /archive/search?q=&room=&sender=&from=&to=&limit=&cursor=` in the worker: full-text search over
  * archived messages of rooms the caller belongs to. The token is verified like a room's (party/auth.ts);
  * membership is enforced inside the SQL (party/archive/sql.ts), never by filtering rows afterwards.
- * Bad input gets a typed error (I8); an unreachable database `archive_unavailable`; never a stack trace.
+ * Bad input gets a typed error (PROTOCOL I8); an unreachable database `archive_unavailable`; never a stack trace.
  */
 import { z } from "zod";
 import { UserId } from "../protocol/index.ts";

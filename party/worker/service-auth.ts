@@ -10,19 +10,30 @@
  * restart an actor woken only by its alarm never gets them), so an alarm-driven retry must go the long
  * way, through the public URL and the worker, and prove it is an actor. It is a short-lived HS256 JWT keyed
  * by KAIWA_SERVICE_SECRET (or KAIWA_JWT_SECRET in development).
+ *
+ * The gates below are also where a bad configuration fails fast: before anything else they check the
+ * whole configuration (party/config.ts), so the first request from outside already gets a typed
+ * `internal` error naming the variable (HTTP 500; sockets: an error frame and close 1011).
  */
 import { jwtVerify, SignJWT } from "jose";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { drainBody, errorResponse, refusedSocket } from "../adapters/http.ts";
-import type { Identity } from "../protocol/index.ts";
+import { CLOSE, type Identity } from "../protocol/index.ts";
+import { checkConfig, readAuthConfig } from "../config.ts";
 
 export const CALLER_HEADER = "x-kaiwa-caller";
 export const SERVICE_TOKEN_HEADER = "x-kaiwa-service-token";
 const AUDIENCE = "kaiwa-service";
 
+/** KAIWA_SERVICE_SECRET, else KAIWA_JWT_SECRET (party/config.ts); undefined when neither is set or valid. */
 function serviceKey(env: Record<string, unknown>): Uint8Array | undefined {
-  const secret = env.KAIWA_SERVICE_SECRET || env.KAIWA_JWT_SECRET;
-  return typeof secret === "string" && secret ? new TextEncoder().encode(secret) : undefined;
+  let secret: string | undefined;
+  try {
+    secret = readAuthConfig(env).serviceSecret;
+  } catch {
+    secret = undefined; // named by the gates and the actors' loadConfig; here it only means "no key"
+  }
+  return secret ? new TextEncoder().encode(secret) : undefined;
 }
 
 export async function signServiceToken(env: Record<string, unknown>): Promise<string> {
@@ -86,12 +97,18 @@ export async function callActor(
 }
 
 /**
- * The worker's gate for HTTP requests to rooms and inboxes: an actor with a valid service token keeps the
+ * The worker's gate for HTTP requests to rooms and inboxes (a valid configuration first, else a typed 500
+ * naming the variable): an actor with a valid service token keeps the
  * identity it asserts (it acts for a user it has already verified); anyone else needs a valid user token,
- * whose identity replaces whatever identity header came along (I7).
+ * whose identity replaces whatever identity header came along (PROTOCOL I7).
  */
 export async function gateRequest(request: Request, lobby: { id: string; env: Record<string, unknown> }): Promise<Request | Response> {
   const env = lobby.env;
+  const config = checkConfig(env);
+  if (!config.ok) {
+    await drainBody(request);
+    return errorResponse("internal", config.error.message);
+  }
   if (isEncodedId(lobby.id)) {
     await drainBody(request);
     return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
@@ -117,15 +134,18 @@ export function isEncodedId(id: string): boolean {
 }
 
 /**
- * The worker's gate for WebSocket upgrades to rooms and inboxes: canonical ids only, a valid user token
+ * The worker's gate for WebSocket upgrades to rooms and inboxes: a valid configuration (else close 1011
+ * with the typed `internal` frame naming the variable), canonical ids only, a valid user token
  * (refusals are an accepted socket with one typed error frame and a 4xxx close), then the party's own
- * rule (`forbid` returns why this user may not open this actor), and the verified identity stamped (I7).
+ * rule (`forbid` returns why this user may not open this actor), and the verified identity stamped (PROTOCOL I7).
  */
 export async function gateSocket(
   request: Request,
   lobby: { id: string; env: Record<string, unknown> },
   forbid?: (who: Identity) => string | undefined,
 ): Promise<Request | Response> {
+  const config = checkConfig(lobby.env);
+  if (!config.ok) return refusedSocket("internal", config.error.message, CLOSE.internalError);
   if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
   const auth = await verifyToken(tokenFromRequest(request), lobby.env);
   if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);

@@ -1,6 +1,6 @@
 /**
  * Checks shared by the archive tests: drive a room with a raw socket (messages, edits, deletions), read
- * the room log back over HTTP, and compare it with the archive row for row, every column (I9).
+ * the room log back over HTTP, and compare it with the archive row for row, every column (PROTOCOL I9).
  */
 import assert from "node:assert/strict";
 import type { DevServer } from "./dev-server.ts";
@@ -76,7 +76,7 @@ export async function waitDrained(server: DevServer, room: string, timeoutMs = 1
   return stats;
 }
 
-/** I9: the archive holds exactly the room's events, each row equal to the room's record in every column. */
+/** PROTOCOL I9: the archive holds exactly the room's events, each row equal to the room's record in every column. */
 export async function assertArchiveEqualsLog(db: ArchiveDb, room: string, log: any[]): Promise<void> {
   const rows = await db.query(
     `SELECT room_id, seq::int AS seq, kind, ts::float8 AS ts, author_id, author_name, client_id, target::int AS target, body,

@@ -13,8 +13,22 @@ import { freePort } from "./free-port.ts";
 const ROOT = join(import.meta.dirname, "..", "..");
 export const TEST_SECRET = "kaiwa-test-secret-" + process.pid;
 
-/** `nodeArgs`: options for partykit's own Node process, before its script (the bench's `--import` preload). */
-export type DevServerOptions = { vars?: Record<string, string | number>; stateDir?: string; nodeArgs?: string[] };
+/**
+ * `nodeArgs`: options for partykit's own Node process, before its script (the bench's `--import` preload).
+ * `testMode`: KAIWA_TEST_MODE=1, without which the test-only switches (`KAIWA_TEST_*`, party/test-switches.ts)
+ * are refused. Unset: on exactly when `vars` sets a switch, so a test that injects a fault gets a server that
+ * acts on it, and every other test runs the production configuration (switches inert). `false`: off even
+ * with switches (to see the refusal).
+ */
+export type DevServerOptions = { vars?: Record<string, string | number>; stateDir?: string; nodeArgs?: string[]; testMode?: boolean };
+
+/** The `--var`s a DevServer passes: the test token secret, the caller's vars, and KAIWA_TEST_MODE (see `testMode`). */
+export function devServerVars(options: Pick<DevServerOptions, "vars" | "testMode"> = {}): Record<string, string | number> {
+  const vars: Record<string, string | number> = { KAIWA_JWT_SECRET: TEST_SECRET, ...options.vars };
+  const switches = Object.keys(vars).some((key) => key.startsWith("KAIWA_TEST_") && key !== "KAIWA_TEST_MODE" && vars[key] !== undefined);
+  if (options.testMode ?? switches) vars.KAIWA_TEST_MODE ??= "1";
+  return vars;
+}
 
 export class DevServer {
   readonly stateDir: string;
@@ -44,7 +58,7 @@ export class DevServer {
   /** `healthyWithinMs`: how long to wait for the server to answer before rejecting (the caller kills it). */
   async start(healthyWithinMs = 60_000): Promise<void> {
     if (!this.port) this.port = await freePort();
-    const vars = { KAIWA_JWT_SECRET: TEST_SECRET, ...this.options.vars };
+    const vars = devServerVars(this.options); // read at every start: a test may change its vars between restarts
     const args = [...(this.options.nodeArgs ?? []), join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
     for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}=${value}`);
     this.logDropped += this.log.length;
@@ -141,12 +155,24 @@ export class DevServer {
         // A bounded wait: whatever holds the port may accept and never answer.
         const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
         if (response.ok) return;
-      } catch {
+        // Up, but refusing its configuration (party/config.ts): a typed error naming the variable. Say so at once.
+        const refused = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+        if (refused?.error?.code === "internal" && refused.error.message) throw new ConfigRefused(refused.error.message);
+      } catch (error) {
+        if (error instanceof ConfigRefused) throw error;
         // not up yet
       }
       await sleep(100);
     }
     throw new Error(`partykit dev did not become healthy on ${this.port}:\n${this.recentLog()}`);
+  }
+}
+
+/** `start()` found the server up but refusing its configuration; the message names the variable. */
+export class ConfigRefused extends Error {
+  constructor(message: string) {
+    super(`partykit dev refused its configuration: ${message}`);
+    this.name = "ConfigRefused";
   }
 }
 

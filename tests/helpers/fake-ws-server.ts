@@ -28,7 +28,7 @@ export function fakeServer(handlers: { onPeer(peer: Peer): void; onFrame(peer: P
         peer.raw.push(text);
         if (text === "ping") return;
         const frame: Frame = JSON.parse(text);
-        // A `batch` is its commands in order, as the real room reads it (R17); `raw` keeps the wire frames.
+        // A `batch` is its commands in order, as the real room reads it (PROTOCOL R17); `raw` keeps the wire frames.
         for (const each of frame.type === "batch" ? (frame.commands as Frame[]) : [frame]) {
           peer.frames.push(each);
           handlers.onFrame(peer, each);

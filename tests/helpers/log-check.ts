@@ -15,7 +15,7 @@ export type Observed = {
   userId: string;
 };
 
-/** Seqs 1..lastSeq each exactly once, in order (I1, I5). */
+/** Seqs 1..lastSeq each exactly once, in order (PROTOCOL I1, I5). */
 export function assertGapless(events: RoomEvent[], lastSeq: number, label: string): void {
   assert.equal(events.length, lastSeq, `${label}: saw ${events.length} events, room has ${lastSeq}`);
   events.forEach((event, index) => assert.equal(event.seq, index + 1, `${label}: event #${index} has seq ${event.seq}`));
@@ -39,7 +39,7 @@ export function assertRoomConsistent(clients: Observed[], lastSeq: number): void
     for (const [clientId, seq] of client.acks) {
       assert.equal(byClientId.get(`${client.userId}/${clientId}`), seq, `${client.userId}: ack ${clientId} → ${seq} not in the log there`);
     }
-    // I4: this client's commands appear in the order it sent them, each exactly once.
+    // PROTOCOL I4: this client's commands appear in the order it sent them, each exactly once.
     const mine = reference.filter((event) => event.author.id === client.userId).map((event) => event.clientId);
     const sentAndStored = client.sent.filter((clientId) => byClientId.has(`${client.userId}/${clientId}`));
     assert.deepEqual(mine, sentAndStored, `${client.userId}: own messages out of sending order`);

@@ -1,7 +1,7 @@
 /**
  * The admin API against a real `partykit dev`: every route from the router table refuses a missing,
  * non-operator, forged or expired token with a typed body; malformed input gets a typed 400 and changes
- * nothing; the actions are sequenced events clients see in order, idempotent with a clientId (I3);
+ * nothing; the actions are sequenced events clients see in order, idempotent with a clientId (PROTOCOL I3);
  * moderation survives a restart; reading a DM writes a durable audit record first.
  */
 import assert from "node:assert/strict";
@@ -124,18 +124,22 @@ test("malformed input gets a typed 400 and changes nothing", async () => {
       }
     }
   }
-  // The room validates again when reached directly (I8 at every boundary).
+  // The room validates again when reached directly (PROTOCOL I8 at every boundary).
   for (const action of ["delete", "announce", "moderate"]) {
     assertTypedError(await server.fetchJson(`/parties/room/${ROOM}/admin/${action}`, { method: "POST", token: operator, body: "{}" }), 400, "bad_frame", `room admin/${action}`);
   }
   assert.ok(checked > 40, `checked ${checked} malformed requests`);
   assert.deepEqual(await roomState(), beforeState, "nothing changed");
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.equal(client.observed.events.length, 2, "clients saw no event from refused requests");
+  // A positive marker instead of a sleep: a message sent after every refusal was answered. Had a refused
+  // request made an event, it would come before this one.
+  await sendAll(client, ["three"]);
+  await waitFor(() => client.observed.events.length >= 3, 10_000, "the marker message");
+  assert.deepEqual(client.observed.events.map((e) => [e.seq, e.clientId]), client.observed.sent.map((id, i) => [i + 1, id]), "clients saw no event from refused requests");
+  assert.equal((await roomState()).lastSeq, beforeState.lastSeq + 1, "only the marker took a seq");
   client.room.close();
 });
 
-test("actions are sequenced events clients see in order; a retried action keeps its seq (I3)", async () => {
+test("actions are sequenced events clients see in order; a retried action keeps its seq (PROTOCOL I3)", async () => {
   const alice = await open(server, "actions", "alice");
   const bob = await open(server, "actions", "bob");
   const typed: string[] = [];
@@ -210,11 +214,33 @@ test("reading a DM's messages writes a durable audit record first; public rooms 
   assert.deepEqual(await admin.audit(dm), []);
   const page = await admin.messages(dm, { limit: 10 });
   assert.deepEqual(page.events.map((e) => e.kind === "message" && e.text), ["private words"]);
+  assert.deepEqual(page.events.map((e) => [e.seq, e.clientId]), [[1, alice.observed.sent[0]]]);
   const records = await admin.audit(dm);
   assert.equal(records.length, 1);
   assert.equal(records[0]!.operator.id, "ops");
   assert.equal(records[0]!.room, dm);
   assert.deepEqual([records[0]!.from, records[0]!.before], [1, 2]);
+
+  // "First": the record is stamped before the content left the room, names exactly the seqs that were
+  // served, and is durable by the time the answer arrives: the server is SIGKILLed the moment the page is
+  // in, and the record is still there after the restart. A record written after answering (or not awaited)
+  // would be lost to that kill.
+  await sendAll(alice, ["more", "private", "words", "here"]);
+  const asked = Date.now();
+  const response = await fetch(`${server.url}/admin/rooms/${dm}/messages?before=5&limit=2`, { headers: { authorization: `Bearer ${await server.token("ops", { operator: true })}` } });
+  const answeredAt = Date.now(); // the response's status and headers are in: the content has left the room
+  const body = (await response.json()) as { events: Array<{ seq: number; clientId: string }> };
+  await server.kill();
+  assert.equal(response.status, 200);
+  assert.deepEqual(body.events.map((e) => [e.seq, e.clientId]), [[3, alice.observed.sent[2]], [4, alice.observed.sent[3]]], "the page before 5, with the acked clientIds");
+  await server.start();
+  const after = await admin.audit(dm);
+  assert.equal(after.length, 2, "both reads audited, the second survived a SIGKILL right after its answer");
+  const newest = after[0]!;
+  assert.deepEqual([newest.from, newest.before], [3, 5], "the record names exactly the seqs served (3 and 4)");
+  assert.equal(newest.operator.id, "ops");
+  assert.ok(newest.ts >= asked - 1000 && newest.ts <= answeredAt, `stamped ${newest.ts}, asked at ${asked}, answered at ${answeredAt}`);
+  assert.deepEqual(after[1], records[0], "the first record unchanged");
   await admin.messages(ROOM);
   assert.deepEqual(await admin.audit(ROOM), []);
   // Operators cannot open the DM's socket either: content only through the audited route.

@@ -1,5 +1,5 @@
 /**
- * The outbox end to end (I9), real `partykit dev` + a real Postgres engine (PGlite by default, Debian's
+ * The outbox end to end (PROTOCOL I9), real `partykit dev` + a real Postgres engine (PGlite by default, Debian's
  * PostgreSQL with KAIWA_TEST_DB=postgres): messages, edits and deletions reach the archive exactly once,
  * equal to the room log row for row, whatever fails in between.
  */
@@ -65,7 +65,7 @@ test("commit succeeded, reply lost (test switch): the retry writes nothing twice
   await assertArchiveEqualsLog(db, room, await readRoomLog(server, room, "alice"));
 });
 
-test("database stopped mid-stream: lag grows, sends never fail, the archive converges (I9)", async () => {
+test("database stopped mid-stream: lag grows, sends never fail, the archive converges (PROTOCOL I9)", async () => {
   const room = "outage";
   const user = "olga";
   let total = 0;

@@ -36,6 +36,8 @@ before(async () => {
   at.deleted = await team.carol.send("secret plan 削除予定");
   await team.carol.delete(at.deleted.seq);
   for (let i = 0; i < 5; i++) at[`page${i}`] = await team.alice.send(`paging probe number ${i}`);
+  // The newest "deploy", and the lowest ranked (one match in a long text): rank is not recency.
+  at.lateDeploy = await team.alice.send("a long note written last that mentions the deploy word exactly once among many others");
   const dave = await openWriter(server, "private-x", "dave");
   at.private = await dave.send("既読 deploy 50% file_name paging probe");
   // eve only joins the room (never posts): joining makes her a member too.
@@ -88,9 +90,18 @@ test("one-character and mixed Japanese queries; full-width letters match their A
 });
 
 test("English: case-insensitive, ranked by matches, every term required", async () => {
-  const deploy = await hits("alice", { q: "deploy" });
-  assert.equal(deploy[0], key("team", "triple"), "three matches rank first");
-  assert.deepEqual(new Set(deploy), new Set([key("team", "triple"), key("team", "teamDeploy"), key(DM, "dmDeploy")]));
+  const { status, body } = await search("alice", { q: "deploy" });
+  assert.equal(status, 200, JSON.stringify(body));
+  // The order itself: three matches first; of the single matches the shorter text ranks higher
+  // ("Deploy failed on staging", 24 chars, then "deploy finished at 50% load", 27, then the long lateDeploy).
+  // lateDeploy is the newest of all and comes last: ranked by score, not by time.
+  assert.deepEqual(
+    body.results.map((r: any) => `${r.room}#${r.seq}`),
+    [key("team", "triple"), key("team", "teamDeploy"), key(DM, "dmDeploy"), key("team", "lateDeploy")],
+    "ranked order",
+  );
+  const scores: number[] = body.results.map((r: any) => r.score);
+  assert.ok(scores[0]! > scores[1]! && scores[1]! > scores[2]! && scores[2]! > scores[3]!, `scores strictly falling: ${scores}`);
   assert.deepEqual(await hits("alice", { q: "deploy staging" }), [key("team", "teamDeploy")]);
   assert.deepEqual(await hits("alice", { q: "deploy nowhere" }), []);
 });
@@ -128,7 +139,11 @@ test("paging: every match once across pages, in rank order", async () => {
     seen.push(...body.results.map((r: any) => `${r.room}#${r.seq}`));
     cursor = body.nextCursor;
   } while (cursor);
-  assert.deepEqual(new Set(seen), new Set([0, 1, 2, 3, 4].map((i) => key("team", `page${i}`))));
+  // Equal scores (same text length, one match each): rank order is then newest first, seq ascending on
+  // an equal ts (the SQL's ORDER BY score DESC, ts DESC, room, seq). Compared as a sequence, not a set.
+  const ranked = [0, 1, 2, 3, 4].map((i) => at[`page${i}`]!).sort((a, b) => b.ts - a.ts || a.seq - b.seq).map((p) => `team#${p.seq}`);
+  assert.deepEqual(seen, ranked, "pages concatenated are the rank order");
+  assert.deepEqual(seen, await hits("alice", { q: "probe", limit: 50 }), "the same order as one unpaged answer");
   assert.equal(seen.length, 5, "no result twice");
 });
 

@@ -1,5 +1,5 @@
 /**
- * I7 + I8 against a real `partykit dev`: refused tokens, malformed and forbidden frames and requests get
+ * PROTOCOL I7 and I8 against a real `partykit dev`: refused tokens, malformed and forbidden frames and requests get
  * a typed error, the log stays as it was, and the next good message gets exactly lastSeq + 1.
  */
 import { after, before, test } from "node:test";
@@ -37,7 +37,7 @@ function expectTypedError(frame: any, code: keyof typeof ERRORS, label = "") {
   assert.ok(!/\n\s+at /.test(frame.message), "no stack trace reaches the client");
 }
 
-test("bad frames get typed errors, change nothing, and the next message gets lastSeq + 1", async () => {
+test("bad frames get typed errors, change nothing, and the next message gets lastSeq + 1 (PROTOCOL R11)", async () => {
   const room = "bad-input";
   const alice = await join(room, "alice");
   const bob = await join(room, "bob");
@@ -70,7 +70,7 @@ test("bad frames get typed errors, change nothing, and the next message gets las
   expectTypedError(await alice.next((f) => f.type === "error", 10_000, binaryFrom), "bad_frame");
 
   assert.deepEqual(await history(room), before, "the log is unchanged");
-  // The identity in a frame is ignored (I7): the author comes from the token.
+  // The identity in a frame is ignored (PROTOCOL I7, R10): the author comes from the token.
   alice.send({ type: "send", clientId: "a2", n: 2, text: "second", author: { id: "bob", name: "BOB" } });
   const ack = await alice.next((f) => f.type === "ack" && f.acks[0].clientId === "a2");
   assert.equal(ack.acks[0].seq, 2, "the next good message gets exactly lastSeq + 1");
@@ -81,7 +81,7 @@ test("bad frames get typed errors, change nothing, and the next message gets las
   bob.ws.close();
 });
 
-test("a batch frame is its commands in order: each is answered alone, bad ones change nothing (R17)", async () => {
+test("a batch frame is its commands in order: each is answered alone, bad ones change nothing (PROTOCOL R17)", async () => {
   const room = "batch-frames";
   const alice = await join(room, "alice");
   const bob = await join(room, "bob");

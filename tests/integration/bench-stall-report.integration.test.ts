@@ -33,16 +33,27 @@ test("bench: a room whose write has not confirmed says so, and a settled room sa
   const room = `stall-report-${Date.now().toString(36)}`;
   const acked = new Set<string>();
   const conn = await sender(slow, room, acked);
+  const sentAt = performance.now();
   conn.send("c1", 1, "first");
-  await sleep(300);
+  // Awaited, not slept: c1's write is under way (so c2 and c3 cannot join it) before they are sent.
+  let line = "";
+  await waitFor(async () => /accepted 1 in 1 write, .*a write in flight for \d+ ms, 0 collecting/.test((line = await describe(slow, room))), WRITE_DELAY_MS, `c1's write in flight (last: ${line})`);
+  const seenInFlightAt = performance.now();
+  // Time passes on purpose (not a wait for a condition): the write's age must then be told from the age of
+  // the commands that arrived later.
+  await sleep(500);
   conn.send("c2", 2, "second");
   conn.send("c3", 3, "third");
-  await sleep(300);
-  const during = await describe(slow, room);
+  let during = "";
+  await waitFor(async () => /accepted 3 in 1 write/.test((during = await describe(slow, room))), WRITE_DELAY_MS, `c2 and c3 accepted (last: ${during})`);
+  const describedAt = performance.now();
   assert.equal(acked.size, 0, "nothing acked while the write is slowed");
   assert.match(during, /^lastSeq 0, 1 socket, accepted 3 in 1 write, rejected none, storage failures 0, release failures 0, a write in flight for \d+ ms, 2 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
   const inFlightMs = Number(/in flight for (\d+) ms/.exec(during)![1]);
-  assert.ok(inFlightMs >= 500 && inFlightMs < WRITE_DELAY_MS, `the write's age (${inFlightMs} ms) is the time since c1`);
+  // The write was already in flight when first seen, 500 ms before c2: its age covers at least that span,
+  // and at most the time since c1 was sent (a few ms of the room's coarse clock allowed).
+  assert.ok(inFlightMs >= 500 && inFlightMs <= describedAt - sentAt + 50, `the write's age (${inFlightMs} ms) is the time since c1's write began (seen in flight ${Math.round(describedAt - seenInFlightAt)} ms before, c1 sent ${Math.round(describedAt - sentAt)} ms before)`);
+  assert.ok(inFlightMs < WRITE_DELAY_MS);
   await waitFor(() => acked.size === 3, 3 * WRITE_DELAY_MS + 5_000, "all three acked");
   assert.match(await describe(slow, room), /^lastSeq 3, 1 socket, accepted 3 in 2 writes, rejected none, storage failures 0, release failures 0, no write in flight, 0 collecting behind it, 0 tasks queued, not broken, 0 sockets closed to resync since start$/);
   conn.close();

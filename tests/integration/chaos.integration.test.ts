@@ -79,10 +79,18 @@ test("client sockets dropped at random while sending: resumed, nothing lost or d
   opened.push(...clients);
   const loads = clients.map((c) => startLoad(c, 500, 40));
   let drops = 0;
+  /** At each drop: how many of the dropped client's commands were sent and not yet acked. */
+  const inFlightAtDrop: number[] = [];
   const dropping = (async () => {
     // A fixed number of drops, not "until the load ends": the count must not depend on machine speed.
     while (drops < 15) {
-      clients[Math.floor(Math.random() * clients.length)]!.room.reconnect();
+      // Aimed at a client with commands in flight when there is one: a drop is only a test of resend and
+      // dedupe if commands were unacked on the socket it cut.
+      const busy = clients.map((_, i) => i).filter((i) => loads[i]!.sent > loads[i]!.acked);
+      const pool = busy.length > 0 ? busy : clients.map((_, i) => i);
+      const i = pool[Math.floor(Math.random() * pool.length)]!;
+      inFlightAtDrop.push(loads[i]!.sent - loads[i]!.acked);
+      clients[i]!.room.reconnect();
       drops++;
       await sleep(40 + Math.random() * 80);
     }
@@ -91,6 +99,11 @@ test("client sockets dropped at random while sending: resumed, nothing lost or d
   await dropping;
   assert.equal(drops, 15);
   assert.ok(loads.every((l) => l.acked === 500));
+  // The drops landed while commands were in flight, not only in quiet moments: the count at each drop is
+  // the client's own (sent minus acked when its socket was cut).
+  const underLoad = inFlightAtDrop.filter((n) => n > 0).length;
+  console.log(`drops with commands in flight: ${underLoad} of ${drops} (in flight at each: ${inFlightAtDrop.join(", ")})`);
+  assert.ok(underLoad >= 5, `only ${underLoad} of ${drops} drops cut a socket with unacked commands: ${inFlightAtDrop.join(", ")}`);
   await waitFor(() => clients.every((c) => c.observed.events.length === 3000), 30_000, "every client to see 3000 events");
   const resumed = clients.flatMap((c) => c.resumes).filter((r) => r !== null);
   assert.ok(resumed.length > 0 && resumed.every((r) => JSON.stringify(r) === '{"recovered":true}'), "every reconnect resumed");

@@ -77,7 +77,7 @@ test("dashboard: live counts, delete, announcement and ban through the browser",
   await page.waitForSelector(`.events li[data-seq="${rude}"][data-deleted]`, { timeout: 15_000 });
   const history = await alice.room.history({ limit: 10 });
   const stored = history.events.find((e) => e.seq === rude);
-  assert.ok(stored?.kind === "message" && stored.deletedBy === tombstone.seq && stored.text === "", "history shows the tombstone in place (I1)");
+  assert.ok(stored?.kind === "message" && stored.deletedBy === tombstone.seq && stored.text === "", "history shows the tombstone in place (PROTOCOL I1)");
   await shot("3-deleted");
 
   // Announcement: reaches the client as the next event in sequence.

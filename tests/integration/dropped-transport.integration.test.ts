@@ -43,7 +43,7 @@ test("room: cut transports leave presence at once, and the server logs no error 
   watcher.ws.close();
 });
 
-test("inbox: a cut transport goes offline for its contacts, and the server logs no error for it", async () => {
+test("inbox: a cut transport goes offline for its contacts, and the server logs no error for it (PROTOCOL IB6)", async () => {
   // carol writes to erin once, so each is the other's contact and sees the other's online status.
   const carolToken = await server.token("carol");
   const first = await rawPartySocket(server, "inbox", "carol", { token: carolToken, session: "c0" });

@@ -1,5 +1,5 @@
 /**
- * I2 directly, against a real `partykit dev`: with every storage write slowed by a test-only switch, no ack
+ * PROTOCOL I2 directly, against a real `partykit dev`: with every storage write slowed by a test-only switch, no ack
  * and no broadcast is seen before the write resolves; and a count of `put` calls shows group commit.
  */
 import { after, before, test } from "node:test";
@@ -27,12 +27,19 @@ test("with slow writes, acks and broadcasts wait for the write (nothing visible 
   observer.ws.on("message", (d) => seen.push({ what: `observer:${JSON.parse(d.toString()).type}`, at: performance.now() }));
   const sentAt = performance.now();
   for (let n = 1; n <= 5; n++) sender.send({ type: "send", clientId: `c${n}`, n, text: `slow ${n}` });
-  // Meanwhile, history must not show the messages either (I2 for reads).
+  // Meanwhile, history must not show the messages either (PROTOCOL I2 for reads).
   observer.send({ type: "history", requestId: "h1", limit: 10 });
   const early = await observer.next((f) => f.type === "history");
   assert.deepEqual(early.events, [], "history shows nothing that is not yet durable");
   await sender.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c5"));
   await observer.next((f) => f.type === "events" && f.events.some((e: any) => e.seq === 5));
+  // Nothing lost, nothing twice, order kept, by seq and by clientId: c1..c5 acked at 1..5, and the observer
+  // saw exactly those, each once, in that order.
+  await waitFor(() => sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks).length >= 5, 10_000, "five acks");
+  const acks = sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks.map((a: any) => [a.clientId, a.seq]));
+  assert.deepEqual(acks, [["c1", 1], ["c2", 2], ["c3", 3], ["c4", 4], ["c5", 5]], "one ack per command, at its seq");
+  const observed = observer.frames.filter((f) => f.type === "events").flatMap((f) => f.events.map((e: any) => [e.seq, e.author.id, e.clientId]));
+  assert.deepEqual(observed, [1, 2, 3, 4, 5].map((n) => [n, "alice", `c${n}`]), "the observer saw each acked message once, in order");
   const visible = seen.filter((s) => s.what === "sender:ack" || s.what.endsWith(":events"));
   assert.ok(visible.length >= 2);
   for (const { what, at } of visible) {
@@ -42,14 +49,14 @@ test("with slow writes, acks and broadcasts wait for the write (nothing visible 
   observer.ws.close();
 });
 
-test("group commit: 1,000 messages in flight take far fewer flushes and puts than messages", async () => {
+test("group commit: 1,000 messages in flight take far fewer flushes and puts than messages (PROTOCOL R2)", async () => {
   const room = "group-commit";
   const sender = await rawSocket(normal, room, { token: await normal.token("alice"), session: "a" });
   await sender.next((f) => f.type === "welcome");
   for (let n = 1; n <= 1000; n++) sender.send({ type: "send", clientId: `g${n}`, n, text: `batch ${n}` });
   await sender.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "g1000"), 30_000);
-  const acked = sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks.map((a: any) => a.seq));
-  assert.deepEqual(acked, Array.from({ length: 1000 }, (_, i) => i + 1));
+  const acked = sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks.map((a: any) => [a.clientId, a.seq]));
+  assert.deepEqual(acked, Array.from({ length: 1000 }, (_, i) => [`g${i + 1}`, i + 1]), "each clientId acked once, at the seq of its sending order");
   const { body } = await normal.fetchJson(`/parties/room/${room}/stats`, { token: await normal.token("ops", { operator: true }) });
   assert.equal(body.commands.accepted, 1000);
   assert.ok(body.writes.flushes < 100, `expected batched flushes, got ${body.writes.flushes} for 1000 messages`);
@@ -58,7 +65,7 @@ test("group commit: 1,000 messages in flight take far fewer flushes and puts tha
   sender.ws.close();
 });
 
-test("a failed write: the batch and everything after it is refused, sockets resync (4013), clients resend in order", async () => {
+test("a failed write: the batch and everything after it is refused, sockets resync (4013), clients resend in order (PROTOCOL R3)", async () => {
   const failing = new DevServer({ vars: { KAIWA_TEST_FAIL_WRITE_AT: 3 } });
   await failing.start();
   const clients = await Promise.all(["f0", "f1", "f2"].map((user) => openClient(failing, "failing-disk", user)));
@@ -88,7 +95,7 @@ test("a failed write: the batch and everything after it is refused, sockets resy
 });
 
 /**
- * R3a. The failure hits the last batch, so no later event reveals a gap to the clients: only the room's
+ * PROTOCOL R3a. The failure hits the last batch, so no later event reveals a gap to the clients: only the room's
  * own repair recovers it (the typed client would also resync on its own after a gap).
  */
 for (const stage of ["release", "state"] as const) {

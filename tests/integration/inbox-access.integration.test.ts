@@ -1,5 +1,5 @@
 /**
- * Issue 4, authorization and bad input (I7, I8) against a real `partykit dev`: nobody opens another user's
+ * Issue 4, authorization and bad input (PROTOCOL I7, I8) against a real `partykit dev`: nobody opens another user's
  * inbox or a DM they are not part of, actor routes refuse clients (even with forged headers or a service
  * token signed with the wrong key), the sender is always the token's user, and refused input changes nothing.
  */
@@ -35,7 +35,7 @@ describe("inbox authorization", () => {
   it("sets up one DM so there is state to protect", async () => {
     const alice = await inbox("alice", "a1");
     await alice.next((f) => f.type === "welcome");
-    // A forged author in the frame is stripped: the sender is the token's user (I7).
+    // A forged author in the frame is stripped: the sender is the token's user (PROTOCOL I7).
     alice.send({ type: "dm", to: "bob", clientId: "c1", n: 1, text: "hi", author: { id: "mallory", name: "M" }, from: "mallory" });
     const ack = await alice.next((f) => f.type === "ack");
     assert.equal(ack.acks[0].seq, 1);
@@ -78,7 +78,7 @@ describe("inbox authorization", () => {
     assert.deepEqual(await snapshot(), before);
   });
 
-  it("refuses actor routes to clients, forged caller headers and wrongly signed service tokens", async () => {
+  it("refuses actor routes to clients, forged caller headers and wrongly signed service tokens (PROTOCOL IB7)", async () => {
     const before = await snapshot();
     const wrongService = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setAudience("kaiwa-service").setSubject("kaiwa-actor").setExpirationTime("1m").sign(new TextEncoder().encode("wrong"));
     const attempts: Array<{ path: string; body: unknown; headers: Record<string, string> }> = [];

@@ -41,7 +41,7 @@ describe("crash between the room's write and the inbox's delivery", () => {
     // Bob is online first, so the redelivery reaches his device live and can be counted. Then what a real
     // restart brings: alice's device reconnects. Nobody touches the DM room itself; it is woken by its
     // alarm (on Cloudflare) or by alice's inbox, which knows the room owes it a notification (partykit dev
-    // drops pending alarms when it restarts: see PROTOCOL.md IB3).
+    // drops pending alarms when it restarts: see PROTOCOL IB3).
     const bobAgain = await rawPartySocket(server, "inbox", "bob", { token: await server.token("bob"), session: "b1" });
     await bobAgain.next((f) => f.type === "welcome");
     const aliceAgain = await rawPartySocket(server, "inbox", "alice", { token: await server.token("alice"), session: "a1" });

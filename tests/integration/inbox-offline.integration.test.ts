@@ -50,7 +50,7 @@ after(async () => {
 });
 
 describe("offline delivery", () => {
-  it("queues for an offline user, pushes with a valid HMAC (retrying a failure), and delivers all 50 on connect", async () => {
+  it("queues for an offline user, pushes with a valid HMAC (retrying a failure), and delivers all 50 on connect (PROTOCOL IB5)", async () => {
     const alice = await rawPartySocket(server, "inbox", "alice", { token: await server.token("alice", { name: "Alice" }), session: "a1" });
     await alice.next((f) => f.type === "welcome");
     for (let i = 1; i <= 50; i++) alice.send({ type: "dm", to: "bob", clientId: `m${i}`, n: i, text: `message ${i} ` + "あ".repeat(120) });

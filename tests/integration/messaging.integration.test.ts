@@ -1,5 +1,5 @@
 /**
- * I1-I4 end to end: 20 real clients each keep many messages in flight into one room of a real
+ * PROTOCOL I1-I4 end to end: 20 real clients each keep many messages in flight into one room of a real
  * `partykit dev`; every client sees every message exactly once, in one gapless order.
  */
 import { after, before, test } from "node:test";
@@ -69,7 +69,7 @@ test("20 clients x 200 messages at once: gapless 1..4000, one order, acks equal 
   for (const c of clients) c.room.close();
 });
 
-test("edits and deletions take their own seq, update history, and reach every client", async () => {
+test("edits and deletions take their own seq, update history, and reach every client (PROTOCOL R8)", async () => {
   const room = "edit-room";
   const alice = await openClient(server, room, "alice");
   const bob = await openClient(server, room, "bob");
@@ -78,9 +78,16 @@ test("edits and deletions take their own seq, update history, and reach every cl
   const edit = await alice.room.edit(first.seq, "hello");
   const del = await alice.room.delete(second.seq);
   assert.deepEqual([first.seq, second.seq, edit.seq, del.seq], [1, 2, 3, 4]);
-  await waitFor(() => bob.observed.events.length === 4, 10_000, "bob sees 4 events");
+  const commands = [first, second, edit, del];
+  assert.equal(new Set(commands.map((c) => c.clientId)).size, 4, "four commands, four clientIds");
+  alice.observed.sent = commands.map((c) => c.clientId);
+  for (const c of commands) alice.observed.acks.set(c.clientId, c.seq);
+  await waitFor(() => bob.observed.events.length === 4 && alice.observed.events.length === 4, 10_000, "both see 4 events");
   assert.deepEqual(bob.observed.events.map((e) => e.kind), ["message", "message", "edit", "delete"]);
+  // By seq and by clientId: each acked command once, at its seq, in sending order, on both clients.
+  assertRoomConsistent([alice.observed, bob.observed], 4);
   const page = await bob.room.history({ limit: 10 });
+  assert.deepEqual(page.events.map((e) => [e.seq, e.author.id, e.clientId]), commands.map((c) => [c.seq, "alice", c.clientId]), "history: the acked clientId at each seq");
   const [m1, m2, e3, d4] = page.events as any[];
   assert.equal(m1.text, "hello");
   assert.equal(m1.editedBy, 3);

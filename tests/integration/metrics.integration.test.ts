@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { KaiwaAdmin } from "../../client/admin.ts";
-import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
+import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";
 import { assertRoomConsistent } from "../helpers/log-check.ts";
 import { rawSocket } from "../helpers/raw-socket.ts";
@@ -62,9 +62,13 @@ test("metrics parse strictly and move by exactly the traffic sent", async () => 
     10_000,
     "reports with the traffic",
   );
-  // Several more report intervals: nothing may count twice, and the rate falls back to 0.
-  await sleep(INTERVAL_MS * 6);
-  series = parsePrometheus(await admin.metrics());
+  // Awaited, not slept: the reports that bring both rooms' rates back to 0. A rate of 0 next to the full
+  // totals is a report taken after the traffic, so the directory has had at least two reports carrying
+  // these totals: nothing may count twice.
+  const settled = (s: Series) =>
+    s.get(room("kaiwa_room_messages_per_second", "m1")) === 0 && s.get(room("kaiwa_room_messages_per_second", "m2")) === 0 &&
+    s.get(room("kaiwa_room_messages_total", "m1")) === 30 && s.get(room("kaiwa_room_messages_total", "m2")) === 5;
+  await waitFor(async () => settled((series = parsePrometheus(await admin.metrics()))), 10_000, "both rooms' rates back to 0 with the full totals");
   const expect: Array<[string, number]> = [
     ["kaiwa_rooms", 2],
     [room("kaiwa_room_messages_total", "m1"), 30],
@@ -80,12 +84,25 @@ test("metrics parse strictly and move by exactly the traffic sent", async () => 
     ["kaiwa_ack_latency_seconds_count", 35],
     [room("kaiwa_room_last_seq", "m1"), 30],
     [room("kaiwa_room_messages_per_second", "m1"), 0],
+    [room("kaiwa_room_messages_per_second", "m2"), 0],
     ["kaiwa_archive_lag_events", 0],
     ["kaiwa_report_failures_total", 0],
   ];
   for (const [key, value] of expect) assert.equal(series.get(key), value, key);
   assert.equal([...series.keys()].filter((k) => k.startsWith("kaiwa_room_errors_total")).length, 2, "no error codes beyond the traffic");
   assert.ok(series.get("kaiwa_ack_latency_seconds_sum")! > 0);
+
+  // "Then stay there": one more report, caused by a change that is not traffic (a socket joins m1), and
+  // every counter above is where it was.
+  const extra = await rawSocket(server, "m1", { token: await server.token("erin"), session: "extra" });
+  await extra.next((f) => f.type === "welcome");
+  await waitFor(async () => (series = parsePrometheus(await admin.metrics())).get(room("kaiwa_room_connections", "m1")) === 4, 10_000, "the report with the 4th socket in m1");
+  for (const [key, value] of expect) {
+    if (key === room("kaiwa_room_connections", "m1")) assert.equal(series.get(key), 4, key);
+    else if (key === "kaiwa_connections") assert.equal(series.get(key), 5, key);
+    else assert.equal(series.get(key), value, `${key} after a later report`);
+  }
+  extra.ws.close();
 
   await waitFor(() => alice.observed.events.length === 30 && bob.observed.events.length === 30, 10_000, "m1 clients caught up");
   assertRoomConsistent([alice.observed, bob.observed], 30);

@@ -16,7 +16,7 @@ const server = new DevServer();
 before(() => server.start());
 after(() => server.stop());
 
-test("an open room above the limit sends the count alone; at 80% of it or below, everyone's names again", async () => {
+test("an open room above the limit sends the count alone; at 80% of it or below, everyone's names again (PROTOCOL R15)", async () => {
   const room = "audience";
   const watcher = await rawSocket(server, room, { token: await server.token("watcher"), session: "w" });
   await watcher.next((f) => f.type === "welcome");

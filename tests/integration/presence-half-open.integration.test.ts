@@ -1,5 +1,5 @@
 /**
- * R13 with a half-open predecessor: a device's old socket never answers the room's close (its network is
+ * PROTOCOL R13 with a half-open predecessor: a device's old socket never answers the room's close (its network is
  * gone), so the room may not hear that socket close for minutes. The room must stop counting it when it
  * closes it, or the user would stay "online" after their live socket leaves.
  */

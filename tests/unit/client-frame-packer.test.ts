@@ -1,4 +1,4 @@
-/** packCommands (R17): order kept, and no frame over the protocol's command or byte limits. */
+/** packCommands (PROTOCOL R17): order kept, and no frame over the protocol's command or byte limits. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { packCommands, utf8Length } from "../../client/frame-packer.ts";

@@ -28,7 +28,7 @@ function fakeClock() {
 }
 
 describe("Heartbeat", () => {
-  it("pings after intervalMs of silence and times out after timeoutMs more", () => {
+  it("pings after intervalMs of silence and times out after timeoutMs more (PROTOCOL R12)", () => {
     const clock = fakeClock();
     const log: string[] = [];
     const hb = new Heartbeat({ intervalMs: 100, timeoutMs: 30, schedule: clock.schedule, sendPing: () => log.push("ping"), onTimeout: () => log.push("timeout") });

@@ -47,7 +47,7 @@ describe("Outbox", () => {
     assert.equal(outbox.size, 1);
   });
 
-  it("resends everything unacked in original order after a welcome, keeping numbers", () => {
+  it("resends everything unacked in original order after a welcome, keeping numbers (PROTOCOL R5)", () => {
     const outbox = new Outbox({ maxInFlight: 10, newId: ids() });
     for (const text of ["a", "b", "c"]) outbox.enqueue({ type: "send", text });
     drain(outbox);
@@ -68,7 +68,7 @@ describe("Outbox", () => {
     assert.equal(outbox.size, 0);
   });
 
-  it("renumbers unacked commands from sessionLastN + 1 when the room lost the session, keeping clientIds", () => {
+  it("renumbers unacked commands from sessionLastN + 1 when the room lost the session, keeping clientIds (PROTOCOL R5)", () => {
     const outbox = new Outbox({ maxInFlight: 10, newId: ids() });
     for (const text of ["a", "b", "c", "d"]) outbox.enqueue({ type: "send", text });
     drain(outbox);

@@ -191,7 +191,7 @@ describe("KaiwaRoom", () => {
     for (const outcome of await Promise.all(sends)) assert.ok(outcome instanceof KaiwaError && outcome.code === "closed");
   });
 
-  it("a gap is never shown: the client reconnects from its last seq", async () => {
+  it("a gap is never shown: the client reconnects from its last seq (PROTOCOL R1)", async () => {
     reset();
     onPeer = (p) => {
       if (peers.length === 1) {
@@ -207,7 +207,7 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
-  it("pings after silence and reconnects when nothing answers", async () => {
+  it("pings after silence and reconnects when nothing answers (PROTOCOL R12)", async () => {
     reset();
     onPeer = (p) => send(p, welcome());
     const { room } = makeRoom({ pingIntervalMs: 30, pongTimeoutMs: 30 });
@@ -218,14 +218,23 @@ describe("KaiwaRoom", () => {
 
   it("stays open while pongs arrive", async () => {
     reset();
+    const pongs = new Map<Peer, number>();
     onPeer = (p) => {
       send(p, welcome());
-      p.ws.on("message", (d) => d.toString() === "ping" && p.ws.send("pong"));
+      p.ws.on("message", (d) => {
+        if (d.toString() !== "ping") return;
+        p.ws.send("pong");
+        pongs.set(p, (pongs.get(p) ?? 0) + 1);
+      });
     };
-    const { room, errors } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: 40 });
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(peers.length, 1);
-    assert.ok((peers[0]?.raw.filter((r) => r === "ping").length ?? 0) >= 3);
+    const { room, errors, statuses } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: 40 });
+    // The positive marker, not a fixed sleep: the first socket keeps pinging after 6 answered pings. A pong
+    // that did not count as traffic would time the socket out 60 ms after the first ping (20 + 40), and
+    // the first socket would never reach a 6th ping.
+    await until(() => (pongs.get(peers[0]!) ?? 0) >= 6, "6 pings answered on the first socket");
+    assert.equal(peers.length, 1, "never reconnected");
+    assert.equal(room.status, "open");
+    assert.deepEqual(statuses.map((s) => s.current), ["connecting", "open"], "never left open");
     assert.deepEqual(errors, [], "pong is not parsed as JSON");
     room.close();
   });
@@ -268,7 +277,7 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
-  it("commands made in one tick leave in one batch frame; the resend after a drop is batched too (R17)", async () => {
+  it("commands made in one tick leave in one batch frame; the resend after a drop is batched too (PROTOCOL R17)", async () => {
     reset();
     onPeer = (p) => send(p, welcome(peers.length === 1 ? { accepts: ["batch"] } : { resume: { recovered: true }, sessionLastN: 0, accepts: ["batch"] }));
     onFrame = (p, f) => {

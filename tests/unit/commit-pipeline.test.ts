@@ -32,7 +32,7 @@ function harness(windowMs = 2, maxItems = 100, throwOn?: string) {
   return { pipeline, log, writes, tick };
 }
 
-test("I2: nothing is committed (acked, broadcast) before the write resolves", async () => {
+test("PROTOCOL I2: nothing is committed (acked, broadcast) before the write resolves", async () => {
   const { pipeline, log, writes, tick } = harness();
   pipeline.add("a", [["m:1", 1]]);
   pipeline.add("b", [["m:2", 2]]);
@@ -45,7 +45,7 @@ test("I2: nothing is committed (acked, broadcast) before the write resolves", as
   assert.deepEqual(log, ["persist:m:1,m:2", "committed:a,b"]);
 });
 
-test("commands collected in one window become one write; later writes to a key win", async () => {
+test("commands collected in one window become one write; later writes to a key win (PROTOCOL R2)", async () => {
   const { pipeline, writes, tick } = harness();
   for (let i = 1; i <= 50; i++) pipeline.add(`c${i}`, [[`m:${i}`, i], ["meta", i]]);
   await tick();
@@ -55,7 +55,7 @@ test("commands collected in one window become one write; later writes to a key w
   assert.equal(pipeline.counters.flushes, 1);
 });
 
-test("one write in flight: the next batch waits, then flushes right after the first commits", async () => {
+test("one write in flight: the next batch waits, then flushes right after the first commits (PROTOCOL R2)", async () => {
   const { pipeline, log, writes, tick } = harness();
   pipeline.add("a", [["k1", 1]]);
   await tick();
@@ -70,7 +70,7 @@ test("one write in flight: the next batch waits, then flushes right after the fi
   assert.deepEqual(log, ["persist:k1", "committed:a", "persist:k2", "committed:b"]);
 });
 
-test("a failed write fails its batch and everything sequenced after it", async () => {
+test("a failed write fails its batch and everything sequenced after it (PROTOCOL R3)", async () => {
   const { pipeline, log, writes, tick } = harness();
   pipeline.add("a", [["k1", 1]]);
   await tick();
@@ -112,7 +112,7 @@ test("a full batch flushes without waiting for the window", async () => {
   assert.equal(writes.length, 1);
 });
 
-test("a release that throws is reported, and what collected behind it is still written and released", async () => {
+test("a release that throws is reported, and what collected behind it is still written and released (PROTOCOL R3a)", async () => {
   const { pipeline, log, writes, tick } = harness(2, 100, "a");
   pipeline.add("a", [["k1", 1]]);
   await tick();

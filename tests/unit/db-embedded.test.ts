@@ -46,13 +46,16 @@ test("kaiwa_grams: bigrams of the normalised text; 既読 is one gram; query gra
 test("40 clients at once, 8 dropping mid-transaction: no statement crosses sessions, dropped work rolls back", async () => {
   await withDb(config, (db) => db.query("CREATE TABLE bridge_probe (k int PRIMARY KEY, v text)"));
   const before = { ...embedded.bridge.sessions };
+  /** Clients whose echo matched: every one, the dropping ones too (they drop after the echo). */
+  const echoed = new Set<number>();
   const clients = Array.from({ length: 40 }, (_, k) =>
     withDb(config, async (db) => {
       await db.query("BEGIN");
       await db.query("INSERT INTO bridge_probe VALUES ($1, $2)", [k, `v${k}`]);
       // Unnamed prepared statements: interleaved sessions would bind one client's parameters to another's.
       const echo = await db.query("SELECT $1::int AS k, $2::text AS v", [k, `v${k}`]);
-      assert.deepEqual(echo.rows[0], { k, v: `v${k}` });
+      assert.deepEqual(echo.rows[0], { k, v: `v${k}` }, `client ${k}: echo of its own parameters`);
+      echoed.add(k);
       if (k % 5 === 0) {
         (db as any).connection.stream.destroy(); // gone without COMMIT or Terminate
         throw new Error("dropped");
@@ -64,7 +67,9 @@ test("40 clients at once, 8 dropping mid-transaction: no statement crosses sessi
     ),
   );
   const outcomes = await Promise.all(clients);
-  outcomes.forEach((outcome, k) => assert.equal(outcome === "ok", k % 5 !== 0, `client ${k}: ${outcome}`));
+  // Exactly "dropped" for the dropping clients: any other failure (a wrong echo above) fails the test.
+  outcomes.forEach((outcome, k) => assert.equal(outcome, k % 5 === 0 ? "dropped" : "ok", `client ${k}`));
+  assert.deepEqual([...echoed].sort((a, b) => a - b), Array.from({ length: 40 }, (_, k) => k), "every client's echo matched");
   const rows = await withDb(config, async (db) => (await db.query("SELECT k FROM bridge_probe ORDER BY k")).rows.map((r) => r.k));
   assert.deepEqual(rows, Array.from({ length: 40 }, (_, k) => k).filter((k) => k % 5 !== 0), "committed rows only");
   assert.equal(embedded.bridge.sessions.maxConcurrent, 1, "PGlite never had two sessions at once");

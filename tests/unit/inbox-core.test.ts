@@ -19,7 +19,7 @@ const note = (room: string, lastSeq: number, readSeq: number, unread: number, ev
 });
 
 describe("InboxCore", () => {
-  it("passes each event on once and ignores stale or repeated snapshots", () => {
+  it("passes each event on once and ignores stale or repeated snapshots (PROTOCOL IB2)", () => {
     const core = new InboxCore();
     const first = core.apply(note("dm:alice:bob", 2, 0, 2, [ev(1), ev(2)]));
     assert.deepEqual(first.fresh.map((e) => e.seq), [1, 2]);

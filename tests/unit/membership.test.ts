@@ -1,4 +1,4 @@
-/** Group membership and roles (I7): who may do what, the 500 limit, and what each event changes. */
+/** Group membership and roles (PROTOCOL I7): who may do what, the 500 limit, and what each event changes. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Membership, isRefusal } from "../../party/core/membership.ts";
@@ -15,7 +15,7 @@ function run(m: Membership, command: Body, by: string) {
 }
 
 describe("Membership", () => {
-  it("makes the creator owner and refuses the 501st member", () => {
+  it("makes the creator owner and refuses the 501st member (PROTOCOL R14)", () => {
     const m = new Membership(undefined, 500);
     const invited = Array.from({ length: 499 }, (_, i) => `u${i}`);
     assert.deepEqual(run(m, { type: "group.create", title: "big", members: invited }, "boss"), []);

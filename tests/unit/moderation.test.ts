@@ -65,7 +65,7 @@ function accepted(outcome: Outcome | ReturnType<RoomCore["system"]>) {
   return outcome as Extract<Outcome, { status: "accepted" }>;
 }
 
-test("core: announcements and moderation are sequenced events (I1) with their state in the same batch", () => {
+test("core: announcements and moderation are sequenced events (PROTOCOL I1) with their state in the same batch", () => {
   const { core, advance } = makeCore();
   const notice = accepted(core.system({ type: "announcement", text: "hi all" }, op, "c1"));
   assert.equal(notice.ack.seq, 8);
@@ -83,7 +83,7 @@ test("core: announcements and moderation are sequenced events (I1) with their st
   accepted(core.handle({ type: "send", clientId: "a1", n: 1, text: "back" }, alice, "s"));
 });
 
-test("core: a retried admin action with the same clientId gets the original seq (I3)", () => {
+test("core: a retried admin action with the same clientId gets the original seq (PROTOCOL I3)", () => {
   const { core } = makeCore();
   const first = accepted(core.system({ type: "announcement", text: "once" }, op, "same"));
   const again = core.system({ type: "announcement", text: "once" }, op, "same");

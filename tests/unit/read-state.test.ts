@@ -1,4 +1,4 @@
-/** ReadState (I6): exact unread counts under messages, deletions and reads, checked against a brute-force truth. */
+/** ReadState (PROTOCOL I6, IB4): exact unread counts under messages, deletions and reads, checked against a brute-force truth. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ReadState, membersFromRoomId } from "../../party/core/read-state.ts";
@@ -44,7 +44,7 @@ describe("ReadState", () => {
       }
       for (const user of members) {
         assert.equal(state.unread(user), truth(log, user, read[user]!), `step ${step} ${user}`);
-        assert.ok(state.unread(user) <= seq - state.readSeq(user), "I6: never above lastSeq − readSeq");
+        assert.ok(state.unread(user) <= seq - state.readSeq(user), "PROTOCOL I6: never above lastSeq − readSeq");
       }
     }
     const rebuilt = new ReadState(members, read, [...log.values()].sort((a, b) => a.seq - b.seq));

@@ -30,7 +30,7 @@ function accepted(outcome: Outcome) {
   return outcome as Extract<Outcome, { status: "accepted" }>;
 }
 
-test("I1: seqs are lastSeq + 1, contiguous, stamped with the injected clock", () => {
+test("PROTOCOL I1, R1: seqs are lastSeq + 1, contiguous, stamped with the injected clock", () => {
   const { core } = makeCore({}, 41);
   const a = accepted(core.handle(send("a", 1), alice, "s"));
   const b = accepted(core.handle(send("b", 1), bob, "s"));
@@ -42,33 +42,46 @@ test("I1: seqs are lastSeq + 1, contiguous, stamped with the injected clock", ()
   assert.deepEqual(keys, ["m:000000000042", "s:alice:s", "meta"]);
 });
 
-test("I3: a resend of a known clientId gets the original ack, no new seq", () => {
+test("PROTOCOL I3, R4: a resend of a known clientId gets the original ack, no new seq", () => {
   const { core } = makeCore();
   const first = accepted(core.handle(send("x", 1), alice, "s"));
   const again = core.handle(send("x", 1), alice, "s");
   assert.deepEqual(again, { status: "duplicate", ack: { ...first.ack, duplicate: true }, committed: false });
   core.commit([first]);
-  assert.equal((core.handle(send("x", 1), alice, "s") as { committed: boolean }).committed, true);
+  // Once durable, a resend still answers with the original seq (and clientId), now marked committed.
+  assert.deepEqual(core.handle(send("x", 1), alice, "s"), { status: "duplicate", ack: { ...first.ack, duplicate: true }, committed: true });
   assert.equal(core.lastAssigned, 1);
+  // The next new command takes the next seq: the resends took none.
+  assert.equal(accepted(core.handle(send("y", 2), alice, "s")).ack.seq, first.ack.seq + 1);
 });
 
-test("I3 survives a restart: the map is rebuilt from the log", () => {
+test("PROTOCOL I3 survives a restart: the map is rebuilt from the log", () => {
   const { core } = makeCore();
   const first = accepted(core.handle(send("x", 1), alice, "s"));
   core.commit([first]);
   const { core: restarted } = makeCore({}, 1, 1);
   restarted.loadDedupe([first.event]);
   const again = restarted.handle(send("x", 1), alice, "s");
-  assert.equal(again.status, "duplicate");
+  assert.deepEqual(again, { status: "duplicate", ack: { ...first.ack, duplicate: true }, committed: true }, "the original seq and clientId");
+  assert.equal(restarted.lastAssigned, 1, "no new seq after the restart");
 });
 
-test("I3: the same clientId under another user is a different message", () => {
+test("PROTOCOL I3: the same clientId under another user is a different message", () => {
   const { core } = makeCore();
-  accepted(core.handle(send("x", 1), alice, "s"));
-  accepted(core.handle(send("x", 1), bob, "s"));
+  const a = accepted(core.handle(send("x", 1), alice, "s"));
+  const b = accepted(core.handle(send("x", 1), bob, "s"));
+  assert.notEqual(a.ack.seq, b.ack.seq, "two messages, two seqs");
+  assert.deepEqual([a.ack.seq, b.ack.seq], [1, 2]);
+  assert.deepEqual([a.event.author.id, a.event.clientId, b.event.author.id, b.event.clientId], ["alice", "x", "bob", "x"]);
+  assert.equal(core.lastAssigned, 2);
+  // Each resend is recognised as its own sender's message, with its own seq.
+  const againA = core.handle(send("x", 1), alice, "s");
+  const againB = core.handle(send("x", 1), bob, "s");
+  assert.equal(againA.status === "duplicate" && againA.ack.seq, a.ack.seq);
+  assert.equal(againB.status === "duplicate" && againB.ack.seq, b.ack.seq);
 });
 
-test("I4: a session's numbers must rise; a stale number is refused, a reused clientId too", () => {
+test("PROTOCOL I4, R5: a session's numbers must rise; a stale number is refused, a reused clientId too (PROTOCOL R4)", () => {
   const { core } = makeCore();
   accepted(core.handle(send("a", 1), alice, "s"));
   accepted(core.handle(send("b", 3), alice, "s"));
@@ -79,7 +92,7 @@ test("I4: a session's numbers must rise; a stale number is refused, a reused cli
   assert.equal(core.lastAssigned, 2, "refusals take no seq");
 });
 
-test("I8: empty and too-long text are refused and change nothing", () => {
+test("PROTOCOL I8: empty and too-long text are refused and change nothing", () => {
   const { core } = makeCore({ maxTextChars: 10 });
   for (const [text, code] of [["   ", "text_empty"], ["x".repeat(11), "text_too_long"]] as const) {
     const outcome = core.handle(send("a", 1, text), alice, "s");
@@ -90,7 +103,7 @@ test("I8: empty and too-long text are refused and change nothing", () => {
   accepted(core.handle(send("a", 1, "ok"), alice, "s"));
 });
 
-test("edits: author only, new seq naming the target, stored record updated", () => {
+test("edits: author only, new seq naming the target, stored record updated (PROTOCOL R8)", () => {
   const { core } = makeCore();
   const msg = accepted(core.handle(send("m", 1, "hello"), alice, "s"));
   const foreign = core.handle({ type: "edit", clientId: "e0", n: 1, target: 1, text: "hacked" }, bob, "s");
@@ -102,7 +115,7 @@ test("edits: author only, new seq naming the target, stored record updated", () 
   assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && JSON.parse(v as string).text === "hello!"));
 });
 
-test("deletes leave a tombstone; operators may delete others' messages; no second delete or edit", () => {
+test("deletes leave a tombstone; operators may delete others' messages; no second delete or edit (PROTOCOL R8)", () => {
   const { core } = makeCore();
   accepted(core.handle(send("m", 1, "secret"), alice, "s"));
   const byBob = core.handle({ type: "delete", clientId: "d0", n: 1, target: 1 }, bob, "s");
@@ -118,7 +131,7 @@ test("deletes leave a tombstone; operators may delete others' messages; no secon
   assert.equal(notAMessage.status === "rejected" && notAMessage.error.code, "not_found");
 });
 
-test("I2 for reads: an edit not yet durable is invisible; the durable version is shown", () => {
+test("PROTOCOL I2 for reads: an edit not yet durable is invisible; the durable version is shown", () => {
   const { core } = makeCore();
   const msg = accepted(core.handle(send("m", 1, "v1"), alice, "s"));
   core.commit([msg]);

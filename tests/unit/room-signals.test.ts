@@ -38,7 +38,7 @@ function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audien
 }
 
 describe("RoomSignals", () => {
-  it("sends one receipts frame per window however many members read", () => {
+  it("sends one receipts frame per window however many members read (PROTOCOL R15)", () => {
     const { signals, frames, advance } = harness();
     for (let i = 0; i < 500; i++) signals.read(`u${i}`, 10 + (i % 7));
     signals.read("u0", 5); // never backwards within a window

@@ -1,4 +1,4 @@
-/** SocketIndex: presence and one-socket-per-session (R13) by lookup, checked against a brute-force scan. */
+/** SocketIndex: presence and one-socket-per-session (PROTOCOL R13) by lookup, checked against a brute-force scan. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SocketIndex, type SocketEntry } from "../../party/core/socket-index.ts";
@@ -48,7 +48,7 @@ test("random opens and closes agree with a scan over every socket", () => {
       assert.equal(result.joined, !entry.observer && !wasPresent);
       assert.equal(result.replaces, holder);
       open.set(id, entry);
-      // As the room does (R13): the replaced socket is closed, and its close arrives later.
+      // As the room does (PROTOCOL R13): the replaced socket is closed, and its close arrives later.
       if (result.replaces !== undefined) {
         const replaced = open.get(result.replaces)!;
         open.delete(result.replaces);

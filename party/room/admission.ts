@@ -1,0 +1,148 @@
+/**
+ * Admission and replay: who may open a socket on this room (PROTOCOL §2.3), the welcome, and the resume
+ * replay (PROTOCOL R6, R7). It owns the catch-up buffers: from admission until its join finishes, every live frame
+ * for a socket waits here, so the socket sees welcome, replay, then live events in order (PROTOCOL I5).
+ */
+import type * as Party from "partykit/server";
+import { CLOSE, ConnectQuery, LIMITS, type ErrorFrame, type Identity, type WelcomeFrame } from "../protocol/index.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import type { RoomCore } from "../core/room-core.ts";
+import type { KaiwaConfig } from "../config.ts";
+import { sessionKey } from "../core/keys.ts";
+import { decideResume } from "../core/resume.ts";
+import { mayJoin } from "../core/access.ts";
+import { readEventsJson } from "../adapters/event-log.ts";
+import { safeSend } from "../adapters/sockets.ts";
+import { identityFrom } from "../worker/auth.ts";
+import type { RoomArchive } from "../archive/outbox.ts";
+import type { RoomAdmin } from "./admin.ts";
+import type { RoomInboxLink } from "./inbox-link.ts";
+import type { RoomMembers } from "./members.ts";
+import type { RoomCommands } from "./commands.ts";
+import { eventsFrame } from "./frames-out.ts";
+import type { Conn, ConnState } from "./types.ts";
+
+/** What admission needs from the rest of the room. */
+export interface AdmissionHost {
+  readonly room: Party.Room;
+  readonly config: KaiwaConfig;
+  readonly bootId: string;
+  readonly members: RoomMembers;
+  readonly admin: RoomAdmin;
+  readonly archive: RoomArchive;
+  readonly link: RoomInboxLink;
+  readonly commands: RoomCommands;
+  core(): RoomCore;
+  /** The canonical room id (the archive keys members by it). */
+  roomId(): string;
+  linkReady(): Promise<void>;
+  /** Loads the inbox link once the room's origin is known (from a request). */
+  ensureLink(request: Request): void;
+  enqueue(task: () => Promise<void>): void;
+  refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void;
+  closeSocket(conn: Conn, code: number, reason: string): void;
+  /** The directory hears of the room's new connection count. */
+  touched(): void;
+}
+
+export class RoomAdmission {
+  /** Connections still receiving their resume replay: live frames wait here so order holds (PROTOCOL I5). */
+  private readonly catchingUp = new Map<string, string[]>();
+
+  constructor(private readonly host: AdmissionHost) {}
+
+  /** A new socket: refused with a typed frame and close code, or admitted and queued to join in task order. */
+  connect(conn: Conn, request: Request): void {
+    const { host } = this;
+    const who = identityFrom(request);
+    if (!who) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
+    const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+    if (!query.success) return host.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), CLOSE.protocolViolation);
+    if (!mayJoin(host.room.id, who)) return host.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), CLOSE.forbidden);
+    const observing = query.data.observe === "1";
+    const barred = host.admin.connectRefusal(who, observing);
+    if (barred) return host.refuse(conn, barred.frame, barred.closeCode);
+    // Groups: members only; operators may watch as observers (the dashboard's live tail).
+    const membership = host.core().membership;
+    if (membership?.exists && !membership.has(who.id) && !observing) return host.refuse(conn, errorFrame("not_member"), CLOSE.notMember);
+    const session = query.data.session;
+    conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}) });
+    host.touched();
+    // One socket per device session: a reconnect replaces a half-open predecessor (PROTOCOL R13).
+    const replaced = host.members.opened(conn);
+    const predecessor = replaced === undefined ? undefined : host.room.getConnection<ConnState>(replaced);
+    if (predecessor) host.closeSocket(predecessor, CLOSE.sessionReplaced, "session_replaced");
+    this.catchingUp.set(conn.id, []);
+    const replayUntil = host.core().committedSeq; // everything after this reaches the buffer (I5)
+    host.ensureLink(request);
+    host.enqueue(() => this.join(conn, who, query.data, replayUntil));
+  }
+
+  /** A live frame to every socket but `skip`; sockets still receiving their replay get it after (PROTOCOL I5). */
+  broadcast(frame: string, skip?: Set<string>): void {
+    for (const conn of this.host.room.getConnections()) {
+      if (skip?.has(conn.id)) continue;
+      const buffer = this.catchingUp.get(conn.id);
+      if (buffer) buffer.push(frame);
+      else safeSend(conn, frame);
+    }
+  }
+
+  /** The socket closed or failed: its buffer goes. */
+  forget(connId: string): void {
+    this.catchingUp.delete(connId);
+  }
+
+  private async join(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
+    try {
+      await this.welcome(conn, who, query, replayUntil);
+    } catch (error) {
+      // Without a welcome the client would wait for one until its heartbeat gave up: make it retry now.
+      console.error("join failed", error);
+      this.catchingUp.delete(conn.id);
+      this.host.closeSocket(conn, CLOSE.internalError, "join_failed");
+    }
+  }
+
+  private async welcome(conn: Conn, who: Identity, query: ConnectQuery, replayUntil: number): Promise<void> {
+    const { host } = this;
+    try {
+      await host.commands.ensureSession(who.id, query.session);
+      await host.linkReady();
+      const core = host.core();
+      // Observers (operators watching) are not members: search must not open the room to them. A group's
+      // members for search come from its events alone (PROTOCOL R14a): a join there records nothing, even
+      // before the group is created (anyone may open the socket the creator needs).
+      if (!conn.state?.observer && !core.membership) await host.archive.noteMember(host.roomId(), who.id, Date.now());
+      // Replay reaches back only as far as the room still stores events (older ones were archived and pruned).
+      const resumeMaxEvents = host.archive.replayable(host.config.room.resumeMaxEvents, replayUntil);
+      const resume =
+        query.epoch !== undefined && query.lastSeq !== undefined
+          ? decideResume({ epoch: core.epoch, committedSeq: replayUntil, resumeMaxEvents }, { epoch: query.epoch, lastSeq: query.lastSeq })
+          : null;
+      const welcome = {
+        type: "welcome",
+        room: host.room.id,
+        epoch: core.epoch,
+        lastSeq: replayUntil,
+        bootId: host.bootId,
+        user: who,
+        sessionLastN: core.sessionLastN(sessionKey(who.id, query.session)),
+        accepts: ["batch"],
+        resume,
+        serverTime: Date.now(),
+        ...(host.link.active ? { members: await host.members.block() } : {}),
+      } satisfies WelcomeFrame;
+      safeSend(conn, JSON.stringify(welcome));
+      if (resume?.recovered) {
+        for (let from = query.lastSeq! + 1; from <= replayUntil; from += LIMITS.replayChunkEvents) {
+          const before = Math.min(from + LIMITS.replayChunkEvents, replayUntil + 1);
+          safeSend(conn, eventsFrame(await readEventsJson(host.room.storage, core, from, before), true));
+        }
+      }
+    } finally {
+      for (const frame of this.catchingUp.get(conn.id) ?? []) safeSend(conn, frame);
+      this.catchingUp.delete(conn.id);
+    }
+  }
+}

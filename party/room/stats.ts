@@ -1,0 +1,45 @@
+/** The operator stats route's body (PROTOCOL §6), read from each part that owns the figure. */
+import type * as Party from "partykit/server";
+import type { RoomCore } from "../core/room-core.ts";
+import type { RoomArchive } from "../archive/outbox.ts";
+import type { RoomInboxLink } from "./inbox-link.ts";
+import type { RoomWriter } from "./writer.ts";
+import type { CommandCounters } from "./types.ts";
+
+export type StatsSources = {
+  room: Party.Room;
+  bootId: string;
+  core: RoomCore;
+  counters: CommandCounters;
+  link: RoomInboxLink;
+  writer: RoomWriter;
+  archive: RoomArchive;
+  tasksQueued: number;
+};
+
+export function roomStats({ room, bootId, core, counters, link, writer, archive, tasksQueued }: StatsSources) {
+  let connections = 0;
+  for (const _ of room.getConnections()) connections++;
+  const written = writer.stats();
+  return {
+    room: room.id,
+    bootId,
+    epoch: core.epoch,
+    lastSeq: core.committedSeq,
+    connections,
+    settings: core.settings,
+    inboxes: link.stats(),
+    commands: { ...counters },
+    writes: written.writes,
+    // Where commands wait right now (and how many sockets were closed to resync since the room started):
+    // a room that stops acking shows which stage holds them.
+    work: {
+      collecting: written.collecting,
+      writeInFlightMs: written.writeInFlightMs,
+      tasksQueued,
+      broken: written.broken,
+      resyncClosed: written.resyncClosed,
+    },
+    archive: archive.stats(core.committedSeq),
+  };
+}

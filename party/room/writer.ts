@@ -1,0 +1,240 @@
+/**
+ * The room's writer: everything between "accepted" and "everyone heard of it". It owns the commit pipeline
+ * (group commit, one write in flight, PROTOCOL R2), releases a durable batch (acks, then one broadcast),
+ * and repairs after a failed write (PROTOCOL R3) or a failed release (PROTOCOL R3a). Parts that decide commands hand it
+ * `Pending` items; nobody else touches the pipeline.
+ */
+import type * as Party from "partykit/server";
+import { CLOSE, LIMITS, type Ack, type ErrorFrame } from "../protocol/index.ts";
+import type { KaiwaConfig } from "../config.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { CommitPipeline } from "../core/commit-pipeline.ts";
+import type { RoomCore } from "../core/room-core.ts";
+import type { Histogram } from "../core/histogram.ts";
+import { persistWrites, type WriteCounters } from "../adapters/storage-writer.ts";
+import type { RoomArchive } from "../archive/outbox.ts";
+import type { RoomInboxLink } from "./inbox-link.ts";
+import type { RoomMembers } from "./members.ts";
+import { eventsFrame } from "./frames-out.ts";
+import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
+
+/** What the writer needs from the rest of the room. */
+export interface WriterHost {
+  readonly room: Party.Room;
+  readonly config: KaiwaConfig;
+  readonly link: RoomInboxLink;
+  readonly members: RoomMembers;
+  readonly archive: RoomArchive;
+  readonly ackLatency: Histogram;
+  readonly counters: CommandCounters;
+  core(): RoomCore;
+  /** The canonical room id (the archive keys rows by it). */
+  roomId(): string;
+  /** One frame to every socket but `skip`, through the catch-up buffers of sockets still joining (PROTOCOL I5). */
+  broadcast(frame: string, skip?: Set<string>): void;
+  closeSocket(conn: Conn, code: number, reason: string): void;
+  /** A typed error to one command's reply, counted in stats. */
+  reply(reply: Reply, frame: ErrorFrame): void;
+  /** Rebuild the room's state from storage in task order, once the pipeline is idle; then call `repaired`. */
+  reload(): void;
+  /** A batch was released: the directory hears of the room's new stats. */
+  touched(): void;
+  enqueue(task: () => Promise<void>): void;
+}
+
+export class RoomWriter {
+  private readonly pipeline: CommitPipeline<Pending>;
+  /** After a failed write or a release that threw before the state took its batch, until the reload. */
+  private brokenFlag = false;
+  /**
+   * Sockets closed to resync (a failed write or release, a failed load): their frames still queued are
+   * dropped so a resend keeps order (PROTOCOL I4). An id leaves once its socket closed and those frames are gone.
+   */
+  private readonly resyncing = new Set<string>();
+  private resyncClosed = 0;
+  private writesStarted = 0;
+  private releasesStarted = 0;
+  /** Whether the room's state took the batch being released (see release, releaseFailed). */
+  private stateTaken = true;
+  /**
+   * When the write now in flight was handed to storage: a slow write shows in stats as its age. One that
+   * never confirms shows as stats not answering, since the output gate holds every response behind it.
+   */
+  private writeStartedAt: number | undefined;
+  private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
+
+  constructor(private readonly host: WriterHost) {
+    const { room, config } = host;
+    this.pipeline = new CommitPipeline<Pending>(
+      {
+        persist: (writes) => {
+          if (++this.writesStarted === config.test.failWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
+          // Same turn as the puts (one implicit transaction): a crash after this write still notifies
+          // inboxes and still drains to the archive (PROTOCOL I9), even if the room never runs again until its alarm.
+          host.link.armAlarm();
+          host.archive.armWithWrite(host.roomId());
+          this.writeStartedAt = Date.now();
+          return persistWrites(room.storage, writes, this.writeCounters, config.test.writeDelayMs);
+        },
+        schedule: (fn, ms) => void setTimeout(fn, ms),
+        committed: (items) => {
+          this.writeStartedAt = undefined;
+          this.release(items);
+        },
+        failed: (items, error) => {
+          this.writeStartedAt = undefined;
+          this.writeFailed(items, error);
+        },
+        releaseFailed: (items, error) => this.releaseFailed(items, error),
+      },
+      config.room.flushWindowMs,
+      LIMITS.maxCommandsPerFlush,
+    );
+  }
+
+  get broken(): boolean {
+    return this.brokenFlag;
+  }
+
+  /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
+  add(item: Pending, writes: Array<[string, unknown]>): void {
+    this.pipeline.add(item, writes);
+  }
+
+  /** Resolves once nothing is collecting or in flight (a reload must not read under a write). */
+  idle(): Promise<void> {
+    return this.pipeline.idle();
+  }
+
+  /** The reload after a failure finished: commands are decided again. */
+  repaired(): void {
+    this.brokenFlag = false;
+  }
+
+  isResyncing(id: string): boolean {
+    return this.resyncing.has(id);
+  }
+
+  /** A socket closed: its id leaves `resyncing` by a task queued behind its frames (none comes after this). */
+  socketClosed(id: string): void {
+    if (this.resyncing.has(id)) this.host.enqueue(async () => void this.resyncing.delete(id));
+  }
+
+  /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
+  resync(reply: Reply): void {
+    if (reply.socket) this.resyncSocket(reply.socket);
+  }
+
+  private resyncSocket(socket: Conn): void {
+    if (this.resyncing.has(socket.id)) return;
+    this.resyncing.add(socket.id);
+    this.resyncClosed++;
+    this.host.closeSocket(socket, CLOSE.resyncRequired, "resync_required");
+  }
+
+  stats() {
+    return {
+      writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
+      collecting: this.pipeline.pending,
+      writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
+      broken: this.brokenFlag,
+      resyncClosed: this.resyncClosed,
+    };
+  }
+
+  /** A durable batch: first the room's state takes it, then its acks go out, then one broadcast (PROTOCOL R2.4). */
+  private release(items: Pending[]): void {
+    const { host } = this;
+    // If either step throws, releaseFailed learns from `stateTaken` which one it has to repair.
+    this.stateTaken = false;
+    const failHere = ++this.releasesStarted === host.config.test.failReleaseAt;
+    if (failHere && host.config.test.failReleaseStage === "state") throw new Error("test switch: injected failure before the state took the batch");
+    const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
+    host.core().commit(accepted);
+    const reads = items.flatMap((item) => (item.kind === "read" ? [{ user: item.user, seq: item.seq }] : []));
+    host.members.readsCommitted(reads);
+    host.link.committed(
+      accepted.map((a) => ({ event: a.event, json: a.eventJson, ...(a.targetAfter ? { targetBefore: a.targetAfter } : {}) })),
+      reads,
+    );
+    this.stateTaken = true;
+    if (failHere) throw new Error("test switch: injected release failure");
+    const acksByReply = new Map<string, { reply: Reply; acks: Ack[] }>();
+    const now = Date.now();
+    for (const item of items) {
+      if (item.kind === "admin") {
+        item.settle();
+        continue;
+      }
+      if (item.kind === "read") {
+        item.reply.read(item.user, item.seq, item.requestId);
+        continue;
+      }
+      if (item.kind === "command") host.ackLatency.observe(now - item.at);
+      const ack = item.kind === "command" ? item.accepted.ack : item.ack;
+      const entry = acksByReply.get(item.reply.id);
+      if (entry) entry.acks.push(ack);
+      else acksByReply.set(item.reply.id, { reply: item.reply, acks: [ack] });
+    }
+    for (const { reply, acks } of acksByReply.values()) reply.acks(acks);
+    if (accepted.length === 0) return;
+    host.touched();
+    const cutOff = host.members.cutOff(accepted);
+    // Serialised once, the same string to every socket (but those just cut off).
+    host.broadcast(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
+  }
+
+  /**
+   * The batch is durable, but `release` threw part way (PROTOCOL R3a), so some sockets may lack its acks or
+   * events. Rather than guess which, every socket resyncs (4013): each client resumes gaplessly from its
+   * last seq (PROTOCOL I5) and resends what is unacked, which dedupe answers with the stored acks (PROTOCOL I3). HTTP
+   * callers (admin actions, inbox devices) are answered here. If the throw came before the room's state
+   * had taken the batch, that state cannot be trusted (its committed seq, edit overlay, read and inbox
+   * bookkeeping may be part-updated, and `core.commit` cannot be re-run): the room reloads it from
+   * storage, as after a failed write, once what collected behind the batch is written too.
+   */
+  private releaseFailed(items: Pending[], error: unknown): void {
+    console.error("releasing a committed batch failed; every socket resyncs", error);
+    this.host.counters.releaseFailures++;
+    for (const item of items) {
+      if (item.kind === "admin") item.settle();
+      else if (item.reply.socket === undefined) {
+        if (item.kind === "read") item.reply.read(item.user, item.seq, item.requestId);
+        else item.reply.acks([item.kind === "command" ? item.accepted.ack : item.ack]);
+      }
+    }
+    const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
+    if (!this.stateTaken) {
+      this.brokenFlag = true;
+      this.host.members.writeFailed();
+      this.host.reload();
+    } else if (accepted.length > 0) {
+      // Members removed in this batch still get its events up to their removal, then 4004 (not 4013).
+      // Guarded, so one more throw does not skip the resync below. (The archive drain was armed with the write.)
+      try {
+        this.host.members.cutOff(accepted);
+      } catch (cutError) {
+        console.error("cutting off removed members failed", cutError);
+      }
+    }
+    for (const conn of this.host.room.getConnections<ConnState>()) this.resyncSocket(conn);
+  }
+
+  private writeFailed(items: Pending[], error: unknown): void {
+    console.error("room write failed; rejecting the batch and reloading state", error);
+    this.host.counters.storageFailures++;
+    this.brokenFlag = true;
+    this.host.members.writeFailed();
+    for (const item of items) {
+      if (item.kind === "admin") {
+        item.settle(error);
+        continue;
+      }
+      const ref = item.kind === "command" ? item.accepted.ack.clientId : item.kind === "resend" ? item.ack.clientId : undefined;
+      this.host.reply(item.reply, errorFrame("storage_failed", ref ? { ref } : {}));
+      // The session's later frames were sequenced on the failed state: close so the client resends in order.
+      this.resync(item.reply);
+    }
+    this.host.reload();
+  }
+}
