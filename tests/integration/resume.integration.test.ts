@@ -107,7 +107,7 @@ test("PROTOCOL R7: live events that commit while a socket's replay is under way 
   opened.push(writer);
   const acked = new Map<number, string>();
   for (let i = 0; i < 5; i++) await sendAcked(writer, `old${i}`, acked);
-  const epoch = writer.room.position.epoch;
+  const epoch = writer.room.position!.epoch;
   // The late socket asks for everything from seq 0 in the same tick as a burst leaves the writer (one batch
   // frame): the burst commits before, during or after the late socket's join, and whatever is released
   // during the join must wait behind the replay. At most 19 events exist, within the replay window of 20.
