@@ -1,31 +1,8 @@
 /**
- * Full-jitter exponential backoff (centrifuge-js utils.ts `backoff()`; AWS "Exponential Backoff And
- * Jitter"): delay = random() * min(cap, base * 2^attempt). Full jitter spreads a room's clients over
- * the whole window after a server restart instead of reconnecting them in waves.
+ * The client's reconnect delays: the shared full-jitter backoff (party/protocol/backoff.ts).
  *
  * partysocket's own delay (`_getNextDelay`: min * grow^(retry-1), capped) has no jitter and cannot be
  * given any through options, so client/connection.ts turns its retries off and the room schedules
  * each attempt with this function instead.
  */
-export type BackoffOptions = {
-  /** Ceiling of the first retry's window, in ms. With 250 the first retry comes within 0-250 ms. */
-  baseMs?: number;
-  /** Largest ceiling, in ms. */
-  capMs?: number;
-  /** A number in [0, 1); injectable for tests. */
-  random?: () => number;
-};
-
-export const BACKOFF_DEFAULTS = { baseMs: 250, capMs: 10_000 } as const;
-
-/** The delay before retry number `attempt` (0 for the first retry after a failure). */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
-  const base = Math.max(0, options.baseMs ?? BACKOFF_DEFAULTS.baseMs);
-  const cap = Math.max(0, options.capMs ?? BACKOFF_DEFAULTS.capMs);
-  const random = options.random ?? Math.random;
-  const exponent = Math.max(0, Math.floor(attempt));
-  // 2 ** exponent becomes Infinity for huge attempts; min() then yields the cap, never NaN.
-  const ceiling = Math.min(cap, base * 2 ** exponent);
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * ceiling);
-}
+export { BACKOFF_DEFAULTS, backoffDelay, type BackoffOptions } from "../party/protocol/backoff.ts";

@@ -15,8 +15,6 @@
  * Unknown `KAIWA_*` names are refused too: a misspelt variable would otherwise be silently ignored.
  * Test-only switches (`KAIWA_TEST_*`) are defined in party/test-switches.ts and come back as `config.test`.
  */
-import type { ArchiveConfig } from "./archive/connection.ts";
-import type { PushConfig } from "./adapters/push.ts";
 import {
   ConfigError,
   TEST_MODE_VAR,
@@ -33,6 +31,12 @@ import {
   type VarOptions,
   type VarSchema,
 } from "./test-switches.ts";
+
+
+/** The archive's database: `KAIWA_DATABASE_URL`, and a local bridge for dev and tests (`KAIWA_DB_WS_PROXY`). */
+export type ArchiveConfig = { url: string; wsProxy?: string };
+/** The push hook for offline users (`KAIWA_PUSH_URL`, `KAIWA_PUSH_SECRET`). */
+export type PushConfig = { url: string; secret: string };
 
 export { ConfigError, type ConfigProblem, type TestSwitches } from "./test-switches.ts";
 export { TEST_SWITCHES_OFF, loadTestSwitches } from "./test-switches.ts";

@@ -5,7 +5,7 @@
  */
 import type * as Party from "partykit/server";
 import { RoomEvent } from "../protocol/index.ts";
-import { EVENT_PREFIX, eventKey } from "../core/keys.ts";
+import { EVENT_PREFIX, eventKey } from "../core/room-keys.ts";
 import type { RoomCore } from "../core/room-core.ts";
 
 /** JSON of the events with from <= seq < before, as readers may see them. */

@@ -6,12 +6,12 @@
  * Jobs wait durably in the inbox's storage (one key each, in order) and are retried with backoff until the
  * receiver answers 2xx; a 4xx other than 408/429 is final (the receiver refused this payload for good).
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import type * as Party from "partykit/server";
-import { loadConfig } from "../config.ts";
+import { loadConfig, type PushConfig } from "../config.ts";
 
 export const SIGNATURE_HEADER = "x-kaiwa-signature";
 export const TIMESTAMP_HEADER = "x-kaiwa-timestamp";
-const JOB_PREFIX = "push:";
 const MAX_JOBS = 1000;
 
 export type PushPayload = {
@@ -24,7 +24,7 @@ export type PushPayload = {
   preview: string;
 };
 type Job = { payload: PushPayload; attempts: number };
-export type PushConfig = { url: string; secret: string };
+export type { PushConfig };
 
 /** `loadConfig(env).push` (party/config.ts): undefined when push is off; throws ConfigError when invalid. */
 export function pushConfigFrom(env: Record<string, unknown>): PushConfig | undefined {
@@ -48,6 +48,8 @@ export class PushQueue {
     private readonly storage: Party.Storage,
     private readonly config: PushConfig | undefined,
     private readonly armAlarm: (at: number) => void,
+    /** Where jobs are kept in the owner's storage (the inbox's key module names it). */
+    private readonly prefix: string,
   ) {}
 
   get enabled(): boolean {
@@ -58,7 +60,7 @@ export class PushQueue {
     if (!this.config || payloads.length === 0) return;
     if (this.next === 0) this.next = await this.highestKey();
     const writes: Record<string, Job> = {};
-    for (const payload of payloads) writes[jobKey(++this.next)] = { payload, attempts: 0 };
+    for (const payload of payloads) writes[jobKey(this.prefix, ++this.next)] = { payload, attempts: 0 };
     await this.storage.put(writes);
     await this.trim();
     void this.run();
@@ -70,14 +72,14 @@ export class PushQueue {
     this.running = true;
     try {
       for (;;) {
-        const batch = await this.storage.list<Job>({ prefix: JOB_PREFIX, limit: 20 });
+        const batch = await this.storage.list<Job>({ prefix: this.prefix, limit: 20 });
         if (batch.size === 0) return;
         for (const [key, job] of batch) {
           const outcome = await this.deliver(job.payload);
           if (outcome === "retry") {
             this.counters.failed++;
             await this.storage.put(key, { ...job, attempts: job.attempts + 1 });
-            const wait = Math.round(Math.random() * Math.min(60_000, 200 * 2 ** Math.min(++this.failures, 9)));
+            const wait = backoffDelay(++this.failures, { baseMs: 200, capMs: 60_000 });
             this.armAlarm(Date.now() + wait + 1000);
             clearTimeout(this.timer);
             this.timer = setTimeout(() => void this.run(), wait);
@@ -114,14 +116,14 @@ export class PushQueue {
   }
 
   private async highestKey(): Promise<number> {
-    const last = await this.storage.list({ prefix: JOB_PREFIX, reverse: true, limit: 1 });
+    const last = await this.storage.list({ prefix: this.prefix, reverse: true, limit: 1 });
     const key = [...last.keys()][0];
-    return key ? Number(key.slice(JOB_PREFIX.length)) : 0;
+    return key ? Number(key.slice(this.prefix.length)) : 0;
   }
 
   /** Bounded: past MAX_JOBS the oldest jobs are dropped (a user offline that long gets the list on return). */
   private async trim(): Promise<void> {
-    const all = await this.storage.list({ prefix: JOB_PREFIX });
+    const all = await this.storage.list({ prefix: this.prefix });
     const excess = all.size - MAX_JOBS;
     if (excess <= 0) return;
     await this.storage.delete([...all.keys()].slice(0, excess));
@@ -129,4 +131,4 @@ export class PushQueue {
   }
 }
 
-const jobKey = (n: number): string => JOB_PREFIX + String(n).padStart(12, "0");
+const jobKey = (prefix: string, n: number): string => prefix + String(n).padStart(12, "0");

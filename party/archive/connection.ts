@@ -5,9 +5,9 @@
  * driver is told to speak plain `ws://` and no Postgres-level TLS to it (the bridge is on loopback).
  */
 import { Client, neonConfig } from "@neondatabase/serverless";
-import { readDatabaseConfig } from "../config.ts";
+import { readDatabaseConfig, type ArchiveConfig } from "../config.ts";
 
-export type ArchiveConfig = { url: string; wsProxy?: string };
+export type { ArchiveConfig };
 
 /**
  * KAIWA_DATABASE_URL and KAIWA_DB_WS_PROXY, validated by the loader (party/config.ts); undefined when unset.

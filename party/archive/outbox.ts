@@ -17,7 +17,7 @@
  */
 import type * as Party from "partykit/server";
 import type { RoomCore } from "../core/room-core.ts";
-import { eventKey } from "../core/keys.ts";
+import { ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, ARCHIVE_STATE_KEY, eventKey } from "../core/room-keys.ts";
 import { roomKind } from "../protocol/room-kind.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import type { ArchiveSettings } from "./config.ts";
@@ -26,9 +26,6 @@ import { withDb, type Db } from "./connection.ts";
 import { nextBatch, pruneFloor, replayableEvents, retryDelayMs, splitRange } from "./plan.ts";
 import { READ_RANGE, UPSERT_EVENTS, UPSERT_EVENT_MEMBERS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
 
-export const ARCHIVE_STATE_KEY = "archive";
-const MEMBER_PREFIX = "am:";
-const QUEUE_PREFIX = "aq:";
 /** If a drain has not re-armed by then (the room was evicted mid-drain), the alarm starts another. */
 const WATCHDOG_MS = 60_000;
 
@@ -105,8 +102,8 @@ export class RoomArchive {
   /** Hook when a user joins: the first time, queue a membership row (durably, with the drain armed). */
   async noteMember(roomId: string, userId: string, ts: number): Promise<void> {
     if (!this.enabled || this.knownMembers.has(userId)) return;
-    if ((await this.storage.get(MEMBER_PREFIX + userId)) === undefined) {
-      await this.storage.put({ [MEMBER_PREFIX + userId]: ts, [QUEUE_PREFIX + userId]: { id: userId, ts } satisfies SeenMember });
+    if ((await this.storage.get(ARCHIVE_MEMBER_PREFIX + userId)) === undefined) {
+      await this.storage.put({ [ARCHIVE_MEMBER_PREFIX + userId]: ts, [ARCHIVE_QUEUE_PREFIX + userId]: { id: userId, ts } satisfies SeenMember });
       this.committed(roomId);
     }
     this.knownMembers.add(userId);
@@ -226,7 +223,7 @@ export class RoomArchive {
   private async drainBatch(db: Db, state: ArchiveState): Promise<number> {
     const core = this.core();
     const { from, to } = nextBatch(state.cursor, core.committedSeq, this.settings.batchRows);
-    const queued = await this.storage.list<SeenMember>({ prefix: QUEUE_PREFIX, limit: 128 });
+    const queued = await this.storage.list<SeenMember>({ prefix: ARCHIVE_QUEUE_PREFIX, limit: 128 });
     if (to < from && queued.size === 0) return 0;
     const records = to >= from ? await readEventsJson(this.storage, core, from, to + 1) : [];
     if (records.length !== Math.max(0, to - from + 1)) throw new Error(`room log holds ${records.length} of the ${to - from + 1} events ${from}..${to}`);

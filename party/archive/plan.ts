@@ -3,6 +3,7 @@
  * history page splits between the room's window and the archive, how long to wait after a failure.
  * No I/O, no clock, no randomness (they come in), so unit tests drive it with plain numbers.
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 
 /** The next batch: seqs from..to inclusive (empty when to < from). Only durable events are drained (PROTOCOL I2). */
 export function nextBatch(cursor: number, committedSeq: number, batchRows: number): { from: number; to: number } {
@@ -29,10 +30,10 @@ export function splitRange(from: number, before: number, prunedThrough: number):
   return out;
 }
 
-/** Full-jitter exponential backoff: uniform in [0, min(cap, base·2^(failures-1))]. */
+/** The drain's retry delay: the shared full-jitter backoff, uniform in [base/4, min(cap, base·2^(failures-1))]. */
 export function retryDelayMs(failures: number, baseMs: number, capMs: number, random: () => number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
-  return Math.max(baseMs / 4, Math.floor(random() * ceiling));
+  // Never sooner than a quarter of the base: a drain retried at once would hit the same outage.
+  return Math.max(baseMs / 4, backoffDelay(failures - 1, { baseMs, capMs, random }));
 }
 
 /** Resume by replay only reaches back to what the room still stores (PROTOCOL I5): further back is too far behind. */

@@ -7,8 +7,9 @@
  */
 import type { Command, Identity, ModerationEvent } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";
+import { MODERATION_PREFIX } from "./room-keys.ts";
 
-export const MODERATION_PREFIX = "mod:";
+export { MODERATION_PREFIX };
 export const moderationKey = (userId: string): string => `${MODERATION_PREFIX}${userId}`;
 
 /** Expiry times in ms since the epoch; absent means not restricted. */
@@ -43,7 +44,9 @@ export class Moderation {
     if (entry.banUntil !== undefined && entry.banUntil > now) {
       return { code: "banned", message: `You are banned from this room until ${new Date(entry.banUntil).toISOString()}.`, retryAfterMs: entry.banUntil - now };
     }
-    if (command !== "delete" && command !== "connect" && entry.muteUntil !== undefined && entry.muteUntil > now) {
+    // Muted users may still delete their own messages and leave a group: neither says anything.
+    const quiet = command === "delete" || command === "connect" || command === "group.leave";
+    if (!quiet && entry.muteUntil !== undefined && entry.muteUntil > now) {
       return { code: "muted", message: `You are muted in this room until ${new Date(entry.muteUntil).toISOString()}.`, retryAfterMs: entry.muteUntil - now };
     }
     return undefined;

@@ -6,6 +6,7 @@
  * No I/O, no clock, no randomness: party/room/notifier.ts reads snapshots and events, delivers, stores
  * the confirmed cursors, sets the timers and draws the random numbers it hands in here.
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import { LIMITS, type Notification } from "../protocol/index.ts";
 
 /** What a member's inbox confirmed it stored: the room stores it per member (`n:<user>`). */
@@ -61,8 +62,7 @@ export function commitDelay(memberCount: number): number {
 
 /** Full-jitter backoff after the `failures`-th failure in a row; `random01` in [0, 1). */
 export function retryDelay(failures: number, random01: number): number {
-  const cap = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 9));
-  return Math.round(random01 * cap);
+  return backoffDelay(failures, { baseMs: RETRY_BASE_MS, capMs: RETRY_MAX_MS, random: () => random01 });
 }
 
 /**

@@ -3,8 +3,8 @@
  * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
-import type { Ack, Command, ErrorCode, Identity, MembershipCommand, MessageEvent, RoomEvent, RoomSettings } from "../protocol/index.ts";
-import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./keys.ts";
+import { LIMITS, type Ack, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type RoomEvent, type RoomSettings } from "../protocol/index.ts";
+import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./room-keys.ts";
 import { isRefusal, type Membership } from "./membership.ts";
 import type { Rejection } from "./rejection.ts";
 import { Moderation, type ModerationAction } from "./moderation.ts";
@@ -119,9 +119,19 @@ export class RoomCore {
     }
     // PROTOCOL I4: a session's commands are accepted in the order it numbered them.
     if (command.n <= session.lastN) return reject("out_of_order", { expected: session.lastN + 1 });
+    // PROTOCOL R5: a jump past maxCommandNumberJump is refused, so no session can reach a number after
+    // which nothing is left to send (2^53-1 once locked it: every later `expected` was past the schema).
+    if (command.n - session.lastN > LIMITS.maxCommandNumberJump) {
+      return reject("out_of_order", { expected: session.lastN + 1, message: `n may be at most ${LIMITS.maxCommandNumberJump} above the session's last accepted n.` });
+    }
+    if (isMembershipCommand(command)) {
+      // Bans and mutes hold for membership commands too (a banned moderator adds no one, PROTOCOL R14).
+      const moderated = this.options.membership ? this.moderation.refusal(who, command.type, this.options.clock()) : undefined;
+      if (moderated) return { status: "rejected", error: moderated };
+      return this.handleMembership(command, who, session, sKey);
+    }
     // A pending edit/delete of an old target lives only in the overlay: decide on that newest version,
     // or a second delete would pass and a later edit would overwrite the tombstone.
-    if (isMembershipCommand(command)) return this.handleMembership(command, who, session, sKey);
     const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? this.overlay.get(command.target)?.latest ?? loadedTarget);
     const refused = this.refuse(command, who, target);
     if (refused) return { status: "rejected", error: refused };

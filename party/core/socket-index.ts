@@ -9,7 +9,7 @@
  * Observers (operators watching) hold sockets but are never presence; they still count for PROTOCOL R13.
  * Pure: no runtime types, so the rules are unit-tested with plain data.
  */
-import { sessionKey } from "./keys.ts";
+import { sessionKey } from "./room-keys.ts";
 
 export type SocketEntry = { user: string; session: string; observer: boolean };
 

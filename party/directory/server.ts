@@ -9,6 +9,7 @@
  */
 import type * as Party from "partykit/server";
 import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
+import { CLOSE } from "../protocol/codes.ts";
 import { ListRoomsQuery, RoomReport, type RoomEntry } from "../protocol/admin-schema.ts";
 import { renderMetrics } from "./metrics.ts";
 import { loadConfig, type TestSwitches } from "../config.ts";
@@ -25,7 +26,7 @@ export default class Directory implements Party.Server {
   }
 
   static onBeforeConnect() {
-    return refusedSocket("forbidden", "The directory has no socket API; use the admin API.", 4003);
+    return refusedSocket("forbidden", "The directory has no socket API; use the admin API.", CLOSE.forbidden);
   }
 
   static onBeforeRequest() {

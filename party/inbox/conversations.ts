@@ -8,7 +8,7 @@ import type * as Party from "partykit/server";
 import { LIMITS, type Notification } from "../protocol/index.ts";
 import { InboxCore, toConversation, type Entry } from "../core/inbox-core.ts";
 import { PushQueue, type PushConfig, type PushPayload } from "../adapters/push.ts";
-import { AWAY_PREFIX, ENTRY_PREFIX, OWED_PREFIX, awayKey, entryKey, keyedId, owedKey } from "./keys.ts";
+import { AWAY_PREFIX, ENTRY_PREFIX, OWED_PREFIX, PUSH_JOB_PREFIX, awayKey, entryKey, keyedId, owedKey } from "./keys.ts";
 import type { RoomCall } from "./types.ts";
 
 /** What the inbox shell lends this part. */
@@ -36,7 +36,7 @@ export class Conversations {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly host: ConversationsHost) {
-    this.push = new PushQueue(host.storage, host.pushConfig, (at) => host.armAlarm(at));
+    this.push = new PushQueue(host.storage, host.pushConfig, (at) => host.armAlarm(at), PUSH_JOB_PREFIX);
   }
 
   /** The list as it is now (read only: it changes through `apply`). */

@@ -4,6 +4,7 @@
  * statuses, then sent every frame for the user (fan-out). The first device to open and the last to close
  * change the user's online status (PROTOCOL IB6).
  */
+import { CLOSE } from "../protocol/codes.ts";
 import type { Identity, InboxWelcome, PresenceState } from "../protocol/index.ts";
 import { answerClose, safeSend } from "../adapters/sockets.ts";
 import type { InboxCore } from "../core/inbox-core.ts";
@@ -40,7 +41,7 @@ export class InboxDevices {
     conn.setState({ user: who, session });
     this.welcoming.set(conn.id, []);
     for (const other of this.host.connections()) {
-      if (other.id !== conn.id && other.state?.session === session) other.close(4012, "session_replaced");
+      if (other.id !== conn.id && other.state?.session === session) other.close(CLOSE.sessionReplaced, "session_replaced");
     }
     const wasOnline = this.count(conn.id) > 0;
     const at = Date.now();
@@ -51,7 +52,7 @@ export class InboxDevices {
     } catch (error) {
       console.error("inbox welcome failed", error);
       this.welcoming.delete(conn.id);
-      return conn.close(1011, "welcome_failed");
+      return conn.close(CLOSE.internalError, "welcome_failed");
     }
     const list = this.host.conversations();
     const page = list.page(undefined, 50);
@@ -107,7 +108,7 @@ export class InboxDevices {
       session: state.session,
       user: state.user,
       send: (frame) => send(conn, frame),
-      resync: () => conn.close(4013, "resync_required"),
+      resync: () => conn.close(CLOSE.resyncRequired, "resync_required"),
     };
   }
 }

@@ -13,6 +13,7 @@
  *
  * Every storage key the inbox uses is in keys.ts.
  */
+import { CLOSE } from "../protocol/codes.ts";
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import { ConnectQuery, InboxClientFrame, dmRoomId } from "../protocol/index.ts";
@@ -118,10 +119,10 @@ export default class InboxServer implements Party.Server {
 
   async onConnect(conn: Conn, ctx: Party.ConnectionContext) {
     const who = identityFrom(ctx.request as unknown as Request);
-    if (!isOwner(who, this.room.id)) return refuse(conn, "forbidden", 4003);
+    if (!isOwner(who, this.room.id)) return refuse(conn, "forbidden", CLOSE.forbidden);
     const url = new URL(ctx.request.url);
     const query = ConnectQuery.safeParse(Object.fromEntries(url.searchParams));
-    if (!query.success) return refuse(conn, "bad_frame", 4008);
+    if (!query.success) return refuse(conn, "bad_frame", CLOSE.protocolViolation);
     await this.devices.open(conn, who, query.data.session, url.origin);
   }
 
@@ -133,7 +134,7 @@ export default class InboxServer implements Party.Server {
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
     if (raw === "ping") return send(conn, "pong");
     const state = conn.state;
-    if (!state) return refuse(conn, "unauthorized", 4001);
+    if (!state) return refuse(conn, "unauthorized", CLOSE.unauthorized);
     const decoded = decodeFrame(raw, InboxClientFrame);
     if (!decoded.ok) return send(conn, JSON.stringify(decoded.error));
     const frame = decoded.frame;

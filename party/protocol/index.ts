@@ -6,3 +6,4 @@ export * from "./room-kind.ts";
 export * from "./connect.ts";
 export * from "./error-frame.ts";
 export * from "./decode.ts";
+export * from "./backoff.ts";

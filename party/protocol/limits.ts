@@ -73,6 +73,8 @@ export const LIMITS = {
   recentWindow: 2_000,
   /** Commands in one `batch` frame (PROTOCOL R17); the frame's byte limit applies to the whole batch. */
   maxCommandsPerFrame: 128,
+  /** How far above a session's last accepted `n` a command may be numbered (PROTOCOL R5): gaps are allowed, a leap to the end of the number space is not. */
+  maxCommandNumberJump: 1_000_000,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
 } as const;

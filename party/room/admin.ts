@@ -18,6 +18,7 @@ import type { Histogram } from "../core/histogram.ts";
 import type { Rejection, RoomCore, SystemAction } from "../core/room-core.ts";
 import { historyRange } from "../core/resume.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
+import { AUDIT_PREFIX } from "../core/room-keys.ts";
 
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
 export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };
@@ -35,7 +36,6 @@ export interface AdminHost {
 
 type ConnState = { user: Identity; session: string; observer?: true };
 
-const AUDIT_PREFIX = "audit:";
 
 export class RoomAdmin {
   private rateBase = { accepted: 0, at: Date.now() };

@@ -8,7 +8,7 @@ import { CLOSE, ConnectQuery, LIMITS, type ErrorFrame, type Identity, type Welco
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { KaiwaConfig } from "../config.ts";
-import { sessionKey } from "../core/keys.ts";
+import { sessionKey } from "../core/room-keys.ts";
 import { decideResume } from "../core/resume.ts";
 import { mayJoin } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";

@@ -8,7 +8,7 @@ import type * as Party from "partykit/server";
 import { LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { Outcome, RoomCore } from "../core/room-core.ts";
-import { sessionKey, type StoredSession } from "../core/keys.ts";
+import { sessionKey, type StoredSession } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
 import { farewellWrite } from "./inbox-link.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";

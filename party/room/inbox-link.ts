@@ -16,15 +16,10 @@ import { callActor } from "../worker/service-auth.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { readEvents, readEventsJson } from "../adapters/event-log.ts";
+import { CURSOR_PREFIX, FAREWELL_PREFIX, READ_PREFIX, WHERE_KEY } from "../core/room-keys.ts";
 
-export const WHERE_KEY = "where";
-const READ_PREFIX = "r:";
-const CURSOR_PREFIX = "n:";
-/** A removed member's last notification, owed until their inbox confirms it: `{seq, ts}` of the removal. */
-const FAREWELL_PREFIX = "f:";
 type Farewell = { seq: number; ts: number };
 export const farewellWrite = (user: string, seq: number, ts: number): [string, Farewell] => [FAREWELL_PREFIX + user, { seq, ts }];
-export const readKey = (user: string): string => READ_PREFIX + user;
 type Where = { roomId: string; origin: string };
 type Committed = { event: RoomEvent; json: string; targetBefore?: MessageEvent };
 

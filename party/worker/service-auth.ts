@@ -146,10 +146,10 @@ export async function gateSocket(
 ): Promise<Request | Response> {
   const config = checkConfig(lobby.env);
   if (!config.ok) return refusedSocket("internal", config.error.message, CLOSE.internalError);
-  if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, 4008);
+  if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, CLOSE.protocolViolation);
   const auth = await verifyToken(tokenFromRequest(request), lobby.env);
-  if (!auth.ok) return refusedSocket(auth.code, auth.message, 4001);
+  if (!auth.ok) return refusedSocket(auth.code, auth.message, CLOSE.unauthorized);
   const why = forbid?.(auth.identity);
-  if (why) return refusedSocket("forbidden", why, 4003);
+  if (why) return refusedSocket("forbidden", why, CLOSE.forbidden);
   return withIdentity(request, auth.identity);
 }

@@ -38,7 +38,7 @@ describe("inbox storage keys", () => {
       },
       delete: async () => true,
     } as unknown as Party.Storage;
-    const queue = new PushQueue(storage, { url: "http://127.0.0.1:9/push", secret: "s" }, () => {});
+    const queue = new PushQueue(storage, { url: "http://127.0.0.1:9/push", secret: "s" }, () => {}, keys.PUSH_JOB_PREFIX);
     await queue.enqueue([{ user: "alice", room: "dm:alice:bob", seq: 1, ts: 1, from: { id: "bob", name: "Bob" }, preview: "hi" }]);
     await new Promise((resolve) => setImmediate(resolve)); // the run it starts lists the queue
     assert.equal(written.length, 1);

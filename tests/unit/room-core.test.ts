@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RoomCore, type Outcome } from "../../party/core/room-core.ts";
-import { sessionKey } from "../../party/core/keys.ts";
+import { sessionKey } from "../../party/core/room-keys.ts";
 import { ClientFrame, RoomSettings, type Command, type Identity } from "../../party/protocol/index.ts";
 
 const alice: Identity = { id: "alice", name: "Alice" };

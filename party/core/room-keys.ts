@@ -1,0 +1,40 @@
+/**
+ * Every storage key of a room actor, in one place (the room, its parts, the archive outbox, moderation and
+ * the admin audit all write under these). One key per event (PROTOCOL R2.1): the log never sits in one
+ * value, and zero-padded seqs make `storage.list` return events in seq order. Prefixes never overlap
+ * (tests/unit/room-keys.test.ts), so a `list({prefix})` reads exactly one family.
+ */
+export const META_KEY = "meta";
+export const SETTINGS_KEY = "settings";
+/** Groups: `{title, members: {user: {role, since}}}`, rewritten with every membership event. */
+export const MEMBERS_KEY = "members";
+/** `{roomId, origin}`: the room's own id and the origin alarms call back through (room/inbox-link.ts). */
+export const WHERE_KEY = "where";
+/** The archive outbox's `{roomId, cursor, prunedThrough}` (archive/outbox.ts). */
+export const ARCHIVE_STATE_KEY = "archive";
+const SEQ_DIGITS = 12;
+
+export const EVENT_PREFIX = "m:";
+export const eventKey = (seq: number): string => `${EVENT_PREFIX}${String(seq).padStart(SEQ_DIGITS, "0")}`;
+export const SESSION_PREFIX = "s:";
+export const sessionKey = (userId: string, sessionId: string): string => `${SESSION_PREFIX}${userId}:${sessionId}`;
+/** A member's read position (PROTOCOL I6). */
+export const READ_PREFIX = "r:";
+export const readKey = (user: string): string => READ_PREFIX + user;
+/** What a member's inbox has confirmed (room/notifier.ts). */
+export const CURSOR_PREFIX = "n:";
+/** A removed member's last notification, owed until their inbox confirms it: `{seq, ts}` of the removal. */
+export const FAREWELL_PREFIX = "f:";
+/** Bans and mutes with expiry (core/moderation.ts). */
+export const MODERATION_PREFIX = "mod:";
+/** Operators' audited reads of a DM (room/admin.ts). */
+export const AUDIT_PREFIX = "audit:";
+/** Users the archive has recorded as seen members (`am:<user>`) and those queued for the next drain (`aq:<user>`). */
+export const ARCHIVE_MEMBER_PREFIX = "am:";
+export const ARCHIVE_QUEUE_PREFIX = "aq:";
+
+/** Every single key and prefix above, for the overlap check. */
+export const ROOM_KEYS = { single: [META_KEY, SETTINGS_KEY, MEMBERS_KEY, WHERE_KEY, ARCHIVE_STATE_KEY], prefixes: [EVENT_PREFIX, SESSION_PREFIX, READ_PREFIX, CURSOR_PREFIX, FAREWELL_PREFIX, MODERATION_PREFIX, AUDIT_PREFIX, ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX] } as const;
+
+export type RoomMeta = { epoch: string; lastSeq: number; createdAt: number };
+export type StoredSession = { lastN: number };

@@ -1,0 +1,80 @@
+/**
+ * The layering, checked on the import graph (ARCHITECTURE.md): core/ and protocol/ are pure and import only
+ * inward; adapters and the archive never reach into an actor's shell; the client sees only party/protocol/;
+ * and no file imports itself back through others (no cycle), type-only imports included.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { test } from "node:test";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) return sources(path);
+    return name.endsWith(".ts") && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** Every import or re-export specifier of a file: relative ones resolved to repo paths, packages as named. */
+function importsOf(file: string): Array<{ spec: string; target: string | undefined }> {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  const found: Array<{ spec: string; target: string | undefined }> = [];
+  for (const match of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm)) {
+    const spec = (match[1] ?? match[2] ?? match[3])!;
+    found.push({ spec, target: spec.startsWith(".") ? relative(ROOT, resolve(ROOT, dirname(file), spec)) : undefined });
+  }
+  return found;
+}
+
+const files = [...sources("party"), ...sources("client")];
+const graph = new Map(files.map((file) => [file, importsOf(file)]));
+
+function violations(from: string, allowed: (imp: { spec: string; target: string | undefined }) => boolean): string[] {
+  return [...graph].filter(([file]) => file.startsWith(from)).flatMap(([file, imports]) => imports.filter((imp) => !allowed(imp)).map((imp) => `${file} -> ${imp.spec}`));
+}
+
+test("party/core/ imports only party/core/ and party/protocol/ (no runtime, no package)", () => {
+  assert.deepEqual(violations("party/core/", (imp) => imp.target !== undefined && (imp.target.startsWith("party/core/") || imp.target.startsWith("party/protocol/"))), []);
+});
+
+test("party/protocol/ imports only itself and zod", () => {
+  assert.deepEqual(violations("party/protocol/", (imp) => (imp.target !== undefined ? imp.target.startsWith("party/protocol/") : imp.spec === "zod")), []);
+});
+
+test("adapters and the archive never import an actor's shell (room/, inbox/, directory/, worker/)", () => {
+  const shell = /^party\/(room|inbox|directory|worker)\//;
+  const allowed = (imp: { target: string | undefined }) => imp.target === undefined || !shell.test(imp.target);
+  assert.deepEqual([...violations("party/adapters/", allowed), ...violations("party/archive/", allowed)], []);
+});
+
+test("the client imports nothing of party/ but party/protocol/", () => {
+  assert.deepEqual(violations("client/", (imp) => imp.target === undefined || !imp.target.startsWith("party/") || imp.target.startsWith("party/protocol/")), []);
+});
+
+test("no import cycle in party/ or client/", () => {
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const { target } of graph.get(file) ?? []) {
+      if (!target || !graph.has(target)) continue;
+      if (state.get(target) === "open") cycles.push([...stack.slice(stack.indexOf(target)), target].join(" -> "));
+      else if (!state.has(target)) visit(target);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+  assert.deepEqual(cycles, []);
+});
+
+test("the check sees the graph (a broken scan would pass every rule above)", () => {
+  assert.ok(graph.size > 80, `${graph.size} files`);
+  assert.ok((graph.get("party/room/server.ts") ?? []).some((imp) => imp.target === "party/room/writer.ts"), "room/server.ts imports room/writer.ts");
+  assert.ok((graph.get("party/core/room-core.ts") ?? []).some((imp) => imp.target === "party/protocol/index.ts"));
+});
