@@ -357,6 +357,9 @@ export class KaiwaRoom {
     const outcome = this.#commands.fail(error);
     if (outcome === "removed") return this.#pump();
     if (outcome === "kept") return this.#session.restart(`${error.code} for ${frame.ref}`, error.retryAfterMs ?? 0);
+    // PROTOCOL R18, R19: the socket is being closed (over a limit, or its token expired); come back no sooner
+    // than the room asked, with a fresh token, and resend every unacked command in order.
+    if (frame.code === "rate_limited" || frame.code === "session_expired") return this.#session.restart(error.code, error.retryAfterMs ?? 0);
     this.#session.noteError(error);
     this.#emitter.emit("error", error);
   }

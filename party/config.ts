@@ -58,6 +58,10 @@ export type KaiwaConfig = {
     readonly resumeMaxEvents: number;
     readonly flushWindowMs: number;
     readonly notifyAlarmMs: number;
+    /** Per user per room (PROTOCOL R18): messages a second, 0 = no limit; a room's settings override it. */
+    readonly messagesPerSecond: number;
+    /** Per user per room: how many messages may come at once before the rate applies. */
+    readonly messageBurst: number;
   };
   /** The push hook for offline users; undefined: off. */
   readonly push: PushConfig | undefined;
@@ -77,7 +81,7 @@ export type KaiwaConfig = {
 };
 
 /** Defaults of the room's numbers: the same as LIMITS.resumeMaxEvents and LIMITS.flushWindowMs (unit-tested). */
-export const ROOM_DEFAULTS = { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000 } as const;
+export const ROOM_DEFAULTS = { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000, messagesPerSecond: 10, messageBurst: 30 } as const;
 export const DIRECTORY_DEFAULTS = { intervalMs: 2000, timeoutMs: 10_000 } as const;
 export const ARCHIVE_DEFAULTS = {
   retentionEvents: 10_000,
@@ -153,6 +157,8 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
     KAIWA_FLUSH_WINDOW_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.flushWindowMs), "whole number of ms >= 0", "group-commit window"),
     KAIWA_NOTIFY_ALARM_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.notifyAlarmMs), "whole number of ms >= 0", "how soon a room retries notifying inboxes after a write"),
+    KAIWA_MESSAGES_PER_SECOND: spec(wholeNumber(0), String(ROOM_DEFAULTS.messagesPerSecond), "whole number >= 0 (0: no limit)", "messages a user may post per second in one room (token bucket; rooms override it in their settings)"),
+    KAIWA_MESSAGE_BURST: spec(wholeNumber(1), String(ROOM_DEFAULTS.messageBurst), "whole number >= 1", "messages a user may post at once before the per-second rate applies"),
     KAIWA_PUSH_URL: spec(url(["https:", "http:"], { secret: true }), "unset (no push)", "http(s) URL; set together with KAIWA_PUSH_SECRET", "push hook for offline users"),
     KAIWA_PUSH_SECRET: spec(secretString(), "unset", "non-empty string; set together with KAIWA_PUSH_URL", "HMAC-SHA256 key of the push hook's signature"),
     KAIWA_DIRECTORY_INTERVAL_MS: spec(milliseconds(1), String(DIRECTORY_DEFAULTS.intervalMs), "whole number of ms >= 1", "at most one directory report per room per interval"),
@@ -238,6 +244,8 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", ROOM_DEFAULTS.resumeMaxEvents),
       flushWindowMs: num("KAIWA_FLUSH_WINDOW_MS", ROOM_DEFAULTS.flushWindowMs),
       notifyAlarmMs: num("KAIWA_NOTIFY_ALARM_MS", ROOM_DEFAULTS.notifyAlarmMs),
+      messagesPerSecond: num("KAIWA_MESSAGES_PER_SECOND", ROOM_DEFAULTS.messagesPerSecond),
+      messageBurst: num("KAIWA_MESSAGE_BURST", ROOM_DEFAULTS.messageBurst),
     },
     push: pushUrl && pushSecret ? { url: pushUrl, secret: pushSecret } : undefined,
     directory: {

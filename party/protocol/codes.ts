@@ -25,6 +25,14 @@ export const ERRORS = {
   banned: { retryable: false, text: "You are banned from this room." },
   muted: { retryable: false, text: "You are muted in this room and may not post." },
   archive_unavailable: { retryable: true, text: "The archive (history past the room's window, search) is unreachable; try again." },
+  /**
+   * PROTOCOL R18: over a rate limit or the in-flight bound. The socket closes (4029) and nothing it sent after
+   * the named command is decided, so the client resends that command and everything after it, in order,
+   * on a socket opened no sooner than `retryAfterMs`.
+   */
+  rate_limited: { retryable: true, resend: true, text: "Too many commands too fast; reconnect after retryAfterMs and resend." },
+  /** PROTOCOL R19: the socket's token expired while it was open; reconnect with a fresh token and resend. */
+  session_expired: { retryable: true, resend: true, text: "This socket's token has expired; reconnect with a fresh token." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -57,6 +65,10 @@ export const CLOSE_CODES = {
   /** Retryable: a late upgrade of an abandoned attempt can replace the live socket; the client just reconnects. */
   4012: { name: "session_replaced", retryable: true },
   4013: { name: "resync_required", retryable: true },
+  /** PROTOCOL R19: the token expired mid-session; the client reconnects with a fresh one at once. */
+  4002: { name: "session_expired", retryable: true },
+  /** PROTOCOL R18: over a rate limit; the error frame before the close says when to come back. */
+  4029: { name: "rate_limited", retryable: true },
   /** An operator banned this user: every socket of theirs is closed and reconnects are refused until the ban expires. */
   4030: { name: "banned", retryable: false },
 } as const;
@@ -77,6 +89,8 @@ export const CLOSE = {
   protocolViolation: 4008,
   sessionReplaced: 4012,
   resyncRequired: 4013,
+  sessionExpired: 4002,
+  rateLimited: 4029,
   banned: 4030,
 } as const satisfies Record<string, number>;
 

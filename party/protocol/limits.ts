@@ -75,6 +75,17 @@ export const LIMITS = {
   maxCommandsPerFrame: 128,
   /** How far above a session's last accepted `n` a command may be numbered (PROTOCOL R5): gaps are allowed, a leap to the end of the number space is not. */
   maxCommandNumberJump: 1_000_000,
+  /**
+   * Frames one socket may send (PROTOCOL R18), whatever they hold: a burst, then a sustained rate. A person's
+   * client sends a few a second (the client packs a tick's commands into one frame); past this a socket
+   * is flooding, valid frames or not.
+   */
+  socketFrameBurst: 500,
+  socketFramesPerSecond: 100,
+  /** Commands of one socket decided but not yet durable (PROTOCOL R18): four times the client's window. */
+  maxPendingPerSocket: 1024,
+  /** How long an expired token's socket may stay open after it was told (PROTOCOL R19). */
+  expiredTokenGraceMs: 10_000,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
 } as const;

@@ -262,6 +262,10 @@ export const ROOM_SETTING_RANGES = {
   maxTextChars: [1, LIMITS.maxTextChars],
   /** Minimum ms between two posts by the same user; 0 is off. Operators are exempt. */
   slowModeMs: [0, 3_600_000],
+  /** PROTOCOL R18: messages a user may post per second in this room (0: no limit); unset: the deployment's default. */
+  messagesPerSecond: [0, 100_000],
+  /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
+  messageBurst: [1, 100_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -269,12 +273,16 @@ const settingFields = {
   whoMayPost: z.enum(["everyone", "operators"]),
   maxTextChars: z.number().int().min(ROOM_SETTING_RANGES.maxTextChars[0]).max(ROOM_SETTING_RANGES.maxTextChars[1]),
   slowModeMs: z.number().int().min(ROOM_SETTING_RANGES.slowModeMs[0]).max(ROOM_SETTING_RANGES.slowModeMs[1]),
+  messagesPerSecond: z.number().int().min(ROOM_SETTING_RANGES.messagesPerSecond[0]).max(ROOM_SETTING_RANGES.messagesPerSecond[1]),
+  messageBurst: z.number().int().min(ROOM_SETTING_RANGES.messageBurst[0]).max(ROOM_SETTING_RANGES.messageBurst[1]),
 };
 
 export const RoomSettings = z.object({
   whoMayPost: settingFields.whoMayPost.default("everyone"),
   maxTextChars: settingFields.maxTextChars.default(LIMITS.maxTextChars),
   slowModeMs: settingFields.slowModeMs.default(0),
+  messagesPerSecond: settingFields.messagesPerSecond.optional(),
+  messageBurst: settingFields.messageBurst.optional(),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

@@ -13,13 +13,14 @@ import { decideResume } from "../core/resume.ts";
 import { mayJoin } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { identityFrom } from "../worker/auth.ts";
+import { identityFrom, tokenExpiresAt } from "../worker/auth.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomAdmin } from "./admin.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
 import { eventsFrame } from "./frames-out.ts";
+import type { TokenExpiry } from "./token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
 
 /** What admission needs from the rest of the room. */
@@ -32,6 +33,7 @@ export interface AdmissionHost {
   readonly archive: RoomArchive;
   readonly link: RoomInboxLink;
   readonly commands: RoomCommands;
+  readonly expiry: TokenExpiry;
   core(): RoomCore;
   /** The canonical room id (the archive keys members by it). */
   roomId(): string;
@@ -66,7 +68,9 @@ export class RoomAdmission {
     const membership = host.core().membership;
     if (membership?.exists && !membership.has(who.id) && !observing) return host.refuse(conn, errorFrame("not_member"), CLOSE.notMember);
     const session = query.data.session;
-    conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}) });
+    const exp = tokenExpiresAt(request);
+    conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}), ...(exp !== undefined ? { exp } : {}) });
+    host.expiry.watch(conn);
     host.touched();
     // One socket per device session: a reconnect replaces a half-open predecessor (PROTOCOL R13).
     const replaced = host.members.opened(conn);

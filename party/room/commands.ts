@@ -5,7 +5,7 @@
  * waits in the room's task queue behind earlier ones.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
+import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { Outcome, RoomCore } from "../core/room-core.ts";
 import { sessionKey, type StoredSession } from "../core/room-keys.ts";
@@ -13,12 +13,14 @@ import { readEvents } from "../adapters/event-log.ts";
 import { farewellWrite } from "./inbox-link.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";
 import type { RoomWriter } from "./writer.ts";
+import type { RoomFlow } from "./flow.ts";
 import type { CommandCounters, ConnState, Reply } from "./types.ts";
 
 /** What deciding needs from the rest of the room. */
 export interface CommandsHost {
   readonly room: Party.Room;
   readonly writer: RoomWriter;
+  readonly flow: RoomFlow;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** Tasks queued or running in the room's task queue. */
@@ -30,13 +32,47 @@ export interface CommandsHost {
 /** Who sent a command: the verified identity and the device session (connection state, or an inbox's item). */
 type Sender = Pick<ConnState, "user" | "session">;
 
+/** A socket over the pending bound comes back after about one write (PROTOCOL R18). */
+const PENDING_RETRY_MS = 250;
+/** The longest wait a rate limit names. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
 /** The command session operator deletes from the admin API run in (PROTOCOL I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
 
 export class RoomCommands {
   constructor(private readonly host: CommandsHost) {}
 
-  submit(reply: Reply, sender: Sender, command: Command): void {
+  /**
+   * Decides `command` now or queues it in arrival order. False when the sender was over a limit (PROTOCOL
+   * R18): the socket is closed, and nothing it sent after this command may be decided.
+   */
+  submit(reply: Reply, sender: Sender, command: Command): boolean {
+    if (reply.socket) {
+      // A resend of a decided command costs nothing: it is answered from the dedupe window (PROTOCOL I3).
+      const core = this.host.core();
+      const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
+      const wait = (resend ? 0 : this.host.flow.message(sender.user)) || (this.host.flow.overPending(this.host.writer.pendingOf(reply.id)) ? PENDING_RETRY_MS : 0);
+      if (wait > 0) {
+        this.throttle(reply, wait, command.clientId);
+        return false;
+      }
+    }
+    this.route(reply, sender, command);
+    return true;
+  }
+
+  /**
+   * Over a limit (PROTOCOL R18): a typed, retryable `rate_limited` naming the first command not decided, then
+   * the socket closes (4029) and its queued frames are dropped, so the client's resend keeps the order.
+   */
+  throttle(reply: Reply, waitMs: number, ref: string | undefined): void {
+    const retryAfterMs = Number.isFinite(waitMs) ? Math.min(waitMs, MAX_RETRY_AFTER_MS) : MAX_RETRY_AFTER_MS;
+    this.host.reply(reply, errorFrame("rate_limited", { retryAfterMs, ...(ref ? { ref } : {}) }));
+    if (reply.socket) this.host.writer.cutOff(reply.socket, CLOSE.rateLimited, "rate_limited");
+  }
+
+  private route(reply: Reply, sender: Sender, command: Command): void {
     const core = this.host.core();
     // Fast path: with nothing queued ahead and nothing to load, decide now (no promise per frame).
     const ready = this.host.queued() === 0 && core.dedupeLoaded && core.hasSession(sessionKey(sender.user.id, sender.session));

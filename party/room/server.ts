@@ -34,6 +34,8 @@ import { RoomMembers } from "./members.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./admin.ts";
 import { RoomWriter } from "./writer.ts";
 import { RoomCommands } from "./commands.ts";
+import { RoomFlow } from "./flow.ts";
+import { TokenExpiry } from "./token-expiry.ts";
 import { RoomAdmission } from "./admission.ts";
 import { RoomHttp } from "./http-routes.ts";
 import { SocketReply } from "./socket-reply.ts";
@@ -68,6 +70,8 @@ export default class RoomServer implements Party.Server {
   readonly members: RoomMembers;
   readonly writer: RoomWriter;
   readonly commands: RoomCommands;
+  readonly flow: RoomFlow;
+  readonly expiry: TokenExpiry;
   private readonly admission: RoomAdmission;
   private readonly http: RoomHttp;
   private readonly history: RoomHistory;
@@ -116,9 +120,11 @@ export default class RoomServer implements Party.Server {
       broadcast: (frame, skip) => this.admission.broadcast(frame, skip),
       reload: () => this.reloadState(),
     });
-    this.commands = new RoomCommands({ ...shared, writer: this.writer, counters: this.counters, queued: () => this.tasks.queued });
+    this.flow = new RoomFlow(this.config, () => this.core);
+    this.expiry = new TokenExpiry({ room, cutOff: (conn, code, reason) => this.writer.cutOff(conn, code, reason), wakeAt: (at) => void this.alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)) });
+    this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
-    this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands });
+    this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
     this.http = new RoomHttp({
       ...shared,
@@ -150,13 +156,15 @@ export default class RoomServer implements Party.Server {
     this.core = await this.loadCore();
     await Promise.all([this.archive.load(), this.alarms.load()]);
     this.members.reindex();
+    this.expiry.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
     // message (PROTOCOL I9): nothing else would wake it in a runtime that lost its alarm.
     if (this.archive.behind(this.core.committedSeq)) this.archive.armWithWrite(this.canonicalId);
   }
 
   /**
-   * The one alarm wakes both of its users: the archive drain (PROTOCOL I9) and inbox notification retries (PROTOCOL IB3).
+   * The one alarm wakes its users: the archive drain (PROTOCOL I9), inbox notification retries (PROTOCOL IB3)
+   * and expired tokens (PROTOCOL R19).
    * Returns at once: while an alarm handler runs, partykit makes `room.id` and `context.parties` throw for
    * every handler of the room, so the work runs in the background (see RoomArchive.wake).
    */
@@ -164,6 +172,7 @@ export default class RoomServer implements Party.Server {
     this.alarms.fired();
     this.archive.wake();
     this.link.wake();
+    setTimeout(() => this.expiry.fire(), 0); // after the handler: sockets are safe to touch again
   }
 
   // ---- Sockets.
@@ -175,11 +184,13 @@ export default class RoomServer implements Party.Server {
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
     this.admission.forget(conn.id);
+    this.flow.forget(conn.id);
     this.members.detach(conn);
   }
 
   onClose(conn: Conn) {
     this.admission.forget(conn.id);
+    this.flow.forget(conn.id);
     this.members.closed(conn);
     this.reporter.touch();
     this.writer.socketClosed(conn.id);
@@ -188,10 +199,16 @@ export default class RoomServer implements Party.Server {
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
     if (raw === "ping") return void safeSend(conn, "pong"); // half-open detection (client/heartbeat)
+    // A socket already cut off: whatever it still sends is dropped unread (PROTOCOL R18, I4).
+    if (this.writer.isResyncing(conn.id)) return;
     const state = conn.state;
     if (!state) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     const reply = new SocketReply(conn);
+    const wait = this.flow.frame(conn.id);
+    if (wait > 0) return this.commands.throttle(reply, wait, undefined);
     const decoded = decodeFrame(raw, ClientFrame);
+    // PROTOCOL R19: an expired token's socket has nothing decided; the refusal names what it sent.
+    if (this.expiry.expired(state)) return this.expiry.end(conn, decoded.ok ? refOf(decoded.frame) : undefined);
     if (!decoded.ok) return this.reply(reply, decoded.error);
     const frame = decoded.frame;
     if (frame.type === "history") return void this.history.overSocket(reply, state, frame);
@@ -201,8 +218,8 @@ export default class RoomServer implements Party.Server {
       // PROTOCOL R17: each element as if it were its own frame, in order; a bad one is answered alone.
       for (const element of frame.commands) {
         const checked = checkFrame(element, Command);
-        if (checked.ok) this.commands.submit(reply, state, checked.frame);
-        else this.reply(reply, checked.error);
+        if (!checked.ok) this.reply(reply, checked.error);
+        else if (!this.commands.submit(reply, state, checked.frame)) return; // throttled: the rest is resent
       }
       return;
     }
@@ -310,3 +327,12 @@ export default class RoomServer implements Party.Server {
 }
 
 export type RoomStats = ReturnType<RoomServer["stats"]>;
+
+/** The id a frame's answer would carry: its clientId or requestId, or its first command's. */
+function refOf(frame: ClientFrame): string | undefined {
+  if (frame.type === "batch") {
+    const first = frame.commands[0] as { clientId?: unknown } | undefined;
+    return typeof first?.clientId === "string" ? first.clientId : undefined;
+  }
+  return "clientId" in frame ? frame.clientId : "requestId" in frame ? frame.requestId : undefined;
+}

@@ -4,7 +4,8 @@ import type { Ack, ErrorFrame, Identity } from "../protocol/index.ts";
 import type { Accepted } from "../core/room-core.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
-export type ConnState = { user: Identity; session: string; observer?: true };
+/** `exp`: when the socket's token expires, ms (PROTOCOL R19). */
+export type ConnState = { user: Identity; session: string; observer?: true; exp?: number };
 export type Conn = Party.Connection<ConnState>;
 
 /**

@@ -62,6 +62,8 @@ export class RoomWriter {
    */
   private writeStartedAt: number | undefined;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
+  /** Items per socket in the pipeline (collecting or being written); an entry goes when it reaches 0. */
+  private readonly pendingBySocket = new Map<string, number>();
 
   constructor(private readonly host: WriterHost) {
     const { room, config } = host;
@@ -79,10 +81,12 @@ export class RoomWriter {
         schedule: (fn, ms) => void setTimeout(fn, ms),
         committed: (items) => {
           this.writeStartedAt = undefined;
+          this.settled(items);
           this.release(items);
         },
         failed: (items, error) => {
           this.writeStartedAt = undefined;
+          this.settled(items);
           this.writeFailed(items, error);
         },
         releaseFailed: (items, error) => this.releaseFailed(items, error),
@@ -98,7 +102,13 @@ export class RoomWriter {
 
   /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   add(item: Pending, writes: Array<[string, unknown]>): void {
+    if (item.kind !== "admin" && item.reply.socket) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);
     this.pipeline.add(item, writes);
+  }
+
+  /** Commands and reads of this socket waiting for the durable write (PROTOCOL R18 bounds it). */
+  pendingOf(id: string): number {
+    return this.pendingBySocket.get(id) ?? 0;
   }
 
   /** Resolves once nothing is collecting or in flight (a reload must not read under a write). */
@@ -122,14 +132,29 @@ export class RoomWriter {
 
   /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
   resync(reply: Reply): void {
-    if (reply.socket) this.resyncSocket(reply.socket);
+    if (reply.socket) this.cutOff(reply.socket, CLOSE.resyncRequired, "resync_required");
   }
 
-  private resyncSocket(socket: Conn): void {
+  /**
+   * Closes a socket whose later frames must not be decided (a resync, a rate limit, an expired token): its
+   * frames still queued in the room are dropped, so the client's resend from its first unacked command
+   * keeps the order (PROTOCOL I4).
+   */
+  cutOff(socket: Conn, code: number, reason: string): void {
     if (this.resyncing.has(socket.id)) return;
     this.resyncing.add(socket.id);
     this.resyncClosed++;
-    this.host.closeSocket(socket, CLOSE.resyncRequired, "resync_required");
+    this.host.closeSocket(socket, code, reason);
+  }
+
+  /** Items of a settled batch leave the per-socket counts. */
+  private settled(items: Pending[]): void {
+    for (const item of items) {
+      if (item.kind === "admin" || !item.reply.socket) continue;
+      const left = (this.pendingBySocket.get(item.reply.id) ?? 1) - 1;
+      if (left > 0) this.pendingBySocket.set(item.reply.id, left);
+      else this.pendingBySocket.delete(item.reply.id);
+    }
   }
 
   stats() {
@@ -217,7 +242,7 @@ export class RoomWriter {
         console.error("cutting off removed members failed", cutError);
       }
     }
-    for (const conn of this.host.room.getConnections<ConnState>()) this.resyncSocket(conn);
+    for (const conn of this.host.room.getConnections<ConnState>()) this.cutOff(conn, CLOSE.resyncRequired, "resync_required");
   }
 
   private writeFailed(items: Pending[], error: unknown): void {

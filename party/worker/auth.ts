@@ -13,7 +13,8 @@ import { ConfigError, readAuthConfig } from "../config.ts";
 
 export const IDENTITY_HEADER = "x-kaiwa-identity";
 
-export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: ErrorCode; message: string };
+/** `expiresAt`: the token's `exp`, in ms since the epoch (a socket opened with it is told when it passes, PROTOCOL R19). */
+export type AuthResult = { ok: true; identity: Identity; expiresAt: number } | { ok: false; code: ErrorCode; message: string };
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
 /** HS256 keys imported once per secret: jose would otherwise import the raw secret on every verification. */
@@ -54,7 +55,8 @@ export async function verifyToken(token: string | null | undefined, env: Record<
     const claims = TokenClaims.safeParse(payload);
     if (!claims.success) return { ok: false, code: "unauthorized", message: "The token's claims are not valid (sub, name, role)." };
     const { sub, name, role } = claims.data;
-    return { ok: true, identity: { id: sub, name: name ?? sub, ...(role ? { role } : {}) } };
+    const exp = (payload as { exp: number }).exp; // required by jwtVerify's options above
+    return { ok: true, identity: { id: sub, name: name ?? sub, ...(role ? { role } : {}) }, expiresAt: exp * 1000 };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, code: "token_expired", message: "The token has expired." };
     return { ok: false, code: "unauthorized", message: "The token could not be verified." };
@@ -75,12 +77,22 @@ export function identityFrom(request: Request): Identity | undefined {
   }
 }
 
-/** A copy of `request` carrying the verified identity, and only that one. */
-export function withIdentity(request: Request, identity: Identity): Request {
+/** A copy of `request` carrying the verified identity (and its token's expiry), and only that one. */
+export function withIdentity(request: Request, identity: Identity, expiresAt?: number): Request {
   const stamped = new Request(request);
-  const claims = { sub: identity.id, name: identity.name, ...(identity.role ? { role: identity.role } : {}) };
+  const claims = { sub: identity.id, name: identity.name, ...(identity.role ? { role: identity.role } : {}), ...(expiresAt !== undefined ? { exp: expiresAt } : {}) };
   stamped.headers.set(IDENTITY_HEADER, JSON.stringify(claims));
   return stamped;
+}
+
+/** When the token the worker verified for this request expires (ms), if it said. */
+export function tokenExpiresAt(request: Request): number | undefined {
+  try {
+    const exp = (JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null") as { exp?: unknown } | null)?.exp;
+    return typeof exp === "number" && Number.isFinite(exp) ? exp : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function tokenFromRequest(request: Request): string | null {

@@ -151,5 +151,5 @@ export async function gateSocket(
   if (!auth.ok) return refusedSocket(auth.code, auth.message, CLOSE.unauthorized);
   const why = forbid?.(auth.identity);
   if (why) return refusedSocket("forbidden", why, CLOSE.forbidden);
-  return withIdentity(request, auth.identity);
+  return withIdentity(request, auth.identity, auth.expiresAt);
 }

@@ -24,7 +24,9 @@ export type DevServerOptions = { vars?: Record<string, string | number>; stateDi
 
 /** The `--var`s a DevServer passes: the test token secret, the caller's vars, and KAIWA_TEST_MODE (see `testMode`). */
 export function devServerVars(options: Pick<DevServerOptions, "vars" | "testMode"> = {}): Record<string, string | number> {
-  const vars: Record<string, string | number> = { KAIWA_JWT_SECRET: TEST_SECRET, ...options.vars };
+  // Tests drive rooms far faster than a person (1,000 messages in flight from one user); the per-user
+  // message limit (PROTOCOL R18) is lifted unless a test sets it, as the flow-control tests do.
+  const vars: Record<string, string | number> = { KAIWA_JWT_SECRET: TEST_SECRET, KAIWA_MESSAGES_PER_SECOND: 0, ...options.vars };
   const switches = Object.keys(vars).some((key) => key.startsWith("KAIWA_TEST_") && key !== "KAIWA_TEST_MODE" && vars[key] !== undefined);
   if (options.testMode ?? switches) vars.KAIWA_TEST_MODE ??= "1";
   return vars;
