@@ -45,7 +45,7 @@ export class RoomCommands {
 
   /**
    * Decides `command` now or queues it in arrival order. False when the sender was over a limit (PROTOCOL
-   * R18): the socket is closed, and nothing it sent after this command may be decided.
+   * PROTOCOL R18): the socket is closed, and nothing it sent after this command may be decided.
    */
   submit(reply: Reply, sender: Sender, command: Command): boolean {
     if (reply.socket) {

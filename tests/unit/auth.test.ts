@@ -8,8 +8,12 @@ import { mintToken } from "../../scripts/mint-token.ts";
 const secret = "unit-secret";
 
 test("HS256: a valid token yields identity from its claims only", async () => {
-  const token = await mintToken("alice", { secret, name: "Alice", role: "operator" });
-  assert.deepEqual(await verifyToken(token, { KAIWA_JWT_SECRET: secret }), { ok: true, identity: { id: "alice", name: "Alice", role: "operator" } });
+  const token = await mintToken("alice", { secret, name: "Alice", role: "operator", expiresIn: "1h" });
+  const result = await verifyToken(token, { KAIWA_JWT_SECRET: secret });
+  assert.ok(result.ok);
+  assert.deepEqual(result.identity, { id: "alice", name: "Alice", role: "operator" });
+  // PROTOCOL R19: the token's exp travels with the identity, in ms.
+  assert.ok(Math.abs(result.expiresAt - (Date.now() + 3_600_000)) < 5_000, `expiresAt ${result.expiresAt}`);
 });
 
 test("missing, forged, expired, exp-less and badly-claimed tokens are refused with typed codes", async () => {
@@ -42,7 +46,9 @@ after(() => jwksServer.close());
 
 test("JWKS: production keys from the identity provider's key set", async () => {
   const token = await new SignJWT({ name: "Bob" }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject("bob").setExpirationTime("1h").sign(keys.privateKey);
-  assert.deepEqual(await verifyToken(token, { KAIWA_JWKS_URL: jwksUrl }), { ok: true, identity: { id: "bob", name: "Bob" } });
+  const verified = await verifyToken(token, { KAIWA_JWKS_URL: jwksUrl });
+  assert.ok(verified.ok);
+  assert.deepEqual(verified.identity, { id: "bob", name: "Bob" });
   const hs = await mintToken("bob", { secret });
   assert.equal((await verifyToken(hs, { KAIWA_JWKS_URL: jwksUrl, KAIWA_JWT_SECRET: secret })).ok, false, "with a JWKS, HS256 tokens are not accepted");
 });

@@ -62,7 +62,7 @@ describe("defaults", () => {
     assert.deepEqual(c.auth, { jwtSecret: undefined, jwksUrl: undefined, serviceSecret: undefined });
     assert.equal(c.hibernate, false);
     assert.equal(c.publicOrigin, undefined);
-    assert.deepEqual(c.room, { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000 });
+    assert.deepEqual(c.room, { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000, messagesPerSecond: 10, messageBurst: 30 });
     assert.equal(c.push, undefined);
     assert.deepEqual(c.directory, { intervalMs: 2000, timeoutMs: 10_000 });
     assert.deepEqual(c.archive, { db: undefined, ...ARCHIVE_DEFAULTS });
@@ -407,8 +407,10 @@ describe("assertDeployableEnv", () => {
 
 describe("the test harness's vars (tests/helpers/dev-server.ts)", () => {
   it("sets KAIWA_TEST_MODE=1 exactly when a switch is passed, unless told", () => {
-    assert.deepEqual(devServerVars(), { KAIWA_JWT_SECRET: TEST_SECRET });
-    assert.deepEqual(devServerVars({ vars: { KAIWA_FLUSH_WINDOW_MS: 2 } }), { KAIWA_JWT_SECRET: TEST_SECRET, KAIWA_FLUSH_WINDOW_MS: 2 });
+    // Tests lift the per-user message rate (PROTOCOL R18) unless they set it.
+    assert.deepEqual(devServerVars(), { KAIWA_JWT_SECRET: TEST_SECRET, KAIWA_MESSAGES_PER_SECOND: 0 });
+    assert.deepEqual(devServerVars({ vars: { KAIWA_FLUSH_WINDOW_MS: 2 } }), { KAIWA_JWT_SECRET: TEST_SECRET, KAIWA_MESSAGES_PER_SECOND: 0, KAIWA_FLUSH_WINDOW_MS: 2 });
+    assert.equal(devServerVars({ vars: { KAIWA_MESSAGES_PER_SECOND: 5 } }).KAIWA_MESSAGES_PER_SECOND, 5);
     assert.equal(devServerVars({ vars: { KAIWA_TEST_HOLD_NOTIFY: "1" } }).KAIWA_TEST_MODE, "1");
     assert.equal(devServerVars({ vars: { KAIWA_TEST_HOLD_NOTIFY: "1" }, testMode: false }).KAIWA_TEST_MODE, undefined);
     assert.equal(devServerVars({ testMode: true }).KAIWA_TEST_MODE, "1");
