@@ -113,6 +113,10 @@ export type TestSwitches = {
   readonly writeDelayMs: number;
   /** The Nth durable room write fails once (0: never), to prove the 4013 resync keeps order (PROTOCOL I4). */
   readonly failWriteAt: number;
+  /** The Nth durable room write never settles (0: never): the room's stall watchdog must notice (PROTOCOL R3b). */
+  readonly hangWriteAt: number;
+  /** How long a write may stay unsettled before the watchdog gives it up (0: LIMITS.writeStallMs). */
+  readonly writeStallMs: number;
   /** The Nth release of a durable batch throws (0: never), at `failReleaseStage`. */
   readonly failReleaseAt: number;
   /** "release": throws after the room's state took the batch, before any ack; "state": before the state took it. */
@@ -130,6 +134,8 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   mode: false,
   writeDelayMs: 0,
   failWriteAt: 0,
+  hangWriteAt: 0,
+  writeStallMs: 0,
   failReleaseAt: 0,
   failReleaseStage: "release",
   holdNotify: false,
@@ -143,6 +149,8 @@ type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchem
 export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_WRITE_DELAY_MS: { field: "writeDelayMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "every durable room write is delayed by this long (a slow disk)" },
   KAIWA_TEST_FAIL_WRITE_AT: { field: "failWriteAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth durable room write fails once" },
+  KAIWA_TEST_HANG_WRITE_AT: { field: "hangWriteAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth durable room write never settles (the stall watchdog gives it up)" },
+  KAIWA_TEST_WRITE_STALL_MS: { field: "writeStallMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "how long a write may stay unsettled before the room gives it up (default 30 s)" },
   KAIWA_TEST_FAIL_RELEASE_AT: { field: "failReleaseAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth release of a durable batch throws" },
   KAIWA_TEST_FAIL_RELEASE_STAGE: { field: "failReleaseStage", schema: oneOf(["state", "release"]), rule: '"state" or "release"', meaning: "where that release throws: before the room's state took the batch, or after (default release)" },
   KAIWA_TEST_HOLD_NOTIFY: { field: "holdNotify", schema: flag(), rule: '"1" or "0"', meaning: "rooms never notify inboxes, as if they died right after the write" },

@@ -75,6 +75,20 @@ export class CommitPipeline<T> {
     }, this.windowMs);
   }
 
+  /**
+   * Gives up the write in flight as failed (PROTOCOL R3b: it has not settled for far too long): its batch and
+   * everything collected behind it fail now, as if the write had rejected, and whatever the write does
+   * later is ignored. False if no write is in flight.
+   */
+  abandon(error: Error): boolean {
+    if (!this.inFlight || !this.current) return false;
+    this.current.settle.fail(error);
+    return true;
+  }
+
+  /** The write in flight: its batch and how to settle it once (the write's own outcome, or `abandon`). */
+  private current: { settle: { ok(): void; fail(error: unknown): void } } | undefined;
+
   private flush(): void {
     if (this.inFlight || this.collecting.items.length === 0) return;
     const batch = this.collecting;
@@ -89,31 +103,47 @@ export class CommitPipeline<T> {
     } catch (error) {
       written = Promise.reject(error);
     }
-    written.then(
-      () => {
-        this.inFlight = false;
-        try {
-          this.port.committed(batch.items);
-        } catch (error) {
-          this.port.releaseFailed(batch.items, error);
-        } finally {
-          // What collected meanwhile is written whatever became of this release. Otherwise it would wait
-          // for a next command that may never come: a room that stops acking with nothing to show why.
-          if (this.collecting.items.length > 0) this.flush();
-          this.wakeIfIdle();
-        }
+    const onDurable = (): void => {
+      this.inFlight = false;
+      try {
+        this.port.committed(batch.items);
+      } catch (error) {
+        this.port.releaseFailed(batch.items, error);
+      } finally {
+        // What collected meanwhile is written whatever became of this release. Otherwise it would wait
+        // for a next command that may never come: a room that stops acking with nothing to show why.
+        if (this.collecting.items.length > 0) this.flush();
+        this.wakeIfIdle();
+      }
+    };
+    const onFailed = (error: unknown): void => {
+      // Everything collected meanwhile was sequenced after the failed batch: it fails too.
+      const dependents = this.collecting.items;
+      this.collecting = { items: [], writes: new Map() };
+      this.inFlight = false;
+      try {
+        this.port.failed([...batch.items, ...dependents], error);
+      } finally {
+        this.wakeIfIdle();
+      }
+    };
+    // Settled once: by the write, or earlier by `abandon` (then the write's own outcome is ignored).
+    let settled = false;
+    const settle = {
+      ok: () => {
+        if (settled) return;
+        settled = true;
+        this.current = undefined;
+        onDurable();
       },
-      (error: unknown) => {
-        // Everything collected meanwhile was sequenced after the failed batch: it fails too.
-        const dependents = this.collecting.items;
-        this.collecting = { items: [], writes: new Map() };
-        this.inFlight = false;
-        try {
-          this.port.failed([...batch.items, ...dependents], error);
-        } finally {
-          this.wakeIfIdle();
-        }
+      fail: (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.current = undefined;
+        onFailed(error);
       },
-    );
+    };
+    this.current = { settle };
+    written.then(settle.ok, settle.fail);
   }
 }

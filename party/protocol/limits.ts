@@ -84,6 +84,12 @@ export const LIMITS = {
   socketFramesPerSecond: 100,
   /** Commands of one socket decided but not yet durable (PROTOCOL R18): four times the client's window. */
   maxPendingPerSocket: 1024,
+  /**
+   * A durable write unsettled this long is given up as failed (PROTOCOL R3b): every command behind it gets
+   * `storage_failed`, their sockets resync, the room reloads. Storage answers in milliseconds; a write this
+   * late will not help anyone who is waiting for it.
+   */
+  writeStallMs: 30_000,
   /** How long an expired token's socket may stay open after it was told (PROTOCOL R19). */
   expiredTokenGraceMs: 10_000,
   /** Unacked commands a client keeps in flight at once (the client's window). */

@@ -39,6 +39,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
       tasksQueued,
       broken: written.broken,
       resyncClosed: written.resyncClosed,
+      stalls: written.stalls,
     },
     archive: archive.stats(core.committedSeq),
   };

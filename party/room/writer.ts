@@ -62,6 +62,9 @@ export class RoomWriter {
    */
   private writeStartedAt: number | undefined;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Writes given up by the stall watchdog since the room started. */
+  private stalls = 0;
   /** Items per socket in the pipeline (collecting or being written); an entry goes when it reaches 0. */
   private readonly pendingBySocket = new Map<string, number>();
 
@@ -70,22 +73,25 @@ export class RoomWriter {
     this.pipeline = new CommitPipeline<Pending>(
       {
         persist: (writes) => {
-          if (++this.writesStarted === config.test.failWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
+          const n = ++this.writesStarted;
+          if (n === config.test.failWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
           // Same turn as the puts (one implicit transaction): a crash after this write still notifies
           // inboxes and still drains to the archive (PROTOCOL I9), even if the room never runs again until its alarm.
           host.link.armAlarm();
           host.archive.armWithWrite(host.roomId());
           this.writeStartedAt = Date.now();
+          this.watchForStall();
+          if (n === config.test.hangWriteAt) return new Promise<void>(() => {}); // test switch: a write that never settles
           return persistWrites(room.storage, writes, this.writeCounters, config.test.writeDelayMs);
         },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         committed: (items) => {
-          this.writeStartedAt = undefined;
+          this.writeEnded();
           this.settled(items);
           this.release(items);
         },
         failed: (items, error) => {
-          this.writeStartedAt = undefined;
+          this.writeEnded();
           this.settled(items);
           this.writeFailed(items, error);
         },
@@ -94,6 +100,26 @@ export class RoomWriter {
       config.room.flushWindowMs,
       LIMITS.maxCommandsPerFlush,
     );
+  }
+
+  /**
+   * PROTOCOL R3b: one timer while a write is in flight (none when idle, so it keeps no room awake). A write
+   * that has not settled by then is given up as failed, and the room says so in its log and stats.
+   */
+  private watchForStall(): void {
+    const after = this.host.config.test.writeStallMs || LIMITS.writeStallMs;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      this.stalls++;
+      console.error(`room ${this.host.roomId()}: a write has not settled for ${after} ms; giving it up (PROTOCOL R3b): its commands get storage_failed and their sockets resync`);
+      this.pipeline.abandon(new Error(`write stalled for ${after} ms`));
+    }, after);
+  }
+
+  private writeEnded(): void {
+    this.writeStartedAt = undefined;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   get broken(): boolean {
@@ -164,6 +190,7 @@ export class RoomWriter {
       writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
       broken: this.brokenFlag,
       resyncClosed: this.resyncClosed,
+      stalls: this.stalls,
     };
   }
 

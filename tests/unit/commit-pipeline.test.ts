@@ -150,3 +150,22 @@ test("idle() waits for the write in flight and what collected behind it, and for
   await tick();
   assert.equal(idleAfterFailure, true);
 });
+
+test("PROTOCOL R3b: abandon() fails a write that never settled and everything behind it; its late outcome is ignored", async () => {
+  const { pipeline, log, writes, tick } = harness();
+  assert.equal(pipeline.abandon(new Error("nothing in flight")), false, "nothing to give up when idle");
+  pipeline.add("a", [["m:1", 1]]);
+  await tick();
+  pipeline.add("b", [["m:2", 2]]);
+  assert.equal(pipeline.abandon(new Error("stalled")), true);
+  assert.deepEqual(log, ["persist:m:1", "failed:a,b"]);
+  writes[0]!.resolve(); // the write settles after all: nothing more happens
+  await tick();
+  assert.deepEqual(log, ["persist:m:1", "failed:a,b"]);
+  await pipeline.idle();
+  pipeline.add("c", [["m:1", 3]]);
+  await tick();
+  writes[1]!.resolve();
+  await tick();
+  assert.deepEqual(log.slice(2), ["persist:m:1", "committed:c"], "the pipeline goes on after a stall");
+});
