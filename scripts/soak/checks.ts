@@ -17,7 +17,7 @@ import type { CommandRecord, InboxActor, ReadRecord, Report, RoomActor } from ".
 
 export type LoggedEvent = RoomEvent & { editedBy?: number; deletedBy?: number };
 
-/** A room's whole log as it stores it, over the HTTP history route, paged backwards (limit 200). */
+/** A room's whole log as it stores it, over the HTTP history route, paged backwards (limit 200). Ids go as written (`dm:a:b`). */
 export async function readLog(server: DevServer, room: string, reader: string): Promise<LoggedEvent[]> {
   const token = await server.token(reader);
   const events: LoggedEvent[] = [];
@@ -25,7 +25,7 @@ export async function readLog(server: DevServer, room: string, reader: string): 
   for (let page = 0; ; page++) {
     if (page > 100_000) throw new Error(`${room}: history paging does not end`);
     const query = `limit=200${before ? `&before=${before}` : ""}`;
-    const { status, body } = await server.fetchJson(`/parties/room/${encodeURIComponent(room)}/history?${query}`, { token });
+    const { status, body } = await server.fetchJson(`/parties/room/${room}/history?${query}`, { token });
     if (status !== 200) throw new Error(`${room}: history answered ${status} ${JSON.stringify(body)}`);
     const pageEvents = body.events as LoggedEvent[];
     events.unshift(...pageEvents);

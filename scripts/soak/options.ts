@@ -16,15 +16,18 @@ export type SoakOptions = {
   tailSeconds: number;
   /** How long the final checks wait for drains, convergence and settling. */
   settleSeconds: number;
+  /** KAIWA_TEST_WRITE_DELAY_MS (a slow disk, test mode): widens the window between a write and its acks. 0: the production configuration. */
+  writeDelayMs: number;
   keepState: boolean;
   quiet: boolean;
 };
 
 export const USAGE = `usage: npm run soak -- [--kills 100] [--seconds-between 1-4] [--rooms 4] [--senders 3] [--groups 2]
                        [--group-members 4] [--dm-pairs 4] [--rate 30] [--tail-seconds 5] [--settle-seconds 180]
-                       [--keep-state] [--quiet] [--help]
+                       [--write-delay-ms 0] [--keep-state] [--quiet] [--help]
   SIGKILLs the whole partykit dev process group N times under steady load from typed clients (open rooms,
-  groups, DM pairs through inboxes), restarting on the same state, then checks every acked command is in
+  groups, DM pairs through inboxes), each aimed at a moment with commands unacked, restarting on the same
+  state (the clients reconnect on their own backoff and resend), then checks every acked command is in
   its room's log exactly once at its acked seq, seqs gapless, every client saw every event once in order,
   unread counts exact, and the archive equal to the logs (PROTOCOL I9). Exit code 0 only if all checks pass.
   KAIWA_TEST_DB=postgres: the archive on Debian's PostgreSQL 15 instead of PGlite.`;
@@ -44,6 +47,7 @@ export function parseOptions(argv: string[]): SoakOptions | "help" {
       rate: { type: "string", default: "30" },
       "tail-seconds": { type: "string", default: "5" },
       "settle-seconds": { type: "string", default: "180" },
+      "write-delay-ms": { type: "string", default: "0" },
       "keep-state": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -62,6 +66,7 @@ export function parseOptions(argv: string[]): SoakOptions | "help" {
     rate: positive("--rate", values.rate!),
     tailSeconds: nonNegative("--tail-seconds", values["tail-seconds"]!),
     settleSeconds: positive("--settle-seconds", values["settle-seconds"]!),
+    writeDelayMs: whole("--write-delay-ms", values["write-delay-ms"]!, 0),
     keepState: values["keep-state"]!,
     quiet: values.quiet!,
   };
