@@ -278,6 +278,9 @@ export class KaiwaInbox {
     const outcome = this.#dms.fail(error);
     if (outcome === "removed") return this.#pump();
     if (outcome === "kept") return this.#session.restart(`${error.code} for ${ref}`, error.retryAfterMs ?? 0);
+    // Over one of the inbox's bounds (PROTOCOL §7: frames, pending requests, devices): the socket is being
+    // closed; come back no sooner than it asked and resend every unacked DM in order.
+    if (frame.code === "rate_limited") return this.#session.restart(error.code, error.retryAfterMs ?? 0);
     this.#session.noteError(error);
     this.#emitter.emit("error", error);
   }

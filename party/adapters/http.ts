@@ -1,5 +1,5 @@
 /** JSON responses and typed HTTP errors: the same shape (`{code, message, retryable}`) as error frames. */
-import { errorFrame, type ErrorCode } from "../protocol/index.ts";
+import { errorFrame, LIMITS, type ErrorCode } from "../protocol/index.ts";
 
 export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -21,9 +21,10 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   internal: 500,
 };
 
-export function errorResponse(code: ErrorCode, message?: string): Response {
+/** `status` overrides the code's usual status (a `bad_frame` for a too-long URL is 414, for too many headers 431). */
+export function errorResponse(code: ErrorCode, message?: string, status?: number): Response {
   const { type: _type, ...body } = errorFrame(code, message ? { message } : {});
-  return json({ error: body }, STATUS_OF[code] ?? 400);
+  return json({ error: body }, status ?? STATUS_OF[code] ?? 400);
 }
 
 /**
@@ -44,8 +45,39 @@ export function refusedSocket(code: ErrorCode, message: string, closeCode: numbe
  * Reads a request's body to its end before it is answered. workerd resets a keep-alive connection when a
  * response goes out while the request body is still unread ("can't read more data after a previous read
  * didn't complete"), which failed the client's next request on that connection (measured: ECONNRESET).
- * A clone is drained, so the handler can still read the original.
+ * A clone is drained, so the handler can still read the original (bodies that reach an actor passed the
+ * worker's limits, PROTOCOL §7).
  */
 export async function drainBody(request: Request): Promise<void> {
-  if (request.body && !request.bodyUsed) await request.clone().arrayBuffer().catch(() => undefined);
+  if (request.body && !request.bodyUsed) await discard(request.clone().body, LIMITS.maxActorBodyBytes);
+}
+
+/**
+ * A refused request's body, read and thrown away chunk by chunk (never held), so the sender, still
+ * writing, can read the typed answer (answering first resets the connection: measured, ECONNRESET on the
+ * client's write). Only up to `maxBytes` (PROTOCOL §7): past that the rest is left unread and the
+ * connection is reset, which is the sender's problem; a refusal never costs the memory of a body.
+ */
+export async function discardBody(request: Request, maxBytes: number = LIMITS.maxActorBodyBytes): Promise<void> {
+  if (request.body && !request.bodyUsed) await discard(request.body, maxBytes);
+}
+
+/** Reads `reader` to its end, dropping every chunk, up to `maxBytes` (then it is cancelled). */
+export async function discardReader(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number, alreadyRead = 0): Promise<void> {
+  let read = alreadyRead;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+      if (read > maxBytes) return void (await reader.cancel().catch(() => undefined));
+    }
+  } catch {
+    // a body that fails to arrive has nothing left to drain
+  }
+}
+
+async function discard(body: ReadableStream<Uint8Array> | null | undefined, maxBytes: number): Promise<void> {
+  const reader = body?.getReader();
+  if (reader) await discardReader(reader, maxBytes);
 }

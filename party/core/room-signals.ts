@@ -7,7 +7,12 @@
  *
  * Pure: time, timers and sending come in through the port. No interval: a timer runs only while there is
  * something to send or a typing entry to expire, so an idle room can sleep.
+ *
+ * Bounded (PROTOCOL §7): reads and deliveries hold one entry per member who moved in the window, presence
+ * changes one per user whose first socket opened or last closed in it, typing at most `typingMaxUsers`.
  */
+import { LIMITS } from "../protocol/limits.ts";
+
 export type SignalsPort = {
   now(): number;
   schedule(fn: () => void, ms: number): void;
@@ -35,7 +40,7 @@ export class RoomSignals {
   private audience = false;
   private lastCountAt = -Infinity;
   private armedAt: number | undefined;
-  readonly counters = { frames: 0, flushes: 0 };
+  readonly counters = { frames: 0, flushes: 0, typingRefused: 0 };
 
   constructor(
     private readonly port: SignalsPort,
@@ -43,6 +48,8 @@ export class RoomSignals {
     private readonly typingTtlMs: number,
     private readonly listMaxUsers = Infinity,
     private readonly audienceCountMs = 0,
+    /** Users shown typing at once (PROTOCOL §7): input can name as many typers as there are users. */
+    private readonly typingMaxUsers: number = LIMITS.maxTypingUsers,
   ) {}
 
   read(user: string, seq: number): void {
@@ -71,8 +78,20 @@ export class RoomSignals {
     this.arm();
   }
 
+  /**
+   * A member typed. At `typingMaxUsers` typers a new one is not shown (expired entries go first): the frame
+   * every socket gets stays bounded, and an indicator naming a hundred people says no more than "many".
+   */
   typing(user: string): void {
-    this.typingUntil.set(user, this.port.now() + this.typingTtlMs);
+    const now = this.port.now();
+    if (!this.typingUntil.has(user) && this.typingUntil.size >= this.typingMaxUsers) {
+      for (const [typer, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(typer);
+      if (this.typingUntil.size >= this.typingMaxUsers) {
+        this.counters.typingRefused++;
+        return;
+      }
+    }
+    this.typingUntil.set(user, now + this.typingTtlMs);
     this.arm();
   }
 

@@ -55,6 +55,21 @@ export class SocketIndex {
     return { left: true, user: entry.user };
   }
 
+  /** Sockets the user holds (observers excluded): what a per-user bound counts (PROTOCOL §7). */
+  socketsOf(user: string): number {
+    return this.byUser.get(user)?.size ?? 0;
+  }
+
+  /**
+   * Whether admitting `entry` would give its user one more socket: not if it replaces the socket holding
+   * its session (PROTOCOL R13), nor for an observer.
+   */
+  adds(entry: SocketEntry): boolean {
+    if (entry.observer) return false;
+    const holder = this.bySession.get(sessionKeyOf(entry));
+    return holder === undefined || this.entries.get(holder)?.observer === true;
+  }
+
   isPresent(user: string): boolean {
     return this.byUser.has(user);
   }

@@ -102,13 +102,21 @@ export class InboxDevices {
   }
 
   /** The DM router's view of a device: answers go to its socket, a resync closes it (4013). */
-  device(conn: Conn, state: ConnState): Device {
+  device(conn: Conn, state: ConnState, settled?: () => void): Device {
     return {
       id: conn.id,
       session: state.session,
       user: state.user,
       send: (frame) => send(conn, frame),
       resync: () => conn.close(CLOSE.resyncRequired, "resync_required"),
+      ...(settled ? { settled } : {}),
     };
+  }
+
+  /** Admitted device sockets other than `except` and other than those its session replaces (PROTOCOL §7). */
+  others(except: string, session: string): number {
+    let count = 0;
+    for (const conn of this.host.connections()) if (conn.id !== except && conn.state && conn.state.session !== session) count++;
+    return count;
   }
 }

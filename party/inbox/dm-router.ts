@@ -13,7 +13,8 @@ import { isResent, LIMITS, RoomCommandResult, type DmCommand, type ErrorFrame, t
 import { errorFrame } from "../protocol/error-frame.ts";
 import { DmQueues, toRoomItem } from "../core/dm-queues.ts";
 
-export type Device = { id: string; session: string; user: Identity; send(frame: string): void; resync(): void };
+/** `settled`: the DM was answered (or will never be, its device cut off): the device's pending count drops (PROTOCOL §7). */
+export type Device = { id: string; session: string; user: Identity; send(frame: string): void; resync(): void; settled?(): void };
 type Item = { device: Device; command: DmCommand };
 /** `who`: the user the batch is sent for, with the display name of the newest device token. */
 export type RoomCaller = (room: string, body: string, who: Identity) => Promise<Response>;
@@ -36,6 +37,11 @@ export class DmRouter {
 
   forget(deviceId: string): void {
     this.queues.forget(deviceId);
+  }
+
+  /** The device was cut off (a bound, PROTOCOL §7): its queued DMs are dropped and no answer reaches it. */
+  drop(deviceId: string): void {
+    this.queues.drop(deviceId);
   }
 
   private async flush(room: string): Promise<void> {
@@ -65,6 +71,7 @@ export class DmRouter {
   }
 
   private answer(room: string, item: Item, result: RoomCommandResult): void {
+    item.device.settled?.();
     if (this.queues.isDropped(item.device.id)) return;
     if ("ack" in result) {
       const acks: InboxAck[] = [{ ...result.ack, room }];

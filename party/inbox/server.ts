@@ -16,7 +16,7 @@
 import { CLOSE } from "../protocol/codes.ts";
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { ConnectQuery, InboxClientFrame, dmRoomId } from "../protocol/index.ts";
+import { ConnectQuery, InboxClientFrame, LIMITS, dmRoomId } from "../protocol/index.ts";
 import { identityFrom } from "../worker/auth.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { gateRequest, gateSocket } from "../worker/service-auth.ts";
@@ -31,6 +31,7 @@ import { InboxDevices } from "./devices.ts";
 import { InboxPresence } from "./presence.ts";
 import { DeviceRequests } from "./requests.ts";
 import { InboxRoutes } from "./routes.ts";
+import { InboxFlow } from "./flow.ts";
 import type { Conn, ConnState } from "./types.ts";
 
 export default class InboxServer implements Party.Server {
@@ -43,6 +44,7 @@ export default class InboxServer implements Party.Server {
   private readonly router: DmRouter;
   private readonly requests: DeviceRequests;
   private readonly routes: InboxRoutes;
+  private readonly flow = new InboxFlow();
 
   constructor(readonly room: Party.Room) {
     const config = loadConfig(room.env); // party/config.ts: an invalid configuration throws here, naming the variable
@@ -123,29 +125,69 @@ export default class InboxServer implements Party.Server {
     const url = new URL(ctx.request.url);
     const query = ConnectQuery.safeParse(Object.fromEntries(url.searchParams));
     if (!query.success) return refuse(conn, "bad_frame", CLOSE.protocolViolation);
+    // At most maxSocketsPerUser devices (PROTOCOL §7); a socket replacing its session's does not add one.
+    if (this.devices.others(conn.id, query.data.session) >= LIMITS.maxSocketsPerUser) {
+      this.flow.refusedSocket();
+      const message = `At most ${LIMITS.maxSocketsPerUser} devices may be connected at once; close one or try again later.`;
+      send(conn, JSON.stringify(errorFrame("rate_limited", { message, retryAfterMs: LIMITS.socketsRetryAfterMs })));
+      return conn.close(CLOSE.rateLimited, "rate_limited");
+    }
     await this.devices.open(conn, who, query.data.session, url.origin);
   }
 
   async onClose(conn: Conn) {
     this.router.forget(conn.id);
+    this.flow.forget(conn.id);
     await this.devices.close(conn);
+  }
+
+  /** A socket that ends in an error may get no close event (a frame over the runtime's limit): its bounded state goes. */
+  onError(conn: Conn) {
+    this.router.forget(conn.id);
+    this.flow.forget(conn.id);
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
     if (raw === "ping") return send(conn, "pong");
+    if (this.flow.isCut(conn.id)) return; // cut off by a bound: the client resends in order (PROTOCOL I4)
     const state = conn.state;
     if (!state) return refuse(conn, "unauthorized", CLOSE.unauthorized);
+    const wait = this.flow.frame(conn.id);
+    if (wait > 0) return this.throttle(conn, wait, undefined);
     const decoded = decodeFrame(raw, InboxClientFrame);
     if (!decoded.ok) return send(conn, JSON.stringify(decoded.error));
     const frame = decoded.frame;
+    if (frame.type === "list") return this.requests.list(conn, frame);
+    // DMs, reads and syncs wait for a room: at most maxPendingPerSocket per socket (PROTOCOL §7).
+    const ref = frame.type === "dm" ? frame.clientId : (frame.requestId ?? (frame.type === "read" ? frame.room : undefined));
+    if (!this.flow.begin(conn.id)) return this.throttle(conn, PENDING_RETRY_MS, ref);
+    const settled = () => this.flow.end(conn.id);
     if (frame.type === "dm") {
       const refusal = dmRefusal(state.user.id, frame.to);
-      if (refusal) return send(conn, JSON.stringify(errorFrame("forbidden", { message: refusal, ref: frame.clientId })));
-      return this.router.route(dmRoomId(state.user.id, frame.to), this.devices.device(conn, state), frame);
+      if (refusal) {
+        settled();
+        return send(conn, JSON.stringify(errorFrame("forbidden", { message: refusal, ref: frame.clientId })));
+      }
+      return this.router.route(dmRoomId(state.user.id, frame.to), this.devices.device(conn, state, settled), frame);
     }
-    if (frame.type === "list") return this.requests.list(conn, frame);
-    if (frame.type === "read") return void this.requests.read(conn, state.user, frame);
-    return void this.requests.sync(conn, state.user, frame);
+    if (frame.type === "read") return void this.requests.read(conn, state.user, frame).finally(settled);
+    return void this.requests.sync(conn, state.user, frame).finally(settled);
+  }
+
+  /**
+   * Over a bound (PROTOCOL §7; a room does the same, PROTOCOL R18): `rate_limited` naming the first request not taken, then the
+   * socket closes (4029); its queued DMs and later frames are dropped, so the client resends them in order.
+   */
+  private throttle(conn: Conn, waitMs: number, ref: string | undefined): void {
+    const retryAfterMs = Number.isFinite(waitMs) ? Math.min(waitMs, MAX_RETRY_AFTER_MS) : MAX_RETRY_AFTER_MS;
+    send(conn, JSON.stringify(errorFrame("rate_limited", { retryAfterMs, ...(ref ? { ref } : {}) })));
+    this.flow.cutOff(conn.id);
+    this.router.drop(conn.id);
+    try {
+      conn.close(CLOSE.rateLimited, "rate_limited");
+    } catch {
+      // closed meanwhile
+    }
   }
 
   // ---- Actor routes.
@@ -156,6 +198,9 @@ export default class InboxServer implements Party.Server {
 }
 
 const send = safeSend;
+/** A socket over the pending bound comes back after about one room write; the longest wait named. */
+const PENDING_RETRY_MS = 250;
+const MAX_RETRY_AFTER_MS = 60_000;
 
 function refuse(conn: Party.Connection, code: "forbidden" | "unauthorized" | "bad_frame", closeCode: number): void {
   send(conn, JSON.stringify(errorFrame(code)));

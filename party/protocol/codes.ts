@@ -54,10 +54,17 @@ export function isResent(code: ErrorCode): boolean {
 }
 
 /**
- * Application close codes (4000-4999). A browser sees only 1006 when an upgrade is refused with
- * an HTTP status, so refusals accept the socket, send one error frame and close with one of these.
+ * Application close codes (4000-4999), and the one standard code with a meaning of its own here (1009).
+ * A browser sees only 1006 when an upgrade is refused with an HTTP status, so refusals accept the socket,
+ * send one error frame and close with one of these.
  */
 export const CLOSE_CODES = {
+  /**
+   * Standard 1009 "message too big", sent by the runtime, not the room: a frame over its 1 MiB limit never
+   * reaches the room (PROTOCOL R11). Named after the error code it means; not retryable, since the reference
+   * client never sends such a frame and a resend would only send it again.
+   */
+  1009: { name: "frame_too_large", retryable: false },
   4001: { name: "unauthorized", retryable: false },
   4003: { name: "forbidden", retryable: false },
   4004: { name: "not_member", retryable: false },
@@ -94,7 +101,7 @@ export const CLOSE = {
   banned: 4030,
 } as const satisfies Record<string, number>;
 
-/** Standard codes are retryable (network drop, server restart, 1011 internal error); 4xxx follow the table. */
+/** Standard codes are retryable (network drop, server restart, 1011 internal error) but 1009; 4xxx follow the table. */
 export function isRetryableClose(code: number): boolean {
   if (code in CLOSE_CODES) return CLOSE_CODES[code as CloseCode].retryable;
   if (code >= 4000 && code <= 4999) return false;

@@ -12,8 +12,10 @@ export type Decoded<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame
 
 export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | ArrayBufferView, schema: S): Decoded<z.infer<S>> {
   if (typeof raw !== "string") return { ok: false, error: errorFrame("bad_frame", { message: "Frames are JSON text." }) };
-  // Characters are at most 3 UTF-8 bytes: only frames that could be too large are encoded to measure.
-  if (raw.length > LIMITS.maxFrameBytes / 3 && new TextEncoder().encode(raw).length > LIMITS.maxFrameBytes) {
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes: a frame longer than the limit in units is too large without
+  // encoding it (up to the runtime's 1 MiB, PROTOCOL R11), and only frames between a third of the limit
+  // and the limit are encoded to measure.
+  if (raw.length > LIMITS.maxFrameBytes || (raw.length > LIMITS.maxFrameBytes / 3 && utf8Bytes(raw) > LIMITS.maxFrameBytes)) {
     return { ok: false, error: errorFrame("frame_too_large", { message: `Frames are at most ${LIMITS.maxFrameBytes} bytes.` }) };
   }
   let data: unknown;
@@ -23,6 +25,11 @@ export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | Arr
     return { ok: false, error: errorFrame("bad_frame", { message: "The frame is not valid JSON." }) };
   }
   return checkFrame(data, schema);
+}
+
+/** UTF-8 size of a string as the runtime received it (a lone surrogate was already U+FFFD, 3 bytes). */
+function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).length;
 }
 
 /** The schema step alone, for a value already parsed from JSON (each element of a `batch` frame, PROTOCOL R17). */

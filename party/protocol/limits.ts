@@ -94,4 +94,35 @@ export const LIMITS = {
   expiredTokenGraceMs: 10_000,
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
+  /**
+   * The runtime's own frame limit (workerd, measured in partykit dev 0.0.115): a frame above it never reaches
+   * the room; the runtime closes the socket with 1009 (PROTOCOL R11). Documentation: nothing here checks it.
+   */
+  runtimeMaxFrameBytes: 1024 * 1024,
+  /** Body of an HTTP request from a user (room and inbox routes, the admin API): more is `frame_too_large` (413). */
+  maxRequestBodyBytes: 64 * 1024,
+  /**
+   * Body of an actor-to-actor call that passes the worker with a service token (an alarm's retry): an inbox
+   * notification carries up to `notifyMaxEvents` events, an inbox's batch up to `maxCommandsPerFlush` DMs.
+   */
+  maxActorBodyBytes: 16 * 1024 * 1024,
+  /** A request's whole URL, query string included: more is `bad_frame` (414). */
+  maxUrlBytes: 8 * 1024,
+  /** A request's headers, names and values (`name: value\r\n` each): more bytes or more headers is `bad_frame` (431). */
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  /** Users a room shows typing at once (PROTOCOL R15): a further typer is not shown until an entry expires. */
+  maxTypingUsers: 100,
+  /** Open sockets of one user on one inbox (its devices): the next one is refused (`rate_limited`, 4029). */
+  maxSocketsPerUser: 32,
+  /** How long a socket refused for having too many siblings waits before it tries again (ms). */
+  socketsRetryAfterMs: 30_000,
+  /**
+   * Idle sockets (party/core/idle-sweep.ts): silent this long (ms; no frame, not even `ping`) while the room
+   * broadcast at least `idleCloseBytes` since, a socket is dead or not reading. Three of the client's
+   * 20 s ping intervals. Looked for at most once per `idleSweepMs`.
+   */
+  idleCloseMs: 60_000,
+  idleCloseBytes: 1024 * 1024,
+  idleSweepMs: 10_000,
 } as const;

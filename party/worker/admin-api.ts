@@ -9,6 +9,8 @@ import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { matchRoute } from "./admin-routes.ts";
 import { DIRECTORY_ID, RoomId } from "../protocol/admin-schema.ts";
+import { LIMITS } from "../protocol/index.ts";
+import { readBody, tooLarge } from "./http-limits.ts";
 
 export const ADMIN_PREFIX = "/admin/";
 
@@ -28,7 +30,10 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
   }
   let body: string | undefined;
   if (route.body) {
-    const parsed = route.body.safeParse(await request.json().catch(() => undefined));
+    // Read within the bound (PROTOCOL §7): a chunked body declares no length.
+    const raw = await readBody(request, LIMITS.maxRequestBodyBytes).catch(() => null);
+    if (raw === undefined) return tooLarge(LIMITS.maxRequestBodyBytes);
+    const parsed = route.body.safeParse(parseJson(raw));
     if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
     body = JSON.stringify(parsed.data);
   }
@@ -43,6 +48,16 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
   } catch (error) {
     console.error("admin forward failed", error);
     return errorResponse("internal", "The target actor did not answer.");
+  }
+}
+
+/** JSON text to a value; anything else (no body, not UTF-8 JSON) is undefined, which the schema refuses. */
+function parseJson(raw: Uint8Array | null): unknown {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    return undefined;
   }
 }
 

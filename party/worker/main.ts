@@ -8,19 +8,28 @@ import type * as Party from "partykit/server";
 import { ADMIN_PREFIX, handleAdmin } from "./admin-api.ts";
 import { searchRoute } from "./search-route.ts";
 import { checkConfig } from "../config.ts";
-import { errorResponse } from "../adapters/http.ts";
+import { discardBody, errorResponse } from "../adapters/http.ts";
+import { oversized, refuseFakeUpgrade, wantsUpgrade } from "./http-limits.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}
 
-  static onFetch(request: Party.Request, lobby: Party.FetchLobby) {
+  static async onFetch(partyRequest: Party.Request, lobby: Party.FetchLobby) {
+    const request = partyRequest as unknown as Request;
     // An invalid configuration refuses every request, naming the variable (party/config.ts).
     const config = checkConfig(lobby.env);
     if (!config.ok) return errorResponse("internal", config.error.message);
+    // Sockets are for rooms and inboxes only; the routes here are plain HTTP (PROTOCOL §7).
+    if (wantsUpgrade(request)) return refuseFakeUpgrade(request);
+    const refused = oversized(request);
+    if (refused) {
+      await discardBody(request);
+      return refused;
+    }
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
-    if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request as unknown as Request, lobby);
-    if (url.pathname === "/archive/search") return searchRoute(request as unknown as Request, lobby.env);
+    if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request, lobby);
+    if (url.pathname === "/archive/search") return searchRoute(request, lobby.env);
     return new Response("Not found", { status: 404 });
   }
 

@@ -17,8 +17,9 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { drainBody, errorResponse, refusedSocket } from "../adapters/http.ts";
-import { CLOSE, type Identity } from "../protocol/index.ts";
+import { discardBody, errorResponse, refusedSocket } from "../adapters/http.ts";
+import { CLOSE, LIMITS, type Identity } from "../protocol/index.ts";
+import { boundedRequest, isHandshake, oversized, refuseFakeUpgrade } from "./http-limits.ts";
 import { checkConfig, readAuthConfig } from "../config.ts";
 
 export const CALLER_HEADER = "x-kaiwa-caller";
@@ -106,21 +107,30 @@ export async function gateRequest(request: Request, lobby: { id: string; env: Re
   const env = lobby.env;
   const config = checkConfig(env);
   if (!config.ok) {
-    await drainBody(request);
+    await discardBody(request);
     return errorResponse("internal", config.error.message);
   }
+  // URL, headers and a declared body over the limits (PROTOCOL §7), before anything else is read. An
+  // actor's call may declare more than a user's, so only the larger bound is checked before the token.
+  const refused = oversized(request, LIMITS.maxActorBodyBytes);
+  if (refused) {
+    await discardBody(request);
+    return refused;
+  }
   if (isEncodedId(lobby.id)) {
-    await drainBody(request);
+    await discardBody(request);
     return errorResponse("bad_frame", ENCODED_ID_MESSAGE);
   }
   const checked = await stampCaller(request, env);
-  if (isActorCall(checked)) return checked;
+  // Bodies are read here, within the caller's bound, so no actor ever reads an unbounded one.
+  if (isActorCall(checked)) return boundedRequest(checked, LIMITS.maxActorBodyBytes);
   const auth = await verifyToken(tokenFromRequest(request), env);
   if (!auth.ok) {
-    await drainBody(request);
+    await discardBody(checked); // the copy took the body over
     return errorResponse(auth.code, auth.message);
   }
-  return withIdentity(checked, auth.identity);
+  const bounded = await boundedRequest(checked, LIMITS.maxRequestBodyBytes);
+  return bounded instanceof Response ? bounded : withIdentity(bounded, auth.identity);
 }
 
 /**
@@ -144,12 +154,25 @@ export async function gateSocket(
   lobby: { id: string; env: Record<string, unknown> },
   forbid?: (who: Identity) => string | undefined,
 ): Promise<Request | Response> {
+  // partykit sends every request with `Upgrade: websocket` here; one that is no handshake (a POST to an
+  // HTTP route with that header) cannot be given a socket: a typed 400 instead of the runtime's 500.
+  if (!isHandshake(request)) return refuseFakeUpgrade(request);
   const config = checkConfig(lobby.env);
   if (!config.ok) return refusedSocket("internal", config.error.message, CLOSE.internalError);
+  // A handshake's URL (the token may travel in it) and headers are bounded like any request's (PROTOCOL §7).
+  const refused = oversized(request);
+  if (refused) return refusedSocket("bad_frame", describeRefusal(refused.status), CLOSE.protocolViolation);
   if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, CLOSE.protocolViolation);
   const auth = await verifyToken(tokenFromRequest(request), lobby.env);
   if (!auth.ok) return refusedSocket(auth.code, auth.message, CLOSE.unauthorized);
   const why = forbid?.(auth.identity);
   if (why) return refusedSocket("forbidden", why, CLOSE.forbidden);
   return withIdentity(request, auth.identity, auth.expiresAt);
+}
+
+/** The refusal's words for a socket (its error frame), from the status `oversized` chose. */
+function describeRefusal(status: number): string {
+  return status === 414
+    ? `Connect URLs are at most ${LIMITS.maxUrlBytes} bytes, query string included.`
+    : `Handshakes carry at most ${LIMITS.maxHeaderCount} headers and ${LIMITS.maxHeaderBytes} bytes of them.`;
 }
