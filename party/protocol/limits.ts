@@ -76,9 +76,9 @@ export const LIMITS = {
   /** How far above a session's last accepted `n` a command may be numbered (PROTOCOL R5): gaps are allowed, a leap to the end of the number space is not. */
   maxCommandNumberJump: 1_000_000,
   /**
-   * Frames one socket may send (PROTOCOL R18), whatever they hold: a burst, then a sustained rate. A person's
-   * client sends a few a second (the client packs a tick's commands into one frame); past this a socket
-   * is flooding, valid frames or not.
+   * Frames one user may send to one room over all their sockets (PROTOCOL R18), whatever they hold: a burst,
+   * then a sustained rate; a reconnect does not refill it. A person's client sends a few a second (it packs
+   * a tick's commands into one frame); past this a user is flooding, valid frames or not.
    */
   socketFrameBurst: 500,
   socketFramesPerSecond: 100,

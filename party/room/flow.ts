@@ -1,13 +1,14 @@
 /**
  * Flow control (PROTOCOL R18): what one socket or one user may ask of the room, so that nobody's flood
  * costs anyone else more than a bounded share. Three bounds, each checked before any work is done:
- * - frames per socket (a token bucket over every frame, valid or not: floods of garbage cost too);
+ * - frames per user (a token bucket over every frame of any of their sockets, valid or not: floods of
+ *   garbage cost too, and reconnecting does not refill it);
  * - messages per user in this room (a token bucket from the room's settings, or the deployment's default;
  *   operators and inbox deliveries are exempt: an inbox paces its own devices);
  * - commands per socket decided but not yet durable (the writer's count), so no socket fills the batch.
  * Over any of them the room answers `rate_limited` with `retryAfterMs` and closes the socket (4029): the
- * client resends from the refused command on, in order, once the time has passed. State is one entry per
- * open socket and one per user who posted recently, and both are pruned, so neither grows with input.
+ * client resends from the refused command on, in order, once the time has passed. State is two buckets per
+ * user seen recently, pruned past 10,000 users (full buckets first), so it does not grow with input.
  */
 import { LIMITS, type Identity } from "../protocol/index.ts";
 import { TokenBucket } from "../core/token-bucket.ts";
@@ -18,7 +19,7 @@ import type { RoomCore } from "../core/room-core.ts";
 const MAX_USER_BUCKETS = 10_000;
 
 export class RoomFlow {
-  private readonly sockets = new Map<string, TokenBucket>();
+  private readonly frames = new Map<string, TokenBucket>();
   private readonly users = new Map<string, TokenBucket>();
   readonly counters = { framesRefused: 0, messagesRefused: 0, pendingRefused: 0 };
 
@@ -28,11 +29,15 @@ export class RoomFlow {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** One inbound frame on socket `id`: 0, or how long the socket must wait (then it is closed). */
-  frame(id: string): number {
-    let bucket = this.sockets.get(id);
-    if (!bucket) this.sockets.set(id, (bucket = new TokenBucket(LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, this.now())));
-    const wait = bucket.take(1, this.now());
+  /** One inbound frame from `who`: 0, or how long they must wait (then the socket is closed). */
+  frame(who: Identity): number {
+    const now = this.now();
+    let bucket = this.frames.get(who.id);
+    if (!bucket) {
+      if (this.frames.size >= MAX_USER_BUCKETS) prune(this.frames, now);
+      this.frames.set(who.id, (bucket = new TokenBucket(LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, now)));
+    }
+    const wait = bucket.take(1, now);
     if (wait > 0) this.counters.framesRefused++;
     return wait;
   }
@@ -45,7 +50,7 @@ export class RoomFlow {
     const now = this.now();
     let bucket = this.users.get(who.id);
     if (!bucket) {
-      if (this.users.size >= MAX_USER_BUCKETS) this.pruneUsers(now);
+      if (this.users.size >= MAX_USER_BUCKETS) prune(this.users, now);
       this.users.set(who.id, (bucket = new TokenBucket(burst, perSecond, now)));
     } else {
       bucket.reset(burst, perSecond, now);
@@ -64,10 +69,6 @@ export class RoomFlow {
     return over;
   }
 
-  forget(socketId: string): void {
-    this.sockets.delete(socketId);
-  }
-
   private limits(): { perSecond: number; burst: number } {
     const settings = this.core().settings;
     return {
@@ -76,12 +77,13 @@ export class RoomFlow {
     };
   }
 
-  /** Full buckets say nothing a new one would not: dropped first; then the oldest, if still too many. */
-  private pruneUsers(now: number): void {
-    for (const [user, bucket] of this.users) if (bucket.full(now)) this.users.delete(user);
-    for (const user of this.users.keys()) {
-      if (this.users.size < MAX_USER_BUCKETS) break;
-      this.users.delete(user);
-    }
+}
+
+/** Full buckets say nothing a new one would not: dropped first; then the oldest, if still too many. */
+function prune(buckets: Map<string, TokenBucket>, now: number): void {
+  for (const [key, bucket] of buckets) if (bucket.full(now)) buckets.delete(key);
+  for (const key of buckets.keys()) {
+    if (buckets.size < MAX_USER_BUCKETS) break;
+    buckets.delete(key);
   }
 }

@@ -184,13 +184,11 @@ export default class RoomServer implements Party.Server {
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
     this.admission.forget(conn.id);
-    this.flow.forget(conn.id);
     this.members.detach(conn);
   }
 
   onClose(conn: Conn) {
     this.admission.forget(conn.id);
-    this.flow.forget(conn.id);
     this.members.closed(conn);
     this.reporter.touch();
     this.writer.socketClosed(conn.id);
@@ -204,7 +202,7 @@ export default class RoomServer implements Party.Server {
     const state = conn.state;
     if (!state) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     const reply = new SocketReply(conn);
-    const wait = this.flow.frame(conn.id);
+    const wait = this.flow.frame(state.user);
     if (wait > 0) return this.commands.throttle(reply, wait, undefined);
     const decoded = decodeFrame(raw, ClientFrame);
     // PROTOCOL R19: an expired token's socket has nothing decided; the refusal names what it sent.
