@@ -70,6 +70,11 @@ export class SocketIndex {
     return holder === undefined || this.entries.get(holder)?.observer === true;
   }
 
+  /** Whether an open socket holds this session (key: `sessionKey(user, session)`, the core's session key). */
+  holdsSession(key: string): boolean {
+    return this.bySession.has(key);
+  }
+
   isPresent(user: string): boolean {
     return this.byUser.has(user);
   }

@@ -125,4 +125,8 @@ export const LIMITS = {
   idleCloseMs: 60_000,
   idleCloseBytes: 1024 * 1024,
   idleSweepMs: 10_000,
+  /** Live frames held for one socket while it replays (PROTOCOL R7), in UTF-16 units: more, and it resyncs (4013). */
+  catchUpMaxBytes: 8 * 1024 * 1024,
+  /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
+  maxSessionsInMemory: 10_000,
 } as const;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
 import { SocketIndex } from "../../party/core/socket-index.ts";
+import { sessionKey } from "../../party/core/room-keys.ts";
 import { IdleSweep } from "../../party/core/idle-sweep.ts";
 import { InboxFlow } from "../../party/inbox/flow.ts";
 import { LIMITS } from "../../party/protocol/index.ts";
@@ -87,6 +88,8 @@ test("SocketIndex counts a user's sockets; a socket replacing its session's adds
   index.remove("c1");
   assert.equal(index.socketsOf("alice"), 2);
   assert.equal(index.socketsOf("bob"), 0);
+  assert.equal(index.holdsSession(sessionKey("alice", "s1")), true);
+  assert.equal(index.holdsSession(sessionKey("alice", "s9")), false);
 });
 
 test("PROTOCOL §7: the idle sweep closes a socket silent for idleMs while the room sent it minBytes, at most once per everyMs", () => {
