@@ -10,6 +10,7 @@
 import type * as Party from "partykit/server";
 import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
 import { CLOSE } from "../protocol/codes.ts";
+import { isHandshake, refuseFakeUpgrade } from "../worker/http-limits.ts";
 import { ListRoomsQuery, RoomReport, type RoomEntry } from "../protocol/admin-schema.ts";
 import { renderMetrics } from "./metrics.ts";
 import { loadConfig, type TestSwitches } from "../config.ts";
@@ -25,7 +26,9 @@ export default class Directory implements Party.Server {
     this.test = loadConfig(room.env).test;
   }
 
-  static onBeforeConnect() {
+  static onBeforeConnect(request: Party.Request) {
+    // partykit routes any request with an Upgrade header here: a fake one gets a typed answer, not a 500.
+    if (!isHandshake(request as unknown as Request)) return refuseFakeUpgrade(request as unknown as Request);
     return refusedSocket("forbidden", "The directory has no socket API; use the admin API.", CLOSE.forbidden);
   }
 

@@ -48,8 +48,11 @@ export interface AdmissionHost {
 }
 
 export class RoomAdmission {
-  /** Connections still receiving their resume replay: live frames wait here so order holds (PROTOCOL I5). */
-  private readonly catchingUp = new Map<string, string[]>();
+  /**
+   * Connections still receiving their resume replay: live frames wait here so order holds (PROTOCOL I5), at
+   * most `catchUpMaxBytes` per socket (a socket that falls that far behind during its own join resyncs).
+   */
+  private readonly catchingUp = new Map<string, { frames: string[]; bytes: number }>();
 
   constructor(private readonly host: AdmissionHost) {}
 
@@ -76,7 +79,7 @@ export class RoomAdmission {
     const replaced = host.members.opened(conn);
     const predecessor = replaced === undefined ? undefined : host.room.getConnection<ConnState>(replaced);
     if (predecessor) host.closeSocket(predecessor, CLOSE.sessionReplaced, "session_replaced");
-    this.catchingUp.set(conn.id, []);
+    this.catchingUp.set(conn.id, { frames: [], bytes: 0 });
     const replayUntil = host.core().committedSeq; // everything after this reaches the buffer (I5)
     host.ensureLink(request);
     host.enqueue(() => this.join(conn, who, query.data, replayUntil));
@@ -87,8 +90,12 @@ export class RoomAdmission {
     for (const conn of this.host.room.getConnections()) {
       if (skip?.has(conn.id)) continue;
       const buffer = this.catchingUp.get(conn.id);
-      if (buffer) buffer.push(frame);
-      else safeSend(conn, frame);
+      if (!buffer) safeSend(conn, frame);
+      else if ((buffer.bytes += frame.length) <= LIMITS.catchUpMaxBytes) buffer.frames.push(frame);
+      else {
+        this.catchingUp.delete(conn.id);
+        this.host.closeSocket(conn as Conn, CLOSE.resyncRequired, "resync_required");
+      }
     }
   }
 
@@ -145,7 +152,7 @@ export class RoomAdmission {
         }
       }
     } finally {
-      for (const frame of this.catchingUp.get(conn.id) ?? []) safeSend(conn, frame);
+      for (const frame of this.catchingUp.get(conn.id)?.frames ?? []) safeSend(conn, frame);
       this.catchingUp.delete(conn.id);
     }
   }

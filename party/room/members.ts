@@ -78,6 +78,9 @@ export class RoomMembers {
     const { left, user } = this.sockets.remove(conn.id);
     if (user === undefined) return; // never admitted
     this.detached.add(conn.id);
+    // A socket that ends in an error gets no close event to take it out again: drop the ids of sockets that
+    // are gone once the set outgrows the open ones (PROTOCOL §7).
+    if (this.detached.size > 2 * this.sockets.size + 1_000) for (const id of this.detached) if (!this.host.room.getConnection(id)) this.detached.delete(id);
     if (left) this.signals.leave(user);
   }
 

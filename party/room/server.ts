@@ -185,6 +185,9 @@ export default class RoomServer implements Party.Server {
   onError(conn: Conn) {
     this.admission.forget(conn.id);
     this.members.detach(conn);
+    // It may get no close event: what a close would have released goes now (PROTOCOL §7).
+    this.writer.socketClosed(conn.id);
+    this.reporter.touch();
   }
 
   onClose(conn: Conn) {

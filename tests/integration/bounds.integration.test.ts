@@ -159,6 +159,7 @@ test("PROTOCOL §7: Upgrade: websocket on a request that is no handshake gets a 
     ["POST an inbox's notify route", () => raw("POST", "/parties/inbox/alice/notify", { authorization: `Bearer ${user}`, ...upgrade }, "{}")],
     ["POST the admin API", () => raw("POST", `/admin/rooms/${room}/announce`, { authorization: `Bearer ${operator}`, ...upgrade }, JSON.stringify({ text: "x" }))],
     ["GET search", () => raw("GET", "/archive/search?q=x", { authorization: `Bearer ${user}`, ...upgrade, ...key })],
+    ["POST the directory", () => raw("POST", "/parties/directory/main", { authorization: `Bearer ${user}`, ...upgrade }, "{}")],
   ];
   for (const [name, send] of cases) {
     const result = await send();
