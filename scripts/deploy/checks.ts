@@ -81,6 +81,8 @@ export const MESSAGES = {
     `${path} exists: partykit deploy compiles every value in it into the uploaded bundle (as process.env); move it out of the project (name it .env.production and pass --env-file .env.production)`,
   publicOrigin:
     "unset: alarms call back through the first origin an actor saw; set it to the deployment's own URL (e.g. https://kaiwa.YOUR-USER.partykit.dev)",
+  hibernateOff:
+    "off: every actor holding a socket is billed for 128 MB for as long as it is connected (about $4 a month per connected user: docs/CAPACITY.md); KAIWA_HIBERNATE=1 bills only the time actors work (at some cost to a hot room's msgs/s: party/room/server.ts)",
   notNeon:
     "the host is not a Neon host (*.neon.tech): the archive's driver speaks Neon's WebSocket protocol, so another Postgres needs a Neon-compatible WebSocket proxy in front of it",
 } as const;
@@ -120,6 +122,7 @@ export function checkDeploy(vars: Record<string, string>, flags: DeployFlags, do
   if (dotEnvPath) add(".env", MESSAGES.dotEnv(dotEnvPath));
 
   if (!set("KAIWA_PUBLIC_ORIGIN")) warnings.push({ variable: "KAIWA_PUBLIC_ORIGIN", problem: MESSAGES.publicOrigin });
+  if (vars.KAIWA_HIBERNATE !== "1") warnings.push({ variable: "KAIWA_HIBERNATE", problem: MESSAGES.hibernateOff });
   const host = databaseHost(vars.KAIWA_DATABASE_URL);
   if (host !== undefined && !/(^|\.)neon\.tech$/i.test(host)) warnings.push({ variable: "KAIWA_DATABASE_URL", problem: MESSAGES.notNeon });
 

@@ -24,6 +24,7 @@ const PRODUCTION = {
   KAIWA_SERVICE_SECRET: "service-secret-0123456789abcdef",
   KAIWA_DATABASE_URL: DB,
   KAIWA_PUBLIC_ORIGIN: "https://kaiwa.example.partykit.dev",
+  KAIWA_HIBERNATE: "1",
 };
 
 /** `NAME: problem` lines of a refused configuration. */
@@ -153,13 +154,13 @@ describe("what is refused, word for word", () => {
     ]);
   });
 
-  it("warnings: no public origin, a database that is not Neon", () => {
-    const { KAIWA_PUBLIC_ORIGIN: _, ...rest } = PRODUCTION;
+  it("warnings: no public origin, hibernation off, a database that is not Neon", () => {
+    const { KAIWA_PUBLIC_ORIGIN: _, KAIWA_HIBERNATE: __, ...rest } = PRODUCTION;
     const check = checkDeploy({ ...rest, KAIWA_DATABASE_URL: "postgres://u:p@db.internal:5432/kaiwa" }, FLAGS);
     assert.deepEqual(check.problems, []);
     assert.deepEqual(
       check.warnings.map((w) => w.variable),
-      ["KAIWA_PUBLIC_ORIGIN", "KAIWA_DATABASE_URL"],
+      ["KAIWA_PUBLIC_ORIGIN", "KAIWA_HIBERNATE", "KAIWA_DATABASE_URL"],
     );
   });
 
