@@ -332,6 +332,8 @@ describe("test switches", () => {
       mode: false,
       writeDelayMs: 0,
       failWriteAt: 0,
+      hangWriteAt: 0,
+      writeStallMs: 0,
       failReleaseAt: 0,
       failReleaseStage: "release",
       holdNotify: false,
@@ -349,6 +351,8 @@ describe("test switches", () => {
   const on: Record<string, [string, unknown, keyof typeof TEST_SWITCHES_OFF, unknown]> = {
     KAIWA_TEST_WRITE_DELAY_MS: ["30", 30, "writeDelayMs", "slow"],
     KAIWA_TEST_FAIL_WRITE_AT: ["3", 3, "failWriteAt", "-3"],
+    KAIWA_TEST_HANG_WRITE_AT: ["3", 3, "hangWriteAt", "third"],
+    KAIWA_TEST_WRITE_STALL_MS: ["1500", 1_500, "writeStallMs", "soon"],
     KAIWA_TEST_FAIL_RELEASE_AT: ["2", 2, "failReleaseAt", "2.5"],
     KAIWA_TEST_FAIL_RELEASE_STAGE: ["state", "state", "failReleaseStage", "before"],
     KAIWA_TEST_HOLD_NOTIFY: ["1", true, "holdNotify", "yes"],
