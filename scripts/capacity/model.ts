@@ -315,7 +315,7 @@ export function liveScenario(w: Workload, i: Inputs): Scenario {
       // The origin writes each post, sends each relay tick to every shard and answers each cache miss (a small handler, as a ping).
       { name: "stream origin rooms", count: Math.ceil(streams), socketsEach: 0, busySecondsPerSec: streams * Math.min(1, (rate * i.wallMsPerWrite + (i.relayHz * shardsPerStream + cacheMisses / streams) * i.wallMsPerPing) / 1000), holdsSockets: false },
       {
-        name: `shards (${fmt(shard)} sockets each)`,
+        name: `shards (at most ${fmt(shard)} sockets each)`,
         count: Math.ceil(streams) * shardsPerStream,
         socketsEach: posters / shardsPerStream,
         busySecondsPerSec: streams * shardsPerStream * Math.min(1, i.relayHz * ((posters / shardsPerStream) * i.socketSendUs) / 1e6),
