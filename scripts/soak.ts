@@ -320,7 +320,7 @@ async function main(): Promise<boolean> {
   const loadAtEnd = loadavg();
 
   console.log("\n==== kaiwa kill-restart soak ====");
-  console.log(`command       npm run soak -- ${process.argv.slice(2).join(" ")}`.trimEnd());
+  console.log(`command       npm run soak${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`);
   console.log(`duration      ${(duration / 60).toFixed(1)} min (load ${s(load.stoppedAt - load.startedAt)}, drain ${s(drainedAt - load.stoppedAt)}); archive on ${db.kind}`);
   console.log(`load average  start ${loadAtStart.map((l) => l.toFixed(2)).join(" ")}, end ${loadAtEnd.map((l) => l.toFixed(2)).join(" ")}, highest 1-min seen ${loadMax.toFixed(2)}`);
   console.log(`clients       ${actors.length}: ${roomActors.filter((a) => a.kind === "open").length} in ${o.rooms} open rooms, ${roomActors.filter((a) => a.kind === "group").length} in ${o.groups} groups, ${inboxActors.length} inbox devices (${o.dmPairs} DM pairs)`);
