@@ -28,6 +28,7 @@ import { renderChart } from "./lib/svg-chart.ts";
 import { burst } from "./scenarios/burst.ts";
 import { connections } from "./scenarios/connections.ts";
 import { fanout } from "./scenarios/fanout.ts";
+import { flood } from "./scenarios/flood.ts";
 import { oneToOne } from "./scenarios/one-to-one.ts";
 import { reconnectStorm } from "./scenarios/reconnect.ts";
 import { smoke } from "./scenarios/smoke.ts";
@@ -38,14 +39,14 @@ import { SocketIoTarget, WsTarget } from "./targets/baselines.ts";
 import type { Target } from "./targets/types.ts";
 
 /** Numbered as the issue lists them; the tables follow this order. */
-const ALL_SCENARIOS = ["throughput", "burst", "connections", "fanout", "reconnect", "one-to-one"];
+const ALL_SCENARIOS = ["throughput", "burst", "connections", "fanout", "reconnect", "one-to-one", "flood"];
 /**
  * The order they run in: connection scale last. In the full bench it opens 18,500 sockets per target and
  * leaves ~38,000 in TIME_WAIT, and a `partykit dev` started in the next ~40-60 s hung before binding
  * any socket (RESULTS.md finding 10; cause not found). Last, no start follows it and no later scenario
  * runs on that state.
  */
-const RUN_ORDER = ["throughput", "burst", "fanout", "reconnect", "one-to-one", "connections", "smoke"];
+const RUN_ORDER = ["throughput", "burst", "fanout", "reconnect", "one-to-one", "flood", "connections", "smoke"];
 /** The faults bench/baselines/ws-server.ts can inject, each at a seq (`--ws-fault`). */
 const WS_FAULTS = ["drop", "dup", "close", "stall"];
 
@@ -70,8 +71,9 @@ for (const name of scenarioNames) if (!RUN_ORDER.includes(name)) fail(`unknown s
 scenarioNames.sort((a, b) => RUN_ORDER.indexOf(a) - RUN_ORDER.indexOf(b));
 if (targetNames.includes("socketio") && !redisAvailable()) fail(REDIS_INSTALL_HINT);
 
+const kaiwaWith = (vars: Record<string, string> = {}) => new KaiwaTarget({ vars, ...(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {}), devtools: values["kaiwa-devtools"]!, requestLog: values["kaiwa-request-log"]! });
 const targets: Target[] = targetNames.map((name) => {
-  if (name === "kaiwa") return new KaiwaTarget({ ...(values["kaiwa-state"] ? { stateBase: values["kaiwa-state"] } : {}), devtools: values["kaiwa-devtools"]!, requestLog: values["kaiwa-request-log"]! });
+  if (name === "kaiwa") return kaiwaWith();
   if (name === "socketio") return new SocketIoTarget();
   if (name === "ws") return new WsTarget(faultArgs(values["ws-fault"]!));
   return fail(`unknown target ${name}; choose from kaiwa, socketio, ws`);
@@ -84,7 +86,7 @@ log(`kaiwa bench (${config.full ? "full" : "quick"}), ${started.toISOString()}, 
 log(`kaiwa room storage: ${values["kaiwa-state"] ?? "OS temp dir (on disk here)"}; partykit dev's DevTools session ${values["kaiwa-devtools"] ? "attached (--kaiwa-devtools)" : "detached"}; its request log ${values["kaiwa-request-log"] ? "on (--kaiwa-request-log)" : "off"}`);
 log(`targets: ${targets.map((t) => `${t.name} (${t.durability})`).join("; ")}`);
 
-const ctx: Ctx = { targets, config, log };
+const ctx: Ctx = { targets, config, log, kaiwaWith };
 const results: ScenarioResult[] = [];
 try {
   for (const target of targets) await target.start();
@@ -107,6 +109,7 @@ try {
     else if (name === "fanout") results.push(await fanout(ctx));
     else if (name === "reconnect") results.push(await reconnectStorm(ctx));
     else if (name === "one-to-one") results.push(await oneToOne(ctx));
+    else if (name === "flood") results.push(await flood(ctx));
     else if (name === "smoke") results.push(await smoke(ctx));
     log(`   (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }

@@ -120,6 +120,13 @@ export class Ledger {
     return rooms;
   }
 
+  /** Distinct clientIds starting with `prefix` acked or delivered in `room` (a flooder's, scenarios/flood.ts). */
+  claimedWithPrefix(room: string, prefix: string): number {
+    let n = 0;
+    for (const clientId of this.rooms.get(room)?.seqOf.keys() ?? []) if (clientId.startsWith(prefix)) n++;
+    return n;
+  }
+
   maxAckedOf(room: string): number {
     return this.rooms.get(room)?.maxAcked ?? 0;
   }

@@ -19,6 +19,8 @@ export type LoadPlan = {
   label: string;
   rooms: string[];
   sendersPerRoom: number;
+  /** Rooms with another number of senders than `sendersPerRoom`. */
+  sendersIn?: Record<string, number>;
   receiversPerRoom: number;
   mode: LoadMode;
   seconds: number;
@@ -33,6 +35,21 @@ export type LoadPlan = {
   drainMs?: number;
   /** How a socket joins `room`: by default a fresh user per socket straight into the room (the DM scenario routes through a DmPath). */
   connect?: (room: string, role: "sender" | "receiver", index: number, handlers: ConnHandlers) => Promise<Conn>;
+  /**
+   * Also keep send→ack and send→deliver per room and per phase (`LoadResult.perRoom`), the measured window
+   * split at these offsets (seconds into it; [] is one phase). A latency counts in the phase its ack or
+   * delivery arrived in, so a message in flight as a phase begins counts in the new one. Two histograms
+   * (~5 MB) per room and phase, so opt-in.
+   */
+  phases?: number[];
+  /** Called as the measured window opens (phase 0, after the warm-up) and as each later phase begins (scenarios/flood.ts lets its flooder go). */
+  onPhase?: (phase: number) => void;
+  /**
+   * Events whose clientId starts with this come from a socket outside the plan (the flood scenario's
+   * flooder): receivers check them in the ledger like any other (their seqs must be contiguous with the
+   * rest), their text is not a send time, and `LoadResult.foreign` counts the distinct ones seen.
+   */
+  foreignPrefix?: string;
 };
 
 export type Sample = { t: number; sent: number; acked: number; delivered: number; backlog: number };
@@ -67,6 +84,10 @@ export type LoadResult = {
   /** Up to 10 rooms left with work unfinished after the drain, one line each (lib/stall-report.ts); empty when settled. */
   stall: string[];
   serverErrors: string[];
+  /** With `plan.phases`: the latencies of each room's own senders and receivers, per phase. */
+  perRoom?: Record<string, Array<{ ack: LatencySummary; deliver: LatencySummary }>>;
+  /** With `plan.foreignPrefix`: distinct such clientIds the receivers saw, per room. */
+  foreign?: Record<string, number>;
 };
 
 type Sender = { conn: Conn; room: string; id: string; n: number; acked: number; ackedBefore: number; sentAt: Map<string, number> };
@@ -78,6 +99,15 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const ledger = new Ledger();
   const ack = new Histogram();
   const deliver = new Histogram();
+  const roomHistograms = new Map<string, Array<{ ack: Histogram; deliver: Histogram }>>();
+  if (plan.phases) for (const room of plan.rooms) roomHistograms.set(room, Array.from({ length: plan.phases.length + 1 }, () => ({ ack: new Histogram(), deliver: new Histogram() })));
+  /** When each phase after the first begins (set as the window opens). */
+  let phaseStarts: number[] = (plan.phases ?? []).map(() => Infinity);
+  const phaseAt = (at: number) => {
+    let phase = 0;
+    while (phase < phaseStarts.length && at >= phaseStarts[phase]!) phase++;
+    return phase;
+  };
   const senders: Sender[] = [];
   const conns: Conn[] = [];
   const errorsBefore = target.errors.length;
@@ -119,6 +149,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
         let receiver: ReturnType<Ledger["receiver"]> | undefined;
         let joined = false;
         const closed = noteClose(`receiver r${i} in ${room}`);
+        const inRoom = roomHistograms.get(room);
         // Events that race the welcome's resolution are held, then checked in order.
         const early: Array<[number, string, number]> = [];
         const conn = await connect(room, "receiver", r, i, {
@@ -129,7 +160,10 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
                   continue;
                 }
                 ledger.delivered(receiver, e.seq, e.clientId);
-                if (Number(e.text) >= measureFrom) deliver.record(at - Number(e.text));
+                if (Number(e.text) >= measureFrom) {
+                  deliver.record(at - Number(e.text));
+                  inRoom?.[phaseAt(at)]!.deliver.record(at - Number(e.text));
+                }
               }
             },
             onClose: (code, reason) => joined && closed(code, reason),
@@ -138,7 +172,9 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
         receiver = ledger.receiver(`r${i}`, room, conn.joinSeq);
         for (const [seq, clientId, ms] of early) {
           ledger.delivered(receiver, seq, clientId);
+          if (Number.isNaN(ms)) continue; // a foreign event: its text is no send time
           deliver.record(ms); // before the first send: never in a warm-up
+          inRoom?.[0]!.deliver.record(ms);
         }
         conns.push(conn);
       });
@@ -146,12 +182,13 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   }
   await inBatches(jobs.splice(0), 100, connectFailures);
   for (const room of plan.rooms) {
-    for (let s = 0; s < plan.sendersPerRoom; s++) {
+    for (let s = 0; s < (plan.sendersIn?.[room] ?? plan.sendersPerRoom); s++) {
       const i = index++;
       jobs.push(async () => {
         const sender: Sender = { conn: undefined as unknown as Conn, room, id: `s${tag}x${i}`, n: 0, acked: 0, ackedBefore: 0, sentAt: new Map() };
         let joined = false;
         const closed = noteClose(`sender ${sender.id} in ${room}`);
+        const inRoom = roomHistograms.get(room);
         sender.conn = await connect(room, "sender", s, i, {
             onAck: (clientId, seq, at) => {
               ledger.acked(room, clientId, seq);
@@ -159,7 +196,10 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
               if (sentAt === undefined) return; // a re-sent ack: checked by the ledger, not timed again
               sender.sentAt.delete(clientId);
               sender.acked++;
-              if (sentAt >= measureFrom) ack.record(at - sentAt);
+              if (sentAt >= measureFrom) {
+                ack.record(at - sentAt);
+                inRoom?.[phaseAt(at)]!.ack.record(at - sentAt);
+              }
               if (running && plan.mode.kind === "window") sendOne(sender);
             },
             onClose: (code, reason) => joined && closed(code, reason),
@@ -177,6 +217,13 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   const start = performance.now();
   measureFrom = plan.warmupSeconds ? Infinity : start;
   running = true;
+  const phaseTimers: NodeJS.Timeout[] = [];
+  const openWindow = () => {
+    phaseStarts = (plan.phases ?? []).map((s) => measureFrom + s * 1000);
+    plan.onPhase?.(0);
+    (plan.phases ?? []).forEach((s, i) => phaseTimers.push(setTimeout(() => plan.onPhase?.(i + 1), s * 1000)));
+  };
+  if (!plan.warmupSeconds) openWindow();
   let ticker: NodeJS.Timeout | undefined;
   if (plan.mode.kind === "window") {
     for (const sender of senders) for (let k = 0; k < plan.mode.inFlight; k++) sendOne(sender);
@@ -199,6 +246,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
     await sleep(plan.warmupSeconds * 1000);
     measureFrom = performance.now();
     for (const sender of senders) sender.ackedBefore = sender.acked;
+    openWindow();
   }
   const cpu0 = selfCpuMs();
   const lag = monitorEventLoopDelay({ resolution: 5 });
@@ -212,6 +260,7 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
 
   await sleep(plan.seconds * 1000);
   running = false;
+  for (const timer of phaseTimers) clearTimeout(timer);
   const elapsed = (performance.now() - measureFrom) / 1000;
   const ackedInWindow = ledger.counts.acked - acked0;
   const deliveredInWindow = ledger.counts.delivered - delivered0;
@@ -270,6 +319,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
       ...(connectFailures.length ? [`${connectFailures.length} sockets failed to join (first: ${connectFailures[0]})`] : []),
       ...(closedEarly.length ? [`${closedEarly.length} sockets closed during the run (first: ${closedEarly[0]})`] : []),
     ],
+    ...(plan.phases ? { perRoom: Object.fromEntries([...roomHistograms].map(([room, phases]) => [room, phases.map((h) => ({ ack: h.ack.summary(), deliver: h.deliver.summary() }))])) } : {}),
+    ...(plan.foreignPrefix !== undefined ? { foreign: Object.fromEntries(plan.rooms.map((room) => [room, ledger.claimedWithPrefix(room, plan.foreignPrefix!)])) } : {}),
   };
 }
 

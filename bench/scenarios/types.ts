@@ -43,6 +43,8 @@ export type BenchConfig = {
    * write to each other), the last shows where the box saturates.
    */
   dmRates: number[];
+  /** The flood scenario's two halves: this long without a flood, then this long with it (the longest a flooder runs: the baselines never close it). */
+  floodSeconds: number;
   localAddresses: string[];
 };
 
@@ -59,6 +61,7 @@ export const QUICK: BenchConfig = {
   storm: 1000,
   pairs: 100,
   dmRates: [0.5, 2],
+  floodSeconds: 3,
   localAddresses: ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"],
 };
 
@@ -72,9 +75,16 @@ export const FULL: BenchConfig = {
   bigRoom: 5000,
   pairs: 1000,
   dmRates: [0.1, 0.5], // 100 and 500 DMs/s: the box saturates near 200 (RESULTS.md)
+  floodSeconds: 5,
 };
 
-export type Ctx = { targets: Target[]; config: BenchConfig; log: (line: string) => void };
+export type Ctx = {
+  targets: Target[];
+  config: BenchConfig;
+  log: (line: string) => void;
+  /** A second kaiwa server, not started, set up as the bench's but with these vars (the flood scenario's deployment defaults). */
+  kaiwaWith?: (vars: Record<string, string>) => Target;
+};
 
 export function checkOf(scenario: string, result: LoadResult): RunCheck {
   return { scenario, target: result.target, label: result.label, check: result.check, problems: result.problems, serverErrors: result.serverErrors, stall: result.stall };

@@ -31,8 +31,15 @@ export class WsTarget implements Target {
   }
 
   connect(options: ConnectOptions): Promise<Conn> {
-    const query = new URLSearchParams({ room: options.room, user: options.user });
-    return rawConnect(`ws://127.0.0.1:${this.port}/?${query}`, options.localAddress, options.handlers, this.errors);
+    return rawConnect(this.urlOf(options), options.localAddress, options.handlers, this.errors);
+  }
+
+  async url(options: Pick<ConnectOptions, "room" | "user">): Promise<string> {
+    return this.urlOf(options);
+  }
+
+  private urlOf(options: Pick<ConnectOptions, "room" | "user">): string {
+    return `ws://127.0.0.1:${this.port}/?${new URLSearchParams({ room: options.room, user: options.user })}`;
   }
 
   usage(): ServerUsage {
@@ -63,8 +70,15 @@ export class SocketIoTarget implements Target {
   }
 
   connect(options: ConnectOptions): Promise<Conn> {
-    const query = new URLSearchParams({ EIO: "4", transport: "websocket", room: options.room, user: options.user });
-    return socketIoConnect(`ws://127.0.0.1:${this.port}/socket.io/?${query}`, options.localAddress, options.handlers, this.errors);
+    return socketIoConnect(this.urlOf(options), options.localAddress, options.handlers, this.errors);
+  }
+
+  async url(options: Pick<ConnectOptions, "room" | "user">): Promise<string> {
+    return this.urlOf(options);
+  }
+
+  private urlOf(options: Pick<ConnectOptions, "room" | "user">): string {
+    return `ws://127.0.0.1:${this.port}/socket.io/?${new URLSearchParams({ EIO: "4", transport: "websocket", room: options.room, user: options.user })}`;
   }
 
   usage(): ServerUsage {

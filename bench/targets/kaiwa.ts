@@ -91,13 +91,16 @@ export class KaiwaTarget implements Target {
   }
 
   async connect(options: ConnectOptions): Promise<Conn> {
+    return rawConnect(await this.url(options), options.localAddress, options.handlers, this.errors);
+  }
+
+  async url(options: Pick<ConnectOptions, "room" | "user" | "session" | "resume">): Promise<string> {
     const query = new URLSearchParams({ token: await this.token(options.user), session: options.session });
     if (options.resume) {
       query.set("epoch", options.resume.epoch);
       query.set("lastSeq", String(options.resume.lastSeq));
     }
-    const url = `ws://${this.server.host}/parties/room/${options.room}?${query}`;
-    return rawConnect(url, options.localAddress, options.handlers, this.errors);
+    return `ws://${this.server.host}/parties/room/${options.room}?${query}`;
   }
 
   /** Each room's stats (kaiwa-room-state.ts), and the server log's last error lines since it started. */

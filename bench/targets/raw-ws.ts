@@ -10,6 +10,17 @@ import { cachedDecode } from "./frame-cache.ts";
 import type { Conn, ConnHandlers, Ev } from "./types.ts";
 
 const EVENTS_PREFIX = '{"type":"events"';
+const EVENTS_PREFIX_BYTES = Buffer.from(EVENTS_PREFIX);
+
+/**
+ * A broadcast frame, told from its first bytes: a socket that does not read broadcasts (a pure sender)
+ * drops it without decoding it to a string. Under a flood (scenarios/flood.ts) every sender in the room
+ * gets every events frame of the flood (tens of MB a second from the bare ws server), and decoding each
+ * only to drop it is load-generator time taken from the receivers that measure.
+ */
+export function isEventsFrame(data: unknown, prefix: Buffer = EVENTS_PREFIX_BYTES): boolean {
+  return Buffer.isBuffer(data) && data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
 
 function decodeEvents(text: string): Ev[] {
   return (JSON.parse(text).events as Ev[]).map((e) => ({ seq: e.seq, clientId: e.clientId, text: e.text }));
@@ -25,6 +36,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
     }, 30_000);
     ws.on("message", (data) => {
       const at = performance.now();
+      if (!handlers.onEvents && isEventsFrame(data)) return;
       const text = data.toString();
       if (text.startsWith(EVENTS_PREFIX)) {
         if (handlers.onEvents) handlers.onEvents(cachedDecode(text, decodeEvents), at);

@@ -46,6 +46,11 @@ export interface Target {
   start(): Promise<void>;
   stop(): Promise<void>;
   connect(options: ConnectOptions): Promise<Conn>;
+  /**
+   * The WebSocket URL `connect` would open (a fresh user straight into the room), for a socket driven
+   * outside this tool's drivers: the flood scenario's flooder (lib/flooder.ts).
+   */
+  url(options: Pick<ConnectOptions, "room" | "user" | "session">): Promise<string>;
   usage(): ServerUsage;
   /** Errors the server sent (error frames, refused joins): any is a failed run. */
   readonly errors: string[];
