@@ -53,7 +53,13 @@ test("group commit: 1,000 messages in flight take far fewer flushes and puts tha
   const room = "group-commit";
   const sender = await rawSocket(normal, room, { token: await normal.token("alice"), session: "a" });
   await sender.next((f) => f.type === "welcome");
-  for (let n = 1; n <= 1000; n++) sender.send({ type: "send", clientId: `g${n}`, n, text: `batch ${n}` });
+  // In batch frames of 128 (PROTOCOL R17), as the client sends a burst: 1,000 single frames at once would be
+  // over one user's frame budget (PROTOCOL R18) and cut off.
+  for (let first = 1; first <= 1000; first += 128) {
+    const commands = [];
+    for (let n = first; n < Math.min(first + 128, 1001); n++) commands.push({ type: "send", clientId: `g${n}`, n, text: `batch ${n}` });
+    sender.send({ type: "batch", commands });
+  }
   await sender.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "g1000"), 30_000);
   const acked = sender.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks.map((a: any) => [a.clientId, a.seq]));
   assert.deepEqual(acked, Array.from({ length: 1000 }, (_, i) => [`g${i + 1}`, i + 1]), "each clientId acked once, at the seq of its sending order");
