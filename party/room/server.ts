@@ -3,6 +3,7 @@
  * wires the parts, each owning its own state behind a narrow host interface, and routes PartyKit's calls
  * to them:
  * - room/admission.ts: who may open a socket, the welcome, the resume replay and catch-up buffers (PROTOCOL R6, R7);
+ * - room/inbound.ts: each socket frame through the flow checks (PROTOCOL R18, R19) and decoding to its part;
  * - room/commands.ts: deciding commands in arrival order through the pure core (PROTOCOL I1, I3, I4);
  * - room/writer.ts: the group commit, releasing durable batches, repair after failures (PROTOCOL I2, R2, R3, R3a);
  * - room/members.ts: reads, receipts, presence, typing, membership cut-offs (PROTOCOL I6, R14, R15);
@@ -11,9 +12,7 @@
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { CLOSE, ClientFrame, Command, roomKind, LIMITS, type ErrorFrame, type Identity, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
-import { decodeFrame, checkFrame } from "../protocol/decode.ts";
-import { errorFrame } from "../protocol/error-frame.ts";
+import { roomKind, LIMITS, type ErrorFrame, type Identity, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
 import { RoomCore } from "../core/room-core.ts";
 import { META_KEY, MEMBERS_KEY, MODERATION_PREFIX, SETTINGS_KEY, WHERE_KEY, type RoomMeta } from "../core/room-keys.ts";
 import { Membership, type MembershipState } from "../core/membership.ts";
@@ -38,10 +37,10 @@ import { RoomFlow } from "./flow.ts";
 import { TokenExpiry } from "./token-expiry.ts";
 import { RoomAdmission } from "./admission.ts";
 import { RoomHttp } from "./http-routes.ts";
-import { SocketReply } from "./socket-reply.ts";
 import { RoomHistory } from "./history.ts";
+import { RoomInbound } from "./inbound.ts";
 import { roomStats } from "./stats.ts";
-import type { CommandCounters, Conn, ConnState, Reply } from "./types.ts";
+import type { CommandCounters, Conn, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
   /**
@@ -75,6 +74,7 @@ export default class RoomServer implements Party.Server {
   private readonly admission: RoomAdmission;
   private readonly http: RoomHttp;
   private readonly history: RoomHistory;
+  private readonly inbound: RoomInbound;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
   readonly reporter: ReturnType<typeof directoryReporter>;
@@ -126,6 +126,7 @@ export default class RoomServer implements Party.Server {
     this.admin = new RoomAdmin(this);
     this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
+    this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members });
     this.http = new RoomHttp({
       ...shared,
       history: this.history,
@@ -199,32 +200,7 @@ export default class RoomServer implements Party.Server {
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
-    if (raw === "ping") return void safeSend(conn, "pong"); // half-open detection (client/heartbeat)
-    // A socket already cut off: whatever it still sends is dropped unread (PROTOCOL R18, I4).
-    if (this.writer.isResyncing(conn.id)) return;
-    const state = conn.state;
-    if (!state) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
-    const reply = new SocketReply(conn);
-    const wait = this.flow.frame(state.user);
-    if (wait > 0) return this.commands.throttle(reply, wait, undefined);
-    const decoded = decodeFrame(raw, ClientFrame);
-    // PROTOCOL R19: an expired token's socket has nothing decided; the refusal names what it sent.
-    if (this.expiry.expired(state)) return this.expiry.end(conn, decoded.ok ? refOf(decoded.frame) : undefined);
-    if (!decoded.ok) return this.reply(reply, decoded.error);
-    const frame = decoded.frame;
-    if (frame.type === "history") return void this.history.overSocket(reply, state, frame);
-    if (frame.type === "read") return void this.members.readOverSocket(reply, state.user, frame.seq, frame.requestId);
-    if (frame.type === "typing") return this.members.typing(reply, state.user);
-    if (frame.type === "batch") {
-      // PROTOCOL R17: each element as if it were its own frame, in order; a bad one is answered alone.
-      for (const element of frame.commands) {
-        const checked = checkFrame(element, Command);
-        if (!checked.ok) this.reply(reply, checked.error);
-        else if (!this.commands.submit(reply, state, checked.frame)) return; // throttled: the rest is resent
-      }
-      return;
-    }
-    this.commands.submit(reply, state, frame);
+    this.inbound.frame(raw, conn);
   }
 
   // ---- HTTP.
@@ -329,11 +305,3 @@ export default class RoomServer implements Party.Server {
 
 export type RoomStats = ReturnType<RoomServer["stats"]>;
 
-/** The id a frame's answer would carry: its clientId or requestId, or its first command's. */
-function refOf(frame: ClientFrame): string | undefined {
-  if (frame.type === "batch") {
-    const first = frame.commands[0] as { clientId?: unknown } | undefined;
-    return typeof first?.clientId === "string" ? first.clientId : undefined;
-  }
-  return "clientId" in frame ? frame.clientId : "requestId" in frame ? frame.requestId : undefined;
-}
