@@ -1,7 +1,7 @@
 /**
  * One inbound socket frame, from bytes to the part that handles it: the flow checks that come before any
- * work (PROTOCOL R18), decoding at the boundary (I8, R11), the expired-token check (R19), then history,
- * reads and typing to their parts and commands, one by one, to deciding (R17 for batches).
+ * work (PROTOCOL R18), decoding at the boundary (PROTOCOL I8, R11), the expired-token check (PROTOCOL R19), then history,
+ * reads and typing to their parts and commands, one by one, to deciding (PROTOCOL R17 for batches).
  */
 import { CLOSE, ClientFrame, Command, type ErrorFrame } from "../protocol/index.ts";
 import { checkFrame, decodeFrame } from "../protocol/decode.ts";
