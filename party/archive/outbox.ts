@@ -66,21 +66,13 @@ export class RoomArchive {
     this.loaded = true;
   }
 
-  /** Hook after every durable commit: make sure a drain is scheduled. Cheap when one already is. */
-  committed(roomId: string): void {
-    if (!this.enabled || this.armed) return;
-    this.armed = true;
-    this.arm(roomId, this.settings.drainDelayMs).catch((error) => {
-      this.armed = false;
-      console.error("archive: could not set the drain alarm", error);
-    });
-  }
-
   /**
-   * Hook in the turn a batch's puts are issued (PROTOCOL I9): the drain's alarm (and, the first time, its
-   * state) join that write's implicit transaction, so a crash right after the ack cannot lose the drain.
+   * Makes sure a drain is scheduled; cheap when one already is. Synchronous, so a room calls it in the turn
+   * a batch's puts are issued (PROTOCOL I9): the drain's alarm (and, the first time, its state) join that
+   * write's implicit transaction, and a crash right after the ack cannot lose the drain. Also after a
+   * member is queued, at start when the archive is behind, and when a drain ends with commits behind it.
    */
-  armWithWrite(roomId: string): void {
+  armDrain(roomId: string): void {
     if (!this.enabled || this.armed) return;
     this.armed = true;
     const failed = (error: unknown) => {
@@ -104,7 +96,7 @@ export class RoomArchive {
     if (!this.enabled || this.knownMembers.has(userId)) return;
     if ((await this.storage.get(ARCHIVE_MEMBER_PREFIX + userId)) === undefined) {
       await this.storage.put({ [ARCHIVE_MEMBER_PREFIX + userId]: ts, [ARCHIVE_QUEUE_PREFIX + userId]: { id: userId, ts } satisfies SeenMember });
-      this.committed(roomId);
+      this.armDrain(roomId);
     }
     this.knownMembers.add(userId);
   }
@@ -162,7 +154,7 @@ export class RoomArchive {
       this.armed = false;
       await this.clock.withdraw("archive");
       // A commit may have landed during the delete: it found `armed` set and left the scheduling to us.
-      if (state.cursor < this.core().committedSeq) this.committed(state.roomId);
+      if (state.cursor < this.core().committedSeq) this.armDrain(state.roomId);
     }
   }
 
@@ -208,15 +200,6 @@ export class RoomArchive {
       nextRetryAt: this.nextRetryAt ?? null,
       ...this.counters,
     };
-  }
-
-  private async arm(roomId: string, delayMs: number): Promise<void> {
-    await this.load();
-    if (!this.state) {
-      this.state = { roomId, cursor: 0, prunedThrough: 0 };
-      await this.storage.put(ARCHIVE_STATE_KEY, this.state);
-    }
-    await this.clock.want("archive", Date.now() + delayMs);
   }
 
   /** One transaction: events after the cursor, their edit/delete targets' latest records, queued members. */

@@ -160,7 +160,7 @@ export default class RoomServer implements Party.Server {
     this.expiry.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
     // message (PROTOCOL I9): nothing else would wake it in a runtime that lost its alarm.
-    if (this.archive.behind(this.core.committedSeq)) this.archive.armWithWrite(this.canonicalId);
+    if (this.archive.behind(this.core.committedSeq)) this.archive.armDrain(this.canonicalId);
   }
 
   /**

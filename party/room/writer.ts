@@ -78,7 +78,7 @@ export class RoomWriter {
           // Same turn as the puts (one implicit transaction): a crash after this write still notifies
           // inboxes and still drains to the archive (PROTOCOL I9), even if the room never runs again until its alarm.
           host.link.armAlarm();
-          host.archive.armWithWrite(host.roomId());
+          host.archive.armDrain(host.roomId());
           this.writeStartedAt = Date.now();
           this.watchForStall();
           if (n === config.test.hangWriteAt) return new Promise<void>(() => {}); // test switch: a write that never settles
