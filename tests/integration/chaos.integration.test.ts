@@ -21,12 +21,18 @@ after(async () => {
 
 type Load = { sent: number; acked: number; done: Promise<void>; order: string[] };
 
-/** Sends `count` messages in bursts of 20 without awaiting acks between bursts; records order and acks. */
-function startLoad(client: TestClient, count: number, pauseMs: number): Load {
+/**
+ * Sends `count` messages in bursts of 20 without awaiting acks between bursts; records order and acks.
+ * With `pauseWhileDown`, no new burst starts while the client's socket is not open: the load then spans
+ * the restarts instead of piling up during one, so a later kill still finds messages in flight (a pile
+ * of 1,200 resent at once can be acked whole between two polls, leaving nothing in flight to kill under).
+ */
+function startLoad(client: TestClient, count: number, pauseMs: number, pauseWhileDown = false): Load {
   const load: Load = { sent: 0, acked: 0, done: Promise.resolve(), order: [] };
   const promises: Promise<void>[] = [];
   load.done = (async () => {
     for (let i = 0; i < count; i++) {
+      if (pauseWhileDown && i % 20 === 0) while (client.room.status !== "open") await sleep(10);
       load.sent++;
       promises.push(
         client.room.send(`${client.observed.userId} #${i}`).then((ack) => {
@@ -46,7 +52,8 @@ function startLoad(client: TestClient, count: number, pauseMs: number): Load {
 test("SIGKILL of the server twice mid-stream: restart on the same state, every acked message kept once, gapless", async () => {
   const clients = await Promise.all(Array.from({ length: 5 }, (_, i) => openClient(server, "chaos-kill", `k${i}`)));
   opened.push(...clients);
-  const loads = clients.map((c) => startLoad(c, 300, 15));
+  // 200 msgs/s per client while connected: 1.5 s of sending in all, so each kill lands mid-load.
+  const loads = clients.map((c) => startLoad(c, 300, 100, true));
   const acked = () => loads.reduce((n, l) => n + l.acked, 0);
   const inFlight = () => loads.reduce((n, l) => n + l.sent - l.acked, 0);
   const bootIds = new Set<string>();
