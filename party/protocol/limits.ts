@@ -113,7 +113,7 @@ export const LIMITS = {
   maxHeaderCount: 100,
   /** Users a room shows typing at once (PROTOCOL R15): a further typer is not shown until an entry expires. */
   maxTypingUsers: 100,
-  /** Open sockets of one user on one inbox (its devices): the next one is refused (`rate_limited`, 4029). */
+  /** Open sockets of one user on one inbox (its devices) or in one room: the next one is refused (`rate_limited`, 4029). */
   maxSocketsPerUser: 32,
   /** How long a socket refused for having too many siblings waits before it tries again (ms). */
   socketsRetryAfterMs: 30_000,

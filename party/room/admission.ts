@@ -71,6 +71,10 @@ export class RoomAdmission {
     const membership = host.core().membership;
     if (membership?.exists && !membership.has(who.id) && !observing) return host.refuse(conn, errorFrame("not_member"), CLOSE.notMember);
     const session = query.data.session;
+    if (host.members.tooManySockets({ user: who.id, session, observer: observing })) {
+      const message = `At most ${LIMITS.maxSocketsPerUser} sockets of one user may be open in a room; close one or try again later.`;
+      return host.refuse(conn, errorFrame("rate_limited", { message, retryAfterMs: LIMITS.socketsRetryAfterMs }), CLOSE.rateLimited);
+    }
     const exp = tokenExpiresAt(request);
     conn.setState({ user: who, session, ...(observing ? { observer: true as const } : {}), ...(exp !== undefined ? { exp } : {}) });
     host.expiry.watch(conn);

@@ -71,6 +71,16 @@ export class RoomMembers {
   }
 
   /**
+   * Whether admitting this socket would give its user more than `maxSocketsPerUser` sockets in the room
+   * (PROTOCOL §7.2): a socket replacing its own session's adds none (PROTOCOL R13), nor does an observer.
+   * Without it one user could hold any number of sockets, each costing the room its entries and a send per
+   * broadcast.
+   */
+  tooManySockets(entry: SocketEntry): boolean {
+    return this.sockets.adds(entry) && this.sockets.socketsOf(entry.user) >= LIMITS.maxSocketsPerUser;
+  }
+
+  /**
    * The room is closing this socket (PROTOCOL R13 replacement, resync, refusal, ban): it stops counting now. A
    * half-open peer never answers the close, so its onClose can be minutes away.
    */

@@ -253,6 +253,41 @@ test("PROTOCOL §7: an inbox admits at most maxSocketsPerUser devices; a device 
   for (const device of [...devices, again]) device.ws.close();
 });
 
+test("PROTOCOL §7: a room admits at most maxSocketsPerUser sockets of one user; a resumed session and an observer add none; the room is unchanged", async () => {
+  const room = "bounds-sockets";
+  const token = await server.token("dora");
+  const sockets: RawSocket[] = [];
+  for (let i = 0; i < LIMITS.maxSocketsPerUser; i++) {
+    const socket = await rawSocket(server, room, { token, session: `dora-${i}` });
+    await socket.next((f) => f.type === "welcome");
+    sockets.push(socket);
+  }
+  assert.equal(await post(sockets[0]!, "s1", 1), 1);
+  const extra = await rawSocket(server, room, { token, session: "dora-extra" });
+  const refusal = await extra.next((f) => f.type === "error");
+  assert.equal(refusal.code, "rate_limited");
+  assert.equal(refusal.retryAfterMs, LIMITS.socketsRetryAfterMs);
+  assert.equal(await closedWithin(extra, 10_000), 4029);
+  assert.equal(extra.frames.filter((f) => f.type === "welcome").length, 0, "refused before any welcome");
+  // Her session reconnecting replaces its socket instead of adding one (PROTOCOL R13).
+  const again = await rawSocket(server, room, { token, session: "dora-1" });
+  await again.next((f) => f.type === "welcome");
+  assert.equal(await closedWithin(sockets[1]!, 10_000), 4012);
+  // Someone else, and an operator watching, are not hers to count.
+  const eve = await join(room, "eve");
+  const watcher = await rawSocket(server, room, { token: operator, session: "ops-watch", observe: "1" });
+  await watcher.next((f) => f.type === "welcome");
+  assert.equal(await post(again, "s2", 2), 2, "the next command gets lastSeq + 1");
+  assert.equal(await post(eve, "e1", 1), 3);
+  // A closed socket frees its place.
+  const open = (await stats(room)).connections;
+  sockets[2]!.ws.close();
+  await waitFor(async () => (await stats(room)).connections === open - 1, 10_000, "the closed socket leaves the room's count");
+  const freed = await rawSocket(server, room, { token, session: "dora-late" });
+  await freed.next((f) => f.type === "welcome");
+  for (const s of [...sockets, again, eve, watcher, freed]) s.ws.close();
+});
+
 test("PROTOCOL §7: a connection that never finishes its request is closed by the runtime (15 s), and one that never sends anything too", async () => {
   const started = Date.now();
   const dripping = connect(server.port, "127.0.0.1");
