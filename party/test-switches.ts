@@ -127,6 +127,8 @@ export type TestSwitches = {
   readonly archiveLoseReplyAt: number;
   /** The directory answers each report this many ms late (proves no ack waits for it). */
   readonly directoryDelayMs: number;
+  /** A room's bound on sessions in memory (0: LIMITS.maxSessionsInMemory), so a test reaches it with a few sockets. */
+  readonly maxSessionsInMemory: number;
 };
 
 /** What every actor runs with outside test mode. */
@@ -141,6 +143,7 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   holdNotify: false,
   archiveLoseReplyAt: 0,
   directoryDelayMs: 0,
+  maxSessionsInMemory: 0,
 });
 
 type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchema<number | boolean | string>; rule: string; meaning: string };
@@ -156,6 +159,7 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_HOLD_NOTIFY: { field: "holdNotify", schema: flag(), rule: '"1" or "0"', meaning: "rooms never notify inboxes, as if they died right after the write" },
   KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: { field: "archiveLoseReplyAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth drain transaction commits, then acts as if its reply was lost" },
   KAIWA_TEST_DIRECTORY_DELAY_MS: { field: "directoryDelayMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "the directory answers each room report this late" },
+  KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: { field: "maxSessionsInMemory", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "a room keeps at most this many sessions in memory (0: the protocol's limit)" },
 };
 
 const testModeSchema = flag();

@@ -86,6 +86,27 @@ export class RoomCore {
     return this.sessions.get(key)?.lastN ?? 0;
   }
 
+  /** Sessions held in memory (PROTOCOL §7.2: bounded by `maxSessionsInMemory`). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Forgets every session `held` does not name; returns how many went. Only safe while nothing decided is
+   * still unwritten (each `lastN` in memory is then the stored one) and no task sits between loading a
+   * session and deciding on it: the shell checks both (party/room/server.ts). A forgotten session comes back
+   * from `s:<user>:<session>` when it is next needed, with the same `lastN` (PROTOCOL I4).
+   */
+  pruneSessions(held: (key: string) => boolean): number {
+    let dropped = 0;
+    for (const key of this.sessions.keys()) {
+      if (held(key)) continue;
+      this.sessions.delete(key);
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** PROTOCOL I3 across restarts: rebuild the (sender, clientId) → seq map from the retained tail of the log. */
   loadDedupe(events: RoomEvent[]): void {
     for (const event of events) this.remember(event);

@@ -70,6 +70,16 @@ export class RoomMembers {
     return replaces;
   }
 
+  /** Admitted sockets still open (observers included). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  /** Whether an open socket holds this session (key: the core's `sessionKey`). */
+  holdsSession(key: string): boolean {
+    return this.sockets.holdsSession(key);
+  }
+
   /**
    * Whether admitting this socket would give its user more than `maxSocketsPerUser` sockets in the room
    * (PROTOCOL §7.2): a socket replacing its own session's adds none (PROTOCOL R13), nor does an observer.

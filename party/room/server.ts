@@ -96,7 +96,7 @@ export default class RoomServer implements Party.Server {
       reply: (reply: Reply, frame: ErrorFrame) => this.reply(reply, frame),
       refuse: (conn: Conn, frame: ErrorFrame, closeCode: number) => this.refuse(conn, frame, closeCode),
       closeSocket: (conn: Conn, code: number, reason: string) => this.closeSocket(conn, code, reason),
-      touched: () => this.reporter.touch(),
+      touched: () => this.touched(),
     };
     this.members = new RoomMembers({
       ...shared,
@@ -188,15 +188,37 @@ export default class RoomServer implements Party.Server {
     this.members.detach(conn);
     // It may get no close event: what a close would have released goes now (PROTOCOL §7).
     this.writer.socketClosed(conn.id);
-    this.reporter.touch();
+    this.touched();
   }
 
   onClose(conn: Conn) {
     this.admission.forget(conn.id);
     this.members.closed(conn);
-    this.reporter.touch();
     this.writer.socketClosed(conn.id);
+    this.touched();
     answerClose(conn);
+  }
+
+  /** Sockets or commits changed: the directory hears of it, and sessions past the bound may go. */
+  private touched(): void {
+    this.reporter.touch();
+    this.pruneSessions();
+  }
+
+  /**
+   * PROTOCOL §7.2: past `maxSessionsInMemory`, sessions no open socket holds leave memory. Only when nothing
+   * decided is unwritten (the writer idle and not broken) and no task is queued (none sits between loading
+   * a session and deciding on it); otherwise the next commit or close tries again. Without it one user
+   * reconnecting with fresh session ids would grow the map for as long as the room runs.
+   */
+  private pruneSessions(): void {
+    const max = this.config.test.maxSessionsInMemory || LIMITS.maxSessionsInMemory;
+    const count = this.core.sessionCount;
+    // Also past twice the open sockets, so a room with more open sessions than the bound (a big live
+    // audience) does not scan them all at every commit: each scan drops at least half of what it reads.
+    if (count <= max || count <= 2 * this.members.openSockets) return;
+    if (this.writer.busy || this.writer.broken || this.tasks.queued > 0) return;
+    this.core.pruneSessions((key) => this.members.holdsSession(key));
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {

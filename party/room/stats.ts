@@ -40,6 +40,8 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
       broken: written.broken,
       resyncClosed: written.resyncClosed,
       stalls: written.stalls,
+      // Sessions whose lastN the room holds in memory (PROTOCOL §7.2: maxSessionsInMemory).
+      sessionsInMemory: core.sessionCount,
     },
     archive: archive.stats(core.committedSeq),
   };

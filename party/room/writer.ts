@@ -126,6 +126,11 @@ export class RoomWriter {
     return this.brokenFlag;
   }
 
+  /** Commands collecting or a write in flight: decided state not yet durable. */
+  get busy(): boolean {
+    return this.pipeline.busy;
+  }
+
   /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   add(item: Pending, writes: Array<[string, unknown]>): void {
     if (item.kind !== "admin" && item.reply.socket) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);

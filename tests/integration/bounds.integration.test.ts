@@ -17,7 +17,9 @@ import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { closedWithin, rawPartySocket, rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { LIMITS } from "../../party/protocol/index.ts";
 
-const server = new DevServer();
+// Rooms here keep at most 10 sessions in memory, so the bound is reached with a few sockets; every other
+// test in this file then also runs with sessions coming and going from memory, and must not notice.
+const server = new DevServer({ vars: { KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: 10 } });
 let operator = "";
 before(async () => {
   await server.start();
@@ -286,6 +288,38 @@ test("PROTOCOL §7: a room admits at most maxSocketsPerUser sockets of one user;
   const freed = await rawSocket(server, room, { token, session: "dora-late" });
   await freed.next((f) => f.type === "welcome");
   for (const s of [...sockets, again, eve, watcher, freed]) s.ws.close();
+});
+
+test("PROTOCOL §7: past maxSessionsInMemory a room forgets sessions no socket holds; each comes back from storage with its lastN (PROTOCOL I3, I4)", async () => {
+  const room = "bounds-sessions";
+  const token = await server.token("sam");
+  const seqs: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const socket = await rawSocket(server, room, { token, session: `sam-${i}` });
+    await socket.next((f) => f.type === "welcome");
+    seqs.push(await post(socket, `sam-${i}-a`, 1));
+    socket.ws.close();
+    await closedWithin(socket, 10_000);
+  }
+  assert.deepEqual(seqs, Array.from({ length: 30 }, (_, i) => i + 1), "gapless");
+  await waitFor(async () => (await stats(room)).connections === 0, 10_000, "every socket gone");
+  const inMemory = ((await stats(room)) as any).work.sessionsInMemory;
+  assert.ok(inMemory <= 11, `${inMemory} sessions in memory, bound 10`);
+  // An old session, long forgotten: its command numbers and clientIds are still known.
+  const back = await rawSocket(server, room, { token, session: "sam-3" });
+  const welcome = await back.next((f) => f.type === "welcome");
+  assert.equal(welcome.sessionLastN, 1, "lastN reloaded from storage");
+  let from = back.frames.length;
+  back.send({ type: "send", clientId: "sam-3-replayed-n", n: 1, text: "an old number" });
+  const refused = await back.next((f) => f.type === "error", 10_000, from);
+  assert.equal(refused.code, "out_of_order");
+  assert.equal(refused.expected, 2);
+  from = back.frames.length;
+  back.send({ type: "send", clientId: "sam-3-a", n: 1, text: "a resend" });
+  const duplicate = await back.next((f) => f.type === "ack", 10_000, from);
+  assert.deepEqual(duplicate.acks.map((a: any) => [a.clientId, a.seq, a.duplicate]), [["sam-3-a", 4, true]]);
+  assert.equal(await post(back, "sam-3-b", 2), 31, "the next command gets lastSeq + 1");
+  back.ws.close();
 });
 
 test("PROTOCOL §7: a connection that never finishes its request is closed by the runtime (15 s), and one that never sends anything too", async () => {

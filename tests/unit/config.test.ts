@@ -339,6 +339,7 @@ describe("test switches", () => {
       holdNotify: false,
       archiveLoseReplyAt: 0,
       directoryDelayMs: 0,
+      maxSessionsInMemory: 0,
     });
     assert.ok(Object.isFrozen(off));
   });
@@ -358,6 +359,7 @@ describe("test switches", () => {
     KAIWA_TEST_HOLD_NOTIFY: ["1", true, "holdNotify", "yes"],
     KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: ["1", 1, "archiveLoseReplyAt", "first"],
     KAIWA_TEST_DIRECTORY_DELAY_MS: ["120000", 120_000, "directoryDelayMs", "1e5"],
+    KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: ["10", 10, "maxSessionsInMemory", "ten"],
   };
 
   it("the table covers every switch", () => {
