@@ -4,7 +4,10 @@
  *   `socketFramesPerSecond`);
  * - requests per socket not yet answered: DMs waiting for their room's write, reads and syncs waiting for
  *   their room (`maxPendingPerSocket`), so no device fills the inbox's queues or its calls in flight;
- * - sockets per inbox (`maxSocketsPerUser`), checked at admission by the shell.
+ * - sockets per inbox (`maxSocketsPerUser`), checked at admission by the shell;
+ * - new DMs per user, over all their devices (PROTOCOL R18.2, the deployment's `messagesPerSecond` and
+ *   `messageBurst`): without it a user would DM at every device's frame rate, 32 devices at 100/s each,
+ *   where the same user in a room is held to 10/s.
  * Over a bound the device gets `rate_limited` with `retryAfterMs` and its socket is cut off (4029): whatever
  * it sends afterwards is dropped unread, and its queued DMs are dropped, so the client resends everything
  * unacked in order (PROTOCOL I4). Entries live while their socket is open.
@@ -14,14 +17,46 @@
 import { LIMITS } from "../protocol/index.ts";
 import { TokenBucket } from "../core/token-bucket.ts";
 
+/** DM clientIds remembered as paid for: far more than a client keeps unacked (its window is 256). */
+const CHARGED_MAX = 4_096;
+
 export class InboxFlow {
   private readonly buckets = new Map<string, TokenBucket>();
+  /** The user's DMs, all devices together (one inbox is one user); made at the first DM. */
+  private messages: TokenBucket | undefined;
+  /**
+   * clientIds already charged, oldest first, at most `CHARGED_MAX`: a resend is free, as in a room (PROTOCOL
+   * R18.2). Without it a client resending its unacked DMs after a cut-off paid for them again, and two
+   * devices of one user could keep cutting each other off without progress (measured: 90 cut-offs for 30 DMs).
+   */
+  private readonly charged = new Set<string>();
   private readonly pending = new Map<string, number>();
   /** Sockets cut off: their frames are dropped until they close. */
   private readonly cut = new Set<string>();
-  readonly counters = { framesRefused: 0, pendingRefused: 0, socketsRefused: 0 };
+  readonly counters = { framesRefused: 0, messagesRefused: 0, pendingRefused: 0, socketsRefused: 0 };
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly messageLimits: { perSecond: number; burst: number } = { perSecond: 0, burst: 1 },
+  ) {}
+
+  /**
+   * One new DM (PROTOCOL R18.2): 0, or how long until the user may send again (the socket is then cut off).
+   * Like a room's: operators are exempt, 0 per second is no limit, and the wait is until half a burst is back.
+   */
+  message(clientId: string, operator: boolean): number {
+    const { perSecond, burst } = this.messageLimits;
+    if (operator || perSecond === 0 || this.charged.has(clientId)) return 0;
+    const now = this.now();
+    this.messages ??= new TokenBucket(burst, perSecond, now);
+    if (this.messages.take(1, now) === 0) {
+      this.charged.add(clientId);
+      if (this.charged.size > CHARGED_MAX) this.charged.delete(this.charged.values().next().value!);
+      return 0;
+    }
+    this.counters.messagesRefused++;
+    return this.messages.timeUntil(Math.ceil(burst / 2), now);
+  }
 
   /** One inbound frame on socket `id`: 0, or how long the socket must wait (it is then cut off). */
   frame(id: string): number {

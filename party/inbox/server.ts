@@ -44,11 +44,12 @@ export default class InboxServer implements Party.Server {
   private readonly router: DmRouter;
   private readonly requests: DeviceRequests;
   private readonly routes: InboxRoutes;
-  private readonly flow = new InboxFlow();
+  private readonly flow: InboxFlow;
 
   constructor(readonly room: Party.Room) {
     const config = loadConfig(room.env); // party/config.ts: an invalid configuration throws here, naming the variable
     this.options = { hibernate: config.hibernate };
+    this.flow = new InboxFlow(Date.now, { perSecond: config.room.messagesPerSecond, burst: config.room.messageBurst });
     const storage = room.storage;
     const list = () => this.conversations.list;
     this.calls = new ActorCalls({
@@ -163,6 +164,11 @@ export default class InboxServer implements Party.Server {
     if (!this.flow.begin(conn.id)) return this.throttle(conn, PENDING_RETRY_MS, ref);
     const settled = () => this.flow.end(conn.id);
     if (frame.type === "dm") {
+      const wait = this.flow.message(frame.clientId, state.user.role === "operator");
+      if (wait > 0) {
+        settled();
+        return this.throttle(conn, wait, frame.clientId);
+      }
       const refusal = dmRefusal(state.user.id, frame.to);
       if (refusal) {
         settled();

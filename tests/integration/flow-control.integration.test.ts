@@ -10,7 +10,10 @@ import assert from "node:assert/strict";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { rawSocket, closedWithin, type RawSocket } from "../helpers/raw-socket.ts";
 import { openClient, type TestClient } from "../helpers/clients.ts";
-import { assertRoomConsistent } from "../helpers/log-check.ts";
+import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
+import WebSocket from "ws";
+import { KaiwaInbox } from "../../client/index.ts";
+import type { RoomEvent } from "../../party/protocol/index.ts";
 
 /** The room's whole log over HTTP, as a member reads it (pages of 200, oldest first). */
 async function log(server: DevServer, room: string): Promise<Array<{ seq: number; clientId: string; author: { id: string } }>> {
@@ -107,6 +110,32 @@ describe("per-user message rate (5/s, burst 10)", () => {
     await waitFor(() => watcher.observed.events.length === 40 && sender.observed.events.length === 40, 20_000, "both saw all 40");
     assertRoomConsistent([watcher.observed, sender.observed], 40);
     assert.deepEqual(watcher.observed.events.map((e) => (e.kind === "message" ? e.text : "")), texts);
+  });
+
+  test("PROTOCOL R18: DMs count against the same per-user rate over all of a user's devices; the typed inbox rides through it, nothing lost, duplicated or reordered", async () => {
+    // Two devices of one user: the bucket is the user's, not the device's.
+    const devices = [1, 2].map(() => new KaiwaInbox({ host: server.host, user: "fran", token: () => server.token("fran"), WebSocket, backoff: { baseMs: 50, capMs: 500 } }));
+    const peer = new KaiwaInbox({ host: server.host, user: "gus", token: () => server.token("gus"), WebSocket, fromStart: true });
+    const seen: RoomEvent[] = [];
+    peer.on("event", ({ room, event }) => {
+      if (room === "dm:fran:gus") seen.push(event);
+    });
+    const statuses: string[] = [];
+    for (const device of devices) device.on("status", ({ current, reason }) => statuses.push(`${current}: ${reason}`));
+    await waitFor(() => [...devices, peer].every((d) => d.status === "open"), 20_000, "devices open");
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => devices[i % 2]!.sendDm("gus", `fran ${i}`)));
+    console.log(`DM rate: ${statuses.filter((s) => s.startsWith("reconnecting")).length} cut-offs for 30 DMs`);
+    assert.ok(statuses.some((s) => s.startsWith("reconnecting")), "the limit closed a device's socket at least once");
+    // Each device's DMs in its own send order (PROTOCOL I4), every one acked once at a distinct seq.
+    assert.equal(new Set(results.map((r) => r.seq)).size, 30);
+    for (const device of [0, 1]) {
+      const mine = results.filter((_, i) => i % 2 === device).map((r) => r.seq);
+      assert.deepEqual(mine, [...mine].sort((a, b) => a - b), `device ${device} acked in send order`);
+    }
+    await waitFor(() => seen.length === 30, 20_000, "the peer saw all 30");
+    assertGapless(seen, 30, "gus");
+    assert.deepEqual(seen.map((e) => [e.seq, e.clientId]).sort((a, b) => Number(a[0]) - Number(b[0])), results.map((r) => [r.seq, r.clientId]).sort((a, b) => Number(a[0]) - Number(b[0])), "the log is exactly the acked DMs");
+    for (const d of [...devices, peer]) d.close();
   });
 });
 

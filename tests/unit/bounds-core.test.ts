@@ -153,10 +153,26 @@ test("PROTOCOL §7: the inbox refuses a device's frames over its bucket and requ
   assert.equal(flow.begin("d1"), true);
   flow.cutOff("d1");
   assert.equal(flow.isCut("d1"), true);
-  assert.deepEqual(flow.counters, { framesRefused: 1, pendingRefused: 1, socketsRefused: 0 });
+  assert.deepEqual(flow.counters, { framesRefused: 1, messagesRefused: 0, pendingRefused: 1, socketsRefused: 0 });
   flow.forget("d1");
   flow.forget("d2");
   assert.equal(flow.size, 0, "nothing outlives its socket");
   flow.end("d3"); // an answer for a forgotten socket changes nothing
   assert.equal(flow.size, 0);
+});
+
+test("PROTOCOL R18: an inbox holds its user's new DMs to the per-user rate over all devices; a resend and an operator are free", () => {
+  let now = 0;
+  const flow = new InboxFlow(() => now, { perSecond: 5, burst: 10 });
+  for (let i = 0; i < 10; i++) assert.equal(flow.message(`c${i}`, false), 0);
+  const wait = flow.message("c10", false);
+  assert.equal(wait, 1000, "until half a burst (5 at 5/s) is back");
+  assert.equal(flow.message("c3", false), 0, "a resend of a charged DM is free");
+  assert.equal(flow.message("op1", true), 0, "operators are exempt");
+  now += 200;
+  assert.equal(flow.message("c10", false), 0, "one token back after 200 ms");
+  assert.ok(flow.message("c11", false) > 0);
+  assert.equal(flow.counters.messagesRefused, 2);
+  const unlimited = new InboxFlow(() => now, { perSecond: 0, burst: 1 });
+  for (let i = 0; i < 1_000; i++) assert.equal(unlimited.message(`u${i}`, false), 0, "0 per second is no limit");
 });
