@@ -25,8 +25,8 @@ export class InboxFlow {
   /** The user's DMs, all devices together (one inbox is one user); made at the first DM. */
   private messages: TokenBucket | undefined;
   /**
-   * clientIds already charged, oldest first, at most `CHARGED_MAX`: a resend is free, as in a room (PROTOCOL
-   * R18.2). Without it a client resending its unacked DMs after a cut-off paid for them again, and two
+   * clientIds already charged, oldest first, at most `CHARGED_MAX`: a resend is free, as in a room
+   * (PROTOCOL R18.2). Without it a client resending its unacked DMs after a cut-off paid for them again, and two
    * devices of one user could keep cutting each other off without progress (measured: 90 cut-offs for 30 DMs).
    */
   private readonly charged = new Set<string>();
