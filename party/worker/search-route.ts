@@ -19,7 +19,7 @@ export const SearchQuery = z
   .object({
     q: z.string().max(SEARCH_LIMITS.maxQueryChars),
     room: z.string().min(1).max(256).optional(),
-    sender: UserId.optional(),
+    sender: z.optional(UserId),
     from: Millis.optional(),
     to: Millis.optional(),
     limit: z.coerce.number().int().min(1).max(SEARCH_LIMITS.maxLimit).default(20),
