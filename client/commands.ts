@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   DeleteCommand,
   DmCommand,
@@ -19,17 +19,17 @@ import { KaiwaError } from "./errors.ts";
 // boundary, before it takes a number, so a malformed command never sits in the outbox being resent.
 const omitted = { clientId: true, n: true } as const;
 const CommandBodySchema = z.discriminatedUnion("type", [
-  SendCommand.omit(omitted),
-  EditCommand.omit(omitted),
-  DeleteCommand.omit(omitted),
-  GroupCreateCommand.omit(omitted),
-  GroupRenameCommand.omit(omitted),
-  MemberAddCommand.omit(omitted),
-  MemberRemoveCommand.omit(omitted),
-  MemberRoleCommand.omit(omitted),
-  GroupLeaveCommand.omit(omitted),
+  z.omit(SendCommand, omitted),
+  z.omit(EditCommand, omitted),
+  z.omit(DeleteCommand, omitted),
+  z.omit(GroupCreateCommand, omitted),
+  z.omit(GroupRenameCommand, omitted),
+  z.omit(MemberAddCommand, omitted),
+  z.omit(MemberRemoveCommand, omitted),
+  z.omit(MemberRoleCommand, omitted),
+  z.omit(GroupLeaveCommand, omitted),
 ]);
-const DmBodySchema = DmCommand.omit(omitted);
+const DmBodySchema = z.omit(DmCommand, omitted);
 export type DmBody = z.infer<typeof DmBodySchema>;
 
 /** Largest id and counter the frame can carry, for a size bound that holds whatever the outbox assigns. */
@@ -42,8 +42,8 @@ type Checked<B> = { ok: true; body: B } | { ok: false; error: KaiwaError };
  * the server cannot name the command in a frame_too_large reply (it does not parse it), so without this
  * check the command would never be answered and would be resent on every reconnect.
  */
-function checkBody<S extends z.ZodType>(schema: S, input: unknown): Checked<z.infer<S>> {
-  const parsed = schema.safeParse(input);
+function checkBody<S extends z.core.$ZodType>(schema: S, input: unknown): Checked<z.infer<S>> {
+  const parsed = z.safeParse(schema, input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join(".") || "command";

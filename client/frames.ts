@@ -1,8 +1,8 @@
-import type { z } from "zod";
+import * as z from "zod/mini";
 import { CLOSE_CODES, ServerFrame } from "../party/protocol/index.ts";
 
 /** Parses one inbound text frame with a shared schema: zod at the boundary, never a cast (PROTOCOL I8). */
-export function parseFrame<S extends z.ZodType>(schema: S, data: unknown): { ok: true; frame: z.infer<S> } | { ok: false; what: string } {
+export function parseFrame<S extends z.core.$ZodType>(schema: S, data: unknown): { ok: true; frame: z.infer<S> } | { ok: false; what: string } {
   if (typeof data !== "string") return { ok: false, what: "a binary frame" };
   let json: unknown;
   try {
@@ -10,7 +10,7 @@ export function parseFrame<S extends z.ZodType>(schema: S, data: unknown): { ok:
   } catch {
     return { ok: false, what: "a frame that is not JSON" };
   }
-  const parsed = schema.safeParse(json);
+  const parsed = z.safeParse(schema, json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, what: `an invalid frame (${issue ? `${issue.path.join(".")}: ${issue.message}` : "no detail"})` };

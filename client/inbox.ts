@@ -1,4 +1,5 @@
 import { nanoid } from "nanoid";
+import * as z from "zod/mini";
 import {
   InboxServerFrame,
   LIMITS,
@@ -29,8 +30,8 @@ import { realSchedule } from "./timers.ts";
 export type { ConversationPage, DmResult, KaiwaInboxEvents, KaiwaInboxOptions, ReadResult, RoomEventOf } from "./inbox-types.ts";
 
 /** The inbox answers a read with a `read` frame only when it names a requestId; ours always do. */
-const ReadRequest = ReadCommand.required({ requestId: true });
-type ReadFrame = ReturnType<typeof ReadRequest.parse>;
+const ReadRequest = z.required(ReadCommand, { requestId: true });
+type ReadFrame = z.infer<typeof ReadRequest>;
 type ListFrame = Extract<InboxClientFrame, { type: "list" }>;
 
 /**

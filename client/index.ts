@@ -2,6 +2,7 @@ export { KaiwaRoom } from "./room.ts";
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./room.ts";
 export { KaiwaInbox, type ConversationPage, type DmResult, type KaiwaInboxEvents, type KaiwaInboxOptions, type ReadResult, type RoomEventOf } from "./inbox.ts";
 export { KaiwaError, LOCAL_ERRORS } from "./errors.ts";
+export { search, type SearchOptions } from "./search.ts";
 export type { KaiwaErrorCode, LocalErrorCode } from "./errors.ts";
 export type { Status, StatusChange } from "./status.ts";
 export type { Position } from "./sequencer.ts";
@@ -15,5 +16,7 @@ export type {
   EditEvent,
   MessageEvent,
   RoomEvent,
+  SearchHit,
+  SearchPage,
   WelcomeFrame,
 } from "../party/protocol/index.ts";

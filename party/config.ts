@@ -31,7 +31,12 @@ import {
   type VarOptions,
   type VarSchema,
 } from "./test-switches.ts";
+import { config as zodConfig } from "zod/mini";
+import en from "zod/v4/locales/en.js";
 
+// The protocol's schemas are zod/mini (party/protocol/schema.ts), which loads no messages itself: the
+// server's typed errors (`text: Too big: expected string to have <=4000 characters`) need zod's English.
+zodConfig(en());
 
 /** The archive's database: `KAIWA_DATABASE_URL`, and a local bridge for dev and tests (`KAIWA_DB_WS_PROXY`). */
 export type ArchiveConfig = { url: string; wsProxy?: string };

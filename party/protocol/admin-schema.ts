@@ -26,15 +26,15 @@ export const MessagesQuery = z.object({
 export const AuditQuery = z.object({ limit: z.coerce.number().int().positive().max(500).default(100) });
 
 /** `clientId` (optional) makes a retried action idempotent: the room answers with the original seq (PROTOCOL I3). */
-export const DeleteBody = z.object({ target: Seq, clientId: ClientId.optional() }).strict();
-export const AnnounceBody = z.object({ text: z.string().trim().min(1).max(LIMITS.maxTextChars), clientId: ClientId.optional() }).strict();
+export const DeleteBody = z.object({ target: Seq, clientId: z.optional(ClientId) }).strict();
+export const AnnounceBody = z.object({ text: z.string().trim().min(1).max(LIMITS.maxTextChars), clientId: z.optional(ClientId) }).strict();
 export const ModerateBody = z
   .object({
     user: UserId,
     action: z.enum(["ban", "unban", "mute", "unmute"]),
     /** Required for ban and mute: how long, from now. */
     durationMs: z.number().int().positive().max(MAX_RESTRICTION_MS).optional(),
-    clientId: ClientId.optional(),
+    clientId: z.optional(ClientId),
   })
   .strict()
   .refine((b) => (b.action === "ban" || b.action === "mute") === (b.durationMs !== undefined), "durationMs is required for ban and mute, and only for them");

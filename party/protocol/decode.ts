@@ -3,14 +3,14 @@
  * at most `maxFrameBytes`, JSON, then the party's zod schema. A failure is the typed error to send back,
  * naming the frame's clientId/requestId when it has one; nothing else happens.
  */
-import type { z } from "zod";
+import * as z from "zod/mini";
 import { LIMITS } from "./limits.ts";
 import type { ErrorFrame } from "./schema.ts";
 import { errorFrame } from "./error-frame.ts";
 
 export type Decoded<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame };
 
-export function decodeFrame<S extends z.ZodType>(raw: string | ArrayBuffer | ArrayBufferView, schema: S): Decoded<z.infer<S>> {
+export function decodeFrame<S extends z.core.$ZodType>(raw: string | ArrayBuffer | ArrayBufferView, schema: S): Decoded<z.infer<S>> {
   if (typeof raw !== "string") return { ok: false, error: errorFrame("bad_frame", { message: "Frames are JSON text." }) };
   // A UTF-16 unit is 1 to 3 UTF-8 bytes: a frame longer than the limit in units is too large without
   // encoding it (up to the runtime's 1 MiB, PROTOCOL R11), and only frames between a third of the limit
@@ -33,8 +33,8 @@ function utf8Bytes(text: string): number {
 }
 
 /** The schema step alone, for a value already parsed from JSON (each element of a `batch` frame, PROTOCOL R17). */
-export function checkFrame<S extends z.ZodType>(data: unknown, schema: S): Decoded<z.infer<S>> {
-  const parsed = schema.safeParse(data);
+export function checkFrame<S extends z.core.$ZodType>(data: unknown, schema: S): Decoded<z.infer<S>> {
+  const parsed = z.safeParse(schema, data);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const issue = parsed.error.issues[0];
   const ref = refOf(data);

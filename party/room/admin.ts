@@ -9,7 +9,7 @@
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import type { z } from "zod";
+import * as z from "zod/mini";
 import { CLOSE, roomKind, type Ack, type ErrorFrame, type Identity } from "../protocol/index.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
@@ -194,8 +194,8 @@ export class RoomAdmin {
     }
   }
 
-  private async act<B>(request: Party.Request, who: Identity, schema: z.ZodType<B>, build: (body: B) => [AdminAction, string | undefined]): Promise<Response> {
-    const parsed = schema.safeParse(await request.json().catch(() => undefined));
+  private async act<B>(request: Party.Request, who: Identity, schema: z.core.$ZodType<B>, build: (body: B) => [AdminAction, string | undefined]): Promise<Response> {
+    const parsed = z.safeParse(schema, await request.json().catch(() => undefined));
     if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
     const [action, clientId] = build(parsed.data);
     const result = await this.host.runAdmin(who, action, clientId ?? nanoid());

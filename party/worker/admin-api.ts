@@ -5,6 +5,7 @@
  * request forwarded, party-to-party, with the verified identity stamped in the header the rooms read.
  */
 import type * as Party from "partykit/server";
+import * as z from "zod/mini";
 import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { matchRoute } from "./admin-routes.ts";
@@ -25,7 +26,7 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
 
   if (room !== undefined && !RoomId.safeParse(room).success) return errorResponse("bad_frame", "Room ids are 1-128 letters, digits, _ . : or -.");
   if (route.query) {
-    const query = route.query.safeParse(Object.fromEntries(url.searchParams));
+    const query = z.safeParse(route.query, Object.fromEntries(url.searchParams));
     if (!query.success) return errorResponse("bad_frame", describe(query.error));
   }
   let body: string | undefined;
@@ -33,7 +34,7 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
     // Read within the bound (PROTOCOL §7): a chunked body declares no length.
     const raw = await readBody(request, LIMITS.maxRequestBodyBytes).catch(() => null);
     if (raw === undefined) return tooLarge(LIMITS.maxRequestBodyBytes);
-    const parsed = route.body.safeParse(parseJson(raw));
+    const parsed = z.safeParse(route.body, parseJson(raw));
     if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
     body = JSON.stringify(parsed.data);
   }

@@ -2,7 +2,7 @@
  * Every admin route, in one table. The worker's admin handler (api.ts) matches requests against it, and
  * the route test iterates it, so no route can escape the auth and bad-input checks.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SettingsBody } from "../protocol/admin-schema.ts";
 
 export type AdminRoute = {
@@ -10,8 +10,8 @@ export type AdminRoute = {
   /** Path pattern; `:room` is a room id as in `/parties/room/<id>`. */
   path: string;
   summary: string;
-  query?: z.ZodType;
-  body?: z.ZodType;
+  query?: z.core.$ZodType;
+  body?: z.core.$ZodType;
   /** Where the validated request goes: a party instance and the path there. */
   target: { party: "directory"; path: string } | { party: "room"; path: string };
 };

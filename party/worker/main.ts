@@ -7,6 +7,7 @@
 import type * as Party from "partykit/server";
 import { ADMIN_PREFIX, handleAdmin } from "./admin-api.ts";
 import { searchRoute } from "./search-route.ts";
+import { corsPreflight, withCors } from "./cors.ts";
 import { checkConfig } from "../config.ts";
 import { discardBody, errorResponse } from "../adapters/http.ts";
 import { oversized, refuseFakeUpgrade, wantsUpgrade } from "./http-limits.ts";
@@ -29,7 +30,7 @@ export default class Main implements Party.Server {
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
     if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request, lobby);
-    if (url.pathname === "/archive/search") return searchRoute(request, lobby.env);
+    if (url.pathname === "/archive/search") return request.method === "OPTIONS" ? corsPreflight() : withCors(await searchRoute(request, lobby.env));
     return new Response("Not found", { status: 404 });
   }
 

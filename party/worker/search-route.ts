@@ -5,7 +5,7 @@
  * Bad input gets a typed error (PROTOCOL I8); an unreachable database `archive_unavailable`; never a stack trace.
  */
 import { z } from "zod";
-import { UserId } from "../protocol/index.ts";
+import { UserId, type SearchHit, type SearchPage } from "../protocol/index.ts";
 import { tokenFromRequest, verifyToken } from "./auth.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { archiveConfigFromEnv, withDb } from "../archive/connection.ts";
@@ -19,24 +19,13 @@ export const SearchQuery = z
   .object({
     q: z.string().max(SEARCH_LIMITS.maxQueryChars),
     room: z.string().min(1).max(256).optional(),
-    sender: UserId.optional(),
+    sender: z.optional(UserId),
     from: Millis.optional(),
     to: Millis.optional(),
     limit: z.coerce.number().int().min(1).max(SEARCH_LIMITS.maxLimit).default(20),
     cursor: z.string().regex(/^\d{1,6}$/, "cursor comes from a previous page").optional(),
   })
   .strict();
-
-export type SearchHit = {
-  room: string;
-  seq: number;
-  ts: number;
-  author: { id: string; name: string };
-  edited: boolean;
-  score: number;
-  snippet: string;
-  highlights: Array<[number, number]>;
-};
 
 export async function searchRoute(request: Request, env: Record<string, unknown>): Promise<Response> {
   if (request.method !== "GET") return errorResponse("bad_frame", "Search is GET /archive/search?q=...");
@@ -79,5 +68,5 @@ export async function searchRoute(request: Request, env: Record<string, unknown>
     highlights,
     };
   });
-  return json({ results: hits, nextCursor: rows.length > query.limit ? String(offset + query.limit) : null });
+  return json({ results: hits, nextCursor: rows.length > query.limit ? String(offset + query.limit) : null } satisfies SearchPage);
 }

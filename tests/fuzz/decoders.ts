@@ -16,7 +16,7 @@
  * clientId/requestId when that is a string of at most 64 characters (PROTOCOL R11).
  */
 import fc from "fast-check";
-import type { z } from "zod";
+import * as z from "zod/mini";
 import {
   Command,
   ClientFrame,
@@ -237,7 +237,7 @@ function expectedRef(data: unknown): string | undefined {
   return typeof ref === "string" && ref.length > 0 && ref.length <= 64 ? ref : undefined;
 }
 
-function checkRejection(error: ErrorFrame, allowed: ErrorCode[], ref: string | undefined, clientSchema: z.ZodType, what: string): void {
+function checkRejection(error: ErrorFrame, allowed: ErrorCode[], ref: string | undefined, clientSchema: z.core.$ZodType, what: string): void {
   if (!ERROR_CODES.includes(error.code) || !allowed.includes(error.code)) fail(`${what}: rejection code ${error.code}`);
   const parsed = ErrorFrame.safeParse(error);
   if (!parsed.success) fail(`${what}: rejection is not an ErrorFrame: ${JSON.stringify(error)} (${parsed.error.issues[0]?.message})`);
@@ -245,7 +245,7 @@ function checkRejection(error: ErrorFrame, allowed: ErrorCode[], ref: string | u
   if (typeof error.message !== "string" || error.message.length === 0) fail(`${what}: empty message`);
   if (error.ref !== ref) fail(`${what}: ref ${JSON.stringify(error.ref)}, expected ${JSON.stringify(ref)}`);
   // What the client does with it: JSON over the wire, then its server-frame schema.
-  const wire = clientSchema.safeParse(JSON.parse(JSON.stringify(error)));
+  const wire = z.safeParse(clientSchema, JSON.parse(JSON.stringify(error)));
   if (!wire.success) fail(`${what}: the client's schema refuses the rejection ${JSON.stringify(error)}`);
 }
 
@@ -261,18 +261,18 @@ function depthOf(value: unknown): number {
   return max;
 }
 
-function checkParsed(schema: z.ZodType, frame: unknown, what: string): void {
+function checkParsed(schema: z.core.$ZodType, frame: unknown, what: string): void {
   // A `batch` may carry up to ~8,000 levels of nesting in its opaque elements (16 KiB of "[["): the room
   // never serialises those (each element is checked alone), but this checker's JSON round trip would overflow.
   if (depthOf(frame) > 1_000) return;
-  const again = schema.safeParse(frame);
+  const again = z.safeParse(schema, frame);
   if (!again.success) fail(`${what}: the parsed frame does not parse again: ${JSON.stringify(frame)}`);
   if (JSON.stringify(again.data) !== JSON.stringify(frame)) fail(`${what}: parsing is not idempotent: ${JSON.stringify(frame)} → ${JSON.stringify(again.data)}`);
-  const wire = schema.safeParse(JSON.parse(JSON.stringify(frame)));
+  const wire = z.safeParse(schema, JSON.parse(JSON.stringify(frame)));
   if (!wire.success || JSON.stringify(wire.data) !== JSON.stringify(frame)) fail(`${what}: the parsed frame does not survive a JSON round trip: ${JSON.stringify(frame)}`);
 }
 
-export type WsDecoder = { name: string; schema: z.ZodType; clientSchema: z.ZodType; valid: fc.Arbitrary<Record<string, unknown>> };
+export type WsDecoder = { name: string; schema: z.core.$ZodType; clientSchema: z.core.$ZodType; valid: fc.Arbitrary<Record<string, unknown>> };
 export const WS_DECODERS: WsDecoder[] = [
   { name: "room socket frames (ClientFrame, party/protocol/decode.ts)", schema: ClientFrame, clientSchema: ServerFrame, valid: clientFrameArb },
   { name: "inbox socket frames (InboxClientFrame, party/protocol/decode.ts)", schema: InboxClientFrame, clientSchema: InboxServerFrame, valid: inboxFrameArb },
@@ -324,7 +324,7 @@ export function checkBatchElement(element: unknown): void {
 }
 
 /** An HTTP body or query: safeParse never throws; what passes is stable, what fails names an issue. */
-export type ValueDecoder = { name: string; schema: z.ZodType; valid: fc.Arbitrary<unknown>; query?: boolean; after?: (data: unknown) => void };
+export type ValueDecoder = { name: string; schema: z.core.$ZodType; valid: fc.Arbitrary<unknown>; query?: boolean; after?: (data: unknown) => void };
 
 const queryValue = fc.oneof(
   fc.constantFrom("", "0", "1", "-1", "1.5", "50", "200", "201", "1e3", "0x10", " 7 ", "Infinity", "NaN", "9007199254740991", "9007199254740993", "true", "abc", "e1", "1"),
@@ -396,9 +396,9 @@ export function checkValueDecode(decoder: ValueDecoder, input: unknown): void {
   const what = decoder.name;
   // Bodies come from request.json(): normalise the input through JSON as the runtime would.
   const value = decoder.query || input === undefined ? input : JSON.parse(JSON.stringify(input));
-  let parsed: ReturnType<z.ZodType["safeParse"]>;
+  let parsed: ReturnType<typeof z.safeParse>;
   try {
-    parsed = decoder.schema.safeParse(value);
+    parsed = z.safeParse(decoder.schema, value);
   } catch (error) {
     fail(`${what}: safeParse threw ${String(error)} on ${JSON.stringify(value)?.slice(0, 200)}`);
   }
@@ -411,7 +411,7 @@ export function checkValueDecode(decoder: ValueDecoder, input: unknown): void {
     return;
   }
   if (decoder.query) {
-    const again = decoder.schema.safeParse(parsed.data);
+    const again = z.safeParse(decoder.schema, parsed.data);
     if (!again.success || JSON.stringify(again.data) !== JSON.stringify(parsed.data)) fail(`${what}: the parsed query does not parse again to itself: ${JSON.stringify(parsed.data)}`);
   } else checkParsed(decoder.schema, parsed.data, what);
   decoder.after?.(parsed.data);
