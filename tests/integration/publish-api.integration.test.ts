@@ -22,6 +22,8 @@ const BOT = { id: "bot_deploy", name: "Deploy bot" };
 const ROOMS = Array.from({ length: 24 }, (_, i) => `pub-${i}`);
 
 let server: DevServer;
+/** The first calls' bodies and answers, retried after a restart by the last test. */
+const answered: Array<{ route: "rooms" | "inboxes"; body: unknown; results: any[] }> = [];
 let pushReceiver: Server;
 const pushes: Array<{ user: string; room: string; seq: number; from: { id: string } }> = [];
 
@@ -199,6 +201,7 @@ describe("publish API", () => {
     await waitFor(() => groupWatcher.observed.events.some((e) => e.seq === grouped.seq && e.clientId === "maint-group"), 10_000, "the group member sees the bot's message");
 
     // The retry: the original seqs, marked duplicate; the failures fail the same way; nothing new anywhere.
+    answered.push({ route: "rooms", body, results: first.body.results });
     const retry = await publish("rooms", body);
     assert.equal(retry.status, 207);
     for (const [i, result] of retry.body.results.entries()) {
@@ -252,6 +255,7 @@ describe("publish API", () => {
     assert.ok(!pushes.some((p) => p.user === "carol"), "online users get no push");
 
     // The retry answers the original seqs; carol's devices see nothing new.
+    answered.push({ route: "inboxes", body, results: first.body.results });
     const framesBefore = carolDevices.map((d) => d.frames.filter((f) => f.type === "events").length);
     const retry = await publish("inboxes", body);
     assert.deepEqual(retry.body.results.slice(0, 2), [{ ...carol, duplicate: true }, { ...dave, duplicate: true }]);
@@ -278,5 +282,22 @@ describe("publish API", () => {
     assert.equal(await closedWithin(eve, 5_000), 4003);
     assert.equal(await lastSeqOf("notices:carol", "carol"), 1);
     for (const socket of [...carolDevices, daveDevice, own]) socket.ws.close();
+  });
+
+  it("answers a retry after a restart with the original seqs: the pairs are rebuilt from the stored log (PROTOCOL R64, I3)", async () => {
+    assert.equal(answered.length, 2, "the earlier tests ran");
+    await server.kill();
+    await server.start();
+    for (const { route, body, results } of answered) {
+      const retry = await publish(route, body);
+      assert.equal(retry.status, 207);
+      for (const [i, result] of retry.body.results.entries()) {
+        const original = results[i];
+        if (original.ok) assert.deepEqual(result, { ...original, duplicate: true }, JSON.stringify(result));
+        else assert.equal(result.error.code, original.error.code);
+      }
+    }
+    assert.equal(await lastSeqOf("notices:carol", "carol"), 1);
+    assert.equal(await lastSeqOf("pub-5"), 3);
   });
 });
