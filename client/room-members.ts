@@ -8,7 +8,7 @@ import type { GroupEvent, MemberEvent, ReceiptsFrame, Role, RoomPresenceFrame, T
 export type MembersSnapshot = NonNullable<WelcomeFrame["members"]>;
 
 export class RoomMembers {
-  kind: "dm" | "group" | null = null;
+  kind: MembersSnapshot["kind"] | null = null;
   title = "";
   readonly roles = new Map<string, Role>();
   readonly reads = new Map<string, number>();

@@ -152,7 +152,7 @@ export class KaiwaRoom {
   }
 
   /** Group or DM state: roles, read positions, who is here and typing. */
-  get members(): { kind: "dm" | "group" | null; title: string; roles: ReadonlyMap<string, Role>; present: ReadonlySet<string>; typing: readonly string[]; occupancy: number } {
+  get members(): { kind: "dm" | "group" | "notices" | null; title: string; roles: ReadonlyMap<string, Role>; present: ReadonlySet<string>; typing: readonly string[]; occupancy: number } {
     const m = this.#members;
     return { kind: m.kind, title: m.title, roles: m.roles, present: m.present, typing: m.typing, occupancy: m.occupancy };
   }

@@ -55,6 +55,8 @@ export type KaiwaConfig = {
     /** Key of actor-to-actor service tokens: KAIWA_SERVICE_SECRET, else KAIWA_JWT_SECRET. */
     readonly serviceSecret: string | undefined;
   };
+  /** The publish API's credentials (KAIWA_PUBLISH_KEYS, PROTOCOL R60); none: the API is off. */
+  readonly publish: { readonly keys: readonly string[] };
   /** WebSocket hibernation for rooms and inboxes. */
   readonly hibernate: boolean;
   /** The deployment's own origin, without a trailing slash; unset: the first origin an actor saw. */
@@ -145,6 +147,20 @@ function hostPort(): VarSchema<string> {
   });
 }
 
+/**
+ * KAIWA_PUBLISH_KEYS: one or more bearer keys (comma-separated, for rotation), each 32-256 URL-safe
+ * characters: long enough that guessing is hopeless, plain enough for a header. Never echoed.
+ */
+function publishKeys(): VarSchema<string[]> {
+  return varSchema((raw) => {
+    if (typeof raw !== "string") return { problem: `expected comma-separated keys, got ${shown(raw, { secret: true })}` };
+    const keys = raw.split(",").map((key) => key.trim());
+    const bad = keys.findIndex((key) => !/^[A-Za-z0-9_-]{32,256}$/.test(key));
+    if (bad >= 0) return { problem: `key ${bad + 1} of ${keys.length} is not 32-256 characters of [A-Za-z0-9_-] (value not shown; make one with: openssl rand -hex 32)` };
+    return { value: keys };
+  });
+}
+
 // ---- Every production variable: its schema, default and meaning (the README's table is this one).
 
 type Spec = { schema: VarSchema<unknown>; default: string; rule: string; meaning: string };
@@ -157,6 +173,7 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_JWT_SECRET: spec(secretString(), "unset", "non-empty string", "HS256 secret for user tokens (development)"),
     KAIWA_JWKS_URL: spec(url(["https:", "http:"]), "unset", "http(s) URL", "your identity provider's JWKS URL (production); takes precedence over the secret"),
     KAIWA_SERVICE_SECRET: spec(secretString(), "KAIWA_JWT_SECRET", "non-empty string; required with KAIWA_JWKS_URL unless KAIWA_JWT_SECRET is set", "key of actor-to-actor calls made from alarms"),
+    KAIWA_PUBLISH_KEYS: spec(publishKeys(), "unset (publish API off)", "comma-separated keys of 32-256 characters [A-Za-z0-9_-], none equal to a token secret", "the publish API's service credentials (Authorization: Bearer <key>); two during a rotation"),
     KAIWA_PUBLIC_ORIGIN: spec(origin(), "the first origin an actor saw", "http(s) origin, no path", "the deployment's own origin, which alarms call back through"),
     KAIWA_HIBERNATE: spec(flag(), "0", '"1" or "0"', "WebSocket hibernation for rooms and inboxes"),
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
@@ -223,6 +240,11 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
   if (set("KAIWA_JWKS_URL") && !set("KAIWA_SERVICE_SECRET") && !set("KAIWA_JWT_SECRET")) {
     problems.push({ variable: "KAIWA_SERVICE_SECRET", problem: "required with KAIWA_JWKS_URL: actor-to-actor calls made from alarms are signed with it" });
   }
+  // A publish key opens only the publish API: one that also signs tokens would let its holder mint users or actors.
+  const keys = (v.KAIWA_PUBLISH_KEYS as string[] | undefined) ?? [];
+  for (const secret of ["KAIWA_JWT_SECRET", "KAIWA_SERVICE_SECRET"]) {
+    if (keys.includes(env[secret] as string)) problems.push({ variable: "KAIWA_PUBLISH_KEYS", problem: `a key equals ${secret}; use a key of its own (openssl rand -hex 32)` });
+  }
   if (set("KAIWA_DB_WS_PROXY") && !set("KAIWA_DATABASE_URL")) problems.push({ variable: "KAIWA_DB_WS_PROXY", problem: "set without KAIWA_DATABASE_URL (it only routes the archive's connection)" });
   const retryBaseMs = (v.KAIWA_ARCHIVE_RETRY_BASE_MS as number | undefined) ?? ARCHIVE_DEFAULTS.retryBaseMs;
   const retryCapMs = (v.KAIWA_ARCHIVE_RETRY_CAP_MS as number | undefined) ?? ARCHIVE_DEFAULTS.retryCapMs;
@@ -243,6 +265,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       jwksUrl: str("KAIWA_JWKS_URL"),
       serviceSecret: str("KAIWA_SERVICE_SECRET") ?? str("KAIWA_JWT_SECRET"),
     },
+    publish: { keys },
     hibernate: (v.KAIWA_HIBERNATE as boolean | undefined) ?? false,
     publicOrigin: str("KAIWA_PUBLIC_ORIGIN"),
     room: {

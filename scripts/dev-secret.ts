@@ -19,3 +19,18 @@ export function devSecret(): string {
   }
   return readFileSync(file, "utf8").trim();
 }
+
+/**
+ * The development publish key (KAIWA_PUBLISH_KEYS, PROTOCOL R60): the variable's first key if set, else one
+ * generated once and kept in `.kaiwa/dev-publish-key`, so `curl` against `npm run dev` works without set-up.
+ */
+export function devPublishKey(): string {
+  const configured = process.env.KAIWA_PUBLISH_KEYS?.split(",")[0]?.trim();
+  if (configured) return configured;
+  const file = join(STATE_DIR, "dev-publish-key");
+  if (!existsSync(file)) {
+    mkdirSync(STATE_DIR, { recursive: true });
+    writeFileSync(file, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex") + "\n", { mode: 0o600 });
+  }
+  return readFileSync(file, "utf8").trim();
+}

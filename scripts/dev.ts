@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { PROJECT_ROOT, STATE_DIR, devSecret } from "./dev-secret.ts";
+import { PROJECT_ROOT, STATE_DIR, devPublishKey, devSecret } from "./dev-secret.ts";
 import { startDevArchive } from "../db/dev-archive.ts";
 
 const port = process.env.PORT ?? "1999";
@@ -17,6 +17,7 @@ const args = [
   "--no-hotkeys",
   "--persist", join(STATE_DIR, "state"),
   "--var", `KAIWA_JWT_SECRET=${devSecret()}`,
+  "--var", `KAIWA_PUBLISH_KEYS=${devPublishKey()}`, // the publish API's key (README "Publish API"): .kaiwa/dev-publish-key
   ...Object.entries(archive.vars).flatMap(([key, value]) => ["--var", `${key}=${value}`]),
 ];
 console.log(`kaiwa: starting on http://127.0.0.1:${port} (state in .kaiwa/state; ${archive.describe}); mint a token with: npm run token -- alice`);

@@ -1,5 +1,5 @@
 /** Who may open a room: pure, on the room id as written in the URL and the verified identity (PROTOCOL I7). */
-import type { Identity } from "../protocol/index.ts";
+import { NOTICES_PREFIX, noticesOwner, type Identity } from "../protocol/index.ts";
 
 /**
  * A direct conversation `dm:<a>:<b>` is open to its two participants only, operators included:
@@ -14,6 +14,8 @@ export function mayJoin(rawRoomId: string, who: Identity): boolean {
   } catch {
     return false;
   }
+  // A user's notices are theirs alone, as private as a DM (PROTOCOL R63).
+  if (roomId.startsWith(NOTICES_PREFIX)) return noticesOwner(roomId) === who.id;
   if (!roomId.startsWith("dm:")) return true;
   const parts = roomId.split(":");
   // Canonical form only (ids sorted, two different users), so one pair has exactly one DM room.

@@ -7,7 +7,7 @@
  * a read advance subtracts the others' live messages it passes over. For that last step the core keeps
  * `live`: undeleted messages above the slowest member's read position, sorted by seq.
  */
-import type { MessageEvent, RoomEvent } from "../protocol/index.ts";
+import { noticesOwner, type MessageEvent, type RoomEvent } from "../protocol/index.ts";
 
 export type ReadPositions = Record<string, number>;
 type Live = { seq: number; author: string };
@@ -131,8 +131,13 @@ export class ReadState {
   }
 }
 
-/** Members of a room known from its id alone: the two participants of `dm:<a>:<b>`. Groups bring their own. */
+/**
+ * Members of a room known from its id alone: the two participants of `dm:<a>:<b>`, the one user of
+ * `notices:<user>` (PROTOCOL R63). Groups bring their own.
+ */
 export function membersFromRoomId(roomId: string): string[] {
+  const owner = noticesOwner(roomId);
+  if (owner) return [owner];
   if (!roomId.startsWith("dm:")) return [];
   const [, a, b, ...rest] = roomId.split(":");
   return a && b && rest.length === 0 && a < b ? [a, b] : [];

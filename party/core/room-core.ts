@@ -3,7 +3,7 @@
  * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
-import { LIMITS, type Ack, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type RoomEvent, type RoomSettings } from "../protocol/index.ts";
+import { LIMITS, type Ack, type Attachment, type Author, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type RoomEvent, type RoomSettings } from "../protocol/index.ts";
 import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./room-keys.ts";
 import { isRefusal, type Membership } from "./membership.ts";
 import type { Rejection } from "./rejection.ts";
@@ -43,7 +43,12 @@ export type RoomCoreOptions = {
   membership?: Membership;
   /** Bans and mutes loaded from storage (party/core/moderation.ts). */
   moderation?: Moderation;
+  /** A user's notices room: users read it, only bots post in it (PROTOCOL R63). */
+  botsOnly?: boolean;
 };
+
+/** A bot's message from the publish API (PROTOCOL R60, R61). */
+export type BotMessage = { text: string; attachments?: Attachment[] | undefined };
 
 export class RoomCore {
   readonly epoch: string;
@@ -225,8 +230,36 @@ export class RoomCore {
     return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes: [...extra, ...writes] };
   }
 
+  /**
+   * A bot's message from the publish API (PROTOCOL R61), as the next event: a `message` whose author carries
+   * `bot: true`. The room's rules that concern the bot apply (membership of a group, its bans and mutes, the
+   * room's text limit); slow mode, `whoMayPost` and the per-user rate do not (the service posts for the
+   * platform, and PROTOCOL R62 bounds it). A known `(bot, clientId)` answers the original ack (PROTOCOL I3),
+   * checked first, so a retry after a ban still learns the seq its first call got.
+   */
+  publish(bot: Identity, message: BotMessage, clientId: string): Outcome {
+    const known = this.dedupe.get(dedupeKey(bot.id, clientId));
+    if (known) return { status: "duplicate", ack: { clientId, seq: known.seq, ts: known.ts, duplicate: true }, committed: known.seq <= this.committedSeq };
+    const membership = this.options.membership;
+    if (membership && !membership.has(bot.id)) {
+      return reject(membership.exists ? "not_member" : "not_found", { message: membership.exists ? "The bot is not a member of this group: a moderator adds it first." : "No such group." });
+    }
+    const moderated = this.moderation.refusal(bot, "send", this.options.clock());
+    if (moderated) return { status: "rejected", error: moderated };
+    const hasAttachments = (message.attachments?.length ?? 0) > 0;
+    if (message.text.trim().length === 0 && !hasAttachments) return reject("text_empty");
+    if (message.text.length > this.settings.maxTextChars) return reject("text_too_long", { message: `At most ${this.settings.maxTextChars} characters in this room.` });
+    const seq = ++this.lastAssigned; // I1
+    const ts = this.options.clock();
+    const author: Author = { id: bot.id, name: bot.name, bot: true };
+    const event: RoomEvent = { kind: "message", seq, ts, author, clientId, text: message.text, ...(hasAttachments ? { attachments: message.attachments } : {}) };
+    const { eventJson, writes } = this.seal(event, undefined, []);
+    return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes };
+  }
+
   private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
     const isOperator = who.role === "operator";
+    if (this.options.botsOnly) return { code: "forbidden", message: "Only the publish API posts in a notices room." };
     const membership = this.options.membership;
     if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
     const moderated = this.moderation.refusal(who, command.type, this.options.clock());

@@ -52,7 +52,8 @@ export type Preview = z.infer<typeof Preview>;
 /** A room's state for one member, as the room computes it (room → inbox) and the list shows it. */
 export const ConversationState = z.object({
   room: RoomId,
-  kind: z.enum(["dm", "group"]),
+  /** `notices`: the user's own notices room, written only through the publish API (PROTOCOL R63). */
+  kind: z.enum(["dm", "group", "notices"]),
   title: z.string(),
   /** For a DM: the other participant. */
   peer: z.optional(UserId),

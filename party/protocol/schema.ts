@@ -31,8 +31,12 @@ export const Attachment = z.object({
 });
 export type Attachment = z.infer<typeof Attachment>;
 
-/** Who did something, stamped by the room from the verified token (PROTOCOL I7), never read from a frame. */
-export const Author = z.object({ id: UserId, name: z.string().check(z.maxLength(LIMITS.maxDisplayNameChars)) });
+/**
+ * Who did something, stamped by the room from the verified token (PROTOCOL I7), never read from a frame.
+ * `bot`: posted through the publish API by an app's backend in the name of a bot (PROTOCOL R61); bot ids
+ * start with `bot_`, which no user token may carry.
+ */
+export const Author = z.object({ id: UserId, name: z.string().check(z.maxLength(LIMITS.maxDisplayNameChars)), bot: z.optional(z.literal(true)) });
 export type Author = z.infer<typeof Author>;
 
 // ---- Client → room commands. Each carries the session's next number `n` (PROTOCOL I4) and a clientId (PROTOCOL I3).
@@ -193,7 +197,7 @@ export const WelcomeFrame = z.object({
   /** Rooms with members (groups and DMs): who belongs, their roles, read positions, who is here and typing. */
   members: z.optional(
     z.object({
-      kind: z.enum(["dm", "group"]),
+      kind: z.enum(["dm", "group", "notices"]),
       title: z.string(),
       list: z.array(z.object({ id: UserId, role: Role })),
       reads: z.record(z.string(), z.int().check(z.nonnegative())),

@@ -7,7 +7,7 @@
 import type * as Party from "partykit/server";
 import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
-import type { Outcome, RoomCore } from "../core/room-core.ts";
+import type { BotMessage, Outcome, RoomCore } from "../core/room-core.ts";
 import { sessionKey, type StoredSession } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
 import { farewellWrite } from "./inbox-link.ts";
@@ -122,6 +122,30 @@ export class RoomCommands {
     });
   }
 
+  /**
+   * A bot's message from the publish API (PROTOCOL R61): decided in the room's task order like any command
+   * and settled only once durable (PROTOCOL I2); a known `(bot, clientId)` settles with the original ack (PROTOCOL I3).
+   */
+  runPublish(bot: Identity, message: BotMessage, clientId: string): Promise<AdminResult> {
+    return new Promise((resolve, reject) => {
+      this.host.enqueue(async () => {
+        try {
+          if (this.host.writer.broken) return resolve({ ok: false, error: { code: "storage_failed" } });
+          await this.ensureDedupe(); // a retry is recognised after a restart too
+          const outcome = this.host.core().publish(bot, message, clientId);
+          if (outcome.status === "rejected") return resolve({ ok: false, error: outcome.error });
+          if (outcome.status === "duplicate" && outcome.committed) return resolve({ ok: true, ack: outcome.ack });
+          const settle = (error?: unknown) => (error ? reject(error) : resolve({ ok: true, ack: outcome.ack }));
+          const accepted = outcome.status === "accepted" ? outcome : undefined;
+          if (accepted) this.host.counters.accepted++;
+          this.host.writer.add({ kind: "admin", accepted, ack: outcome.ack, settle }, accepted ? accepted.writes : []);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
   private async loadAndDecide(reply: Reply, sender: Sender, command: Command): Promise<void> {
     let loaded: RoomEvent | undefined;
@@ -139,14 +163,18 @@ export class RoomCommands {
   /** Loads what the core needs for `command`; returns the edit/delete target if it had to be read. */
   private async load(sender: Sender, command: Command): Promise<RoomEvent | undefined> {
     await this.ensureSession(sender.user.id, sender.session);
-    const { storage } = this.host.room;
+    await this.ensureDedupe();
     const core = this.host.core();
-    if (!core.dedupeLoaded) {
-      const from = Math.max(1, core.committedSeq - LIMITS.dedupeWindow + 1);
-      core.loadDedupe(await readEvents(storage, core, from, core.committedSeq + 1));
-    }
     const missing = core.missingTarget(command);
-    return missing === undefined ? undefined : (await readEvents(storage, core, missing, missing + 1))[0];
+    return missing === undefined ? undefined : (await readEvents(this.host.room.storage, core, missing, missing + 1))[0];
+  }
+
+  /** The (author, clientId) pairs of the retained log, loaded once per room start (PROTOCOL I3). */
+  private async ensureDedupe(): Promise<void> {
+    const core = this.host.core();
+    if (core.dedupeLoaded) return;
+    const from = Math.max(1, core.committedSeq - LIMITS.dedupeWindow + 1);
+    core.loadDedupe(await readEvents(this.host.room.storage, core, from, core.committedSeq + 1));
   }
 
   private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent | undefined): void {

@@ -16,6 +16,7 @@ import type { RoomCommands } from "./commands.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import { HttpReply } from "./http-reply.ts";
+import { publishRoute } from "./publish-route.ts";
 import type { RoomHistory } from "./history.ts";
 
 /** What the HTTP routes need from the rest of the room. */
@@ -42,10 +43,15 @@ export class RoomHttp {
     const request = partyRequest as unknown as Request;
     const { host } = this;
     await drainBody(request); // every answer below may come before the body is read
-    const who = identityFrom(request);
-    if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
     const action = url.pathname.split("/").pop();
+    if (request.method === "POST" && action === "publish" && !url.pathname.includes("/admin/")) {
+      // The publish API (PROTOCOL R61) names a bot, not a user: no identity header to read.
+      host.ensureLink(request);
+      return publishRoute({ commands: host.commands, rawRoomId: host.room.id }, request);
+    }
+    const who = identityFrom(request);
+    if (!who) return errorResponse("unauthorized");
     if (url.pathname.includes("/admin/")) return host.admin.handle(partyRequest, who, url);
     host.ensureLink(request);
     if (request.method === "GET" && action === "history") return host.history.overHttp(who, url);

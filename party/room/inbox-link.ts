@@ -8,7 +8,7 @@
  * Open rooms have no members and keep this inert.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, RoomEvent, type MessageEvent, type Preview } from "../protocol/index.ts";
+import { LIMITS, RoomEvent, noticesOwner, type MessageEvent, type Preview } from "../protocol/index.ts";
 import type { KaiwaConfig } from "../config.ts";
 import { ReadState, membersFromRoomId } from "../core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
@@ -19,6 +19,8 @@ import { readEvents, readEventsJson } from "../adapters/event-log.ts";
 import { CURSOR_PREFIX, FAREWELL_PREFIX, READ_PREFIX, WHERE_KEY } from "../core/room-keys.ts";
 
 type Farewell = { seq: number; ts: number };
+/** The conversation list's title of a user's notices room (PROTOCOL R63). */
+export const NOTICES_TITLE = "Notices";
 export const farewellWrite = (user: string, seq: number, ts: number): [string, Farewell] => [FAREWELL_PREFIX + user, { seq, ts }];
 type Where = { roomId: string; origin: string };
 type Committed = { event: RoomEvent; json: string; targetBefore?: MessageEvent };
@@ -55,8 +57,9 @@ export class RoomInboxLink {
     return this.reads !== undefined;
   }
 
-  private get kind(): "dm" | "group" {
-    return this.core().membership ? "group" : "dm";
+  private get kind(): "dm" | "group" | "notices" {
+    if (this.core().membership) return "group";
+    return this.where && noticesOwner(this.where.roomId) ? "notices" : "dm";
   }
 
   /**
@@ -256,7 +259,7 @@ export class RoomInboxLink {
       // A removed member hears of everything up to their removal, then nothing more (no later preview).
       return { room: this.where!.roomId, kind, title: this.core().membership?.name ?? "", lastSeq: farewell.seq, lastTs: farewell.ts, preview: null, readSeq: farewell.seq, unread: 0, left: true };
     }
-    const title = kind === "group" ? (this.core().membership?.name ?? "") : peer ? (this.names.get(peer) ?? peer) : this.where!.roomId;
+    const title = kind === "group" ? (this.core().membership?.name ?? "") : kind === "notices" ? NOTICES_TITLE : peer ? (this.names.get(peer) ?? peer) : this.where!.roomId;
     return {
       room: this.where!.roomId,
       kind,

@@ -4,7 +4,7 @@
  * out batched through RoomSignals (never one broadcast per member per change).
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, type ErrorFrame, type Identity } from "../protocol/index.ts";
+import { CLOSE, LIMITS, roomKind, type ErrorFrame, type Identity } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { RoomSignals } from "../core/room-signals.ts";
 import { SocketIndex, type SocketEntry } from "../core/socket-index.ts";
@@ -20,6 +20,8 @@ export interface MembersHost {
   readonly room: Party.Room;
   readonly link: RoomInboxLink;
   core(): RoomCore;
+  /** The decoded room id (its kind says whether users post here at all: notices rooms, PROTOCOL R63). */
+  roomId(): string;
   linkReady(): Promise<void>;
   isBroken(): boolean;
   reply(reply: Reply, frame: ErrorFrame): void;
@@ -159,7 +161,7 @@ export class RoomMembers {
   /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
   typing(reply: Reply, who: Identity): void {
     const membership = this.host.core().membership;
-    const mayPost = membership ? membership.has(who.id) : this.host.link.isMember(who.id) || !this.host.link.active;
+    const mayPost = membership ? membership.has(who.id) : roomKind(this.host.roomId()) !== "notices" && (this.host.link.isMember(who.id) || !this.host.link.active);
     if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
       return this.host.reply(reply, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
     }
@@ -172,7 +174,7 @@ export class RoomMembers {
   async block() {
     const membership = this.host.core().membership;
     return {
-      kind: membership ? ("group" as const) : ("dm" as const),
+      kind: membership ? ("group" as const) : roomKind(this.host.roomId()) === "notices" ? ("notices" as const) : ("dm" as const),
       title: membership?.name ?? "",
       list: membership ? membership.list() : this.host.link.members.map((id) => ({ id, role: "member" as const })),
       reads: this.host.link.readPositions(),

@@ -274,7 +274,8 @@ export default class RoomServer implements Party.Server {
     const moderation = new Moderation(await this.room.storage.list<Restriction>({ prefix: MODERATION_PREFIX }));
     // Groups (`g:<id>`) carry members and roles; every command there needs membership.
     const membership = roomKind(this.canonicalId) === "group" ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
-    return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}) });
+    const botsOnly = roomKind(this.canonicalId) === "notices"; // PROTOCOL R63
+    return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}), ...(botsOnly ? { botsOnly } : {}) });
   }
 
   /** `room.id` throws inside onAlarm (partykit 0.0.115): fall back to the id stored at the first request. */

@@ -10,6 +10,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { TokenClaims, type ErrorCode, type Identity } from "../protocol/index.ts";
 import { ConfigError, readAuthConfig } from "../config.ts";
+import { BOT_PREFIX, isBotId } from "../protocol/publish-schema.ts";
 
 export const IDENTITY_HEADER = "x-kaiwa-identity";
 
@@ -55,6 +56,8 @@ export async function verifyToken(token: string | null | undefined, env: Record<
     const claims = TokenClaims.safeParse(payload);
     if (!claims.success) return { ok: false, code: "unauthorized", message: "The token's claims are not valid (sub, name, role)." };
     const { sub, name, role } = claims.data;
+    // Bot ids belong to the publish API (PROTOCOL R61): a user holding one could pass for a bot.
+    if (isBotId(sub)) return { ok: false, code: "unauthorized", message: `User ids starting with "${BOT_PREFIX}" are reserved for bots.` };
     const exp = (payload as { exp: number }).exp; // required by jwtVerify's options above
     return { ok: true, identity: { id: sub, name: name ?? sub, ...(role ? { role } : {}) }, expiresAt: exp * 1000 };
   } catch (error) {

@@ -1,6 +1,7 @@
 /**
  * The project's main party, answered in the worker: `/health` (for deploy checks and the test harness),
- * the operator admin API at `/admin/*` (party/worker/admin-api.ts) and `/archive/search` (party/worker/search-route.ts).
+ * the operator admin API at `/admin/*` (party/worker/admin-api.ts), `/archive/search` (party/worker/search-route.ts)
+ * and the publish API for app backends at `/publish/*` (party/worker/publish-api.ts).
  * Conversations live in the `room` party (party/room/server.ts), at /parties/room/<id>; the dashboard is
  * served from public/ (partykit.json `serve`).
  */
@@ -8,6 +9,7 @@ import type * as Party from "partykit/server";
 import { ADMIN_PREFIX, handleAdmin } from "./admin-api.ts";
 import { searchRoute } from "./search-route.ts";
 import { corsPreflight, withCors } from "./cors.ts";
+import { PUBLISH_PREFIX, handlePublish } from "./publish-api.ts";
 import { checkConfig } from "../config.ts";
 import { discardBody, errorResponse } from "../adapters/http.ts";
 import { oversized, refuseFakeUpgrade, wantsUpgrade } from "./http-limits.ts";
@@ -31,6 +33,7 @@ export default class Main implements Party.Server {
     if (url.pathname === "/health") return Response.json({ ok: true, service: "kaiwa" });
     if (url.pathname.startsWith(ADMIN_PREFIX)) return handleAdmin(request, lobby);
     if (url.pathname === "/archive/search") return request.method === "OPTIONS" ? corsPreflight() : withCors(await searchRoute(request, lobby.env));
+    if (url.pathname.startsWith(PUBLISH_PREFIX)) return handlePublish(request, lobby, config.config);
     return new Response("Not found", { status: 404 });
   }
 
