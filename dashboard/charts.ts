@@ -21,7 +21,7 @@ const PANELS: readonly Panel[] = [
   {
     key: "rate",
     title: "Messages / s",
-    unit: "/s",
+    unit: "",
     lines: [
       { label: "msgs/s", field: "messagesPerSecond", stroke: "#1f9d6b", fill: "#1f9d6b22" },
       { label: "errors/s", field: "errorsPerSecond", stroke: "#d0453a" },
@@ -59,7 +59,7 @@ export class ChartGroup {
   ) {
     root.classList.add("charts");
     for (const panel of PANELS) {
-      const cell = h("div", { class: "chart", "data-chart": panel.key }, h("h4", { text: panel.title }));
+      const cell = h("div", { class: "chart", "data-chart": panel.key }, h("h4", {}, panel.title, h("span", { class: "now" })));
       root.append(cell);
       this.cells.set(panel.key, cell);
     }
@@ -74,6 +74,10 @@ export class ChartGroup {
       const data: uPlot.AlignedData = [x, ...panel.lines.map((line) => series[line.field])];
       const plot = this.plots.get(panel.key) ?? this.create(panel, data);
       if (plot) plot.setData(data);
+      // The latest figures beside the title: readable at a glance without hovering.
+      const latest = (line: Line) => format(series[line.field].at(-1), panel.unit);
+      const now = panel.lines.length === 1 ? latest(panel.lines[0]!) : panel.lines.map((line) => `${line.label} ${latest(line)}`).join(" · ");
+      this.cells.get(panel.key)!.querySelector(".now")!.textContent = now;
     }
   }
 
@@ -89,7 +93,7 @@ export class ChartGroup {
     const cell = this.cells.get(panel.key)!;
     const width = cell.clientWidth;
     if (width === 0) return undefined; // hidden: drawn on the next update once shown
-    const value = (v: number | null) => (v === null || v === undefined ? "–" : `${Math.round(v * 100) / 100}${panel.unit}`);
+    const value = (v: number | null) => format(v, panel.unit);
     const plot = new uPlot(
       {
         width,
@@ -113,4 +117,8 @@ export class ChartGroup {
       if (width > 0 && width !== plot.width) plot.setSize({ width, height: HEIGHT });
     }
   }
+}
+
+function format(v: number | null | undefined, unit: string): string {
+  return v === null || v === undefined ? "–" : `${Math.round(v * 100) / 100}${unit}`;
 }

@@ -205,6 +205,8 @@ test("charts draw real, changing data under load and keep it across a reload", {
   assert.equal(await page.textContent("[data-testid=sys-rooms]"), "2");
   assert.equal(await page.textContent("[data-testid=sys-connections]"), "7");
   assert.equal(await page.textContent("[data-testid=sys-rate]"), "0");
+  assert.equal(await page.textContent("#system-charts [data-chart=connections] .now"), "7", "the latest figure beside the chart's title");
+  assert.equal(await page.textContent("#room-charts [data-chart=rate] .now"), "msgs/s 0 · errors/s 0");
   await page.screenshot({ path: join(ARTIFACTS_DIR, "dashboard-charts-after.png"), fullPage: true });
 
   // A reload: the history comes back from the directory at once, load included.
