@@ -8,10 +8,10 @@ import { z } from "zod";
 import { RoomEvent, RoomSettings, RoomSettingsPatch as RoomSettingsPatchSchema } from "../party/protocol/index.ts";
 
 type RoomSettingsPatch = z.infer<typeof RoomSettingsPatchSchema>;
-import { ActionResult, AuditRecord, RoomDetail, RoomList, type ModerateBody, type RoomEntry } from "../party/protocol/admin-schema.ts";
+import { ActionResult, AuditRecord, ChartSeries, Overview, RoomDetail, RoomList, type ModerateBody, type RoomEntry } from "../party/protocol/admin-schema.ts";
 import { KaiwaError, isErrorCode } from "./errors.ts";
 
-export type { ActionResult, AuditRecord, RoomDetail, RoomEntry, ModerateBody };
+export type { ActionResult, AuditRecord, ChartSeries, Overview, RoomDetail, RoomEntry, ModerateBody };
 
 const EventPage = z.object({ events: z.array(RoomEvent), hasMore: z.boolean() });
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -57,6 +57,16 @@ export class KaiwaAdmin {
 
   async settings(room: string, patch: RoomSettingsPatch): Promise<RoomSettings> {
     return z.object({ settings: RoomSettings }).parse(await this.call("PATCH", `/admin/rooms/${room}/settings`, patch)).settings;
+  }
+
+  /** The system at a glance (rooms, connections, msgs/s, archive lag, errors by code). */
+  async overview(): Promise<Overview> {
+    return Overview.parse(await this.call("GET", "/admin/overview"));
+  }
+
+  /** The last minutes in slots, for charts: one room, or the whole system without `room`. */
+  async series(room?: string): Promise<ChartSeries> {
+    return ChartSeries.parse(await this.call("GET", `/admin/series${search({ room })}`));
   }
 
   async metrics(): Promise<string> {

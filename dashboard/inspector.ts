@@ -7,13 +7,17 @@ import { KaiwaAdmin, type RoomDetail } from "../client/admin.ts";
 import { KaiwaError } from "../client/index.ts";
 import { $, h, input, timeText } from "./dom.ts";
 import { EventList, Tail } from "./tail.ts";
+import { ChartGroup } from "./charts.ts";
 
 const DETAIL_POLL_MS = 500;
+const CHART_POLL_MS = 1000;
 
 export class Inspector {
   private tail: Tail | undefined;
   private readonly view: EventList;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private chartTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly charts: ChartGroup;
   private roomId = "";
 
   constructor(
@@ -26,6 +30,7 @@ export class Inspector {
     root.querySelector("form.settings")!.addEventListener("submit", (e) => this.submit(e, () => this.saveSettings()));
     $("button.read-dm", root).addEventListener("click", () => void this.readAudited());
     this.view = new EventList($(".events", root), { onDelete: (seq) => void this.deleteMessage(seq) });
+    this.charts = new ChartGroup("room", $("#room-charts", root));
   }
 
   open(roomId: string): void {
@@ -42,12 +47,16 @@ export class Inspector {
     if (!isDm) this.tail = new Tail(roomId, this.token, this.view, $("[data-testid=tail-status]", this.root));
     void this.refresh(true);
     this.timer = setInterval(() => void this.refresh(false), DETAIL_POLL_MS);
+    this.charts.clear();
+    void this.refreshCharts();
+    this.chartTimer = setInterval(() => void this.refreshCharts(), CHART_POLL_MS);
   }
 
   close(): void {
     this.tail?.close();
     this.tail = undefined;
     if (this.timer) clearInterval(this.timer);
+    if (this.chartTimer) clearInterval(this.chartTimer);
     this.roomId = "";
   }
 
@@ -58,6 +67,21 @@ export class Inspector {
       if (roomId === this.roomId) this.show(detail, fillSettings);
     } catch (error) {
       this.setStatus(`detail failed: ${describe(error)}`, true);
+    }
+  }
+
+  /** The room's chart history from the directory (a room that never reported has none yet). */
+  private async refreshCharts(): Promise<void> {
+    const roomId = this.roomId;
+    const status = $("[data-testid=chart-status]", this.root);
+    try {
+      const series = await this.admin.series(roomId);
+      if (roomId !== this.roomId) return;
+      this.charts.show(series);
+      status.textContent = "";
+    } catch (error) {
+      if (roomId !== this.roomId) return;
+      status.textContent = error instanceof KaiwaError && error.code === "not_found" ? "charts: no report from this room yet" : `charts failed: ${describe(error)}`;
     }
   }
 

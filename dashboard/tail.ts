@@ -31,9 +31,17 @@ export class Tail {
   }
 }
 
-/** Events by seq, newest first; edits and deletions rewrite their target's row. */
+/** How many events the list keeps; the page shows the newest 200. Older ones are dropped, so a busy room's tail stays small. */
+const KEPT_EVENTS = 1000;
+
+/**
+ * Events by seq, newest first; edits and deletions rewrite their target's row. Redrawn at most once per
+ * animation frame: a busy room delivers hundreds of events a second, and redrawing for each one would
+ * keep the page (and its charts) from ever catching up.
+ */
 export class EventList {
   private readonly events = new Map<number, RoomEvent>();
+  private drawPending = false;
 
   constructor(
     private readonly list: HTMLElement,
@@ -47,7 +55,16 @@ export class EventList {
 
   show(events: RoomEvent[]): void {
     for (const event of events) this.add(event);
-    this.render();
+    if (this.events.size > KEPT_EVENTS + 200) {
+      const oldest = [...this.events.keys()].sort((a, b) => a - b).slice(0, this.events.size - KEPT_EVENTS);
+      for (const seq of oldest) this.events.delete(seq);
+    }
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      this.render();
+    });
   }
 
   private add(event: RoomEvent): void {

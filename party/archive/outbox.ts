@@ -46,6 +46,8 @@ export class RoomArchive {
   private draining = false;
   private readonly knownMembers = new Set<string>();
   readonly counters = { drains: 0, batches: 0, rows: 0, rowsWritten: 0, members: 0, failures: 0, replyLost: 0, pruned: 0, archiveReads: 0 };
+  /** Called after a batch moved the cursor: the room re-reports its archive lag to the directory. */
+  onProgress: (() => void) | undefined;
 
   constructor(
     private readonly storage: Party.Storage,
@@ -84,6 +86,11 @@ export class RoomArchive {
       this.storage.put(ARCHIVE_STATE_KEY, this.state).catch(failed);
     }
     this.clock.want("archive", Date.now() + this.settings.drainDelayMs).catch(failed);
+  }
+
+  /** Committed events not yet confirmed by the archive; 0 when there is no archive. */
+  lag(committedSeq: number): number {
+    return this.enabled ? Math.max(0, committedSeq - (this.state?.cursor ?? 0)) : 0;
   }
 
   /** Whether committed events still wait for the archive (checked at start: resume the drain, PROTOCOL I9). */
@@ -133,6 +140,7 @@ export class RoomArchive {
         while (budget > 0) {
           const moved = await this.drainBatch(db, state);
           if (moved === 0) break;
+          this.onProgress?.();
           budget -= moved;
         }
       });

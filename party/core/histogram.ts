@@ -29,3 +29,37 @@ export class Histogram {
     return { bucketsMs: [...this.bucketsMs], counts: [...this.counts], sumMs: this.sumMs, count: this.count };
   }
 }
+
+/**
+ * Counts per bucket observed between two snapshots of one histogram (what a room acked in between).
+ * A snapshot from another process (`sameProcess` false), fewer observations than before, or other
+ * buckets mean the counters restarted: everything in `next` is new, as with a Prometheus counter reset.
+ */
+export function countsSince(previous: HistogramSnapshot | undefined, next: HistogramSnapshot, sameProcess: boolean): number[] {
+  const comparable =
+    previous !== undefined && sameProcess && next.count >= previous.count && previous.bucketsMs.length === next.bucketsMs.length && previous.bucketsMs.every((b, i) => b === next.bucketsMs[i]);
+  if (!comparable) return [...next.counts];
+  return next.counts.map((n, i) => Math.max(0, n - (previous.counts[i] ?? 0)));
+}
+
+/**
+ * The q-quantile (0..1) of bucketed observations, interpolated linearly inside its bucket as Prometheus'
+ * histogram_quantile does; observations above the last bound report that bound. undefined when empty.
+ */
+export function quantileMs(bucketsMs: readonly number[], counts: readonly number[], q: number): number | undefined {
+  const total = counts.reduce((sum, n) => sum + n, 0);
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i] ?? 0;
+    if (n > 0 && below + n >= rank) {
+      const upper = bucketsMs[i];
+      if (upper === undefined) return bucketsMs.at(-1) ?? 0; // the +Inf bucket
+      const lower = i === 0 ? 0 : bucketsMs[i - 1]!;
+      return lower + (upper - lower) * ((rank - below) / n);
+    }
+    below += n;
+  }
+  return bucketsMs.at(-1) ?? 0;
+}

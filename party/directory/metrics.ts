@@ -26,7 +26,7 @@ export function renderMetrics(entries: RoomEntry[]): string {
   both("messages_per_second", "gauge", "Accepted commands per second over the room's last report interval.", (e) => e.messagesPerSecond);
   both("connections", "gauge", "Client sockets open now (operator observers excluded).", (e) => e.connections);
   both("observers", "gauge", "Operator observer sockets open now (dashboard live tails).", (e) => e.observers);
-  both("archive_lag_events", "gauge", "Committed events not yet in the archive (0 until the archive exists).", (e) => e.archiveLag);
+  both("archive_lag_events", "gauge", "Committed events the archive has not confirmed yet (0 without an archive).", (e) => e.archiveLag);
   both("report_failures_total", "counter", "Directory reports a room failed to deliver.", (e) => e.reportFailures);
   family("kaiwa_room_last_seq", "gauge", "Highest durable seq of the room.", perRoom((e) => e.lastSeq));
 

@@ -11,8 +11,9 @@ import type * as Party from "partykit/server";
 import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
 import { CLOSE } from "../protocol/codes.ts";
 import { isHandshake, refuseFakeUpgrade } from "../worker/http-limits.ts";
-import { ListRoomsQuery, RoomReport, type RoomEntry } from "../protocol/admin-schema.ts";
+import { ListRoomsQuery, RoomReport, SeriesQuery, type RoomEntry } from "../protocol/admin-schema.ts";
 import { renderMetrics } from "./metrics.ts";
+import { DirectoryCharts, chartSettings } from "./charts.ts";
 import { loadConfig, type TestSwitches } from "../config.ts";
 
 const ROOM_PREFIX = "r:";
@@ -21,9 +22,13 @@ export default class Directory implements Party.Server {
   private rooms = new Map<string, RoomEntry>();
   /** Test switches (party/test-switches.ts), read once; an invalid configuration throws here (party/config.ts). */
   private readonly test: TestSwitches;
+  /** The dashboard's overview and chart history (party/directory/charts.ts), fed by the reports below. */
+  private readonly charts: DirectoryCharts;
 
   constructor(readonly room: Party.Room) {
-    this.test = loadConfig(room.env).test;
+    const config = loadConfig(room.env);
+    this.test = config.test;
+    this.charts = new DirectoryCharts(chartSettings(config.directory.intervalMs));
   }
 
   static onBeforeConnect(request: Party.Request) {
@@ -39,6 +44,7 @@ export default class Directory implements Party.Server {
   async onStart() {
     const stored = await this.room.storage.list<RoomEntry>({ prefix: ROOM_PREFIX });
     for (const entry of stored.values()) this.rooms.set(entry.room, entry);
+    this.charts.load(this.rooms.values());
   }
 
   async onRequest(request: Party.Request): Promise<Response> {
@@ -51,6 +57,7 @@ export default class Directory implements Party.Server {
       const report = RoomReport.safeParse(await request.json().catch(() => undefined));
       if (!report.success) return errorResponse("bad_frame", report.error.issues[0]?.message);
       const entry: RoomEntry = { ...report.data, updatedAt: Date.now() };
+      this.charts.report(this.rooms.get(entry.room), entry, entry.updatedAt);
       this.rooms.set(entry.room, entry);
       await this.room.storage.put(ROOM_PREFIX + entry.room, entry);
       return new Response(null, { status: 204 });
@@ -67,6 +74,15 @@ export default class Directory implements Party.Server {
     if (request.method === "GET" && action === "metrics") {
       const entries = [...this.rooms.values()].sort((a, b) => a.room.localeCompare(b.room));
       return new Response(renderMetrics(entries), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+    }
+    if (request.method === "GET" && action === "overview") return json(this.charts.overview(Date.now()));
+    if (request.method === "GET" && action === "series") {
+      const query = SeriesQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) return errorResponse("bad_frame", query.error.issues[0]?.message);
+      const room = query.data.room;
+      const entry = room === undefined ? undefined : this.rooms.get(room);
+      if (room !== undefined && !entry) return errorResponse("not_found", `The directory has no report from room ${room} yet.`);
+      return json(this.charts.series(room, entry, Date.now()));
     }
     return errorResponse("not_found", "No such directory route.");
   }

@@ -114,3 +114,40 @@ export const AuditRecord = z.object({
   before: z.number().int(),
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
+
+// ---- The dashboard's overview and charts (GET /admin/overview, GET /admin/series), kept by the directory.
+
+/** `room` absent: the whole system. Strict: an unknown parameter is a typed 400, not silently ignored. */
+export const SeriesQuery = z.object({ room: RoomId.optional() }).strict();
+
+/** The system at a glance, summed over the rooms' last reports. `errors` are totals by code since each room process started. */
+export const Overview = z.object({
+  rooms: z.number().int().nonnegative(),
+  connections: z.number().int().nonnegative(),
+  observers: z.number().int().nonnegative(),
+  messagesPerSecond: z.number().nonnegative(),
+  archiveLag: z.number().int().nonnegative(),
+  reportFailures: z.number().int().nonnegative(),
+  errorsTotal: z.number().int().nonnegative(),
+  errors: z.record(z.string(), z.number().int().nonnegative()),
+  at: z.number().int(),
+});
+export type Overview = z.infer<typeof Overview>;
+
+/**
+ * The last minutes in fixed slots, oldest first, one array per figure (uPlot's column layout). `t` is each
+ * slot's start (ms); latency is null in slots without an ack.
+ */
+export const ChartSeries = z.object({
+  room: z.string().nullable(),
+  slotMs: z.number().int().positive(),
+  windowMs: z.number().int().positive(),
+  t: z.array(z.number().int()),
+  connections: z.array(z.number()),
+  messagesPerSecond: z.array(z.number()),
+  errorsPerSecond: z.array(z.number()),
+  ackP50Ms: z.array(z.number().nullable()),
+  ackP99Ms: z.array(z.number().nullable()),
+  archiveLag: z.array(z.number()),
+});
+export type ChartSeries = z.infer<typeof ChartSeries>;

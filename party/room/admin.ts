@@ -29,6 +29,8 @@ export interface AdminHost {
   readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
   readonly ackLatency: Histogram;
   readonly reporter: { counters: { failed: number } };
+  /** Committed events the archive has not confirmed yet (0 without an archive). */
+  archiveLag(): number;
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
@@ -100,7 +102,7 @@ export class RoomAdmin {
       messagesPerSecond: rate,
       errors: { ...rejected },
       ackLatency: this.host.ackLatency.snapshot(),
-      archiveLag: 0, // the archive issue replaces this with lastSeq minus the archived position
+      archiveLag: this.host.archiveLag(),
       reportFailures: this.host.reporter.counters.failed,
     };
   }
@@ -120,7 +122,7 @@ export class RoomAdmin {
       members,
       messagesTotal: accepted,
       messagesPerSecond: seconds > 0 ? Math.round(((accepted - this.rateBase.accepted) / seconds) * 100) / 100 : 0,
-      archiveLag: 0,
+      archiveLag: this.host.archiveLag(),
       reportFailures: this.host.reporter.counters.failed,
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),

@@ -86,6 +86,8 @@ export default class RoomServer implements Party.Server {
     this.link = new RoomInboxLink(room, () => this.core, this.config, this.alarms);
     this.archive = new RoomArchive(room.storage, archiveSettings(this.config), () => this.core, this.alarms);
     this.reporter = directoryReporter(room, () => this.admin.report(), this.config.directory);
+    // The archive's lag is in every report: a drain that moved the cursor is a change worth reporting.
+    this.archive.onProgress = () => this.reporter.touch();
     const shared = {
       room,
       core: () => this.core,
@@ -237,6 +239,10 @@ export default class RoomServer implements Party.Server {
   }
 
   // ---- For room/admin.ts (AdminHost).
+
+  archiveLag(): number {
+    return this.archive.lag(this.core.committedSeq);
+  }
 
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult> {
     return this.commands.runAdmin(who, action, clientId);

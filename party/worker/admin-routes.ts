@@ -3,7 +3,7 @@
  * the route test iterates it, so no route can escape the auth and bad-input checks.
  */
 import type * as z from "zod/mini";
-import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SettingsBody } from "../protocol/admin-schema.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SeriesQuery, SettingsBody } from "../protocol/admin-schema.ts";
 
 export type AdminRoute = {
   method: "GET" | "POST" | "PATCH";
@@ -18,6 +18,8 @@ export type AdminRoute = {
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "GET", path: "/admin/rooms", summary: "List and search rooms (?q=&limit=), busiest first", query: ListRoomsQuery, target: { party: "directory", path: "/rooms" } },
+  { method: "GET", path: "/admin/overview", summary: "The system at a glance: rooms, connections, msgs/s, archive lag, errors by code", target: { party: "directory", path: "/overview" } },
+  { method: "GET", path: "/admin/series", summary: "The last minutes in slots for the charts (?room= for one room, else the system)", query: SeriesQuery, target: { party: "directory", path: "/series" } },
   { method: "GET", path: "/admin/metrics", summary: "Prometheus text: per room and in total", target: { party: "directory", path: "/metrics" } },
   { method: "GET", path: "/admin/rooms/:room", summary: "Room detail: kind, members, connections, rate, lastSeq, epoch, settings, restrictions", target: { party: "room", path: "/admin/detail" } },
   { method: "GET", path: "/admin/rooms/:room/messages", summary: "Last N events or a page (?before=&limit=); audited for DMs", query: MessagesQuery, target: { party: "room", path: "/admin/messages" } },
