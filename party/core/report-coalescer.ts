@@ -53,7 +53,17 @@ export class ReportCoalescer<S> {
   private flush(): void {
     this.timerSet = false;
     if (this.inFlight) return void (this.touchedInFlight = true);
-    const snapshot = this.port.snapshot();
+    let snapshot: S;
+    try {
+      snapshot = this.port.snapshot();
+    } catch {
+      // The figures could not be read now (in `partykit dev` a room's id throws while an alarm runs): a
+      // failed attempt like a failed send, retried an interval later, never an uncaught error in a timer.
+      this.counters.failed++;
+      this.lastAttemptAt = this.port.now();
+      if (++this.retries <= MAX_RETRIES) this.touch();
+      return;
+    }
     const key = JSON.stringify(snapshot);
     if (key === this.lastDelivered) {
       this.counters.unchanged++;

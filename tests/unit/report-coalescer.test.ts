@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ReportCoalescer } from "../../party/core/report-coalescer.ts";
 
 /** A fake clock and timer queue: time moves only when the test says so. */
-function harness(sendImpl: (s: { n: number }) => Promise<void>, followUp?: (s: { n: number }) => boolean, startedAgoMs = 1000) {
+function harness(sendImpl: (s: { n: number }) => Promise<void>, followUp?: (s: { n: number }) => boolean, startedAgoMs = 1000, snapshotFails = () => false) {
   // The coalescer is created `startedAgoMs` before the test's time 0 (by default a full interval ago).
   let now = -startedAgoMs;
   let timers: Array<{ at: number; fn: () => void }> = [];
@@ -11,7 +11,10 @@ function harness(sendImpl: (s: { n: number }) => Promise<void>, followUp?: (s: {
   const sent: number[] = [];
   const coalescer = new ReportCoalescer<{ n: number }>(
     {
-      snapshot: () => ({ n: state.n }),
+      snapshot: () => {
+        if (snapshotFails()) throw new Error("the room's id is not readable now");
+        return { n: state.n };
+      },
       send: (s) => {
         sent.push(s.n);
         return sendImpl(s);
@@ -104,4 +107,19 @@ test("followUp asks for one more report (a rate falls back to 0 without traffic)
   assert.deepEqual(h.sent, [5, 0]);
   await h.advance(5000);
   assert.deepEqual(h.sent, [5, 0], "no report once the rate is 0");
+});
+
+test("a snapshot that throws counts as a failed attempt, is retried an interval later, and never escapes the timer", async () => {
+  let failing = true;
+  const { coalescer, state, sent, advance } = harness(() => Promise.resolve(), undefined, 1000, () => failing);
+  state.n = 1;
+  coalescer.touch();
+  await advance(0);
+  assert.deepEqual(sent, []);
+  assert.equal(coalescer.counters.failed, 1);
+  failing = false;
+  await advance(999);
+  assert.deepEqual(sent, [], "not before an interval has passed");
+  await advance(1);
+  assert.deepEqual(sent, [1], "the retry delivers");
 });
