@@ -266,6 +266,8 @@ export const ROOM_SETTING_RANGES = {
   messagesPerSecond: [0, 100_000],
   /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
   messageBurst: [1, 100_000],
+  /** PROTOCOL R41: how often HTTP readers poll `latest`; its `max-age` (whole seconds, rounded down). */
+  pollIntervalMs: [1_000, 60_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -275,6 +277,9 @@ const settingFields = {
   slowModeMs: z.number().int().min(ROOM_SETTING_RANGES.slowModeMs[0]).max(ROOM_SETTING_RANGES.slowModeMs[1]),
   messagesPerSecond: z.number().int().min(ROOM_SETTING_RANGES.messagesPerSecond[0]).max(ROOM_SETTING_RANGES.messagesPerSecond[1]),
   messageBurst: z.number().int().min(ROOM_SETTING_RANGES.messageBurst[0]).max(ROOM_SETTING_RANGES.messageBurst[1]),
+  /** PROTOCOL R40: anyone, signed in or not, may read the room's log over HTTP, and shared caches may keep it. */
+  public: z.boolean(),
+  pollIntervalMs: z.number().int().min(ROOM_SETTING_RANGES.pollIntervalMs[0]).max(ROOM_SETTING_RANGES.pollIntervalMs[1]),
 };
 
 export const RoomSettings = z.object({
@@ -283,6 +288,8 @@ export const RoomSettings = z.object({
   slowModeMs: settingFields.slowModeMs.default(0),
   messagesPerSecond: settingFields.messagesPerSecond.optional(),
   messageBurst: settingFields.messageBurst.optional(),
+  public: settingFields.public.default(false),
+  pollIntervalMs: settingFields.pollIntervalMs.default(1_000),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

@@ -1,10 +1,11 @@
 /**
- * The room's HTTP routes (PROTOCOL §6): history for members (room/history.ts), actor routes for inboxes (commands, reads,
+ * The room's HTTP routes (PROTOCOL §6): the log for pollers and caches (room/log-reader.ts, PROTOCOL R40-R43),
+ * REST posting (room/rest-post.ts, PROTOCOL R44), history for members (room/history.ts), actor routes for inboxes (commands, reads,
  * wake), and stats and settings for operators; admin routes go to room/admin.ts. Every input is parsed at
  * the boundary (PROTOCOL I8), the identity is the one the worker verified (PROTOCOL I7).
  */
 import type * as Party from "partykit/server";
-import { ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
+import { parseLogPath, roomKind, roomPathRest, ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
 import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
@@ -17,6 +18,9 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import { HttpReply } from "./http-reply.ts";
 import type { RoomHistory } from "./history.ts";
+import type { RoomLogReader } from "./log-reader.ts";
+import type { RoomFlow } from "./flow.ts";
+import { restPost } from "./rest-post.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
@@ -27,7 +31,11 @@ export interface HttpHost {
   readonly link: RoomInboxLink;
   readonly members: RoomMembers;
   readonly commands: RoomCommands;
+  readonly log: RoomLogReader;
+  readonly flow: RoomFlow;
   core(): RoomCore;
+  /** The decoded room id. */
+  roomId(): string;
   linkReady(): Promise<void>;
   ensureLink(request: Request): void;
   stats(): unknown;
@@ -43,8 +51,17 @@ export class RoomHttp {
     const { host } = this;
     await drainBody(request); // every answer below may come before the body is read
     const who = identityFrom(request);
-    if (!who) return errorResponse("unauthorized");
     const url = new URL(request.url);
+    const rest = roomPathRest(url.pathname)?.rest ?? [];
+    // The log may be read without a token (the worker lets such reads through, PROTOCOL R40): checked there.
+    const logPath = parseLogPath(rest);
+    if (logPath === "bad") return errorResponse("not_found", "No such log route: log/latest, log/page/<n>, log/page/<n>/<epoch>/<version>.");
+    if (logPath) {
+      if (request.method !== "GET" && request.method !== "HEAD") return errorResponse("bad_frame", "The log is read with GET.", 405);
+      return host.log.handle(request, who, logPath);
+    }
+    if (!who) return errorResponse("unauthorized");
+    if (request.method === "POST" && rest.length === 1 && rest[0] === "messages") return restPost(request, who, { roomId: host.room.id, commands: host.commands, flow: host.flow });
     const action = url.pathname.split("/").pop();
     if (url.pathname.includes("/admin/")) return host.admin.handle(partyRequest, who, url);
     host.ensureLink(request);
@@ -68,6 +85,7 @@ export class RoomHttp {
     if ((request.method === "PATCH" || request.method === "PUT") && action === "settings") {
       const patch = RoomSettingsPatch.safeParse(await request.json().catch(() => undefined));
       if (!patch.success) return errorResponse("bad_frame", patch.error.issues[0]?.message);
+      if (patch.data.public && roomKind(host.roomId()) === "dm") return errorResponse("bad_frame", "A direct conversation is never public (PROTOCOL R40).");
       return json({ settings: await host.updateSettings(patch.data) });
     }
     return errorResponse("not_found", "No such route.");
