@@ -3,10 +3,10 @@
  * reads and posts. Paths, documents and the REST post body, shared by the worker (which lets anonymous
  * reads of these paths through), the room and clients. Runtime-free.
  *
- * - `GET /parties/room/<id>/log/latest`: the newest events and the sealed pages before them (R41).
- * - `GET /parties/room/<id>/log/page/<n>`: a redirect to page n's current version (R42).
- * - `GET /parties/room/<id>/log/page/<n>/<epoch>/<version>`: sealed page n, immutable (R42).
- * - `POST /parties/room/<id>/messages`: a message posted over HTTP (R44).
+ * - `GET /parties/room/<id>/log/latest`: the newest events and the sealed pages before them (PROTOCOL R41).
+ * - `GET /parties/room/<id>/log/page/<n>`: a redirect to page n's current version (PROTOCOL R42).
+ * - `GET /parties/room/<id>/log/page/<n>/<epoch>/<version>`: sealed page n, immutable (PROTOCOL R42).
+ * - `POST /parties/room/<id>/messages`: a message posted over HTTP (PROTOCOL R44).
  */
 import { z } from "zod";
 import { Attachment, ClientId, RoomEvent } from "./schema.ts";
@@ -14,14 +14,14 @@ import { LIMITS } from "./limits.ts";
 
 /** Seqs per page: page n (from 1) holds seqs (n-1)·100+1 … n·100. Fixed, so a page's URL names the same seqs forever. */
 export const LOG_PAGE_SIZE = 100;
-/** Sealed pages `latest` names directly, newest first; older ones are reached by their redirect (R42). */
+/** Sealed pages `latest` names directly, newest first; older ones are reached by their redirect (PROTOCOL R42). */
 export const LATEST_NAMED_PAGES = 10;
 
 /** The page holding `seq`. */
 export const pageOf = (seq: number): number => Math.ceil(seq / LOG_PAGE_SIZE);
 /** The seqs of page `n`: `from` … `through`, both included. */
 export const pageSeqs = (n: number): { from: number; through: number } => ({ from: (n - 1) * LOG_PAGE_SIZE + 1, through: n * LOG_PAGE_SIZE });
-/** Whether page `n` is sealed: every one of its seqs is committed, so only moderation changes it (R42). */
+/** Whether page `n` is sealed: every one of its seqs is committed, so only moderation changes it (PROTOCOL R42). */
 export const isSealed = (n: number, committedSeq: number): boolean => n >= 1 && pageSeqs(n).through <= committedSeq;
 
 export type LogPath = { kind: "latest" } | { kind: "page"; page: number } | { kind: "version"; page: number; epoch: string; version: number };
@@ -59,7 +59,7 @@ export const versionPath = (roomId: string, page: number, epoch: string, version
 export const NamedPage = z.object({ page: z.number().int().positive(), from: z.number().int().positive(), through: z.number().int().positive(), version: z.number().int().nonnegative(), url: z.string() });
 export type NamedPage = z.infer<typeof NamedPage>;
 
-/** `GET …/log/latest` (R41). */
+/** `GET …/log/latest` (PROTOCOL R41). */
 export const LatestDocument = z.object({
   room: z.string(),
   epoch: z.string(),
@@ -69,14 +69,14 @@ export const LatestDocument = z.object({
   pollIntervalMs: z.number().int().positive(),
   /** The page being filled: the one holding lastSeq + 1. */
   openPage: z.number().int().positive(),
-  /** The newest events (seq > lastSeq − pageSize), ascending, each as stored and moderated (R43). */
+  /** The newest events (seq > lastSeq − pageSize), ascending, each as stored and moderated (PROTOCOL R43). */
   events: z.array(RoomEvent),
   /** The newest sealed pages (at most LATEST_NAMED_PAGES), newest first, with their current versions. */
   pages: z.array(NamedPage),
 });
 export type LatestDocument = z.infer<typeof LatestDocument>;
 
-/** `GET …/log/page/<n>/<epoch>/<version>` (R42). */
+/** `GET …/log/page/<n>/<epoch>/<version>` (PROTOCOL R42). */
 export const PageDocument = z.object({
   room: z.string(),
   epoch: z.string(),
@@ -88,7 +88,7 @@ export const PageDocument = z.object({
 });
 export type PageDocument = z.infer<typeof PageDocument>;
 
-/** `POST …/messages` (R44): a `send` without the socket's numbering; the clientId alone makes a retry safe (PROTOCOL I3). */
+/** `POST …/messages` (PROTOCOL R44): a `send` without the socket's numbering; the clientId alone makes a retry safe (PROTOCOL I3). */
 export const PostBody = z.object({
   clientId: ClientId,
   text: z.string(),
