@@ -18,7 +18,7 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import { HttpReply } from "./http-reply.ts";
 import type { RoomHistory } from "./history.ts";
-import type { RoomLogReader } from "./log-reader.ts";
+import { noStore, type RoomLogReader } from "./log-reader.ts";
 import type { RoomFlow } from "./flow.ts";
 import { restPost } from "./rest-post.ts";
 
@@ -55,9 +55,9 @@ export class RoomHttp {
     const rest = roomPathRest(url.pathname)?.rest ?? [];
     // The log may be read without a token (the worker lets such reads through, PROTOCOL R40): checked there.
     const logPath = parseLogPath(rest);
-    if (logPath === "bad") return errorResponse("not_found", "No such log route: log/latest, log/page/<n>, log/page/<n>/<epoch>/<version>.");
+    if (logPath === "bad") return noStore(errorResponse("not_found", "No such log route: log/latest, log/page/<n>, log/page/<n>/<epoch>/<version>."));
     if (logPath) {
-      if (request.method !== "GET" && request.method !== "HEAD") return errorResponse("bad_frame", "The log is read with GET.", 405);
+      if (request.method !== "GET" && request.method !== "HEAD") return noStore(errorResponse("bad_frame", "The log is read with GET.", 405));
       return host.log.handle(request, who, logPath);
     }
     if (!who) return errorResponse("unauthorized");

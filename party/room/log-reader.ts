@@ -213,8 +213,8 @@ function parseStored(json: string): RoomEvent {
   return parsed.data;
 }
 
-/** Errors are never cached: the next request asks again. */
-function noStore(response: Response): Response {
+/** Errors are never cached: the next request asks again (PROTOCOL R42). */
+export function noStore(response: Response): Response {
   response.headers.set("cache-control", "no-store");
   return response;
 }

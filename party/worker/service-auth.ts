@@ -136,7 +136,9 @@ export async function gateRequest(
   const auth = await verifyToken(tokenFromRequest(request), env);
   if (!auth.ok) {
     await discardBody(checked); // the copy took the body over
-    return errorResponse(auth.code, auth.message);
+    const refused = errorResponse(auth.code, auth.message);
+    if (anonymous?.(request)) refused.headers.set("cache-control", "no-store"); // a log read's refusal is never cached (PROTOCOL R42)
+    return refused;
   }
   const bounded = await boundedRequest(checked, LIMITS.maxRequestBodyBytes);
   return bounded instanceof Response ? bounded : withIdentity(bounded, auth.identity);
