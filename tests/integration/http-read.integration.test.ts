@@ -116,9 +116,11 @@ test("PROTOCOL R40: anonymous readers of a room that is not public, non-members,
     assert.equal(response.headers.get("cache-control"), "no-store", `${path}: a refusal is never cached`);
     assert.ok(!JSON.stringify(body).includes("private 1"), path);
   };
-  // Anonymous: 401; a forged or expired token is refused, never taken as anonymous.
+  // Anonymous: 401, also with a forged identity header (PROTOCOL I7); a forged or expired token is
+  // refused, never taken as anonymous.
   for (const path of paths(room, latest.epoch)) {
     await refused(path, {}, 401, "unauthorized");
+    await refused(path, { "x-kaiwa-identity": JSON.stringify({ sub: "alice", name: "Alice" }) }, 401, "unauthorized");
     await refused(path, { authorization: "Bearer not-a-token" }, 401, "unauthorized");
     await refused(`${path}?token=${await server.token("alice", { expiresIn: -60 })}`, {}, 401, "token_expired");
   }
