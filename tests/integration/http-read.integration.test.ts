@@ -140,6 +140,15 @@ test("PROTOCOL R40: anonymous readers of a room that is not public, non-members,
   await owner.room.send("club secret");
   for (const path of paths("g:http-club", "e")) await refused(path, { authorization: `Bearer ${await server.token("outsider")}` }, 403, "not_member");
   assert.equal((await get(paths("g:http-club", "e")[0]!, { authorization: `Bearer ${await server.token("member1")}` })).status, 200);
+  // Posting is refused to them the same way (PROTOCOL R44), and changes nothing.
+  const clubBefore = await lastSeqOf("g:http-club");
+  const outsiderPost = await post("g:http-club", "outsider", { clientId: "o1", text: "let me in" });
+  assert.equal(outsiderPost.status, 403);
+  assert.equal(outsiderPost.body.error.code, "not_member");
+  const dmOutsiderPost = await post("dm:alice:bob", "carol", { clientId: "o2", text: "hello?" });
+  assert.equal(dmOutsiderPost.status, 403);
+  assert.equal(dmOutsiderPost.body.error.code, "forbidden");
+  assert.equal(await lastSeqOf("g:http-club"), clubBefore);
   assert.equal((await post("dm:alice:bob", "alice", { clientId: "d1", text: "dm text" })).status, 200);
   for (const user of ["carol", "ops"]) {
     const token = user === "ops" ? await operator() : await server.token(user);
@@ -314,4 +323,18 @@ test("PROTOCOL R44: bad posts get typed errors and change nothing; the next vali
   assert.equal(free.body.duplicate, true);
   await patchSettings(room, { messageBurst: 30, messagesPerSecond: 10 });
   await accepted();
+});
+
+test("PROTOCOL R42: versions follow from the stored log: a restarted room names the same page URLs, and they still answer", async () => {
+  const room = "http-moderation"; // moderated above: page 1 has a version > 0
+  const before = await (await get(`/parties/room/${room}/log/latest`)).json();
+  assert.ok(before.pages.some((page: { version: number }) => page.version > 0));
+  const body = await (await get(before.pages.at(-1).url)).text();
+  await server.restart();
+  const after = await (await get(`/parties/room/${room}/log/latest`)).json();
+  assert.deepEqual(after.pages, before.pages);
+  assert.equal(after.epoch, before.epoch);
+  const again = await get(before.pages.at(-1).url);
+  assert.equal(again.status, 200);
+  assert.equal(await again.text(), body, "a sealed page's body is the same after a restart: safe to cache forever");
 });
