@@ -36,28 +36,31 @@ export class KaiwaLogPoller {
     if (response.status === 304) return [];
     const latest = LatestDocument.parse(await this.json(response));
     this.pollIntervalMs = latest.pollIntervalMs;
+    // The position moves only when the whole poll succeeded: a failed one is repeated, nothing is lost.
+    let position = this.lastSeq;
     if (this.epoch !== latest.epoch) {
       const fresh = this.epoch === undefined && this.options.from !== "start";
-      this.epoch = latest.epoch;
-      this.lastSeq = fresh ? Math.max(0, (latest.events[0]?.seq ?? latest.lastSeq + 1) - 1) : 0;
+      position = fresh ? Math.max(0, (latest.events[0]?.seq ?? latest.lastSeq + 1) - 1) : 0;
     }
     const out: RoomEvent[] = [];
     const take = (events: RoomEvent[]) => {
       for (const event of events) {
-        if (event.seq <= this.lastSeq) continue;
-        if (event.seq !== this.lastSeq + 1) throw new KaiwaError("internal", `the log skipped from ${this.lastSeq} to ${event.seq}`);
+        if (event.seq <= position) continue;
+        if (event.seq !== position + 1) throw new KaiwaError("internal", `the log skipped from ${position} to ${event.seq}`);
         out.push(event);
-        this.lastSeq = event.seq;
+        position = event.seq;
       }
     };
     const firstShown = latest.events[0]?.seq ?? latest.lastSeq + 1;
     // Fell behind what latest shows: the sealed pages in between first (their current versions).
-    for (let page = pageOf(this.lastSeq + 1); this.lastSeq + 1 < firstShown && page <= pageOf(firstShown - 1); page++) {
+    for (let page = pageOf(position + 1); position + 1 < firstShown && page <= pageOf(firstShown - 1); page++) {
       const named = latest.pages.find((entry) => entry.page === page);
       const doc = PageDocument.parse(await this.json(await this.get(named?.url ?? pagePath(this.options.room, page))));
       take(doc.events);
     }
     take(latest.events);
+    this.epoch = latest.epoch;
+    this.lastSeq = position;
     this.etag = response.headers.get("etag") ?? undefined;
     return out;
   }
