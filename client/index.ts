@@ -3,6 +3,7 @@ export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendRes
 export { KaiwaInbox, type ConversationPage, type DmResult, type KaiwaInboxEvents, type KaiwaInboxOptions, type ReadResult, type RoomEventOf } from "./inbox.ts";
 export { KaiwaError, LOCAL_ERRORS } from "./errors.ts";
 export { search, type SearchOptions } from "./search.ts";
+export { KaiwaLogPoller, type LogPollerOptions } from "./log-poller.ts";
 export type { KaiwaErrorCode, LocalErrorCode } from "./errors.ts";
 export type { Status, StatusChange } from "./status.ts";
 export type { Position } from "./sequencer.ts";

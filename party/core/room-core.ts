@@ -123,6 +123,15 @@ export class RoomCore {
     return this.dedupe.has(dedupeKey(userId, clientId));
   }
 
+  /**
+   * The event `(sender, clientId)` names, if the room remembers the pair (PROTOCOL I3): its seq and, while
+   * it is among the recent events, its newest version (a REST retry is compared with it, PROTOCOL R44).
+   */
+  original(userId: string, clientId: string): { seq: number; event: RoomEvent | undefined } | undefined {
+    const known = this.dedupe.get(dedupeKey(userId, clientId));
+    return known ? { seq: known.seq, event: this.recent.get(known.seq) } : undefined;
+  }
+
   /** The seq the shell must load from storage before `handle`, if the command targets one not in memory. */
   missingTarget(command: Command): number | undefined {
     if (command.type !== "edit" && command.type !== "delete") return undefined;

@@ -275,6 +275,8 @@ export const ROOM_SETTING_RANGES = {
   messagesPerSecond: [0, 100_000],
   /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
   messageBurst: [1, 100_000],
+  /** PROTOCOL R41: how often HTTP readers poll `latest`; its `max-age` (whole seconds, rounded down). */
+  pollIntervalMs: [1_000, 60_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -284,6 +286,9 @@ const settingFields = {
   slowModeMs: intIn(ROOM_SETTING_RANGES.slowModeMs),
   messagesPerSecond: intIn(ROOM_SETTING_RANGES.messagesPerSecond),
   messageBurst: intIn(ROOM_SETTING_RANGES.messageBurst),
+  /** PROTOCOL R40: anyone, signed in or not, may read the room's log over HTTP, and shared caches may keep it. */
+  public: z.boolean(),
+  pollIntervalMs: intIn(ROOM_SETTING_RANGES.pollIntervalMs),
 };
 function intIn([min, max]: readonly [number, number]) {
   return z.int().check(z.minimum(min), z.maximum(max));
@@ -295,6 +300,8 @@ export const RoomSettings = z.object({
   slowModeMs: z._default(settingFields.slowModeMs, 0),
   messagesPerSecond: z.optional(settingFields.messagesPerSecond),
   messageBurst: z.optional(settingFields.messageBurst),
+  public: z._default(settingFields.public, false),
+  pollIntervalMs: z._default(settingFields.pollIntervalMs, 1_000),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

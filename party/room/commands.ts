@@ -1,15 +1,16 @@
 /**
- * Deciding commands: from a socket frame, an inbox's HTTP batch or the admin API, each is decided by the
+ * Deciding commands: from a socket frame, an inbox's HTTP batch, a REST post or the admin API, each is decided by the
  * core in arrival order (PROTOCOL I4) and handed to the writer; nothing is answered before it is durable (PROTOCOL I2).
  * The fast path decides at once when nothing is queued and nothing must be loaded; otherwise the command
  * waits in the room's task queue behind earlier ones.
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
+import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { BotMessage, Outcome, RoomCore } from "../core/room-core.ts";
 import { sessionKey, type StoredSession } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
+import { retryOf } from "../core/log-view.ts";
 import { farewellWrite } from "./inbox-link.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";
 import type { RoomWriter } from "./writer.ts";
@@ -39,6 +40,8 @@ const MAX_RETRY_AFTER_MS = 60_000;
 
 /** The command session operator deletes from the admin API run in (PROTOCOL I4 numbering per operator). */
 const ADMIN_SESSION = "_admin";
+/** The session a user's REST posts are numbered in by the room, in arrival order (PROTOCOL R44). */
+export const HTTP_SESSION = "_http";
 
 export class RoomCommands {
   constructor(private readonly host: CommandsHost) {}
@@ -78,6 +81,44 @@ export class RoomCommands {
     const ready = this.host.queued() === 0 && core.dedupeLoaded && core.hasSession(sessionKey(sender.user.id, sender.session));
     if (ready && core.missingTarget(command) === undefined) this.decide(reply, sender, command, undefined);
     else this.host.enqueue(() => this.loadAndDecide(reply, sender, command));
+  }
+
+  /**
+   * A message posted over HTTP (PROTOCOL R44): the message rate a socket's send meets (PROTOCOL R18), then
+   * decided in the room's task order like any command, numbered by the room in the user's `_http` session,
+   * and answered through `reply` once durable (PROTOCOL I2). A known clientId is a retry when the body is the
+   * stored message's (its original ack, PROTOCOL I3) and `clientid_reused` otherwise. Over the rate: `rate_limited`
+   * with `retryAfterMs`, nothing decided (there is no socket to close).
+   */
+  post(reply: Reply, who: Identity, body: PostBody): void {
+    const core = this.host.core();
+    const retry = core.dedupeLoaded && core.knows(who.id, body.clientId);
+    const wait = retry ? 0 : this.host.flow.message(who);
+    if (wait > 0) {
+      const retryAfterMs = Number.isFinite(wait) ? Math.min(Math.ceil(wait), MAX_RETRY_AFTER_MS) : MAX_RETRY_AFTER_MS;
+      return this.host.reply(reply, errorFrame("rate_limited", { retryAfterMs, ref: body.clientId }));
+    }
+    this.host.enqueue(async () => {
+      const sender: Sender = { user: who, session: HTTP_SESSION };
+      let command: Command;
+      try {
+        await this.load(sender, { type: "send", clientId: body.clientId, n: 1, text: "" });
+        const core = this.host.core();
+        const lastN = core.sessionLastN(sessionKey(who.id, HTTP_SESSION));
+        const original = core.original(who.id, body.clientId);
+        if (original) {
+          const stored = original.event ?? (await readEvents(this.host.room.storage, core, original.seq, original.seq + 1))[0];
+          if (retryOf(stored, body) === "reused") return this.host.reply(reply, errorFrame("clientid_reused", { ref: body.clientId }));
+        }
+        // A retry carries the session's last number (the core answers a known pair at or below it with the
+        // original ack); a new post the next one.
+        command = { type: "send", clientId: body.clientId, n: original ? lastN : lastN + 1, text: body.text, ...(body.attachments ? { attachments: body.attachments } : {}) };
+      } catch (error) {
+        console.error("loading for a REST post failed", error);
+        return this.host.reply(reply, errorFrame("internal", { ref: body.clientId }));
+      }
+      this.decide(reply, sender, command, undefined);
+    });
   }
 
   /** The session's stored state (PROTOCOL I4), loaded once per room start. */

@@ -1,10 +1,11 @@
 /**
- * The room's HTTP routes (PROTOCOL §6): history for members (room/history.ts), actor routes for inboxes (commands, reads,
+ * The room's HTTP routes (PROTOCOL §6): the log for pollers and caches (room/log-reader.ts, PROTOCOL R40-R43),
+ * REST posting (room/rest-post.ts, PROTOCOL R44), history for members (room/history.ts), actor routes for inboxes (commands, reads,
  * wake), and stats and settings for operators; admin routes go to room/admin.ts. Every input is parsed at
  * the boundary (PROTOCOL I8), the identity is the one the worker verified (PROTOCOL I7).
  */
 import type * as Party from "partykit/server";
-import { ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
+import { parseLogPath, roomKind, roomPathRest, ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
 import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
@@ -18,6 +19,9 @@ import type { RoomMembers } from "./members.ts";
 import { HttpReply } from "./http-reply.ts";
 import { publishRoute } from "./publish-route.ts";
 import type { RoomHistory } from "./history.ts";
+import { noStore, type RoomLogReader } from "./log-reader.ts";
+import type { RoomFlow } from "./flow.ts";
+import { restPost } from "./rest-post.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
@@ -28,7 +32,11 @@ export interface HttpHost {
   readonly link: RoomInboxLink;
   readonly members: RoomMembers;
   readonly commands: RoomCommands;
+  readonly log: RoomLogReader;
+  readonly flow: RoomFlow;
   core(): RoomCore;
+  /** The decoded room id. */
+  roomId(): string;
   linkReady(): Promise<void>;
   ensureLink(request: Request): void;
   stats(): unknown;
@@ -43,15 +51,24 @@ export class RoomHttp {
     const request = partyRequest as unknown as Request;
     const { host } = this;
     await drainBody(request); // every answer below may come before the body is read
+    const who = identityFrom(request);
     const url = new URL(request.url);
+    const rest = roomPathRest(url.pathname)?.rest ?? [];
+    // The log may be read without a token (the worker lets such reads through, PROTOCOL R40): checked there.
+    const logPath = parseLogPath(rest);
+    if (logPath === "bad") return noStore(errorResponse("not_found", "No such log route: log/latest, log/page/<n>, log/page/<n>/<epoch>/<version>."));
+    if (logPath) {
+      if (request.method !== "GET" && request.method !== "HEAD") return noStore(errorResponse("bad_frame", "The log is read with GET.", 405));
+      return host.log.handle(request, who, logPath);
+    }
     const action = url.pathname.split("/").pop();
     if (request.method === "POST" && action === "publish" && !url.pathname.includes("/admin/")) {
       // The publish API (PROTOCOL R61) names a bot, not a user: no identity header to read.
       host.ensureLink(request);
       return publishRoute({ commands: host.commands, rawRoomId: host.room.id }, request);
     }
-    const who = identityFrom(request);
     if (!who) return errorResponse("unauthorized");
+    if (request.method === "POST" && rest.length === 1 && rest[0] === "messages") return restPost(request, who, { roomId: host.room.id, commands: host.commands, flow: host.flow });
     if (url.pathname.includes("/admin/")) return host.admin.handle(partyRequest, who, url);
     host.ensureLink(request);
     if (request.method === "GET" && action === "history") return host.history.overHttp(who, url);
@@ -74,6 +91,7 @@ export class RoomHttp {
     if ((request.method === "PATCH" || request.method === "PUT") && action === "settings") {
       const patch = RoomSettingsPatch.safeParse(await request.json().catch(() => undefined));
       if (!patch.success) return errorResponse("bad_frame", patch.error.issues[0]?.message);
+      if (patch.data.public && roomKind(host.roomId()) === "dm") return errorResponse("bad_frame", "A direct conversation is never public (PROTOCOL R40).");
       return json({ settings: await host.updateSettings(patch.data) });
     }
     return errorResponse("not_found", "No such route.");

@@ -28,6 +28,7 @@ import { archiveSettings } from "../archive/config.ts";
 import { loadConfig, type KaiwaConfig } from "../config.ts";
 import { canonicalRoomId } from "../archive/room-id.ts";
 import { gateRequest, gateSocket } from "../worker/service-auth.ts";
+import { isLogRead } from "../worker/anonymous-read.ts";
 import { RoomInboxLink } from "./inbox-link.ts";
 import { RoomMembers } from "./members.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./admin.ts";
@@ -39,6 +40,7 @@ import { RoomAdmission } from "./admission.ts";
 import { RoomHttp } from "./http-routes.ts";
 import { RoomHistory } from "./history.ts";
 import { RoomInbound } from "./inbound.ts";
+import { RoomLogReader } from "./log-reader.ts";
 import { roomStats } from "./stats.ts";
 import type { CommandCounters, Conn, Reply } from "./types.ts";
 
@@ -75,6 +77,7 @@ export default class RoomServer implements Party.Server {
   private readonly http: RoomHttp;
   private readonly history: RoomHistory;
   private readonly inbound: RoomInbound;
+  readonly log: RoomLogReader;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
   readonly reporter: ReturnType<typeof directoryReporter>;
@@ -111,8 +114,10 @@ export default class RoomServer implements Party.Server {
     this.link.onConfirmed = (user, seq) => {
       if (!this.core.membership) this.members.signals.deliveredTo(user, seq);
     };
+    this.log = new RoomLogReader({ ...shared, archive: this.archive });
     this.writer = new RoomWriter({
       ...shared,
+      log: this.log,
       config: this.config,
       link: this.link,
       members: this.members,
@@ -137,6 +142,8 @@ export default class RoomServer implements Party.Server {
       link: this.link,
       members: this.members,
       commands: this.commands,
+      log: this.log,
+      flow: this.flow,
       stats: () => this.stats(),
       updateSettings: (patch) => this.updateSettings(patch),
     });
@@ -149,7 +156,8 @@ export default class RoomServer implements Party.Server {
   }
 
   static onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
-    return gateRequest(request as unknown as Request, lobby);
+    // Reads of the log may come without a token: the room decides by its `public` setting (PROTOCOL R40).
+    return gateRequest(request as unknown as Request, lobby, isLogRead);
   }
 
   // ---- Lifecycle.
@@ -235,7 +243,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued, log: this.log });
   }
 
   // ---- For room/admin.ts (AdminHost).

@@ -4,6 +4,7 @@ import type { RoomCore } from "../core/room-core.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomWriter } from "./writer.ts";
+import type { RoomLogReader } from "./log-reader.ts";
 import type { CommandCounters } from "./types.ts";
 
 export type StatsSources = {
@@ -15,9 +16,10 @@ export type StatsSources = {
   writer: RoomWriter;
   archive: RoomArchive;
   tasksQueued: number;
+  log: RoomLogReader;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, tasksQueued }: StatsSources) {
+export function roomStats({ room, bootId, core, counters, link, writer, archive, tasksQueued, log }: StatsSources) {
   let connections = 0;
   for (const _ of room.getConnections()) connections++;
   const written = writer.stats();
@@ -44,5 +46,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
       sessionsInMemory: core.sessionCount,
     },
     archive: archive.stats(core.committedSeq),
+    // Answers of the HTTP read path (PROTOCOL R40-R42) that reached the room: behind a cache, its misses.
+    httpLog: log.stats(),
   };
 }

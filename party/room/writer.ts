@@ -15,6 +15,7 @@ import { persistWrites, type WriteCounters } from "../adapters/storage-writer.ts
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
+import type { RoomLogReader } from "./log-reader.ts";
 import { eventsFrame } from "./frames-out.ts";
 import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
 
@@ -25,6 +26,8 @@ export interface WriterHost {
   readonly link: RoomInboxLink;
   readonly members: RoomMembers;
   readonly archive: RoomArchive;
+  /** The HTTP read path's caches (PROTOCOL R42): told of committed edits and deletions. */
+  readonly log: RoomLogReader;
   readonly ackLatency: Histogram;
   readonly counters: CommandCounters;
   core(): RoomCore;
@@ -208,6 +211,7 @@ export class RoomWriter {
     if (failHere && host.config.test.failReleaseStage === "state") throw new Error("test switch: injected failure before the state took the batch");
     const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
     host.core().commit(accepted);
+    host.log.committed(accepted);
     const reads = items.flatMap((item) => (item.kind === "read" ? [{ user: item.user, seq: item.seq }] : []));
     host.members.readsCommitted(reads);
     host.link.committed(

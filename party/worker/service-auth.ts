@@ -16,7 +16,7 @@
  * `internal` error naming the variable (HTTP 500; sockets: an error frame and close 1011).
  */
 import { jwtVerify, SignJWT } from "jose";
-import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
+import { IDENTITY_HEADER, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
 import { discardBody, errorResponse, refusedSocket } from "../adapters/http.ts";
 import { CLOSE, LIMITS, type Identity } from "../protocol/index.ts";
 import { boundedRequest, isHandshake, oversized, refuseFakeUpgrade } from "./http-limits.ts";
@@ -103,7 +103,12 @@ export async function callActor(
  * identity it asserts (it acts for a user it has already verified); anyone else needs a valid user token,
  * whose identity replaces whatever identity header came along (PROTOCOL I7).
  */
-export async function gateRequest(request: Request, lobby: { id: string; env: Record<string, unknown> }): Promise<Request | Response> {
+export async function gateRequest(
+  request: Request,
+  lobby: { id: string; env: Record<string, unknown> },
+  /** Requests the party answers without a token (a room's log reads, PROTOCOL R40): passed on with no identity. */
+  anonymous?: (request: Request) => boolean,
+): Promise<Request | Response> {
   const env = lobby.env;
   const config = checkConfig(env);
   if (!config.ok) {
@@ -124,10 +129,16 @@ export async function gateRequest(request: Request, lobby: { id: string; env: Re
   const checked = await stampCaller(request, env);
   // Bodies are read here, within the caller's bound, so no actor ever reads an unbounded one.
   if (isActorCall(checked)) return boundedRequest(checked, LIMITS.maxActorBodyBytes);
+  if (anonymous?.(request) && tokenFromRequest(request) === null) {
+    checked.headers.delete(IDENTITY_HEADER); // no identity but a verified one ever reaches an actor (PROTOCOL I7)
+    return boundedRequest(checked, LIMITS.maxRequestBodyBytes);
+  }
   const auth = await verifyToken(tokenFromRequest(request), env);
   if (!auth.ok) {
     await discardBody(checked); // the copy took the body over
-    return errorResponse(auth.code, auth.message);
+    const refused = errorResponse(auth.code, auth.message);
+    if (anonymous?.(request)) refused.headers.set("cache-control", "no-store"); // a log read's refusal is never cached (PROTOCOL R42)
+    return refused;
   }
   const bounded = await boundedRequest(checked, LIMITS.maxRequestBodyBytes);
   return bounded instanceof Response ? bounded : withIdentity(bounded, auth.identity);

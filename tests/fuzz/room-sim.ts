@@ -157,6 +157,9 @@ export const settingsArb: fc.Arbitrary<RoomSettings> = fc.record({
   whoMayPost: fc.oneof({ arbitrary: fc.constant("everyone" as const), weight: 9 }, { arbitrary: fc.constant("operators" as const), weight: 1 }),
   maxTextChars: fc.constantFrom(8, 4000),
   slowModeMs: fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(1000), weight: 1 }),
+  // The HTTP read settings (PROTOCOL R40, R41) decide nothing about commands.
+  public: fc.boolean(),
+  pollIntervalMs: fc.constant(1000),
 });
 
 const stepArb = (group: boolean): fc.Arbitrary<Step> =>
