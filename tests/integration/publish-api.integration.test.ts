@@ -90,9 +90,14 @@ describe("publish API", () => {
       assert.equal(refused.body.error.code, "forbidden");
       assert.match(refused.body.error.message, /user token cannot publish/);
     }
-    // The room's own publish route is for the worker's handler only: a user token there is refused too.
-    const direct = await server.fetchJson("/parties/room/guarded/publish", { method: "POST", token: await server.token("alice"), body: JSON.stringify({ ...body, clientId: "g1" }) });
-    assert.equal(direct.status, 403);
+    // The room's own publish route: a user token there is refused.
+    // It is for the worker's handler only: a user claiming to be an actor, with or without a made-up
+    // service token, is refused too (the worker strips the claim, PROTOCOL IB7).
+    for (const headers of [{}, { "x-kaiwa-caller": "actor" }, { "x-kaiwa-caller": "actor", "x-kaiwa-service-token": "forged" }]) {
+      const direct = await server.fetchJson("/parties/room/guarded/publish", { method: "POST", headers, token: await server.token("alice"), body: JSON.stringify({ author: BOT, text: "hello", clientId: "g1" }) });
+      assert.equal(direct.status, 403, JSON.stringify(direct.body));
+      assert.equal(direct.body.error.code, "forbidden");
+    }
     assert.equal(await lastSeqOf("guarded"), 0, "nothing was posted");
     // The rotated (second) key works as well.
     const rotated = await publish("rooms", body, OLD_KEY);
