@@ -182,6 +182,7 @@ describe("publish API", () => {
     ];
     const body = { author: BOT, text: "Maintenance at 03:00 UTC", targets };
     assert.equal(targets.length, PUBLISH_LIMITS.maxTargets);
+    const mark = server.logMark();
     const started = performance.now();
     const first = await publish("rooms", body);
     console.log(`publish: ${targets.length} targets answered in ${Math.round(performance.now() - started)} ms`);
@@ -223,6 +224,9 @@ describe("publish API", () => {
       if (original.ok) assert.deepEqual(result, { ...original, duplicate: true });
       else assert.equal(result.error.code, original.error.code);
     }
+    // Every failure was a typed answer, none an error in the runtime. (Checked before the sockets close:
+    // workerd logs "Network connection lost" for WebSocket responses whose client went away.)
+    assert.doesNotMatch(server.logSince(mark), /Uncaught|✘ \[ERROR\]|internal error|publish to .* failed/);
     for (const [index, room] of ROOMS.entries()) {
       assert.equal(await lastSeqOf(room), (index % 3) + 1, `${room}: the retry added nothing`);
       const { observed, socket } = watchers.get(room)!;
