@@ -227,6 +227,7 @@ describe("publish API", () => {
     // Every failure was a typed answer, none an error in the runtime. (Checked before the sockets close:
     // workerd logs "Network connection lost" for WebSocket responses whose client went away.)
     assert.doesNotMatch(server.logSince(mark), /Uncaught|✘ \[ERROR\]|internal error|publish to .* failed/);
+    assert.match(server.logSince(mark), /publish rooms by bot_deploy with key #1: 100 targets, 5 failed/, "one audit line per call");
     for (const [index, room] of ROOMS.entries()) {
       assert.equal(await lastSeqOf(room), (index % 3) + 1, `${room}: the retry added nothing`);
       const { observed, socket } = watchers.get(room)!;
