@@ -4,7 +4,7 @@
  * for a socket waits here, so the socket sees welcome, replay, then live events in order (PROTOCOL I5).
  */
 import type * as Party from "partykit/server";
-import { CLOSE, ConnectQuery, LIMITS, type ErrorFrame, type Identity, type WelcomeFrame } from "../protocol/index.ts";
+import { CLOSE, ConnectQuery, LIMITS, roomKind, type ErrorFrame, type Identity, type WelcomeFrame } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { KaiwaConfig } from "../config.ts";
@@ -63,7 +63,10 @@ export class RoomAdmission {
     if (!who) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
     if (!query.success) return host.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), CLOSE.protocolViolation);
-    if (!mayJoin(host.room.id, who)) return host.refuse(conn, errorFrame("forbidden", { message: "This is a direct conversation between two other users." }), CLOSE.forbidden);
+    if (!mayJoin(host.room.id, who)) {
+      const message = roomKind(host.roomId()) === "notices" ? "These are another user's notices." : "This is a direct conversation between two other users.";
+      return host.refuse(conn, errorFrame("forbidden", { message }), CLOSE.forbidden);
+    }
     const observing = query.data.observe === "1";
     const barred = host.admin.connectRefusal(who, observing);
     if (barred) return host.refuse(conn, barred.frame, barred.closeCode);

@@ -29,7 +29,14 @@ export async function publishRoute(host: PublishHost, request: Request): Promise
   const kind = roomKind(safeDecode(host.rawRoomId));
   // A DM is private to its two participants: a bot posts only into its own (`dm:alice:bot_support`).
   if (kind === "dm" && !mayJoin(host.rawRoomId, bot)) return errorResponse("forbidden", "A bot posts only into direct conversations it is part of.");
-  const result = await host.commands.runPublish(bot, { text, attachments }, clientId);
+  let result: Awaited<ReturnType<RoomCommands["runPublish"]>>;
+  try {
+    result = await host.commands.runPublish(bot, { text, attachments }, clientId);
+  } catch (error) {
+    // The write failed (PROTOCOL R3): nothing was stored, and the same clientId may be sent again.
+    console.error("publish: the room could not store the message", error);
+    return errorResponse("storage_failed", "The room could not store the message; retry with the same clientId.");
+  }
   if (!result.ok) return errorResponse(result.error.code, result.error.message);
   const { seq, ts, duplicate } = result.ack;
   return json({ seq, ts, ...(duplicate ? { duplicate: true } : {}) } satisfies Posted);

@@ -61,7 +61,7 @@ export async function handlePublish(request: Request, lobby: Party.FetchLobby, c
       const refused = roomIdRefusal(room);
       return { room, clientId, ...(refused ? failed("bad_frame", refused) : await post(room, clientId, message)) };
     });
-    return answer(results);
+    return answer(results, `rooms by ${message.author.id} with key #${auth.key + 1}`);
   }
   const parsed = PublishInboxesBody.safeParse(body);
   if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
@@ -72,7 +72,7 @@ export async function handlePublish(request: Request, lobby: Party.FetchLobby, c
     const room = noticesRoomId(user);
     return { user, clientId, room, ...(await post(room, clientId, message)) };
   });
-  return answer(results);
+  return answer(results, `inboxes by ${message.author.id} with key #${auth.key + 1}`);
 }
 
 /** Why a target room id cannot be posted to, checked before any actor is touched. */
@@ -113,8 +113,10 @@ function failed(code: ErrorCode, message: string): { ok: false; error: TargetErr
 }
 
 /** 200 when every target succeeded, 207 when any failed (PROTOCOL R62): partial failure is never a plain 200. */
-function answer<T extends { ok: boolean }>(results: T[]): Response {
+function answer<T extends { ok: boolean }>(results: T[], what: string): Response {
   const failedCount = results.filter((r) => !r.ok).length;
+  // One line per call, for the operator's audit: who published where (the key's position, never the key).
+  console.log(`publish ${what}: ${results.length} targets, ${failedCount} failed`);
   return json({ results, succeeded: results.length - failedCount, failed: failedCount }, failedCount > 0 ? 207 : 200);
 }
 

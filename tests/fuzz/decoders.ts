@@ -40,6 +40,7 @@ import {
 } from "../../party/protocol/index.ts";
 import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, RoomId as AdminRoomId, RoomReport } from "../../party/protocol/admin-schema.ts";
 import { checkFrame, decodeFrame, type Decoded } from "../../party/protocol/decode.ts";
+import { PublishInboxesBody, PublishRoomsBody, RoomPublishBody } from "../../party/protocol/publish-schema.ts";
 
 export class DecoderFailure extends Error {}
 function fail(message: string): never {
@@ -339,6 +340,9 @@ const queryArb = (keys: string[], valid: fc.Arbitrary<Record<string, string>>): 
     ),
   );
 
+/** A publish API author (PROTOCOL R61): a `bot_` id and a display name. */
+const botAuthorArb = fc.record({ id: idArb.map((id) => `bot_${id}`.slice(0, 64)), name: fc.string({ minLength: 1, maxLength: 20 }) });
+
 export const VALUE_DECODERS: ValueDecoder[] = [
   { name: "POST room/commands body (RoomCommandsBody)", schema: RoomCommandsBody, valid: fc.record({ items: fc.array(fc.record({ session: fc.string({ minLength: 1, maxLength: 80 }), command: fc.record({ type: fc.constant("send"), clientId: idArb, n: seqArb, text: textArb }) }), { minLength: 1, maxLength: 3 }) }) },
   { name: "POST room/read body (ReadBody)", schema: ReadBody, valid: fc.record({ seq: seqArb }) },
@@ -366,6 +370,9 @@ export const VALUE_DECODERS: ValueDecoder[] = [
     schema: ModerateBody,
     valid: fc.oneof(fc.record({ user: idArb, action: fc.constantFrom("ban", "mute"), durationMs: fc.integer({ min: 1, max: 365 * 24 * 3_600_000 }) }), fc.record({ user: idArb, action: fc.constantFrom("unban", "unmute") })),
   },
+  { name: "POST /publish/rooms body (PublishRoomsBody)", schema: PublishRoomsBody, valid: fc.record({ author: botAuthorArb, text: textArb, targets: fc.array(fc.record({ room: fc.string({ minLength: 1, maxLength: 20 }), clientId: idArb }), { minLength: 1, maxLength: 3 }) }) },
+  { name: "POST /publish/inboxes body (PublishInboxesBody)", schema: PublishInboxesBody, valid: fc.record({ author: botAuthorArb, text: textArb, targets: fc.array(fc.record({ user: idArb, clientId: idArb }), { minLength: 1, maxLength: 3 }) }) },
+  { name: "POST room/publish body (RoomPublishBody)", schema: RoomPublishBody, valid: fc.record({ author: botAuthorArb, text: textArb, clientId: idArb }) },
   { name: "POST directory report body (RoomReport)", schema: RoomReport, valid: fc.constant(ROOM_REPORT) },
   { name: "admin API room path segment (RoomId, admin-schema.ts)", schema: AdminRoomId, valid: fc.oneof(roomIdArb, fc.string({ maxLength: 130, unit: "binary" })) },
   { name: "JWT payload (TokenClaims)", schema: TokenClaims, valid: fc.record({ sub: idArb, name: fc.string({ minLength: 1, maxLength: 80 }), role: fc.constant("operator") }, { requiredKeys: ["sub"] }) },

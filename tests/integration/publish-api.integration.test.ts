@@ -19,7 +19,8 @@ import type { RoomEvent } from "../../party/protocol/index.ts";
 const KEY = "pk_test_" + "a1b2c3d4".repeat(5);
 const OLD_KEY = "pk_rotated_" + "z9y8x7w6".repeat(5);
 const BOT = { id: "bot_deploy", name: "Deploy bot" };
-const ROOMS = Array.from({ length: 24 }, (_, i) => `pub-${i}`);
+/** With the six other targets below, a call at the fan-out bound exactly (PROTOCOL R62). */
+const ROOMS = Array.from({ length: 94 }, (_, i) => `pub-${i}`);
 
 let server: DevServer;
 /** The first calls' bodies and answers, retried after a restart by the last test. */
@@ -90,9 +91,15 @@ describe("publish API", () => {
       assert.equal(refused.body.error.code, "forbidden");
       assert.match(refused.body.error.message, /user token cannot publish/);
     }
-    // The room's own publish route is for the worker's handler only: a user token there is refused too.
-    const direct = await server.fetchJson("/parties/room/guarded/publish", { method: "POST", token: await server.token("alice"), body: JSON.stringify({ ...body, clientId: "g1" }) });
-    assert.equal(direct.status, 403);
+    // The room's own publish route: a user token there is refused.
+    // It is for the worker's handler only: a user claiming to be an actor, with or without a made-up
+    // service token, is refused too (the worker strips the claim, PROTOCOL IB7).
+    const posing: Array<Record<string, string>> = [{}, { "x-kaiwa-caller": "actor" }, { "x-kaiwa-caller": "actor", "x-kaiwa-service-token": "forged" }];
+    for (const headers of posing) {
+      const direct = await server.fetchJson("/parties/room/guarded/publish", { method: "POST", headers, token: await server.token("alice"), body: JSON.stringify({ author: BOT, text: "hello", clientId: "g1" }) });
+      assert.equal(direct.status, 403, JSON.stringify(direct.body));
+      assert.equal(direct.body.error.code, "forbidden");
+    }
     assert.equal(await lastSeqOf("guarded"), 0, "nothing was posted");
     // The rotated (second) key works as well.
     const rotated = await publish("rooms", body, OLD_KEY);
@@ -133,21 +140,25 @@ describe("publish API", () => {
     assert.equal(wrongMethod.status, 405);
     assert.equal(await lastSeqOf("untouched"), 0, "nothing was posted");
     assert.equal(await lastSeqOf("over-1"), 0, "nothing was posted");
+    // The next valid call gets lastSeq + 1: the refusals left no trace.
+    const valid = await publish("rooms", { author: BOT, text: "x", targets: [target] });
+    assert.deepEqual([valid.status, valid.body.results[0].seq], [200, 1]);
   });
 
   it("posts into many rooms in one call, real clients receive it by (room, seq), failing targets fail alone, and a retry adds nothing (PROTOCOL R61, R62, R64, I3)", async () => {
     const operator = await server.token("root", { operator: true });
     // Rooms with some traffic of their own first, so the bot's seq is not trivially 1.
-    const watchers = new Map<string, Watcher>();
-    for (const room of ROOMS) watchers.set(room, await watch(room, "alice"));
-    for (const [index, room] of ROOMS.entries()) {
-      const { socket, observed } = watchers.get(room)!;
-      for (let n = 1; n <= index % 3; n++) {
-        socket.send({ type: "send", clientId: `own-${n}`, n, text: `alice ${n}` });
-        observed.sent.push(`own-${n}`);
-      }
-      await waitFor(() => observed.acks.size === index % 3, 10_000, `acks in ${room}`);
-    }
+    const watchers = new Map<string, Watcher>(await Promise.all(ROOMS.map(async (room) => [room, await watch(room, "alice")] as const)));
+    await Promise.all(
+      ROOMS.map(async (room, index) => {
+        const { socket, observed } = watchers.get(room)!;
+        for (let n = 1; n <= index % 3; n++) {
+          socket.send({ type: "send", clientId: `own-${n}`, n, text: `alice ${n}` });
+          observed.sent.push(`own-${n}`);
+        }
+        await waitFor(() => observed.acks.size === index % 3, 20_000, `acks in ${room}`);
+      }),
+    );
     // A room where an operator banned the bot; a group the bot belongs to; one it does not; one never made.
     const moderated = await server.fetchJson("/admin/rooms/pub-banned/moderate", { method: "POST", token: operator, body: JSON.stringify({ user: BOT.id, action: "ban", durationMs: 3_600_000 }) });
     assert.equal(moderated.status, 200, JSON.stringify(moderated.body));
@@ -170,7 +181,11 @@ describe("publish API", () => {
       { room: "g:withbot", clientId: "maint-group" },
     ];
     const body = { author: BOT, text: "Maintenance at 03:00 UTC", targets };
+    assert.equal(targets.length, PUBLISH_LIMITS.maxTargets);
+    const mark = server.logMark();
+    const started = performance.now();
     const first = await publish("rooms", body);
+    console.log(`publish: ${targets.length} targets answered in ${Math.round(performance.now() - started)} ms`);
     assert.equal(first.status, 207, JSON.stringify(first.body));
     assert.equal(first.body.results.length, targets.length);
     assert.deepEqual(first.body.results.map((r: any) => [r.room, r.clientId]), targets.map((t) => [t.room, t.clientId]), "one result per target, in order");
@@ -209,6 +224,10 @@ describe("publish API", () => {
       if (original.ok) assert.deepEqual(result, { ...original, duplicate: true });
       else assert.equal(result.error.code, original.error.code);
     }
+    // Every failure was a typed answer, none an error in the runtime. (Checked before the sockets close:
+    // workerd logs "Network connection lost" for WebSocket responses whose client went away.)
+    assert.doesNotMatch(server.logSince(mark), /Uncaught|✘ \[ERROR\]|internal error|publish to .* failed/);
+    assert.match(server.logSince(mark), /publish rooms by bot_deploy with key #1: 100 targets, 5 failed/, "one audit line per call");
     for (const [index, room] of ROOMS.entries()) {
       assert.equal(await lastSeqOf(room), (index % 3) + 1, `${room}: the retry added nothing`);
       const { observed, socket } = watchers.get(room)!;
@@ -254,6 +273,14 @@ describe("publish API", () => {
     await waitFor(() => pushes.some((p) => p.user === "dave" && p.room === "notices:dave"), 15_000, "a push for dave");
     assert.ok(!pushes.some((p) => p.user === "carol"), "online users get no push");
 
+    // Reading it on one device clears the unread count on every device (PROTOCOL IB4).
+    const [phone, laptop] = carolDevices as [RawSocket, RawSocket];
+    const mark = laptop.frames.length;
+    phone.send({ type: "read", room: "notices:carol", seq: 1, requestId: "r1" });
+    assert.equal((await phone.next((f) => f.type === "read" && f.requestId === "r1")).readSeq, 1);
+    const cleared = await laptop.next((f) => f.type === "conversation" && f.conversation.room === "notices:carol", 10_000, mark);
+    assert.equal(cleared.conversation.unread, 0);
+
     // The retry answers the original seqs; carol's devices see nothing new.
     answered.push({ route: "inboxes", body, results: first.body.results });
     const framesBefore = carolDevices.map((d) => d.frames.filter((f) => f.type === "events").length);
@@ -278,7 +305,8 @@ describe("publish API", () => {
     own.send({ type: "send", clientId: "mine", n: 1, text: "can I?" });
     assert.equal((await own.next((f) => f.type === "error" && f.ref === "mine")).code, "forbidden");
     const eve = await rawSocket(server, "notices:carol", { token: await server.token("eve"), session: "e1" });
-    assert.equal((await eve.next((f) => f.type === "error")).code, "forbidden");
+    const refused = await eve.next((f) => f.type === "error");
+    assert.deepEqual([refused.code, refused.message], ["forbidden", "These are another user's notices."]);
     assert.equal(await closedWithin(eve, 5_000), 4003);
     assert.equal(await lastSeqOf("notices:carol", "carol"), 1);
     for (const socket of [...carolDevices, daveDevice, own]) socket.ws.close();
