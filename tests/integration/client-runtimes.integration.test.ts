@@ -142,3 +142,35 @@ test("headless Chromium, on a page that imports the built bundle; its search is 
     await browser.close();
   }
 });
+
+test("PROTOCOL R70: search answers a cross-origin preflight, and its answers, errors included, are readable from any origin", async () => {
+  const preflight = await fetch(`${server.url}/archive/search?q=x`, {
+    method: "OPTIONS",
+    headers: { origin: "https://app.example", "access-control-request-method": "GET", "access-control-request-headers": "authorization" },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+  assert.equal(preflight.headers.get("access-control-allow-methods"), "GET");
+  assert.equal(preflight.headers.get("access-control-allow-headers"), "authorization");
+  assert.equal(preflight.headers.get("access-control-allow-credentials"), null, "never credentials: the token is the only one");
+  const refused = await fetch(`${server.url}/archive/search?q=x`, { headers: { origin: "https://app.example", authorization: "Bearer not-a-token" } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get("access-control-allow-origin"), "*");
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "unauthorized");
+  // Only search: the admin API stays same-origin.
+  const admin = await fetch(`${server.url}/admin/rooms`, { headers: { origin: "https://app.example" } });
+  assert.equal(admin.headers.get("access-control-allow-origin"), null);
+});
+
+test("the client's search() turns refusals into typed errors and changes nothing (PROTOCOL R70, R14a)", async () => {
+  const { search, KaiwaError } = await import("../../client/index.ts");
+  const token = await server.token("zed");
+  await assert.rejects(search({ host: server.host, token, q: "" }), (error: unknown) => error instanceof KaiwaError && error.code === "bad_frame" && !error.retryable);
+  await assert.rejects(search({ host: server.host, token, q: "x", limit: 51 }), (error: unknown) => error instanceof KaiwaError && error.code === "bad_frame");
+  await assert.rejects(search({ host: server.host, token: "nope", q: "x" }), (error: unknown) => error instanceof KaiwaError && error.code === "unauthorized");
+  // A getter is called for each search (a fresh token), and a user in no room finds nothing.
+  let calls = 0;
+  const page = await search({ host: server.host, token: () => (calls++, token), q: "m137" });
+  assert.deepEqual(page, { results: [], nextCursor: null });
+  assert.equal(calls, 1);
+});
