@@ -38,8 +38,11 @@ test("the browser bundle holds no Node built-in and none of classic zod (whose c
 });
 
 test("package.json exports kaiwa/client and kaiwa/protocol as ESM with declarations, all of which the build writes", () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { types: string; default: string }> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { types: string; default: string }>; files?: string[]; scripts: Record<string, string> };
   assert.deepEqual(Object.keys(pkg.exports).sort(), ["./client", "./protocol"]);
+  // dist/ is gitignored, which npm pack would honour without `files`; prepack builds it first.
+  assert.ok(pkg.files?.includes("dist"), "package.json files lists dist");
+  assert.match(pkg.scripts.prepack ?? "", /npm run build/);
   for (const [name, target] of Object.entries(pkg.exports)) {
     for (const file of [target.types, target.default]) {
       assert.match(file, /^\.\/dist\//, `${name}: ${file}`);
