@@ -30,7 +30,7 @@ import { realSchedule } from "./timers.ts";
 export type { ConversationPage, DmResult, KaiwaInboxEvents, KaiwaInboxOptions, ReadResult, RoomEventOf } from "./inbox-types.ts";
 
 /** The inbox answers a read with a `read` frame only when it names a requestId; ours always do. */
-const ReadRequest = z.required(ReadCommand, { requestId: true });
+const ReadRequest = z.extend(ReadCommand, { requestId: ReadCommand.shape.requestId.def.innerType });
 type ReadFrame = z.infer<typeof ReadRequest>;
 type ListFrame = Extract<InboxClientFrame, { type: "list" }>;
 
