@@ -241,12 +241,16 @@ test("PROTOCOL §7: an inbox admits at most maxSocketsPerUser devices; a device 
   // Frames: a burst past socketFrameBurst, none of them waiting for anything.
   const flooder = devices[1]!;
   const flood = LIMITS.socketFrameBurst + 50;
+  const floodStarted = Date.now();
   for (let i = 0; i < flood; i++) flooder.send({ type: "list", requestId: `l${i}`, limit: 1 });
   const limited = await flooder.next((f) => f.type === "error" && f.code === "rate_limited", 10_000);
+  // The bucket refills while the flood is read: on a loaded machine that takes a while, so the bound is
+  // the burst plus what the refill rate gave during that time.
+  const refilled = Math.ceil(((Date.now() - floodStarted) / 1000) * LIMITS.socketFramesPerSecond);
   assert.ok(limited.retryAfterMs > 0);
   assert.equal(await closedWithin(flooder, 10_000), 4029);
   const answered = flooder.frames.filter((f) => f.type === "list").length;
-  assert.ok(answered <= LIMITS.socketFrameBurst + 5 && answered >= LIMITS.socketFrameBurst - 5, `${answered} lists answered`);
+  assert.ok(answered <= LIMITS.socketFrameBurst + refilled + 5 && answered >= LIMITS.socketFrameBurst - 5, `${answered} lists answered (burst ${LIMITS.socketFrameBurst}, ${refilled} refilled)`);
   // The other devices are unaffected.
   const other = devices[2]!;
   const from = other.frames.length;
