@@ -3,7 +3,7 @@ import {
   HistoryRequest,
   LIMITS,
   type AckFrame,
-  type Attachment,
+  type AttachmentRef,
   type ClientFrame,
   type ErrorFrame,
   type Role,
@@ -94,7 +94,7 @@ export class KaiwaRoom {
     this.#emitter.off(name, handler);
   }
 
-  send(text: string, options: { attachments?: Attachment[] } = {}): Promise<SendResult> {
+  send(text: string, options: { attachments?: AttachmentRef[] } = {}): Promise<SendResult> {
     return this.#command(options.attachments ? { type: "send", text, attachments: options.attachments } : { type: "send", text });
   }
 

@@ -127,6 +127,10 @@ export type TestSwitches = {
   readonly archiveLoseReplyAt: number;
   /** The directory answers each report this many ms late (proves no ack waits for it). */
   readonly directoryDelayMs: number;
+  /** PROTOCOL R33: an unattached upload's time to live, ms (0: LIMITS.uploadTtlMs), so a test sees the cleanup. */
+  readonly uploadTtlMs: number;
+  /** PROTOCOL R30, R32: presigned URLs last this many seconds (0: the LIMITS defaults), so a test sees one expire. */
+  readonly presignSeconds: number;
 };
 
 /** What every actor runs with outside test mode. */
@@ -141,6 +145,8 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   holdNotify: false,
   archiveLoseReplyAt: 0,
   directoryDelayMs: 0,
+  uploadTtlMs: 0,
+  presignSeconds: 0,
 });
 
 type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchema<number | boolean | string>; rule: string; meaning: string };
@@ -156,6 +162,8 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_HOLD_NOTIFY: { field: "holdNotify", schema: flag(), rule: '"1" or "0"', meaning: "rooms never notify inboxes, as if they died right after the write" },
   KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: { field: "archiveLoseReplyAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth drain transaction commits, then acts as if its reply was lost" },
   KAIWA_TEST_DIRECTORY_DELAY_MS: { field: "directoryDelayMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "the directory answers each room report this late" },
+  KAIWA_TEST_UPLOAD_TTL_MS: { field: "uploadTtlMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "an unattached upload's time to live (default 24 h)" },
+  KAIWA_TEST_PRESIGN_SECONDS: { field: "presignSeconds", schema: wholeNumber(0, 604_800), rule: "whole number of s from 0 to 604800", meaning: "how long presigned upload and download URLs last (default 15 and 5 minutes)" },
 };
 
 const testModeSchema = flag();

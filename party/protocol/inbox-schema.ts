@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
-import { Ack, Attachment, Author, ClientId, ErrorFrame, RoomEvent, Seq, UserId } from "./schema.ts";
+import { Ack, AttachmentRef, Author, ClientId, ErrorFrame, RoomEvent, Seq, UserId } from "./schema.ts";
 
 /** Room ids as they appear in conversation lists: `dm:<a>:<b>` or a group/room id. */
 export const RoomId = z.string().min(1).max(LIMITS.maxRoomIdChars).regex(/^[A-Za-z0-9_:-]+$/, "only letters, digits, _, - and :");
@@ -21,7 +21,7 @@ export const DmCommand = z.object({
   clientId: ClientId,
   n: z.number().int().positive(),
   text: z.string(),
-  attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
+  attachments: z.array(AttachmentRef).max(LIMITS.maxAttachments).optional(),
 });
 /** Mark everything up to `seq` in `room` read (PROTOCOL I6: only forward, never past the room's lastSeq). */
 export const ReadCommand = z.object({ type: z.literal("read"), room: RoomId, seq: Seq, requestId: RequestId.optional() });
@@ -137,7 +137,7 @@ const DmAsRoomCommand = z.object({
   clientId: ClientId,
   n: z.number().int().positive(),
   text: z.string(),
-  attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
+  attachments: z.array(AttachmentRef).max(LIMITS.maxAttachments).optional(),
 });
 export const RoomCommandResult = z.union([z.object({ ack: Ack }), z.object({ error: ErrorFrame })]);
 export type RoomCommandResult = z.infer<typeof RoomCommandResult>;

@@ -16,14 +16,24 @@ export const ClientId = idString(LIMITS.maxClientIdChars);
 export const SessionId = idString(LIMITS.maxSessionIdChars);
 export const Seq = z.number().int().positive();
 
-/** Reserved for the media issue: a stored file referenced from a message. */
+/** An upload's id: random, unguessable, the name of its object in storage (PROTOCOL R30). */
+export const UploadId = z.string().regex(/^[A-Za-z0-9_-]{24}$/, "an upload id is 24 letters, digits, _ or -");
+/**
+ * A stored file in a message, as the room wrote it after checking the object (PROTOCOL R31): `type` is the
+ * sniffed type (equal to the declared one), `width`/`height` for images. Downloads go through the room's
+ * `files/<id>` route (PROTOCOL R32), so no URL is stored: a signed one would expire.
+ */
 export const Attachment = z.object({
-  id: z.string().min(1).max(128),
-  url: z.string().url().max(2048),
+  id: UploadId,
   name: z.string().max(256),
-  mime: z.string().max(128),
+  type: z.string().max(128),
   size: z.number().int().nonnegative(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
 });
+/** What a command names: an upload made in this room by this user (PROTOCOL R31); the room fills in the rest. */
+export const AttachmentRef = z.object({ upload: UploadId });
+export type AttachmentRef = z.infer<typeof AttachmentRef>;
 export type Attachment = z.infer<typeof Attachment>;
 
 /** Who did something, stamped by the room from the verified token (PROTOCOL I7), never read from a frame. */
@@ -38,7 +48,7 @@ export const SendCommand = z.object({
   type: z.literal("send"),
   ...commandBase,
   text: z.string(),
-  attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
+  attachments: z.array(AttachmentRef).max(LIMITS.maxAttachments).optional(),
 });
 export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
 export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
@@ -266,6 +276,8 @@ export const ROOM_SETTING_RANGES = {
   messagesPerSecond: [0, 100_000],
   /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
   messageBurst: [1, 100_000],
+  /** PROTOCOL R30: the largest file a member may upload to this room, in bytes; 0 turns uploads off. */
+  maxUploadBytes: [0, LIMITS.maxUploadBytesCeiling],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -275,6 +287,7 @@ const settingFields = {
   slowModeMs: z.number().int().min(ROOM_SETTING_RANGES.slowModeMs[0]).max(ROOM_SETTING_RANGES.slowModeMs[1]),
   messagesPerSecond: z.number().int().min(ROOM_SETTING_RANGES.messagesPerSecond[0]).max(ROOM_SETTING_RANGES.messagesPerSecond[1]),
   messageBurst: z.number().int().min(ROOM_SETTING_RANGES.messageBurst[0]).max(ROOM_SETTING_RANGES.messageBurst[1]),
+  maxUploadBytes: z.number().int().min(ROOM_SETTING_RANGES.maxUploadBytes[0]).max(ROOM_SETTING_RANGES.maxUploadBytes[1]),
 };
 
 export const RoomSettings = z.object({
@@ -283,6 +296,7 @@ export const RoomSettings = z.object({
   slowModeMs: settingFields.slowModeMs.default(0),
   messagesPerSecond: settingFields.messagesPerSecond.optional(),
   messageBurst: settingFields.messageBurst.optional(),
+  maxUploadBytes: settingFields.maxUploadBytes.default(LIMITS.maxUploadBytes),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

@@ -8,7 +8,8 @@
  * - room/writer.ts: the group commit, releasing durable batches, repair after failures (PROTOCOL I2, R2, R3, R3a);
  * - room/members.ts: reads, receipts, presence, typing, membership cut-offs (PROTOCOL I6, R14, R15);
  * - room/http-routes.ts and room/admin.ts: the HTTP routes and operator tools;
- * - room/inbox-link.ts and archive/outbox.ts: notifying members' inboxes and draining to Postgres (PROTOCOL I9).
+ * - room/inbox-link.ts and archive/outbox.ts: notifying members' inboxes and draining to Postgres (PROTOCOL I9);
+ * - room/uploads.ts and room/media-janitor.ts: files in messages and their removal (PROTOCOL R30-R33).
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
@@ -40,6 +41,8 @@ import { RoomHttp } from "./http-routes.ts";
 import { RoomHistory } from "./history.ts";
 import { RoomInbound } from "./inbound.ts";
 import { roomStats } from "./stats.ts";
+import { RoomUploads } from "./uploads.ts";
+import { MediaJanitor } from "./media-janitor.ts";
 import type { CommandCounters, Conn, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
@@ -77,6 +80,8 @@ export default class RoomServer implements Party.Server {
   private readonly inbound: RoomInbound;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
+  readonly uploads: RoomUploads;
+  readonly janitor: MediaJanitor;
   readonly reporter: ReturnType<typeof directoryReporter>;
 
   constructor(readonly room: Party.Room) {
@@ -86,6 +91,8 @@ export default class RoomServer implements Party.Server {
     this.link = new RoomInboxLink(room, () => this.core, this.config, this.alarms);
     this.archive = new RoomArchive(room.storage, archiveSettings(this.config), () => this.core, this.alarms);
     this.reporter = directoryReporter(room, () => this.admin.report(), this.config.directory);
+    this.uploads = new RoomUploads({ room, config: this.config, core: () => this.core, scheduled: (at) => this.janitor.schedule(at) });
+    this.janitor = new MediaJanitor(room.storage, this.uploads, this.alarms);
     const shared = {
       room,
       core: () => this.core,
@@ -119,10 +126,11 @@ export default class RoomServer implements Party.Server {
       counters: this.counters,
       broadcast: (frame, skip) => this.admission.broadcast(frame, skip),
       reload: () => this.reloadState(),
+      filesFreed: () => this.janitor.schedule(Date.now()),
     });
     this.flow = new RoomFlow(this.config, () => this.core);
     this.expiry = new TokenExpiry({ room, cutOff: (conn, code, reason) => this.writer.cutOff(conn, code, reason), wakeAt: (at) => void this.alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)) });
-    this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, counters: this.counters, queued: () => this.tasks.queued });
+    this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, uploads: this.uploads, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
     this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
@@ -135,6 +143,7 @@ export default class RoomServer implements Party.Server {
       link: this.link,
       members: this.members,
       commands: this.commands,
+      uploads: this.uploads,
       stats: () => this.stats(),
       updateSettings: (patch) => this.updateSettings(patch),
     });
@@ -155,7 +164,8 @@ export default class RoomServer implements Party.Server {
   async onStart() {
     this.canonicalId = (await this.resolveRoomId()) ?? "";
     this.core = await this.loadCore();
-    await Promise.all([this.archive.load(), this.alarms.load()]);
+    await Promise.all([this.archive.load(), this.alarms.load(), this.uploads.load()]);
+    await this.janitor.load(); // after the alarm clock: removals owed before a restart are scheduled again (PROTOCOL R33)
     this.members.reindex();
     this.expiry.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
@@ -173,6 +183,7 @@ export default class RoomServer implements Party.Server {
     this.alarms.fired();
     this.archive.wake();
     this.link.wake();
+    this.janitor.wake();
     setTimeout(() => this.expiry.fire(), 0); // after the handler: sockets are safe to touch again
   }
 
@@ -211,7 +222,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -280,6 +291,7 @@ export default class RoomServer implements Party.Server {
     this.tasks.enqueue(async () => {
       await this.writer.idle();
       this.core = await this.loadCore();
+      await this.uploads.load(); // slots taken by the failed batch are free again: only what is durable counts
       await this.link.reset().catch((error) => console.error("reloading the inbox link failed", error)); // rebuilt from what was stored
       this.writer.repaired();
     });

@@ -5,6 +5,8 @@ import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomWriter } from "./writer.ts";
 import type { CommandCounters } from "./types.ts";
+import type { RoomUploads } from "./uploads.ts";
+import type { MediaJanitor } from "./media-janitor.ts";
 
 export type StatsSources = {
   room: Party.Room;
@@ -14,10 +16,12 @@ export type StatsSources = {
   link: RoomInboxLink;
   writer: RoomWriter;
   archive: RoomArchive;
+  uploads: RoomUploads;
+  janitor: MediaJanitor;
   tasksQueued: number;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, tasksQueued }: StatsSources) {
+export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued }: StatsSources) {
   let connections = 0;
   for (const _ of room.getConnections()) connections++;
   const written = writer.stats();
@@ -42,5 +46,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
       stalls: written.stalls,
     },
     archive: archive.stats(core.committedSeq),
+    // Files in messages (PROTOCOL R30-R33): bytes and files attached and not deleted, and the removal queue.
+    storage: { ...uploads.stats(), removals: janitor.stats() },
   };
 }

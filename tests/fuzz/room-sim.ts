@@ -157,6 +157,7 @@ export const settingsArb: fc.Arbitrary<RoomSettings> = fc.record({
   whoMayPost: fc.oneof({ arbitrary: fc.constant("everyone" as const), weight: 9 }, { arbitrary: fc.constant("operators" as const), weight: 1 }),
   maxTextChars: fc.constantFrom(8, 4000),
   slowModeMs: fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(1000), weight: 1 }),
+  maxUploadBytes: fc.constant(25 * 1024 * 1024),
 });
 
 const stepArb = (group: boolean): fc.Arbitrary<Step> =>
@@ -349,7 +350,7 @@ export class RoomSim {
         const n = "rel" in step.n ? (this.model.lastN.get(key) ?? 0) + step.n.rel : step.n.abs;
         const c = step.c;
         const raw: Record<string, unknown> = { type: c.type, clientId: this.clientId(step.cid), n };
-        if (c.type === "send") Object.assign(raw, { text: this.text(c.text), ...(c.attach ? { attachments: [{ id: "a1", url: "https://example.com/a.png", name: "a.png", mime: "image/png", size: 1 }] } : {}) });
+        if (c.type === "send") Object.assign(raw, { text: this.text(c.text), ...(c.attach ? { attachments: [{ upload: "a1a1a1a1a1a1a1a1a1a1a1a1" }] } : {}) });
         if (c.type === "edit") Object.assign(raw, { target: this.target(c.target, step.user), text: this.text(c.text) });
         if (c.type === "delete") Object.assign(raw, { target: this.target(c.target, step.user) });
         if (c.type === "group.create") Object.assign(raw, { title: c.title, members: c.members });
@@ -411,7 +412,9 @@ export class RoomSim {
     const before = canonical(this.core);
     let outcome: Outcome;
     try {
-      outcome = this.core.handle(command, who, session, loaded);
+      // The shell checks the uploads before the core decides (PROTOCOL R31); the core sees what it found.
+      const files = command.type === "send" ? command.attachments?.map((ref) => ({ id: ref.upload, name: "a.png", type: "image/png", size: 1 })) : undefined;
+      outcome = this.core.handle(command, who, session, loaded, files);
     } catch (error) {
       throw new FuzzFailure(`handle threw on a schema-valid command ${JSON.stringify(command)}: ${String(error)}`);
     }
