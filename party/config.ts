@@ -36,7 +36,7 @@ import {
 /** The archive's database: `KAIWA_DATABASE_URL`, and a local bridge for dev and tests (`KAIWA_DB_WS_PROXY`). */
 export type ArchiveConfig = { url: string; wsProxy?: string };
 /**
- * S3-compatible object storage for files in messages (PROTOCOL R30): Cloudflare R2 in production, the embedded
+ * S3-compatible object storage for files in messages (PROTOCOL R30): Cloudflare's in production, the embedded
  * server in dev and tests. Objects are addressed path-style: `<endpoint>/<bucket>/<key>`.
  */
 export type S3Config = { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string; region: string };
@@ -188,11 +188,11 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_ARCHIVE_DELAY_MS: spec(milliseconds(0), String(ARCHIVE_DEFAULTS.drainDelayMs), "whole number of ms >= 0", "delay from a commit to its drain"),
     KAIWA_ARCHIVE_RETRY_BASE_MS: spec(milliseconds(1), String(ARCHIVE_DEFAULTS.retryBaseMs), "whole number of ms >= 1", "drain retry backoff: first delay, doubling"),
     KAIWA_ARCHIVE_RETRY_CAP_MS: spec(milliseconds(1), String(ARCHIVE_DEFAULTS.retryCapMs), "whole number of ms >= 1 and >= KAIWA_ARCHIVE_RETRY_BASE_MS", "drain retry backoff: cap"),
-    KAIWA_S3_ENDPOINT: spec(origin(), "unset (no uploads)", "http(s) origin, no path; set with the other KAIWA_S3_* variables", "S3-compatible storage for files (R2: https://<account>.r2.cloudflarestorage.com)"),
+    KAIWA_S3_ENDPOINT: spec(origin(), "unset (no uploads)", "http(s) origin, no path; set with the other KAIWA_S3_* variables", "S3-compatible storage for files (Cloudflare: https://<account>.r2.cloudflarestorage.com)"),
     KAIWA_S3_BUCKET: spec(bucketName(), "unset", "a bucket name (3-63 of a-z, 0-9, . and -)", "the bucket files go to; keep it private"),
-    KAIWA_S3_ACCESS_KEY_ID: spec(secretString(), "unset", "non-empty string", "access key id for the bucket (R2: an API token's key id)"),
+    KAIWA_S3_ACCESS_KEY_ID: spec(secretString(), "unset", "non-empty string", "access key id for the bucket (Cloudflare: an API token's key id)"),
     KAIWA_S3_SECRET_ACCESS_KEY: spec(secretString(), "unset", "non-empty string", "secret access key for the bucket"),
-    KAIWA_S3_REGION: spec(bucketName(), "auto", "a region name (R2: auto)", "the region URLs are signed for"),
+    KAIWA_S3_REGION: spec(bucketName(), "auto", "a region name (Cloudflare: auto)", "the region URLs are signed for"),
   });
 }
 

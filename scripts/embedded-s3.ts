@@ -2,7 +2,7 @@
  * The embedded S3-compatible server for `npm run dev` and the tests: a real S3-protocol server
  * (`@20minutes/s3rver`, the maintained fork of s3rver that verifies SigV4 signatures, presigned URLs
  * included), persisted on disk, so uploads, checks, downloads and removals run the same requests as on
- * Cloudflare R2. Like a private R2 bucket it refuses every unsigned request: nobody lists or fetches an
+ * Cloudflare's object storage. Like a private bucket there it refuses every unsigned request: nobody lists or fetches an
  * object without a URL the room signed (PROTOCOL R32).
  */
 import { mkdirSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * S3-compatible object storage at the edge (PROTOCOL R30-R33): presigned URLs for the client's direct upload
  * and download, and the room's own checks and removals. Signing is SigV4 by `aws4fetch` (web-standard
- * crypto, runs in workerd), never hand-written. Cloudflare R2 in production; the embedded S3 server
+ * crypto, runs in workerd), never hand-written. Cloudflare's object storage in production; the embedded S3 server
  * (scripts/embedded-s3.ts) in dev and tests, so the same requests run everywhere.
  */
 import { AwsClient } from "aws4fetch";

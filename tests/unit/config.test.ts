@@ -339,6 +339,8 @@ describe("test switches", () => {
       holdNotify: false,
       archiveLoseReplyAt: 0,
       directoryDelayMs: 0,
+      uploadTtlMs: 0,
+      presignSeconds: 0,
     });
     assert.ok(Object.isFrozen(off));
   });
@@ -358,6 +360,8 @@ describe("test switches", () => {
     KAIWA_TEST_HOLD_NOTIFY: ["1", true, "holdNotify", "yes"],
     KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: ["1", 1, "archiveLoseReplyAt", "first"],
     KAIWA_TEST_DIRECTORY_DELAY_MS: ["120000", 120_000, "directoryDelayMs", "1e5"],
+    KAIWA_TEST_UPLOAD_TTL_MS: ["4000", 4_000, "uploadTtlMs", "4s"],
+    KAIWA_TEST_PRESIGN_SECONDS: ["2", 2, "presignSeconds", "604801"],
   };
 
   it("the table covers every switch", () => {
