@@ -26,12 +26,12 @@ export type EmbeddedS3 = {
   stop(): Promise<void>;
 };
 
-export type StoreFaults = { readDelayMs: number; failDeletes: boolean };
+export type StoreFaults = { readDelayMs: number; failDeletes: boolean; dropPuts: number };
 
 export async function startEmbeddedS3(directory: string, port = 0): Promise<EmbeddedS3> {
   mkdirSync(directory, { recursive: true });
   const server = new S3rver({ address: "127.0.0.1", port, silent: true, directory, configureBuckets: [{ name: EMBEDDED_BUCKET, configs: [CORS] }] });
-  const faults: StoreFaults = { readDelayMs: 0, failDeletes: false };
+  const faults: StoreFaults = { readDelayMs: 0, failDeletes: false, dropPuts: 0 };
   refuseUnsigned(server);
   injectFaults(server, faults);
   const address = await server.run();
@@ -56,10 +56,18 @@ function refuseUnsigned(server: S3rver): void {
   });
 }
 
-/** Off unless a test turns them on: HEAD and GET wait `readDelayMs`; DELETE answers 503 while `failDeletes`. */
+/**
+ * Off unless a test turns them on: HEAD and GET wait `readDelayMs`; DELETE answers 503 while `failDeletes`;
+ * the next `dropPuts` PUTs lose their connection before an answer (a network drop mid-upload).
+ */
 function injectFaults(server: S3rver, faults: StoreFaults): void {
   server.middleware.unshift(async (ctx, next) => {
     if ((ctx.method === "HEAD" || ctx.method === "GET") && faults.readDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.readDelayMs));
+    if (ctx.method === "PUT" && faults.dropPuts > 0) {
+      faults.dropPuts--;
+      ctx.req.socket.destroy();
+      return;
+    }
     if (ctx.method === "DELETE" && faults.failDeletes) {
       ctx.status = 503;
       ctx.body = "";

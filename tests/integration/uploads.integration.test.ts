@@ -6,7 +6,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { DevServer, waitFor } from "../helpers/dev-server.ts";
+import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
+import { openClient } from "../helpers/clients.ts";
+import type { UploadProgress } from "../../client/index.ts";
 import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { TestObjectStore } from "../helpers/object-store.ts";
 import { elf, pdf, png } from "../helpers/files.ts";
@@ -243,4 +245,35 @@ test("PROTOCOL R33: deleting a message removes its objects from the store, also 
   assert.ok(await store.stored(second.id), "still stored while the store refused");
   await stats(ROOM); // wakes the room: it finds the owed removal at start
   await waitFor(async () => (await store.stored(second.id)) === undefined, 15_000, "the object removed after the restart");
+});
+
+test("PROTOCOL R30, R31, I3: room.sendFile uploads with progress, retries a dropped upload on the same slot, and its message survives a restart mid-check, sent once", async () => {
+  const client = await openClient(server, ROOM, "alice");
+  const progress: UploadProgress[] = [];
+  client.room.on("upload", (p) => progress.push(p));
+  const image = png(30, 20);
+  store.faults.dropPuts = 1; // the first PUT loses its connection
+  store.faults.readDelayMs = 3000; // the room's check waits on the store: the server dies during it
+  let result;
+  try {
+    const sending = client.room.sendFile(new Blob([Buffer.from(image)], { type: "image/png" }), { text: "from the client", name: "client.png" });
+    await waitFor(() => progress.some((p) => p.phase === "uploaded"), 20_000, "the upload stored");
+    await sleep(500);
+    await server.restart();
+    store.faults.readDelayMs = 0;
+    result = await sending;
+  } finally {
+    store.faults.readDelayMs = 0;
+    store.faults.dropPuts = 0;
+  }
+  const uploadId = progress.find((p) => p.uploadId)!.uploadId!;
+  assert.equal(new Set(progress.map((p) => p.uploadId)).size, 1, "one slot, reused for the retried upload");
+  assert.ok(progress.filter((p) => p.phase === "uploading" && p.loaded === 0).length >= 2, "the upload started twice");
+  assert.deepEqual(progress.at(-1), { name: "client.png", uploadId, loaded: image.length, total: image.length, phase: "sent" });
+  const carrying = (await history(ROOM)).filter((e) => e.attachments?.some((a: any) => a.id === uploadId));
+  assert.equal(carrying.length, 1, "the message was accepted once");
+  assert.equal(carrying[0].seq, result.seq);
+  assert.equal(carrying[0].clientId, result.clientId);
+  assert.deepEqual(carrying[0].attachments, [{ id: uploadId, name: "client.png", type: "image/png", size: image.length, width: 30, height: 20 }]);
+  client.room.close();
 });
