@@ -29,6 +29,7 @@ export interface AdminHost {
   readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
   readonly ackLatency: Histogram;
   readonly reporter: { counters: { failed: number } };
+  readonly uploads: { ledger: { usage: { bytes: number; files: number } } };
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
@@ -124,6 +125,7 @@ export class RoomAdmin {
       reportFailures: this.host.reporter.counters.failed,
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),
+      storage: { ...this.host.uploads.ledger.usage },
     };
   }
 

@@ -97,13 +97,14 @@ export class RoomUploads {
 
   /**
    * `GET files/<id>`: whoever may read the room (a DM's two users, a group's members, anyone in an open room)
-   * is redirected to a presigned GET of an attached file; nothing else is found (PROTOCOL R32).
+   * is redirected to a presigned GET of an attached file; nothing else is found (PROTOCOL R32). Operators see
+   * a group's files as they see its live tail (the dashboard's thumbnails); never a DM's (mayJoin).
    */
   async download(who: Identity, id: string): Promise<Response> {
     if (!this.store) return errorResponse("uploads_off", undefined, 403);
     if (!mayJoin(this.host.room.id, who)) return errorResponse("forbidden");
     const core = this.host.core();
-    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    if (core.membership && !core.membership.has(who.id) && who.role !== "operator") return errorResponse("not_member");
     const record = await this.record(id);
     if (!record || record.state !== "attached") return errorResponse("not_found", "No such file in this room.");
     this.counters.downloads++;

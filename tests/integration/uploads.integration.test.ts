@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { openClient } from "../helpers/clients.ts";
 import type { UploadProgress } from "../../client/index.ts";
+import { join as joinPath } from "node:path";
+import { ARTIFACTS_DIR, chromiumMissing, launchChromium } from "../helpers/browser.ts";
 import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { TestObjectStore } from "../helpers/object-store.ts";
 import { elf, pdf, png } from "../helpers/files.ts";
@@ -116,6 +118,23 @@ test("PROTOCOL R30, R31, R32: an image and a PDF go up, are checked and attached
 
   const storage = (await stats(ROOM)).storage;
   assert.deepEqual(storage.usage, { bytes: image.length + document.length, files: 2 });
+});
+
+test("PROTOCOL R32, R33: the dashboard shows the room's storage use and its images as thumbnails, loaded through the download route", { skip: chromiumMissing() }, async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    const operator = await server.token("ops", { name: "Ops", operator: true });
+    await page.goto(`${server.url}/#token=${operator}&room=${ROOM}`);
+    // The thumbnail is an <img> on the room's route: the browser follows the redirect to the signed URL.
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>("img.thumb")).some((img) => img.complete && img.naturalWidth === 64), undefined, { timeout: 20_000 });
+    const link = await page.getAttribute("a.file", "href");
+    assert.match(link ?? "", /\/files\/[A-Za-z0-9_-]{24}\?token=/, "other files are links to the download route");
+    await page.waitForFunction(() => document.querySelector('[data-testid="storage"]')?.textContent?.startsWith("2 · "), undefined, { timeout: 15_000 });
+    await page.screenshot({ path: joinPath(ARTIFACTS_DIR, "uploads-dashboard.png"), fullPage: true });
+  } finally {
+    await browser.close();
+  }
 });
 
 test("PROTOCOL R30, R32: a non-member gets no slot and no download; the store answers nobody without a signature", async () => {
