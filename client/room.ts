@@ -102,8 +102,8 @@ export class KaiwaRoom {
   }
 
   /**
-   * Uploads `file` straight to the deployment's object storage and sends a message naming it (PROTOCOL R30,
-   * R31). Progress goes out as `upload` events. A dropped upload is retried on the same slot; the message goes
+   * Uploads `file` straight to the deployment's object storage and sends a message naming it
+   * (PROTOCOL R30, R31). Progress goes out as `upload` events. A dropped upload is retried on the same slot; the message goes
    * through the outbox, so a reconnect resends it and it is accepted once. `storage_unavailable` (the room
    * could not reach the store to check the file) is retried a few times with backoff; other refusals reject.
    */
