@@ -18,6 +18,7 @@ import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { Rejection } from "../core/rejection.ts";
 import { MEDIA_USAGE_KEY } from "../core/room-keys.ts";
+import { TokenBucket } from "../core/token-bucket.ts";
 import { UploadLedger, objectKey, refuseAttach, uploadKey, type MediaUsage, type UploadRecord } from "../core/uploads.ts";
 import { ObjectStore, StorageUnavailable } from "../adapters/object-store.ts";
 import { SNIFF_BYTES, sniff } from "../adapters/sniff.ts";
@@ -34,10 +35,18 @@ export interface UploadsHost {
 
 export type Checked = { ok: true; files: Attachment[] } | { ok: false; error: Rejection };
 
+/**
+ * Slots per user per room (PROTOCOL R30): each is a storage write and a record, so a user asking as fast as
+ * they can is refused (`rate_limited`, 429) past a burst of 30 and 1 a second after that.
+ */
+const SLOT_BURST = 30;
+const SLOTS_PER_SECOND = 1;
+
 export class RoomUploads {
   readonly store: ObjectStore | undefined;
   ledger: UploadLedger;
   readonly counters = { slots: 0, checks: 0, refused: 0, downloads: 0 };
+  private readonly slotBuckets = new Map<string, TokenBucket>();
 
   constructor(private readonly host: UploadsHost) {
     this.store = host.config.s3 ? new ObjectStore(host.config.s3) : undefined;
@@ -70,6 +79,15 @@ export class RoomUploads {
     const body = UploadRequest.safeParse(raw);
     if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
     const { name, type, size } = body.data;
+    const now = Date.now();
+    let bucket = this.slotBuckets.get(who.id);
+    if (!bucket) this.slotBuckets.set(who.id, (bucket = new TokenBucket(SLOT_BURST, SLOTS_PER_SECOND, now)));
+    const wait = bucket.take(1, now);
+    if (wait > 0) {
+      const refused = errorResponse("rate_limited", `Too many upload slots; retry in ${wait} ms.`, 429);
+      refused.headers.set("retry-after", String(Math.ceil(wait / 1000)));
+      return refused;
+    }
     if (size > core.settings.maxUploadBytes) return errorResponse("upload_too_large", `At most ${core.settings.maxUploadBytes} bytes in this room.`, 413);
     if (!ALLOWED_TYPES.includes(type)) return errorResponse("upload_type_refused", `Allowed: ${ALLOWED_TYPES.join(", ")}.`, 415);
     const record: UploadRecord = { id: nanoid(24), user: who.id, name, type, size, createdAt: Date.now(), state: "pending" };

@@ -170,6 +170,15 @@ test("PROTOCOL R30: slots are refused over the room's size limit and for types i
   await server.fetchJson(`/parties/room/${ROOM}/settings`, { method: "PATCH", token: ops, headers: { "content-type": "application/json" }, body: JSON.stringify({ maxUploadBytes: 25 * 1024 * 1024 }) });
 });
 
+test("PROTOCOL R30: a user asking for slots as fast as they can is refused past a burst, typed, and others are not", async () => {
+  const answers = await Promise.all(Array.from({ length: 40 }, () => askSlot("slot-flood", "mallory", { name: "x.png", type: "image/png", size: 10 })));
+  const limited = answers.filter((a) => a.status === 429);
+  assert.ok(answers.filter((a) => a.status === 201).length <= 30, "at most the burst");
+  assert.ok(limited.length >= 10);
+  assert.equal(limited[0]!.body.error.code, "rate_limited");
+  assert.equal((await askSlot("slot-flood", "alice", { name: "x.png", type: "image/png", size: 10 })).status, 201, "another user is not held up");
+});
+
 test("PROTOCOL R30: the store refuses a body longer than declared, or of another type, under the slot's signature", async () => {
   const slot = (await askSlot(ROOM, "alice", { name: "a.png", type: "image/png", size: 100 })).body as UploadSlot;
   const longer = await fetch(slot.url, { method: "PUT", headers: slot.headers, body: Buffer.from(png(200, 200)) });
