@@ -8,7 +8,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { openClient } from "../helpers/clients.ts";
-import type { UploadProgress } from "../../client/index.ts";
+import WebSocket from "ws";
+import { KaiwaError, KaiwaInbox, type UploadProgress } from "../../client/index.ts";
 import { join as joinPath } from "node:path";
 import { ARTIFACTS_DIR, chromiumMissing, launchChromium } from "../helpers/browser.ts";
 import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
@@ -168,6 +169,29 @@ test("PROTOCOL R30: slots are refused over the room's size limit and for types i
   assert.equal(patched.status, 200);
   assert.equal((await askSlot(ROOM, "alice", { name: "a.png", type: "image/png", size: 1001 })).body.error.code, "upload_too_large");
   await server.fetchJson(`/parties/room/${ROOM}/settings`, { method: "PATCH", token: ops, headers: { "content-type": "application/json" }, body: JSON.stringify({ maxUploadBytes: 25 * 1024 * 1024 }) });
+});
+
+test("PROTOCOL R31, IB1: a DM through the inbox carries a checked file; a stranger's upload id is refused there too", async () => {
+  const DM = "dm:alice:dora";
+  const alice = new KaiwaInbox({ host: server.host, user: "alice", token: () => server.token("alice"), WebSocket });
+  const dora = new KaiwaInbox({ host: server.host, user: "dora", token: () => server.token("dora"), WebSocket, fromStart: true });
+  try {
+    await waitFor(() => alice.status === "open" && dora.status === "open", 20_000, "both inboxes open");
+    const received: any[] = [];
+    dora.on("message", ({ room, event }) => room === DM && received.push(event));
+    const doc = pdf("for dora");
+    const slot = await upload(DM, "alice", "for-dora.pdf", "application/pdf", doc);
+    const sent = await alice.sendDm("dora", "the file", { attachments: [{ upload: slot.id }] });
+    await waitFor(() => received.some((e) => e.seq === sent.seq), 10_000, "dora's inbox has it");
+    assert.deepEqual(received.find((e) => e.seq === sent.seq).attachments, [{ id: slot.id, name: "for-dora.pdf", type: "application/pdf", size: doc.length }]);
+    assert.equal((await download(DM, "dora", slot.id)).status, 302, "the other participant downloads it");
+    assert.equal((await download(DM, "carol", slot.id)).status, 403, "nobody else");
+    const refused = await alice.sendDm("dora", "not mine", { attachments: [{ upload: "Q".repeat(24) }] }).catch((error: unknown) => error);
+    assert.ok(refused instanceof KaiwaError && refused.code === "upload_unknown", String(refused));
+  } finally {
+    alice.close();
+    dora.close();
+  }
 });
 
 test("PROTOCOL R30: a user asking for slots as fast as they can is refused past a burst, typed, and others are not", async () => {
