@@ -286,6 +286,16 @@ test("PROTOCOL R33: deleting a message removes its objects from the store, also 
   assert.equal((await download(ROOM, "bob", first.id)).status, 404);
   assert.deepEqual((await stats(ROOM)).storage.usage, { bytes: usageBefore.bytes - png(6, 6).length, files: usageBefore.files - 1 });
 
+  // An operator's deletion through the admin API (in an open room: operators moderate there) frees the file the same way.
+  const open = "open-files";
+  const opener = await join(open, "alice");
+  const moderated = await upload(open, "alice", "spam.png", "image/png", png(3, 3));
+  const spam = await command(opener, { type: "send", text: "spam", attachments: [{ upload: moderated.id }] }, "del-op");
+  const ops = await server.token("ops", { operator: true });
+  const removed = await server.fetchJson(`/admin/rooms/${open}/delete`, { method: "POST", token: ops, headers: { "content-type": "application/json" }, body: JSON.stringify({ target: spam.acks[0].seq }) });
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  await waitFor(async () => (await store.stored(moderated.id)) === undefined, 10_000, "the object removed after an operator's deletion");
+
   // The store refuses removals; the room restarts with the removal owed; it still happens.
   const second = await upload(ROOM, "alice", "later.png", "image/png", png(7, 7));
   const sent = await command(alice, { type: "send", text: "gone after a restart", attachments: [{ upload: second.id }] }, "del-2");
