@@ -14,7 +14,8 @@ export const SNIFF_BYTES = 256 * 1024;
 export type Sniffed = { type: string | undefined; width?: number; height?: number };
 
 export async function sniff(start: Uint8Array): Promise<Sniffed> {
-  const found = await fileTypeFromBuffer(start);
+  // Bytes crafted to trip a parser are an unknown type (refused), never an error that would fail the command as `internal`.
+  const found = await fileTypeFromBuffer(start).catch(() => undefined);
   if (!found) return { type: looksLikeText(start) ? "text/plain" : undefined };
   if (!isImageType(found.mime)) return { type: found.mime };
   try {
