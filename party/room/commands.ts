@@ -49,6 +49,8 @@ export class RoomCommands {
    * other session's commands go on being decided.
    */
   private readonly held = new Map<string, Promise<void>>();
+  /** Commands each socket has waiting in `held`: they count toward its pending bound (PROTOCOL R18). */
+  private readonly heldBySocket = new Map<string, number>();
 
   constructor(private readonly host: CommandsHost) {}
 
@@ -61,7 +63,7 @@ export class RoomCommands {
       // A resend of a decided command costs nothing: it is answered from the dedupe window (PROTOCOL I3).
       const core = this.host.core();
       const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
-      const wait = (resend ? 0 : this.host.flow.message(sender.user)) || (this.host.flow.overPending(this.host.writer.pendingOf(reply.id)) ? PENDING_RETRY_MS : 0);
+      const wait = (resend ? 0 : this.host.flow.message(sender.user)) || (this.host.flow.overPending(this.host.writer.pendingOf(reply.id) + (this.heldBySocket.get(reply.id) ?? 0)) ? PENDING_RETRY_MS : 0);
       if (wait > 0) {
         this.throttle(reply, wait, command.clientId);
         return false;
@@ -92,10 +94,23 @@ export class RoomCommands {
     const core = this.host.core();
     const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
     const checking: Promise<Checked | undefined> = refs?.length && !resend ? this.host.uploads.check(refs, sender.user) : Promise.resolve(undefined);
+    this.heldBySocket.set(reply.id, (this.heldBySocket.get(reply.id) ?? 0) + 1);
+    let counted = true;
+    const leave = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.heldBySocket.get(reply.id) ?? 1) - 1;
+      if (left > 0) this.heldBySocket.set(reply.id, left);
+      else this.heldBySocket.delete(reply.id);
+    };
     const tail = (ahead ?? Promise.resolve())
       .then(() => checking)
-      .then((checked) => this.routeNow(reply, sender, command, checked))
+      .then((checked) => {
+        leave(); // into the pipeline in the same turn, where the writer counts it: never counted twice
+        this.routeNow(reply, sender, command, checked);
+      })
       .catch((error) => {
+        leave();
         console.error("checking uploads failed", error);
         this.host.reply(reply, errorFrame("internal", { ref: command.clientId }));
       })
