@@ -5,7 +5,7 @@ import {
   LIMITS,
   ListRequest,
   ReadCommand,
-  type Attachment,
+  type AttachmentRef,
   type Conversation,
   type ErrorFrame,
   type InboxClientFrame,
@@ -137,7 +137,7 @@ export class KaiwaInbox {
   }
 
   /** A DM to `to`; resolves with the DM room's durable ack (PROTOCOL I2), whatever reconnects happen in between. */
-  sendDm(to: string, text: string, options: { attachments?: Attachment[] } = {}): Promise<DmResult> {
+  sendDm(to: string, text: string, options: { attachments?: AttachmentRef[] } = {}): Promise<DmResult> {
     if (this.status === "closed") return Promise.reject(new KaiwaError("closed"));
     const checked = checkDm(options.attachments ? { type: "dm", to, text, attachments: options.attachments } : { type: "dm", to, text });
     if (!checked.ok) return Promise.reject(checked.error);

@@ -9,10 +9,13 @@ export type { Status, StatusChange } from "./status.ts";
 export type { Position } from "./sequencer.ts";
 export type { HistoryPage } from "./requests.ts";
 export type { BackoffOptions } from "./backoff.ts";
+export type { UploadProgress } from "./uploads.ts";
 export type {
   AnnouncementEvent,
   ModerationEvent,
   Attachment,
+  AttachmentRef,
+  UploadSlot,
   DeleteEvent,
   EditEvent,
   MessageEvent,

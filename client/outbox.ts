@@ -1,4 +1,4 @@
-import type { Role, Attachment } from "../party/protocol/index.ts";
+import type { Role, AttachmentRef } from "../party/protocol/index.ts";
 
 /**
  * The session's unacknowledged commands, in the order the app issued them (PROTOCOL I4). Pure: no I/O, no
@@ -12,7 +12,7 @@ import type { Role, Attachment } from "../party/protocol/index.ts";
  * the session (see `resend`).
  */
 export type CommandBody =
-  | { type: "send"; text: string; attachments?: Attachment[] }
+  | { type: "send"; text: string; attachments?: AttachmentRef[] }
   | { type: "edit"; target: number; text: string }
   | { type: "delete"; target: number }
   | { type: "group.create"; title: string; members: string[] }

@@ -12,11 +12,10 @@
 import { z } from "zod";
 import { backoffDelay, type BackoffOptions } from "../party/protocol/index.ts";
 import { InboxTargetResult, PUBLISH_LIMITS, RoomTargetResult, type BotAuthor } from "../party/protocol/publish-schema.ts";
-import type { Attachment } from "../party/protocol/index.ts";
 import { KaiwaError, isErrorCode } from "./errors.ts";
 
 export type { BotAuthor, InboxTargetResult, RoomTargetResult };
-export type PublishMessage = { author: BotAuthor; text: string; attachments?: Attachment[] };
+export type PublishMessage = { author: BotAuthor; text: string };
 export type PublishReport<R> = { results: Array<R & { attempts: number }>; succeeded: number; failed: number };
 
 export type KaiwaPublisherOptions = {

@@ -3,7 +3,7 @@ import {
   HistoryRequest,
   LIMITS,
   type AckFrame,
-  type Attachment,
+  type AttachmentRef,
   type ClientFrame,
   type ErrorFrame,
   type Role,
@@ -23,6 +23,7 @@ import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
 import { realSchedule } from "./timers.ts";
 import { RoomMembers } from "./room-members.ts";
+import { uploadFile, type UploadProgress } from "./uploads.ts";
 import type { KaiwaRoomEvents, KaiwaRoomOptions, ResetReason, SendResult } from "./types.ts";
 
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./types.ts";
@@ -51,8 +52,10 @@ export class KaiwaRoom {
   readonly #reads = new Map<string, { seq: number; resolve: (readSeq: number) => void; reject: (error: KaiwaError) => void; sent: boolean }>();
   /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
   #closedError = new KaiwaError("closed");
+  readonly #options: KaiwaRoomOptions;
 
   constructor(options: KaiwaRoomOptions) {
+    this.#options = options;
     this.#newId = options.newId ?? (() => nanoid());
     this.sessionId = this.#newId();
     this.#position = options.position ? { ...options.position } : null;
@@ -94,8 +97,33 @@ export class KaiwaRoom {
     this.#emitter.off(name, handler);
   }
 
-  send(text: string, options: { attachments?: Attachment[] } = {}): Promise<SendResult> {
+  send(text: string, options: { attachments?: AttachmentRef[] } = {}): Promise<SendResult> {
     return this.#command(options.attachments ? { type: "send", text, attachments: options.attachments } : { type: "send", text });
+  }
+
+  /**
+   * Uploads `file` straight to the deployment's object storage and sends a message naming it
+   * (PROTOCOL R30, R31). Progress goes out as `upload` events. A dropped upload is retried on the same slot; the message goes
+   * through the outbox, so a reconnect resends it and it is accepted once. `storage_unavailable` (the room
+   * could not reach the store to check the file) is retried a few times with backoff; other refusals reject.
+   */
+  async sendFile(file: Blob, options: { text?: string; name?: string; type?: string } = {}): Promise<SendResult> {
+    if (this.status === "closed") throw this.#closedError;
+    const name = options.name ?? (file as Blob & { name?: string }).name ?? "file";
+    const type = options.type ?? (file.type || "application/octet-stream");
+    const origin = `${this.#options.protocol === "wss" || (this.#options.protocol === undefined && !/^(localhost|127\.|\[::1\])/.test(this.#options.host)) ? "https" : "http"}://${this.#options.host}`;
+    const onProgress = (progress: UploadProgress) => this.#emitter.emit("upload", progress);
+    const id = await uploadFile(file, name, type, { origin, room: this.#options.room, token: this.#options.token, onProgress });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const sent = await this.send(options.text ?? "", { attachments: [{ upload: id }] });
+        onProgress({ name, uploadId: id, loaded: file.size, total: file.size, phase: "sent" });
+        return sent;
+      } catch (error) {
+        if (!(error instanceof KaiwaError) || error.code !== "storage_unavailable" || attempt >= 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    }
   }
 
   edit(target: number, text: string): Promise<SendResult> {

@@ -29,7 +29,11 @@ export class Inspector {
     root.querySelector("form.moderate")!.addEventListener("submit", (e) => this.submit(e, () => this.moderate()));
     root.querySelector("form.settings")!.addEventListener("submit", (e) => this.submit(e, () => this.saveSettings()));
     $("button.read-dm", root).addEventListener("click", () => void this.readAudited());
-    this.view = new EventList($(".events", root), { onDelete: (seq) => void this.deleteMessage(seq) });
+    this.view = new EventList($(".events", root), {
+      onDelete: (seq) => void this.deleteMessage(seq),
+      // The room's download route (PROTOCOL R32): a redirect to a short-lived signed URL of the file.
+      fileUrl: (id) => `/parties/room/${this.roomId}/files/${id}?token=${encodeURIComponent(this.token)}`,
+    });
     this.charts = new ChartGroup("room", $("#room-charts", root));
   }
 
@@ -94,6 +98,7 @@ export class Inspector {
     set("epoch", d.epoch);
     set("rate", d.messagesPerSecond);
     set("archive-lag", d.archiveLag);
+    set("storage", d.storage ? `${d.storage.files} · ${bytesText(d.storage.bytes)}` : "–");
     $(".members", this.root).replaceChildren(...d.members.map((m) => h("li", { text: `${m.name} (${m.id}) × ${m.connections}` })));
     $(".restrictions", this.root).replaceChildren(
       ...d.restrictions.map((r) =>
@@ -171,4 +176,16 @@ export class Inspector {
 function describe(error: unknown): string {
   if (error instanceof KaiwaError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A storage size as people read it: 0 B, 12.3 KB, 4.5 MB, 1.2 GB. */
+function bytesText(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

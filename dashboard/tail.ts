@@ -4,10 +4,11 @@
  * row of their target (a deleted message shows as a tombstone, PROTOCOL I1). DMs are not tailed: operators read
  * them through the audited admin route instead.
  */
-import { KaiwaRoom, type RoomEvent } from "../client/index.ts";
+import { KaiwaRoom, type Attachment, type RoomEvent } from "../client/index.ts";
 import { h, timeText } from "./dom.ts";
 
-export type TailHandlers = { onDelete(seq: number): void };
+/** `fileUrl`: where a file of this room downloads (the room's members-only route, PROTOCOL R32). */
+export type TailHandlers = { onDelete(seq: number): void; fileUrl(id: string): string };
 
 export class Tail {
   private readonly room: KaiwaRoom;
@@ -82,6 +83,14 @@ export class EventList {
     this.list.replaceChildren(...rows.map((event) => this.row(event)));
   }
 
+  /** Images as thumbnails, other files as links: both through the room's download route. */
+  private file(file: Attachment): HTMLElement {
+    const href = this.handlers.fileUrl(file.id);
+    const label = `${file.name} (${file.type}, ${file.size} bytes${file.width ? `, ${file.width}×${file.height}` : ""})`;
+    if (file.type.startsWith("image/")) return h("a", { href, target: "_blank", rel: "noopener", title: label }, h("img", { class: "thumb", src: href, alt: file.name, loading: "lazy" }));
+    return h("a", { href, target: "_blank", rel: "noopener", class: "file", text: label });
+  }
+
   private row(event: RoomEvent): HTMLElement {
     const meta = `#${event.seq} ${timeText(event.ts)} ${event.author.name}`;
     const attrs = { class: `event ${event.kind}`, "data-seq": event.seq, "data-kind": event.kind };
@@ -93,6 +102,7 @@ export class EventList {
           { ...attrs, "data-deleted": deleted },
           h("span", { class: "meta", text: meta }),
           h("span", { class: "text", text: deleted ? `(deleted by #${event.deletedBy})` : event.text }),
+          deleted || !event.attachments?.length ? undefined : h("span", { class: "files" }, ...event.attachments.map((file) => this.file(file))),
           deleted ? undefined : h("button", { class: "delete", type: "button", text: "Delete", onclick: () => this.handlers.onDelete(event.seq) }),
         );
       }

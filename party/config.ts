@@ -40,6 +40,11 @@ zodConfig(en());
 
 /** The archive's database: `KAIWA_DATABASE_URL`, and a local bridge for dev and tests (`KAIWA_DB_WS_PROXY`). */
 export type ArchiveConfig = { url: string; wsProxy?: string };
+/**
+ * S3-compatible object storage for files in messages (PROTOCOL R30): Cloudflare's in production, the embedded
+ * server in dev and tests. Objects are addressed path-style: `<endpoint>/<bucket>/<key>`.
+ */
+export type S3Config = { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string; region: string };
 /** The push hook for offline users (`KAIWA_PUSH_URL`, `KAIWA_PUSH_SECRET`). */
 export type PushConfig = { url: string; secret: string };
 
@@ -83,9 +88,14 @@ export type KaiwaConfig = {
     readonly retryBaseMs: number;
     readonly retryCapMs: number;
   };
+  /** Files in messages (PROTOCOL R30-R33); undefined: no object storage, uploads are refused (`uploads_off`). */
+  readonly s3: S3Config | undefined;
   /** Test-only fault switches: all off unless KAIWA_TEST_MODE=1 (party/test-switches.ts). */
   readonly test: TestSwitches;
 };
+
+/** The KAIWA_S3_* variables that must be set together (KAIWA_S3_REGION has a default). */
+export const S3_VARIABLES = ["KAIWA_S3_ENDPOINT", "KAIWA_S3_BUCKET", "KAIWA_S3_ACCESS_KEY_ID", "KAIWA_S3_SECRET_ACCESS_KEY"] as const;
 
 /** Defaults of the room's numbers: the same as LIMITS.resumeMaxEvents and LIMITS.flushWindowMs (unit-tested). */
 export const ROOM_DEFAULTS = { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000, messagesPerSecond: 10, messageBurst: 30 } as const;
@@ -135,6 +145,13 @@ function origin(): VarSchema<string> {
     const bare = parsed && (parsed.protocol === "https:" || parsed.protocol === "http:") && parsed.pathname === "/" && !parsed.search && !parsed.hash && !parsed.username;
     return bare ? { value: parsed.origin } : { problem: `expected an origin such as "https://kaiwa.example.partykit.dev" (scheme and host, no path), got ${shown(raw)}` };
   });
+}
+
+/** An S3 bucket or region name: lower-case letters, digits, dots and hyphens. */
+function bucketName(): VarSchema<string> {
+  return varSchema((raw) =>
+    typeof raw === "string" && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw) ? { value: raw } : { problem: `expected 3-63 of a-z, 0-9, "." and "-", got ${shown(raw)}` },
+  );
 }
 
 /** `host:port`, no scheme (the driver adds `ws://`). */
@@ -193,6 +210,11 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_ARCHIVE_DELAY_MS: spec(milliseconds(0), String(ARCHIVE_DEFAULTS.drainDelayMs), "whole number of ms >= 0", "delay from a commit to its drain"),
     KAIWA_ARCHIVE_RETRY_BASE_MS: spec(milliseconds(1), String(ARCHIVE_DEFAULTS.retryBaseMs), "whole number of ms >= 1", "drain retry backoff: first delay, doubling"),
     KAIWA_ARCHIVE_RETRY_CAP_MS: spec(milliseconds(1), String(ARCHIVE_DEFAULTS.retryCapMs), "whole number of ms >= 1 and >= KAIWA_ARCHIVE_RETRY_BASE_MS", "drain retry backoff: cap"),
+    KAIWA_S3_ENDPOINT: spec(origin(), "unset (no uploads)", "http(s) origin, no path; set with the other KAIWA_S3_* variables", "S3-compatible storage for files (Cloudflare: https://<account>.r2.cloudflarestorage.com)"),
+    KAIWA_S3_BUCKET: spec(bucketName(), "unset", "a bucket name (3-63 of a-z, 0-9, . and -)", "the bucket files go to; keep it private"),
+    KAIWA_S3_ACCESS_KEY_ID: spec(secretString(), "unset", "non-empty string", "access key id for the bucket (Cloudflare: an API token's key id)"),
+    KAIWA_S3_SECRET_ACCESS_KEY: spec(secretString(), "unset", "non-empty string", "secret access key for the bucket"),
+    KAIWA_S3_REGION: spec(bucketName(), "auto", "a region name (Cloudflare: auto)", "the region URLs are signed for"),
   });
 }
 
@@ -246,6 +268,11 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     if (keys.includes(env[secret] as string)) problems.push({ variable: "KAIWA_PUBLISH_KEYS", problem: `a key equals ${secret}; use a key of its own (openssl rand -hex 32)` });
   }
   if (set("KAIWA_DB_WS_PROXY") && !set("KAIWA_DATABASE_URL")) problems.push({ variable: "KAIWA_DB_WS_PROXY", problem: "set without KAIWA_DATABASE_URL (it only routes the archive's connection)" });
+  // Object storage is all or nothing: a half-configured bucket would fail at the first upload, not at start.
+  const s3Set = S3_VARIABLES.filter(set);
+  if (s3Set.length > 0 || set("KAIWA_S3_REGION")) {
+    for (const name of S3_VARIABLES) if (!set(name)) problems.push({ variable: name, problem: `required with ${s3Set[0] ?? "KAIWA_S3_REGION"} (object storage needs all of ${S3_VARIABLES.join(", ")})` });
+  }
   const retryBaseMs = (v.KAIWA_ARCHIVE_RETRY_BASE_MS as number | undefined) ?? ARCHIVE_DEFAULTS.retryBaseMs;
   const retryCapMs = (v.KAIWA_ARCHIVE_RETRY_CAP_MS as number | undefined) ?? ARCHIVE_DEFAULTS.retryCapMs;
   if (retryCapMs < retryBaseMs && !problems.some((p) => p.variable.startsWith("KAIWA_ARCHIVE_RETRY_"))) {
@@ -289,6 +316,15 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       retryBaseMs,
       retryCapMs,
     },
+    s3: str("KAIWA_S3_ENDPOINT")
+      ? {
+          endpoint: str("KAIWA_S3_ENDPOINT")!,
+          bucket: str("KAIWA_S3_BUCKET")!,
+          accessKeyId: str("KAIWA_S3_ACCESS_KEY_ID")!,
+          secretAccessKey: str("KAIWA_S3_SECRET_ACCESS_KEY")!,
+          region: str("KAIWA_S3_REGION") ?? "auto",
+        }
+      : undefined,
     test: test.switches,
   };
   return { ok: true, config: deepFreeze(config) };

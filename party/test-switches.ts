@@ -129,6 +129,10 @@ export type TestSwitches = {
   readonly directoryDelayMs: number;
   /** A room's bound on sessions in memory (0: LIMITS.maxSessionsInMemory), so a test reaches it with a few sockets. */
   readonly maxSessionsInMemory: number;
+  /** PROTOCOL R33: an unattached upload's time to live, ms (0: LIMITS.uploadTtlMs), so a test sees the cleanup. */
+  readonly uploadTtlMs: number;
+  /** PROTOCOL R30, R32: presigned URLs last this many seconds (0: the LIMITS defaults), so a test sees one expire. */
+  readonly presignSeconds: number;
 };
 
 /** What every actor runs with outside test mode. */
@@ -144,6 +148,8 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   archiveLoseReplyAt: 0,
   directoryDelayMs: 0,
   maxSessionsInMemory: 0,
+  uploadTtlMs: 0,
+  presignSeconds: 0,
 });
 
 type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchema<number | boolean | string>; rule: string; meaning: string };
@@ -160,6 +166,8 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: { field: "archiveLoseReplyAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth drain transaction commits, then acts as if its reply was lost" },
   KAIWA_TEST_DIRECTORY_DELAY_MS: { field: "directoryDelayMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "the directory answers each room report this late" },
   KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: { field: "maxSessionsInMemory", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "a room keeps at most this many sessions in memory (0: the protocol's limit)" },
+  KAIWA_TEST_UPLOAD_TTL_MS: { field: "uploadTtlMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "an unattached upload's time to live (default 24 h)" },
+  KAIWA_TEST_PRESIGN_SECONDS: { field: "presignSeconds", schema: wholeNumber(0, 604_800), rule: "whole number of s from 0 to 604800", meaning: "how long presigned upload and download URLs last (default 15 and 5 minutes)" },
 };
 
 const testModeSchema = flag();

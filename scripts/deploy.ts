@@ -1,5 +1,5 @@
 /**
- * `npm run deploy -- [--env-file .env.production] [--dry-run] [--allow-dev-secret] [--no-archive]`:
+ * `npm run deploy -- [--env-file .env.production] [--dry-run] [--allow-dev-secret] [--no-archive] [--no-uploads]`:
  * checks every variable, builds the bundle, applies the archive's migrations and runs `partykit deploy`
  * with `--var` for each variable. The steps and their rules are in scripts/deploy/run.ts; this file gives
  * them the real environment, file system, database and partykit CLI.

@@ -24,6 +24,8 @@ export type Accepted = {
   targetAfter?: MessageEvent;
   /** For membership events: users who stopped being members (their sockets close once this is durable). */
   removed?: string[];
+  /** For deletions: the files the deleted message carried, whose objects are now owed a removal (PROTOCOL R33). */
+  freed?: Attachment[];
   writes: Array<[string, unknown]>;
 };
 export type Outcome =
@@ -47,8 +49,11 @@ export type RoomCoreOptions = {
   botsOnly?: boolean;
 };
 
-/** A bot's message from the publish API (PROTOCOL R60, R61). */
-export type BotMessage = { text: string; attachments?: Attachment[] | undefined };
+/**
+ * A bot's message from the publish API (PROTOCOL R60, R61). Text only: an attachment must name an upload the
+ * room checked (PROTOCOL R31), and a backend has no upload slot of its own.
+ */
+export type BotMessage = { text: string };
 
 export class RoomCore {
   readonly epoch: string;
@@ -140,7 +145,11 @@ export class RoomCore {
     return target;
   }
 
-  handle(command: Command, who: Identity, sessionId: string, loadedTarget?: RoomEvent): Outcome {
+  /**
+   * `attachments`: what the shell found behind a send's upload refs, in their order (PROTOCOL R31). The refs
+   * alone are never trusted: a send naming uploads without them is refused.
+   */
+  handle(command: Command, who: Identity, sessionId: string, loadedTarget?: RoomEvent, attachments?: Attachment[]): Outcome {
     const sKey = sessionKey(who.id, sessionId);
     const session = this.sessions.get(sKey);
     if (!session) throw new Error(`session ${sKey} not loaded`);
@@ -170,7 +179,9 @@ export class RoomCore {
     const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? this.overlay.get(command.target)?.latest ?? loadedTarget);
     const refused = this.refuse(command, who, target);
     if (refused) return { status: "rejected", error: refused };
-    return this.accept(command, who, session, sKey, target as MessageEvent | undefined);
+    const refs = command.type === "send" ? (command.attachments ?? []) : [];
+    if (refs.length !== (attachments?.length ?? 0) || refs.some((ref, i) => ref.upload !== attachments![i]!.id)) return reject("upload_unknown", { message: "The uploads were not checked." });
+    return this.accept(command, who, session, sKey, target as MessageEvent | undefined, attachments);
   }
 
   /** The batch holding these outcomes is durable. */
@@ -255,27 +266,36 @@ export class RoomCore {
     }
     const moderated = this.moderation.refusal(bot, "send", this.options.clock());
     if (moderated) return { status: "rejected", error: moderated };
-    const hasAttachments = (message.attachments?.length ?? 0) > 0;
-    if (message.text.trim().length === 0 && !hasAttachments) return reject("text_empty");
+    if (message.text.trim().length === 0) return reject("text_empty");
     if (message.text.length > this.settings.maxTextChars) return reject("text_too_long", { message: `At most ${this.settings.maxTextChars} characters in this room.` });
     const seq = ++this.lastAssigned; // I1
     const ts = this.options.clock();
     const author: Author = { id: bot.id, name: bot.name, bot: true };
-    const event: RoomEvent = { kind: "message", seq, ts, author, clientId, text: message.text, ...(hasAttachments ? { attachments: message.attachments } : {}) };
+    const event: RoomEvent = { kind: "message", seq, ts, author, clientId, text: message.text };
     const { eventJson, writes } = this.seal(event, undefined, []);
     return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes };
   }
 
-  private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
-    const isOperator = who.role === "operator";
+  /**
+   * Whether `who` may post here now (membership, bans and mutes, who may post): asked of every command, and
+   * of an upload slot request before a URL is signed (PROTOCOL R30).
+   */
+  mayPost(who: Identity, type: Command["type"] = "send"): Rejection | undefined {
     if (this.options.botsOnly) return { code: "forbidden", message: "Only the publish API posts in a notices room." };
     const membership = this.options.membership;
     if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
-    const moderated = this.moderation.refusal(who, command.type, this.options.clock());
+    const moderated = this.moderation.refusal(who, type, this.options.clock());
     if (moderated) return moderated;
-    if (this.settings.whoMayPost === "operators" && !isOperator) {
+    if (this.settings.whoMayPost === "operators" && who.role !== "operator") {
       return { code: "forbidden", message: "Only operators may post in this room." };
     }
+    return undefined;
+  }
+
+  private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
+    const isOperator = who.role === "operator";
+    const barred = this.mayPost(who, command.type);
+    if (barred) return barred;
     if (command.type !== "delete") {
       const hasAttachments = command.type === "send" && (command.attachments?.length ?? 0) > 0;
       if (command.text.trim().length === 0 && !hasAttachments) return { code: "text_empty" };
@@ -301,14 +321,15 @@ export class RoomCore {
   }
 
   /** `target` was checked by `refuse` to be an undeleted message when the command is an edit or delete. */
-  private accept(command: Exclude<Command, MembershipCommand>, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined): Accepted {
+  private accept(command: Exclude<Command, MembershipCommand>, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined, attachments: Attachment[] | undefined): Accepted {
     const seq = ++this.lastAssigned; // I1: seq = lastSeq + 1, contiguous
     const ts = this.options.clock();
     const base = { seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId };
     let event: RoomEvent;
     let targetAfter: MessageEvent | undefined;
+    let freed: Attachment[] | undefined;
     if (command.type === "send") {
-      event = { kind: "message", ...base, text: command.text, ...(command.attachments?.length ? { attachments: command.attachments } : {}) };
+      event = { kind: "message", ...base, text: command.text, ...(attachments?.length ? { attachments } : {}) };
       this.lastPostAt.set(who.id, ts);
     } else {
       if (!target) throw new Error("accept: edit/delete without a checked target");
@@ -318,15 +339,16 @@ export class RoomCore {
         targetAfter = { ...target, text: command.text, editedBy: seq };
       } else {
         event = { kind: "delete", ...base, target: command.target };
-        const { attachments: _dropped, ...rest } = target;
+        const { attachments: dropped, ...rest } = target;
         targetAfter = { ...rest, text: "", deletedBy: seq }; // a tombstone keeps its seq (I1)
+        if (dropped?.length) freed = dropped;
       }
       this.overlay.get(targetAfter.seq)!.latest = targetAfter;
       this.rememberRecent(targetAfter);
     }
     const { eventJson, writes } = this.seal(event, { key: sKey, stored: session, n: command.n }, targetAfter ? [[eventKey(targetAfter.seq), JSON.stringify(targetAfter)]] : []);
     const ack = { clientId: command.clientId, seq, ts };
-    return { status: "accepted", ack, event, eventJson, writes, ...(targetAfter ? { targetAfter } : {}) };
+    return { status: "accepted", ack, event, eventJson, writes, ...(targetAfter ? { targetAfter } : {}), ...(freed ? { freed } : {}) };
   }
 
   /**

@@ -32,9 +32,14 @@ export const AUDIT_PREFIX = "audit:";
 /** Users the archive has recorded as seen members (`am:<user>`) and those queued for the next drain (`aq:<user>`). */
 export const ARCHIVE_MEMBER_PREFIX = "am:";
 export const ARCHIVE_QUEUE_PREFIX = "aq:";
+/** Upload slots this room made (`u:<uploadId>`, core/uploads.ts), and object removals owed (`uj:<uploadId>`). */
+export const UPLOAD_PREFIX = "u:";
+export const MEDIA_JOB_PREFIX = "uj:";
+/** `{bytes, files}` the room's attached files hold in object storage. */
+export const MEDIA_USAGE_KEY = "media";
 
 /** Every single key and prefix above, for the overlap check. */
-export const ROOM_KEYS = { single: [META_KEY, SETTINGS_KEY, MEMBERS_KEY, WHERE_KEY, ARCHIVE_STATE_KEY], prefixes: [EVENT_PREFIX, SESSION_PREFIX, READ_PREFIX, CURSOR_PREFIX, FAREWELL_PREFIX, MODERATION_PREFIX, AUDIT_PREFIX, ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX] } as const;
+export const ROOM_KEYS = { single: [META_KEY, SETTINGS_KEY, MEMBERS_KEY, WHERE_KEY, ARCHIVE_STATE_KEY, MEDIA_USAGE_KEY], prefixes: [EVENT_PREFIX, SESSION_PREFIX, READ_PREFIX, CURSOR_PREFIX, FAREWELL_PREFIX, MODERATION_PREFIX, AUDIT_PREFIX, ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, UPLOAD_PREFIX, MEDIA_JOB_PREFIX] } as const;
 
 export type RoomMeta = { epoch: string; lastSeq: number; createdAt: number };
 export type StoredSession = { lastN: number };

@@ -6,7 +6,7 @@
 import * as z from "zod/mini";
 import { LIMITS } from "./limits.ts";
 import { ConversationState } from "./inbox-schema.ts";
-import { Ack, Attachment, ClientId, ErrorFrame, RoomEvent, UserId } from "./schema.ts";
+import { Ack, AttachmentRef, ClientId, ErrorFrame, RoomEvent, UserId } from "./schema.ts";
 
 /** Room → inbox: everything pending for one user in one room, coalesced (one call per inbox per flush). */
 export const Notification = z.extend(ConversationState, {
@@ -28,7 +28,7 @@ const DmAsRoomCommand = z.object({
   clientId: ClientId,
   n: z.int().check(z.positive()),
   text: z.string(),
-  attachments: z.optional(z.array(Attachment).check(z.maxLength(LIMITS.maxAttachments))),
+  attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(LIMITS.maxAttachments))),
 });
 export const RoomCommandResult = z.union([z.object({ ack: Ack }), z.object({ error: ErrorFrame })]);
 export type RoomCommandResult = z.infer<typeof RoomCommandResult>;

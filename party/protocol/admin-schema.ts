@@ -101,6 +101,8 @@ export const RoomDetail = z.object({
   reportFailures: z.number().int(),
   settings: RoomSettings,
   restrictions: z.array(Restriction),
+  /** Files attached to the room's messages and not deleted, in object storage (PROTOCOL R33). */
+  storage: z.object({ bytes: z.number().int().nonnegative(), files: z.number().int().nonnegative() }).optional(),
 });
 export type RoomDetail = z.infer<typeof RoomDetail>;
 

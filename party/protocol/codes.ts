@@ -33,6 +33,16 @@ export const ERRORS = {
   rate_limited: { retryable: true, resend: true, text: "Too many commands too fast; reconnect after retryAfterMs and resend." },
   /** PROTOCOL R19: the socket's token expired while it was open; reconnect with a fresh token and resend. */
   session_expired: { retryable: true, resend: true, text: "This socket's token has expired; reconnect with a fresh token." },
+  // ---- Uploads (PROTOCOL R30-R33). None is resent: the app decides what to do with the file.
+  uploads_off: { retryable: false, text: "This deployment or room takes no uploads." },
+  upload_too_large: { retryable: false, text: "The file is larger than this room allows." },
+  upload_type_refused: { retryable: false, text: "This room does not take files of this type." },
+  upload_unknown: { retryable: false, text: "No such upload in this room." },
+  upload_not_yours: { retryable: false, text: "Only the user who made an upload may attach it." },
+  upload_used: { retryable: false, text: "This upload is already attached to a message (or was deleted with one)." },
+  upload_expired: { retryable: false, text: "This upload slot has expired; upload the file again." },
+  upload_mismatch: { retryable: false, text: "The stored file is missing or is not what was declared (size or real type)." },
+  storage_unavailable: { retryable: true, text: "The object storage could not be reached; try again." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

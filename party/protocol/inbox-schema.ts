@@ -5,7 +5,7 @@
  */
 import * as z from "zod/mini";
 import { LIMITS } from "./limits.ts";
-import { Ack, Attachment, Author, ClientId, ErrorFrame, RoomEvent, Seq, UserId } from "./schema.ts";
+import { Ack, AttachmentRef, Author, ClientId, ErrorFrame, RoomEvent, Seq, UserId } from "./schema.ts";
 
 /** Room ids as they appear in conversation lists: `dm:<a>:<b>` or a group/room id. */
 export const RoomId = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxRoomIdChars), z.regex(/^[A-Za-z0-9_:-]+$/, "only letters, digits, _, - and :"));
@@ -22,7 +22,7 @@ export const DmCommand = z.object({
   clientId: ClientId,
   n: z.int().check(z.positive()),
   text: z.string(),
-  attachments: z.optional(z.array(Attachment).check(z.maxLength(LIMITS.maxAttachments))),
+  attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(LIMITS.maxAttachments))),
 });
 /** Mark everything up to `seq` in `room` read (PROTOCOL I6: only forward, never past the room's lastSeq). */
 export const ReadCommand = z.object({ type: z.literal("read"), room: RoomId, seq: Seq, requestId: z.optional(RequestId) });

@@ -10,3 +10,4 @@ export * from "./error-frame.ts";
 export * from "./decode.ts";
 export * from "./backoff.ts";
 export * from "./log-pages.ts";
+export * from "./media.ts";

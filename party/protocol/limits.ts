@@ -9,8 +9,17 @@ export const LIMITS = {
   maxFrameBytes: 16 * 1024,
   /** Default cap on a message's text, in characters; a room setting may lower it. */
   maxTextChars: 4000,
-  /** Attachments are reserved for the media issue; the shape is fixed now so clients can rely on it. */
+  /** Files one message may carry (PROTOCOL R31). */
   maxAttachments: 10,
+  /** PROTOCOL R30: a room's default upload size limit (its `maxUploadBytes` setting), and the most a room may set. */
+  maxUploadBytes: 25 * 1024 * 1024,
+  maxUploadBytesCeiling: 1024 * 1024 * 1024,
+  /** PROTOCOL R30: how long a presigned upload URL works (s); a slot can be re-signed while it lives. */
+  uploadUrlSeconds: 15 * 60,
+  /** PROTOCOL R32: how long a download's presigned URL works (s). */
+  downloadUrlSeconds: 5 * 60,
+  /** PROTOCOL R33: an upload not attached within this long is refused and its object removed (ms). */
+  uploadTtlMs: 24 * 60 * 60 * 1000,
   maxClientIdChars: 64,
   maxSessionIdChars: 64,
   maxUserIdChars: 64,

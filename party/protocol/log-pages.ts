@@ -88,11 +88,14 @@ export const PageDocument = z.object({
 });
 export type PageDocument = z.infer<typeof PageDocument>;
 
-/** `POST …/messages` (PROTOCOL R44): a `send` without the socket's numbering; the clientId alone makes a retry safe (PROTOCOL I3). */
-export const PostBody = z.object({
+/**
+ * `POST …/messages` (PROTOCOL R44): a `send` without the socket's numbering; the clientId alone makes a retry
+ * safe (PROTOCOL I3). Text only: a file is attached over a socket, where the room checks its upload first
+ * (PROTOCOL R31); a body naming attachments is refused (`bad_frame`) rather than stripped of them.
+ */
+export const PostBody = z.strictObject({
   clientId: ClientId,
   text: z.string(),
-  attachments: z.optional(z.array(Attachment).check(z.maxLength(LIMITS.maxAttachments))),
 });
 export type PostBody = z.infer<typeof PostBody>;
 

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
 import { LIMITS } from "./limits.ts";
-import { Attachment, ClientId, Seq, UserId } from "./schema.ts";
+import { ClientId, Seq, UserId } from "./schema.ts";
 
 /**
  * The fan-out bound (PROTOCOL R62). `maxTargets` per call keeps one call within a worker invocation's
@@ -32,10 +32,10 @@ const message = {
   author: BotAuthor,
   /** Checked once for every target; a room's own lower `maxTextChars` is its own refusal (`text_too_long`). */
   text: z.string().max(LIMITS.maxTextChars),
-  attachments: z.array(Attachment).max(LIMITS.maxAttachments).optional(),
 };
-const needsContent = (body: { text: string; attachments?: unknown[] | undefined }) => body.text.trim().length > 0 || (body.attachments?.length ?? 0) > 0;
-const CONTENT = { message: "a message needs text or an attachment", path: ["text"] };
+// Text only: an attachment names an upload a room checked (PROTOCOL R31), which a backend does not have.
+const needsContent = (body: { text: string }) => body.text.trim().length > 0;
+const CONTENT = { message: "a message needs text", path: ["text"] };
 
 /** Room ids are checked per target (an invalid one fails alone, `bad_frame`); here only their size. */
 const TargetRoom = z.string().min(1).max(LIMITS.maxRoomIdChars);

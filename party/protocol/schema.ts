@@ -21,14 +21,24 @@ export const ClientId = idString(LIMITS.maxClientIdChars);
 export const SessionId = idString(LIMITS.maxSessionIdChars);
 export const Seq = z.int().check(z.positive());
 
-/** Reserved for the media issue: a stored file referenced from a message. */
+/** An upload's id: random, unguessable, the name of its object in storage (PROTOCOL R30). */
+export const UploadId = z.string().check(z.regex(/^[A-Za-z0-9_-]{24}$/, "an upload id is 24 letters, digits, _ or -"));
+/**
+ * A stored file in a message, as the room wrote it after checking the object (PROTOCOL R31): `type` is the
+ * sniffed type (equal to the declared one), `width`/`height` for images. Downloads go through the room's
+ * `files/<id>` route (PROTOCOL R32), so no URL is stored: a signed one would expire.
+ */
 export const Attachment = z.object({
-  id: z.string().check(z.minLength(1), z.maxLength(128)),
-  url: z.url().check(z.maxLength(2048)),
+  id: UploadId,
   name: z.string().check(z.maxLength(256)),
-  mime: z.string().check(z.maxLength(128)),
+  type: z.string().check(z.maxLength(128)),
   size: z.int().check(z.nonnegative()),
+  width: z.optional(z.int().check(z.positive())),
+  height: z.optional(z.int().check(z.positive())),
 });
+/** What a command names: an upload made in this room by this user (PROTOCOL R31); the room fills in the rest. */
+export const AttachmentRef = z.object({ upload: UploadId });
+export type AttachmentRef = z.infer<typeof AttachmentRef>;
 export type Attachment = z.infer<typeof Attachment>;
 
 /**
@@ -47,7 +57,7 @@ export const SendCommand = z.object({
   type: z.literal("send"),
   ...commandBase,
   text: z.string(),
-  attachments: z.optional(z.array(Attachment).check(z.maxLength(LIMITS.maxAttachments))),
+  attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(LIMITS.maxAttachments))),
 });
 export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
 export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
@@ -277,6 +287,8 @@ export const ROOM_SETTING_RANGES = {
   messageBurst: [1, 100_000],
   /** PROTOCOL R41: how often HTTP readers poll `latest`; its `max-age` (whole seconds, rounded down). */
   pollIntervalMs: [1_000, 60_000],
+  /** PROTOCOL R30: the largest file a member may upload to this room, in bytes; 0 turns uploads off. */
+  maxUploadBytes: [0, LIMITS.maxUploadBytesCeiling],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -289,6 +301,7 @@ const settingFields = {
   /** PROTOCOL R40: anyone, signed in or not, may read the room's log over HTTP, and shared caches may keep it. */
   public: z.boolean(),
   pollIntervalMs: intIn(ROOM_SETTING_RANGES.pollIntervalMs),
+  maxUploadBytes: intIn(ROOM_SETTING_RANGES.maxUploadBytes),
 };
 function intIn([min, max]: readonly [number, number]) {
   return z.int().check(z.minimum(min), z.maximum(max));
@@ -302,6 +315,7 @@ export const RoomSettings = z.object({
   messageBurst: z.optional(settingFields.messageBurst),
   public: z._default(settingFields.public, false),
   pollIntervalMs: z._default(settingFields.pollIntervalMs, 1_000),
+  maxUploadBytes: z._default(settingFields.maxUploadBytes, LIMITS.maxUploadBytes),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

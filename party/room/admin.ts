@@ -31,6 +31,7 @@ export interface AdminHost {
   readonly reporter: { counters: { failed: number } };
   /** Committed events the archive has not confirmed yet (0 without an archive). */
   archiveLag(): number;
+  readonly uploads: { ledger: { usage: { bytes: number; files: number } } };
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
@@ -126,6 +127,7 @@ export class RoomAdmin {
       reportFailures: this.host.reporter.counters.failed,
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),
+      storage: { ...this.host.uploads.ledger.usage },
     };
   }
 

@@ -5,7 +5,7 @@
  * waits in the room's task queue behind earlier ones.
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
+import { CLOSE, LIMITS, type Attachment, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { BotMessage, Outcome, RoomCore } from "../core/room-core.ts";
 import { sessionKey, type StoredSession } from "../core/room-keys.ts";
@@ -15,6 +15,7 @@ import { farewellWrite } from "./inbox-link.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";
 import type { RoomWriter } from "./writer.ts";
 import type { RoomFlow } from "./flow.ts";
+import type { Checked, RoomUploads } from "./uploads.ts";
 import type { CommandCounters, ConnState, Reply } from "./types.ts";
 
 /** What deciding needs from the rest of the room. */
@@ -22,6 +23,7 @@ export interface CommandsHost {
   readonly room: Party.Room;
   readonly writer: RoomWriter;
   readonly flow: RoomFlow;
+  readonly uploads: RoomUploads;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** Tasks queued or running in the room's task queue. */
@@ -44,6 +46,15 @@ const ADMIN_SESSION = "_admin";
 export const HTTP_SESSION = "_http";
 
 export class RoomCommands {
+  /**
+   * Per device session: the tail of its commands held behind an upload check (PROTOCOL R31). A send naming
+   * uploads waits on the object store; the session's later commands wait behind it (PROTOCOL I4), while every
+   * other session's commands go on being decided.
+   */
+  private readonly held = new Map<string, Promise<void>>();
+  /** Commands each socket has waiting in `held`: they count toward its pending bound (PROTOCOL R18). */
+  private readonly heldBySocket = new Map<string, number>();
+
   constructor(private readonly host: CommandsHost) {}
 
   /**
@@ -55,7 +66,7 @@ export class RoomCommands {
       // A resend of a decided command costs nothing: it is answered from the dedupe window (PROTOCOL I3).
       const core = this.host.core();
       const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
-      const wait = (resend ? 0 : this.host.flow.message(sender.user)) || (this.host.flow.overPending(this.host.writer.pendingOf(reply.id)) ? PENDING_RETRY_MS : 0);
+      const wait = (resend ? 0 : this.host.flow.message(sender.user)) || (this.host.flow.overPending(this.host.writer.pendingOf(reply.id) + (this.heldBySocket.get(reply.id) ?? 0)) ? PENDING_RETRY_MS : 0);
       if (wait > 0) {
         this.throttle(reply, wait, command.clientId);
         return false;
@@ -76,11 +87,48 @@ export class RoomCommands {
   }
 
   private route(reply: Reply, sender: Sender, command: Command): void {
+    const key = sessionKey(sender.user.id, sender.session);
+    const ahead = this.held.get(key);
+    const refs = command.type === "send" ? command.attachments : undefined;
+    if (!ahead && !refs?.length) return this.routeNow(reply, sender, command, undefined);
+    // The check starts now, beside the room's order; the command enters that order once it and every
+    // command of the session ahead of it are through. A resend of an accepted send is not checked again:
+    // the core answers it from the dedupe window (PROTOCOL I3), its uploads already taken by the original.
+    const core = this.host.core();
+    const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
+    const checking: Promise<Checked | undefined> = refs?.length && !resend ? this.host.uploads.check(refs, sender.user) : Promise.resolve(undefined);
+    this.heldBySocket.set(reply.id, (this.heldBySocket.get(reply.id) ?? 0) + 1);
+    let counted = true;
+    const leave = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.heldBySocket.get(reply.id) ?? 1) - 1;
+      if (left > 0) this.heldBySocket.set(reply.id, left);
+      else this.heldBySocket.delete(reply.id);
+    };
+    const tail = (ahead ?? Promise.resolve())
+      .then(() => checking)
+      .then((checked) => {
+        leave(); // into the pipeline in the same turn, where the writer counts it: never counted twice
+        this.routeNow(reply, sender, command, checked);
+      })
+      .catch((error) => {
+        leave();
+        console.error("checking uploads failed", error);
+        this.host.reply(reply, errorFrame("internal", { ref: command.clientId }));
+      })
+      .finally(() => {
+        if (this.held.get(key) === tail) this.held.delete(key);
+      });
+    this.held.set(key, tail);
+  }
+
+  private routeNow(reply: Reply, sender: Sender, command: Command, checked: Checked | undefined): void {
     const core = this.host.core();
     // Fast path: with nothing queued ahead and nothing to load, decide now (no promise per frame).
     const ready = this.host.queued() === 0 && core.dedupeLoaded && core.hasSession(sessionKey(sender.user.id, sender.session));
-    if (ready && core.missingTarget(command) === undefined) this.decide(reply, sender, command, undefined);
-    else this.host.enqueue(() => this.loadAndDecide(reply, sender, command));
+    if (ready && core.missingTarget(command) === undefined) this.decide(reply, sender, command, undefined, checked);
+    else this.host.enqueue(() => this.loadAndDecide(reply, sender, command, checked));
   }
 
   /**
@@ -112,12 +160,12 @@ export class RoomCommands {
         }
         // A retry carries the session's last number (the core answers a known pair at or below it with the
         // original ack); a new post the next one.
-        command = { type: "send", clientId: body.clientId, n: original ? lastN : lastN + 1, text: body.text, ...(body.attachments ? { attachments: body.attachments } : {}) };
+        command = { type: "send", clientId: body.clientId, n: original ? lastN : lastN + 1, text: body.text };
       } catch (error) {
         console.error("loading for a REST post failed", error);
         return this.host.reply(reply, errorFrame("internal", { ref: body.clientId }));
       }
-      this.decide(reply, sender, command, undefined);
+      this.decide(reply, sender, command, undefined, undefined);
     });
   }
 
@@ -155,7 +203,9 @@ export class RoomCommands {
           const settle = (error?: unknown) => (error ? reject(error) : resolve({ ok: true, ack }));
           if (outcome.status === "accepted") this.host.counters.accepted++;
           const accepted = outcome.status === "accepted" ? outcome : undefined;
-          this.host.writer.add({ kind: "admin", accepted, ack, settle }, accepted ? accepted.writes : []);
+          // An operator's deletion frees the message's files like the author's (PROTOCOL R33).
+          const freed = accepted?.freed ? this.host.uploads.ledger.free(accepted.freed, Date.now()) : [];
+          this.host.writer.add({ kind: "admin", accepted, ack, settle }, accepted ? [...accepted.writes, ...freed] : []);
         } catch (error) {
           reject(error);
         }
@@ -188,7 +238,7 @@ export class RoomCommands {
   }
 
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
-  private async loadAndDecide(reply: Reply, sender: Sender, command: Command): Promise<void> {
+  private async loadAndDecide(reply: Reply, sender: Sender, command: Command, checked: Checked | undefined): Promise<void> {
     let loaded: RoomEvent | undefined;
     try {
       loaded = await this.load(sender, command);
@@ -198,7 +248,7 @@ export class RoomCommands {
       this.host.reply(reply, errorFrame("internal", { ref: command.clientId }));
       return this.host.writer.resync(reply);
     }
-    this.decide(reply, sender, command, loaded);
+    this.decide(reply, sender, command, loaded, checked);
   }
 
   /** Loads what the core needs for `command`; returns the edit/delete target if it had to be read. */
@@ -218,20 +268,32 @@ export class RoomCommands {
     core.loadDedupe(await readEvents(this.host.room.storage, core, from, core.committedSeq + 1));
   }
 
-  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent | undefined): void {
-    const { writer } = this.host;
+  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent | undefined, checked: Checked | undefined): void {
+    const { writer, uploads } = this.host;
     if (writer.isResyncing(reply.id)) return;
     if (writer.broken) {
       // Later frames of this socket would be decided on the reloaded state and overtake this one (PROTOCOL I4).
       this.host.reply(reply, errorFrame("storage_failed", { ref: command.clientId }));
       return writer.resync(reply);
     }
-    const outcome = this.host.core().handle(command, sender.user, sender.session, loaded);
+    const core = this.host.core();
+    const refs = command.type === "send" ? (command.attachments ?? []) : [];
+    let files: Attachment[] | undefined;
+    if (refs.length > 0 && !core.knows(sender.user.id, command.clientId)) {
+      // PROTOCOL R31: the object was checked beside the pipeline; whether the slot is still free is decided here, in order.
+      const refused = checked === undefined ? { code: "upload_unknown" as const } : checked.ok ? uploads.ledger.refuse(refs, sender.user, Date.now()) : checked.error;
+      if (refused) return this.host.reply(reply, errorFrame(refused.code, { ...refused, ref: command.clientId }));
+      files = checked!.ok ? checked!.files : undefined;
+    }
+    const outcome = core.handle(command, sender.user, sender.session, loaded, files);
     if (outcome.status === "accepted") {
       this.host.counters.accepted++;
       // A removed member is owed one last notification (their list says they left): durable with the event.
       const farewells = (outcome.removed ?? []).map((user) => farewellWrite(user, outcome.event.seq, outcome.event.ts));
-      writer.add({ kind: "command", reply, accepted: outcome, at: Date.now() }, farewells.length ? [...outcome.writes, ...farewells] : outcome.writes);
+      // Files: the slots taken by this message, or the objects owed a removal by this deletion (PROTOCOL R31, R33).
+      const media = [...(files ? uploads.ledger.attach(files, outcome.ack.seq) : []), ...(outcome.freed ? uploads.ledger.free(outcome.freed, Date.now()) : [])];
+      const extra = [...farewells, ...media];
+      writer.add({ kind: "command", reply, accepted: outcome, at: Date.now() }, extra.length ? [...outcome.writes, ...extra] : outcome.writes);
     } else if (outcome.status === "duplicate") {
       this.host.counters.duplicates++;
       // PROTOCOL I3: the original ack, and only once the original is durable (PROTOCOL I2).

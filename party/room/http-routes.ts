@@ -22,6 +22,7 @@ import type { RoomHistory } from "./history.ts";
 import { noStore, type RoomLogReader } from "./log-reader.ts";
 import type { RoomFlow } from "./flow.ts";
 import { restPost } from "./rest-post.ts";
+import type { RoomUploads } from "./uploads.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
@@ -34,6 +35,7 @@ export interface HttpHost {
   readonly commands: RoomCommands;
   readonly log: RoomLogReader;
   readonly flow: RoomFlow;
+  readonly uploads: RoomUploads;
   core(): RoomCore;
   /** The decoded room id. */
   roomId(): string;
@@ -72,6 +74,8 @@ export class RoomHttp {
     if (url.pathname.includes("/admin/")) return host.admin.handle(partyRequest, who, url);
     host.ensureLink(request);
     if (request.method === "GET" && action === "history") return host.history.overHttp(who, url);
+    const media = this.media(request.method, url.pathname, who);
+    if (media) return media(request);
     if (request.method === "POST" && action === "wake") {
       // An inbox that is owed a notification wakes the room (partykit dev loses alarms on restart).
       if (!isActorCall(request)) return errorResponse("forbidden", "Only actors call this route.");
@@ -95,6 +99,21 @@ export class RoomHttp {
       return json({ settings: await host.updateSettings(patch.data) });
     }
     return errorResponse("not_found", "No such route.");
+  }
+
+  /**
+   * Files (PROTOCOL R30, R32): `POST uploads` (a slot), `POST uploads/<id>/url` (the slot signed again),
+   * `GET files/<id>` (a download). The path after the room id decides; anything else is not a file route.
+   */
+  private media(method: string, pathname: string, who: Identity): ((request: Request) => Promise<Response>) | undefined {
+    const match = /\/parties\/room\/[^/]+\/(uploads|files)(?:\/([^/]+))?(\/url)?$/.exec(pathname);
+    if (!match) return undefined;
+    const [, route, id, resign] = match;
+    const { uploads } = this.host;
+    if (route === "uploads" && method === "POST" && !id) return async (request) => uploads.slot(who, await request.json().catch(() => undefined));
+    if (route === "uploads" && method === "POST" && id && resign) return () => uploads.resign(who, id);
+    if (route === "files" && method === "GET" && id && !resign) return () => uploads.download(who, id);
+    return async () => errorResponse("not_found", "No such route.");
   }
 
   /** An inbox's batch of DM commands: each decided like a socket frame, answered after the durable write. */

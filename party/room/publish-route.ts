@@ -24,14 +24,14 @@ export async function publishRoute(host: PublishHost, request: Request): Promise
   if (!isActorCall(request)) return errorResponse("forbidden", "Only the publish API calls this route.");
   const parsed = RoomPublishBody.safeParse(await request.json().catch(() => undefined));
   if (!parsed.success) return errorResponse("bad_frame", parsed.error.issues[0]?.message);
-  const { author, clientId, text, attachments } = parsed.data;
+  const { author, clientId, text } = parsed.data;
   const bot = { id: author.id, name: author.name };
   const kind = roomKind(safeDecode(host.rawRoomId));
   // A DM is private to its two participants: a bot posts only into its own (`dm:alice:bot_support`).
   if (kind === "dm" && !mayJoin(host.rawRoomId, bot)) return errorResponse("forbidden", "A bot posts only into direct conversations it is part of.");
   let result: Awaited<ReturnType<RoomCommands["runPublish"]>>;
   try {
-    result = await host.commands.runPublish(bot, { text, attachments }, clientId);
+    result = await host.commands.runPublish(bot, { text }, clientId);
   } catch (error) {
     // The write failed (PROTOCOL R3): nothing was stored, and the same clientId may be sent again.
     console.error("publish: the room could not store the message", error);

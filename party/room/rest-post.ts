@@ -31,7 +31,7 @@ export async function restPost(request: Request, who: Identity, host: RestPostHo
   try {
     raw = JSON.parse(text);
   } catch {
-    return errorResponse("bad_frame", "The body is not JSON: send {clientId, text, attachments?}.");
+    return errorResponse("bad_frame", "The body is not JSON: send {clientId, text}.");
   }
   const body = PostBody.safeParse(raw);
   if (!body.success) {

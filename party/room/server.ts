@@ -8,7 +8,8 @@
  * - room/writer.ts: the group commit, releasing durable batches, repair after failures (PROTOCOL I2, R2, R3, R3a);
  * - room/members.ts: reads, receipts, presence, typing, membership cut-offs (PROTOCOL I6, R14, R15);
  * - room/http-routes.ts and room/admin.ts: the HTTP routes and operator tools;
- * - room/inbox-link.ts and archive/outbox.ts: notifying members' inboxes and draining to Postgres (PROTOCOL I9).
+ * - room/inbox-link.ts and archive/outbox.ts: notifying members' inboxes and draining to Postgres (PROTOCOL I9);
+ * - room/uploads.ts and room/media-janitor.ts: files in messages and their removal (PROTOCOL R30-R33).
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
@@ -42,6 +43,8 @@ import { RoomHistory } from "./history.ts";
 import { RoomInbound } from "./inbound.ts";
 import { RoomLogReader } from "./log-reader.ts";
 import { roomStats } from "./stats.ts";
+import { RoomUploads } from "./uploads.ts";
+import { MediaJanitor } from "./media-janitor.ts";
 import type { CommandCounters, Conn, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
@@ -80,6 +83,8 @@ export default class RoomServer implements Party.Server {
   readonly log: RoomLogReader;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
+  readonly uploads: RoomUploads;
+  readonly janitor: MediaJanitor;
   readonly reporter: ReturnType<typeof directoryReporter>;
 
   constructor(readonly room: Party.Room) {
@@ -91,6 +96,8 @@ export default class RoomServer implements Party.Server {
     this.reporter = directoryReporter(room, () => this.admin.report(), this.config.directory);
     // The archive's lag is in every report: a drain that moved the cursor is a change worth reporting.
     this.archive.onProgress = () => this.reporter.touch();
+    this.uploads = new RoomUploads({ room, config: this.config, core: () => this.core, scheduled: (at) => this.janitor.schedule(at) });
+    this.janitor = new MediaJanitor(room.storage, this.uploads, this.alarms);
     const shared = {
       room,
       core: () => this.core,
@@ -126,10 +133,11 @@ export default class RoomServer implements Party.Server {
       counters: this.counters,
       broadcast: (frame, skip) => this.admission.broadcast(frame, skip),
       reload: () => this.reloadState(),
+      filesFreed: () => this.janitor.schedule(Date.now()),
     });
     this.flow = new RoomFlow(this.config, () => this.core);
     this.expiry = new TokenExpiry({ room, cutOff: (conn, code, reason) => this.writer.cutOff(conn, code, reason), wakeAt: (at) => void this.alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)) });
-    this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, counters: this.counters, queued: () => this.tasks.queued });
+    this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, uploads: this.uploads, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
     this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
@@ -144,6 +152,7 @@ export default class RoomServer implements Party.Server {
       commands: this.commands,
       log: this.log,
       flow: this.flow,
+      uploads: this.uploads,
       stats: () => this.stats(),
       updateSettings: (patch) => this.updateSettings(patch),
     });
@@ -165,7 +174,8 @@ export default class RoomServer implements Party.Server {
   async onStart() {
     this.canonicalId = (await this.resolveRoomId()) ?? "";
     this.core = await this.loadCore();
-    await Promise.all([this.archive.load(), this.alarms.load()]);
+    await Promise.all([this.archive.load(), this.alarms.load(), this.uploads.load()]);
+    await this.janitor.load(); // after the alarm clock: removals owed before a restart are scheduled again (PROTOCOL R33)
     this.members.reindex();
     this.expiry.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
@@ -183,6 +193,7 @@ export default class RoomServer implements Party.Server {
     this.alarms.fired();
     this.archive.wake();
     this.link.wake();
+    this.janitor.wake();
     setTimeout(() => this.expiry.fire(), 0); // after the handler: sockets are safe to touch again
   }
 
@@ -243,7 +254,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued, log: this.log });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -317,6 +328,7 @@ export default class RoomServer implements Party.Server {
     this.tasks.enqueue(async () => {
       await this.writer.idle();
       this.core = await this.loadCore();
+      await this.uploads.load(); // slots taken by the failed batch are free again: only what is durable counts
       await this.link.reset().catch((error) => console.error("reloading the inbox link failed", error)); // rebuilt from what was stored
       this.writer.repaired();
     });

@@ -6,6 +6,8 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomWriter } from "./writer.ts";
 import type { RoomLogReader } from "./log-reader.ts";
 import type { CommandCounters } from "./types.ts";
+import type { RoomUploads } from "./uploads.ts";
+import type { MediaJanitor } from "./media-janitor.ts";
 
 export type StatsSources = {
   room: Party.Room;
@@ -15,11 +17,13 @@ export type StatsSources = {
   link: RoomInboxLink;
   writer: RoomWriter;
   archive: RoomArchive;
+  uploads: RoomUploads;
+  janitor: MediaJanitor;
   tasksQueued: number;
   log: RoomLogReader;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, tasksQueued, log }: StatsSources) {
+export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log }: StatsSources) {
   let connections = 0;
   for (const _ of room.getConnections()) connections++;
   const written = writer.stats();
@@ -48,5 +52,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
     archive: archive.stats(core.committedSeq),
     // Answers of the HTTP read path (PROTOCOL R40-R42) that reached the room: behind a cache, its misses.
     httpLog: log.stats(),
+    // Files in messages (PROTOCOL R30-R33): bytes and files attached and not deleted, and the removal queue.
+    storage: { ...uploads.stats(), removals: janitor.stats() },
   };
 }

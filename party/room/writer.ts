@@ -42,6 +42,8 @@ export interface WriterHost {
   reload(): void;
   /** A batch was released: the directory hears of the room's new stats. */
   touched(): void;
+  /** A durable batch deleted messages that carried files: their removal jobs may run now (PROTOCOL R33). */
+  filesFreed(): void;
   enqueue(task: () => Promise<void>): void;
 }
 
@@ -219,6 +221,8 @@ export class RoomWriter {
       reads,
     );
     this.stateTaken = true;
+    // Only now: a removal that ran before the deletion was durable could take a file a failed write left in place.
+    if (accepted.some((a) => a.freed)) host.filesFreed();
     if (failHere) throw new Error("test switch: injected release failure");
     const acksByReply = new Map<string, { reply: Reply; acks: Ack[] }>();
     const now = Date.now();

@@ -9,10 +9,11 @@
  *   an actor would log at start;
  * - deploy only: users' tokens are verified by an identity provider's JWKS (KAIWA_JWT_SECRET alone, the
  *   development setup, only with --allow-dev-secret); an archive database (unless --no-archive); no local
- *   database bridge (KAIWA_DB_WS_PROXY); no `.env` where partykit would compile it into the bundle.
+ *   database bridge (KAIWA_DB_WS_PROXY); no `.env` where partykit would compile it into the bundle;
+ *   object storage for files (KAIWA_S3_*, e.g. Cloudflare's) unless --no-uploads, never on this machine's loopback.
  * Pure: the caller reads the environment, the file and the file system.
  */
-import { assertDeployableEnv, ConfigError, parseConfig, type ConfigProblem, type KaiwaConfig } from "../../party/config.ts";
+import { S3_VARIABLES, assertDeployableEnv, ConfigError, parseConfig, type ConfigProblem, type KaiwaConfig } from "../../party/config.ts";
 import type { EnvFileEntry } from "./env-file.ts";
 
 export type { ConfigProblem };
@@ -22,6 +23,8 @@ export type DeployFlags = {
   allowDevSecret: boolean;
   /** Deploy without the archive (no KAIWA_DATABASE_URL, no migrations). */
   noArchive: boolean;
+  /** Deploy without object storage: no files in messages (no KAIWA_S3_*). */
+  noUploads?: boolean;
 };
 
 export type CollectedVars = {
@@ -83,6 +86,10 @@ export const MESSAGES = {
     "unset: alarms call back through the first origin an actor saw; set it to the deployment's own URL (e.g. https://kaiwa.YOUR-USER.partykit.dev)",
   hibernateOff:
     "off: every actor holding a socket is billed for 128 MB for as long as it is connected (about $4 a month per connected user: docs/CAPACITY.md); KAIWA_HIBERNATE=1 bills only the time actors work (at some cost to a hot room's msgs/s: party/room/server.ts)",
+  noStorage:
+    "required: S3-compatible object storage for files in messages (Cloudflare: create a bucket and an API token, then set KAIWA_S3_ENDPOINT=https://<account>.r2.cloudflarestorage.com, KAIWA_S3_BUCKET, KAIWA_S3_ACCESS_KEY_ID, KAIWA_S3_SECRET_ACCESS_KEY); or pass --no-uploads to deploy without files",
+  storageWithNoUploads: "set, but --no-uploads was given: remove one of the two",
+  localStorage: "a local development server (the embedded S3 of npm run dev): never deploy it",
   notNeon:
     "the host is not a Neon host (*.neon.tech): the archive's driver speaks Neon's WebSocket protocol, so another Postgres needs a Neon-compatible WebSocket proxy in front of it",
 } as const;
@@ -119,6 +126,9 @@ export function checkDeploy(vars: Record<string, string>, flags: DeployFlags, do
   if (flags.noArchive && set("KAIWA_DATABASE_URL")) add("KAIWA_DATABASE_URL", MESSAGES.databaseWithNoArchive);
   if (!flags.noArchive && !set("KAIWA_DATABASE_URL")) add("KAIWA_DATABASE_URL", MESSAGES.noDatabase);
   if (set("KAIWA_DB_WS_PROXY")) add("KAIWA_DB_WS_PROXY", MESSAGES.wsProxy);
+  if (flags.noUploads && set("KAIWA_S3_ENDPOINT")) add("KAIWA_S3_ENDPOINT", MESSAGES.storageWithNoUploads);
+  if (!flags.noUploads) for (const name of S3_VARIABLES) if (!set(name)) add(name, MESSAGES.noStorage);
+  if (/^https?:\/\/(127\.|localhost|\[::1\])/i.test(vars.KAIWA_S3_ENDPOINT ?? "")) add("KAIWA_S3_ENDPOINT", MESSAGES.localStorage);
   if (dotEnvPath) add(".env", MESSAGES.dotEnv(dotEnvPath));
 
   if (!set("KAIWA_PUBLIC_ORIGIN")) warnings.push({ variable: "KAIWA_PUBLIC_ORIGIN", problem: MESSAGES.publicOrigin });

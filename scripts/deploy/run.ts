@@ -35,7 +35,7 @@ export type DeployDeps = {
   err(line: string): void;
 };
 
-export const USAGE = `usage: npm run deploy -- [--env-file FILE] [--dry-run] [--allow-dev-secret] [--no-archive] [--preview NAME] [--name NAME] [--domain DOMAIN]
+export const USAGE = `usage: npm run deploy -- [--env-file FILE] [--dry-run] [--allow-dev-secret] [--no-archive] [--no-uploads] [--preview NAME] [--name NAME] [--domain DOMAIN]
 
 Deploys kaiwa with \`partykit deploy\`, passing every KAIWA_* variable (from the environment and FILE) as --var,
 after checking them and applying the archive's migrations to KAIWA_DATABASE_URL.
@@ -44,11 +44,12 @@ after checking them and applying the archive's migrations to KAIWA_DATABASE_URL.
   --dry-run            check everything and build the bundle; upload nothing, connect to no database
   --allow-dev-secret   allow KAIWA_JWT_SECRET without KAIWA_JWKS_URL (tokens signed with one shared secret)
   --no-archive         deploy without KAIWA_DATABASE_URL (no archive, no search, no migrations)
+  --no-uploads         deploy without KAIWA_S3_* object storage (no files in messages)
   --preview, --name, --domain   passed to partykit deploy`;
 
 export async function runDeploy(argv: string[], deps: DeployDeps): Promise<number> {
   const { out, err } = deps;
-  let values: { "dry-run"?: boolean; "env-file"?: string; "allow-dev-secret"?: boolean; "no-archive"?: boolean; preview?: string; name?: string; domain?: string; help?: boolean };
+  let values: { "dry-run"?: boolean; "env-file"?: string; "allow-dev-secret"?: boolean; "no-archive"?: boolean; "no-uploads"?: boolean; preview?: string; name?: string; domain?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -59,6 +60,7 @@ export async function runDeploy(argv: string[], deps: DeployDeps): Promise<numbe
         "env-file": { type: "string" },
         "allow-dev-secret": { type: "boolean" },
         "no-archive": { type: "boolean" },
+        "no-uploads": { type: "boolean" },
         preview: { type: "string" },
         name: { type: "string" },
         domain: { type: "string" },
@@ -74,7 +76,7 @@ export async function runDeploy(argv: string[], deps: DeployDeps): Promise<numbe
     return 0;
   }
   const dryRun = values["dry-run"] ?? false;
-  const flags = { allowDevSecret: values["allow-dev-secret"] ?? false, noArchive: values["no-archive"] ?? false };
+  const flags = { allowDevSecret: values["allow-dev-secret"] ?? false, noArchive: values["no-archive"] ?? false, noUploads: values["no-uploads"] ?? false };
 
   // 1. The variables.
   let file: { name: string; entries: ReturnType<typeof parseEnvFile> } | undefined;

@@ -56,13 +56,8 @@ export const idArb = fc.oneof(
 );
 const seqArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(1, MAX_N, MAX_N - 1, 2 ** 31));
 const textArb = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20, unit: "binary" }), fc.constantFrom("", "  ", "x".repeat(4001)));
-const attachmentArb = fc.record({
-  id: fc.string({ minLength: 1, maxLength: 10 }),
-  url: fc.constantFrom("https://example.com/a.png", "http://localhost:1/x"),
-  name: fc.string({ maxLength: 10 }),
-  mime: fc.constantFrom("image/png", "text/plain"),
-  size: fc.nat(),
-});
+/** What a command names: an upload's id (PROTOCOL R31); the room fills in the rest. */
+const attachmentArb = fc.record({ upload: fc.stringMatching(/^[A-Za-z0-9_-]{24}$/) });
 const base = { clientId: idArb, n: seqArb };
 const roomIdArb = fc.oneof(fc.constantFrom("general", "dm:alice:bob", "g:team-1"), fc.stringMatching(/^[A-Za-z0-9_:-]{1,140}$/));
 const requestIdArb = fc.string({ minLength: 1, maxLength: 64 });

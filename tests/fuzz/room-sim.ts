@@ -160,6 +160,7 @@ export const settingsArb: fc.Arbitrary<RoomSettings> = fc.record({
   // The HTTP read settings (PROTOCOL R40, R41) decide nothing about commands.
   public: fc.boolean(),
   pollIntervalMs: fc.constant(1000),
+  maxUploadBytes: fc.constant(25 * 1024 * 1024),
 });
 
 const stepArb = (group: boolean): fc.Arbitrary<Step> =>
@@ -352,7 +353,7 @@ export class RoomSim {
         const n = "rel" in step.n ? (this.model.lastN.get(key) ?? 0) + step.n.rel : step.n.abs;
         const c = step.c;
         const raw: Record<string, unknown> = { type: c.type, clientId: this.clientId(step.cid), n };
-        if (c.type === "send") Object.assign(raw, { text: this.text(c.text), ...(c.attach ? { attachments: [{ id: "a1", url: "https://example.com/a.png", name: "a.png", mime: "image/png", size: 1 }] } : {}) });
+        if (c.type === "send") Object.assign(raw, { text: this.text(c.text), ...(c.attach ? { attachments: [{ upload: "a1a1a1a1a1a1a1a1a1a1a1a1" }] } : {}) });
         if (c.type === "edit") Object.assign(raw, { target: this.target(c.target, step.user), text: this.text(c.text) });
         if (c.type === "delete") Object.assign(raw, { target: this.target(c.target, step.user) });
         if (c.type === "group.create") Object.assign(raw, { title: c.title, members: c.members });
@@ -414,7 +415,9 @@ export class RoomSim {
     const before = canonical(this.core);
     let outcome: Outcome;
     try {
-      outcome = this.core.handle(command, who, session, loaded);
+      // The shell checks the uploads before the core decides (PROTOCOL R31); the core sees what it found.
+      const files = command.type === "send" ? command.attachments?.map((ref) => ({ id: ref.upload, name: "a.png", type: "image/png", size: 1 })) : undefined;
+      outcome = this.core.handle(command, who, session, loaded, files);
     } catch (error) {
       throw new FuzzFailure(`handle threw on a schema-valid command ${JSON.stringify(command)}: ${String(error)}`);
     }

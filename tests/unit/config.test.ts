@@ -340,6 +340,8 @@ describe("test switches", () => {
       archiveLoseReplyAt: 0,
       directoryDelayMs: 0,
       maxSessionsInMemory: 0,
+      uploadTtlMs: 0,
+      presignSeconds: 0,
     });
     assert.ok(Object.isFrozen(off));
   });
@@ -360,6 +362,8 @@ describe("test switches", () => {
     KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: ["1", 1, "archiveLoseReplyAt", "first"],
     KAIWA_TEST_DIRECTORY_DELAY_MS: ["120000", 120_000, "directoryDelayMs", "1e5"],
     KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: ["10", 10, "maxSessionsInMemory", "ten"],
+    KAIWA_TEST_UPLOAD_TTL_MS: ["4000", 4_000, "uploadTtlMs", "4s"],
+    KAIWA_TEST_PRESIGN_SECONDS: ["2", 2, "presignSeconds", "604801"],
   };
 
   it("the table covers every switch", () => {

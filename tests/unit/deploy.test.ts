@@ -25,6 +25,10 @@ const PRODUCTION = {
   KAIWA_DATABASE_URL: DB,
   KAIWA_PUBLIC_ORIGIN: "https://kaiwa.example.partykit.dev",
   KAIWA_HIBERNATE: "1",
+  KAIWA_S3_ENDPOINT: "https://0123456789abcdef.r2.cloudflarestorage.com",
+  KAIWA_S3_BUCKET: "kaiwa-files",
+  KAIWA_S3_ACCESS_KEY_ID: "access-key-id-0123",
+  KAIWA_S3_SECRET_ACCESS_KEY: "secret-access-key-0123456789",
 };
 
 /** `NAME: problem` lines of a refused configuration. */
@@ -95,6 +99,16 @@ describe("what is refused, word for word", () => {
       "KAIWA_DATABASE_URL: required: the archive's Postgres URL (a Neon connection string, postgresql://USER:PASSWORD@HOST.neon.tech/DB?sslmode=require); or pass --no-archive to deploy without the archive (no search, and rooms never prune their history)",
     ]);
     assert.deepEqual(checkDeploy(rest, { ...FLAGS, noArchive: true }).problems, [], "--no-archive deploys without it");
+  });
+
+  it("object storage for files (PROTOCOL R30): all of KAIWA_S3_* unless --no-uploads, never a local server", () => {
+    const { KAIWA_S3_ENDPOINT: _e, KAIWA_S3_BUCKET: _b, KAIWA_S3_ACCESS_KEY_ID: _k, KAIWA_S3_SECRET_ACCESS_KEY: _s, ...none } = PRODUCTION;
+    assert.deepEqual(problems(none), ["KAIWA_S3_ENDPOINT", "KAIWA_S3_BUCKET", "KAIWA_S3_ACCESS_KEY_ID", "KAIWA_S3_SECRET_ACCESS_KEY"].map((name) => `${name}: ${MESSAGES.noStorage}`));
+    assert.deepEqual(checkDeploy(none, { ...FLAGS, noUploads: true }).problems, [], "--no-uploads deploys without it");
+    assert.deepEqual(problems(PRODUCTION, { noUploads: true }), [`KAIWA_S3_ENDPOINT: ${MESSAGES.storageWithNoUploads}`]);
+    const { KAIWA_S3_BUCKET: _only, ...half } = PRODUCTION;
+    assert.ok(problems(half).some((p) => p.startsWith("KAIWA_S3_BUCKET: required with KAIWA_S3_ENDPOINT")), "the run-time rule: all or none");
+    assert.deepEqual(problems({ ...PRODUCTION, KAIWA_S3_ENDPOINT: "http://127.0.0.1:4568" }), [`KAIWA_S3_ENDPOINT: ${MESSAGES.localStorage}`]);
   });
 
   it("--no-archive next to a database URL", () => {
@@ -252,6 +266,14 @@ describe("the steps", () => {
       `KAIWA_JWKS_URL=${PRODUCTION.KAIWA_JWKS_URL}`,
       "--var",
       `KAIWA_PUBLIC_ORIGIN=${PRODUCTION.KAIWA_PUBLIC_ORIGIN}`,
+      "--var",
+      `KAIWA_S3_ACCESS_KEY_ID=${PRODUCTION.KAIWA_S3_ACCESS_KEY_ID}`,
+      "--var",
+      `KAIWA_S3_BUCKET=${PRODUCTION.KAIWA_S3_BUCKET}`,
+      "--var",
+      `KAIWA_S3_ENDPOINT=${PRODUCTION.KAIWA_S3_ENDPOINT}`,
+      "--var",
+      `KAIWA_S3_SECRET_ACCESS_KEY=${PRODUCTION.KAIWA_S3_SECRET_ACCESS_KEY}`,
       "--var",
       `KAIWA_SERVICE_SECRET=${PRODUCTION.KAIWA_SERVICE_SECRET}`,
     ]);
