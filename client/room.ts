@@ -332,6 +332,8 @@ export class KaiwaRoom {
       else if (event.kind === "delete") this.#emitter.emit("delete", event);
       else if (event.kind === "announcement") this.#emitter.emit("announcement", event);
       else if (event.kind === "moderation") this.#emitter.emit("moderation", event);
+      else if (event.kind === "reaction") this.#emitter.emit("reaction", event);
+      else if (event.kind === "pin") this.#emitter.emit("pin", event);
       else {
         this.#members.event(event);
         this.#emitter.emit("membership", event);

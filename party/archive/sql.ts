@@ -42,6 +42,10 @@ ON CONFLICT (room_id, user_id) DO UPDATE SET
 export const READ_RANGE = `
 SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`;
 
+/** Scattered records of one room (a thread page, quoted parents past the room's retention; PROTOCOL R23). */
+export const READ_SEQS = `
+SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq = ANY($2::bigint[])`;
+
 /**
  * Search. Membership is part of the WHERE clause (not filtered afterwards): DM rooms by the two ids in
  * their name, groups through the rows their membership events wrote, open rooms through archive_members. The GIN bigram index narrows candidates (@> all the

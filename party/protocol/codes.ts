@@ -33,6 +33,10 @@ export const ERRORS = {
   rate_limited: { retryable: true, resend: true, text: "Too many commands too fast; reconnect after retryAfterMs and resend." },
   /** PROTOCOL R19: the socket's token expired while it was open; reconnect with a fresh token and resend. */
   session_expired: { retryable: true, resend: true, text: "This socket's token has expired; reconnect with a fresh token." },
+  /** PROTOCOL R20, R24: reacting with an emoji one already has, removing one not held, pinning twice, unpinning what is not pinned. */
+  no_change: { retryable: false, text: "The command would change nothing (already reacted or pinned, or no such reaction or pin)." },
+  /** PROTOCOL R20, R24: a bounded set is full (distinct emoji on a message, pins in a room). */
+  limit_reached: { retryable: false, text: "The message or room has reached its limit for this (distinct reactions, pins)." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

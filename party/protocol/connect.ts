@@ -23,5 +23,12 @@ export const HistoryQuery = z.object({
   limit: z.coerce.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
 });
 
+/** `GET /parties/room/<id>/thread?parent=&after=&limit=` (PROTOCOL R23). */
+export const ThreadQuery = z.object({
+  parent: z.coerce.number().int().positive(),
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
+});
+
 /** `POST /parties/room/<id>/read` (actor route): the member's new read position. */
 export const ReadBody = z.object({ seq: z.number().int().positive() });

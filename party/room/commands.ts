@@ -8,7 +8,7 @@ import type * as Party from "partykit/server";
 import { CLOSE, LIMITS, type Command, type Identity, type ErrorFrame, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { Outcome, RoomCore } from "../core/room-core.ts";
-import { sessionKey, type StoredSession } from "../core/room-keys.ts";
+import { reactionKey, sessionKey, type StoredSession } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
 import { farewellWrite } from "./inbox-link.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";
@@ -76,7 +76,7 @@ export class RoomCommands {
     const core = this.host.core();
     // Fast path: with nothing queued ahead and nothing to load, decide now (no promise per frame).
     const ready = this.host.queued() === 0 && core.dedupeLoaded && core.hasSession(sessionKey(sender.user.id, sender.session));
-    if (ready && core.missingTarget(command) === undefined) this.decide(reply, sender, command, undefined);
+    if (ready && core.missingTargets(command).length === 0 && core.missingReactionSet(command, sender.user.id) === undefined) this.decide(reply, sender, command, []);
     else this.host.enqueue(() => this.loadAndDecide(reply, sender, command));
   }
 
@@ -124,7 +124,7 @@ export class RoomCommands {
 
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
   private async loadAndDecide(reply: Reply, sender: Sender, command: Command): Promise<void> {
-    let loaded: RoomEvent | undefined;
+    let loaded: RoomEvent[];
     try {
       loaded = await this.load(sender, command);
     } catch (error) {
@@ -136,8 +136,11 @@ export class RoomCommands {
     this.decide(reply, sender, command, loaded);
   }
 
-  /** Loads what the core needs for `command`; returns the edit/delete target if it had to be read. */
-  private async load(sender: Sender, command: Command): Promise<RoomEvent | undefined> {
+  /**
+   * Loads what the core needs for `command`; returns the targets and parents it had to read (an edit's,
+   * a reaction's, a reply's), and hands the core the sender's reaction set when a reaction needs it.
+   */
+  private async load(sender: Sender, command: Command): Promise<RoomEvent[]> {
     await this.ensureSession(sender.user.id, sender.session);
     const { storage } = this.host.room;
     const core = this.host.core();
@@ -145,11 +148,14 @@ export class RoomCommands {
       const from = Math.max(1, core.committedSeq - LIMITS.dedupeWindow + 1);
       core.loadDedupe(await readEvents(storage, core, from, core.committedSeq + 1));
     }
-    const missing = core.missingTarget(command);
-    return missing === undefined ? undefined : (await readEvents(storage, core, missing, missing + 1))[0];
+    const reactedOn = core.missingReactionSet(command, sender.user.id);
+    if (reactedOn !== undefined) core.setReactionSet(reactedOn, sender.user.id, await storage.get<string[]>(reactionKey(reactedOn, sender.user.id)));
+    const loaded: RoomEvent[] = [];
+    for (const seq of core.missingTargets(command)) loaded.push(...(await readEvents(storage, core, seq, seq + 1)));
+    return loaded;
   }
 
-  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent | undefined): void {
+  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent[]): void {
     const { writer } = this.host;
     if (writer.isResyncing(reply.id)) return;
     if (writer.broken) {
