@@ -10,6 +10,8 @@ import {
   MemberAddCommand,
   MemberRemoveCommand,
   MemberRoleCommand,
+  PinCommand,
+  ReactCommand,
   SendCommand,
 } from "../party/protocol/index.ts";
 import type { CommandBody } from "./outbox.ts";
@@ -22,6 +24,8 @@ const CommandBodySchema = z.discriminatedUnion("type", [
   SendCommand.omit(omitted),
   EditCommand.omit(omitted),
   DeleteCommand.omit(omitted),
+  ReactCommand.omit(omitted),
+  PinCommand.omit(omitted),
   GroupCreateCommand.omit(omitted),
   GroupRenameCommand.omit(omitted),
   MemberAddCommand.omit(omitted),

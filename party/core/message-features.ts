@@ -3,7 +3,8 @@
  * functions on plain data. The room core decides with them and writes the rewritten record in the same
  * batch as the event (PROTOCOL I2), so a record always says what its log says.
  */
-import { LIMITS, type MessageEvent, type Quote } from "../protocol/index.ts";
+import { LIMITS, type MessageEvent } from "../protocol/index.ts";
+export { quoteOf } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";
 
 /** The record a reaction leaves behind, the emoji's count after it, and the reacting user's own set. */
@@ -35,17 +36,6 @@ export function reactionChange(target: MessageEvent, mine: readonly string[], em
 function withReactions(target: MessageEvent, counts: Record<string, number>): MessageEvent {
   const { reactions: _old, ...rest } = target;
   return Object.keys(counts).length > 0 ? { ...rest, reactions: counts } : rest;
-}
-
-/** PROTOCOL R22: a parent as a reply shows it, from its current record: a tombstone quotes no text. */
-export function quoteOf(parent: MessageEvent): Quote {
-  if (parent.deletedBy !== undefined) return { seq: parent.seq, author: parent.author, excerpt: "", deleted: true };
-  return { seq: parent.seq, author: parent.author, excerpt: excerpt(parent.text) };
-}
-
-function excerpt(text: string): string {
-  const chars = [...text.replace(/\s+/g, " ").trim()];
-  return chars.length <= LIMITS.quoteExcerptChars ? chars.join("") : `${chars.slice(0, LIMITS.quoteExcerptChars - 1).join("")}…`;
 }
 
 /**

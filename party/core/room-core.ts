@@ -3,9 +3,9 @@
  * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
-import { LIMITS, type Ack, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type PinCommand, type Quote, type ReactCommand, type RoomEvent, type RoomSettings } from "../protocol/index.ts";
+import { LIMITS, type Ack, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type PinCommand, type Quote, type ReactCommand, type RoomEvent, type RoomSettings, quoteOf } from "../protocol/index.ts";
 import { MEMBERS_KEY, META_KEY, PINS_KEY, eventKey, reactionKey, sessionKey, threadKey, type RoomMeta, type StoredSession } from "./room-keys.ts";
-import { quoteOf, reactionChange, refuseParent, resolveMentions, withReply } from "./message-features.ts";
+import { reactionChange, refuseParent, resolveMentions, withReply } from "./message-features.ts";
 import { Pins } from "./pins.ts";
 import { isRefusal, type Membership } from "./membership.ts";
 import type { Rejection } from "./rejection.ts";

@@ -7,3 +7,4 @@ export * from "./connect.ts";
 export * from "./error-frame.ts";
 export * from "./decode.ts";
 export * from "./backoff.ts";
+export * from "./quote.ts";

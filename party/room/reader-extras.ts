@@ -5,8 +5,7 @@
  * in proportion to its own size (batched gets), never to the room's.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, MessageEvent, type Quote } from "../protocol/index.ts";
-import { quoteOf } from "../core/message-features.ts";
+import { LIMITS, MessageEvent, quoteOf, type Quote } from "../protocol/index.ts";
 import { reactionKey } from "../core/room-keys.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 

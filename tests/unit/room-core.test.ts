@@ -111,7 +111,7 @@ test("edits: author only, new seq naming the target, stored record updated (PROT
   const edit = accepted(core.handle({ type: "edit", clientId: "e1", n: 2, target: 1, text: "hello!" }, alice, "s"));
   assert.equal(edit.ack.seq, 2);
   assert.deepEqual(edit.event, { kind: "edit", seq: 2, ts: 1000, author: { id: "alice", name: "Alice" }, clientId: "e1", target: 1, text: "hello!" });
-  assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2 });
+  assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2, editedAt: 1000 });
   assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && JSON.parse(v as string).text === "hello!"));
 });
 
