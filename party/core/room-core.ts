@@ -4,7 +4,7 @@
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
 import { LIMITS, type Ack, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type PinCommand, type Quote, type ReactCommand, type RoomEvent, type RoomSettings, quoteOf } from "../protocol/index.ts";
-import { MEMBERS_KEY, META_KEY, PINS_KEY, eventKey, reactionKey, sessionKey, threadKey, type RoomMeta, type StoredSession } from "./room-keys.ts";
+import { MEMBERS_KEY, META_KEY, PINS_KEY, editHistoryKey, eventKey, reactionKey, sessionKey, threadKey, type ReplacedVersion, type RoomMeta, type StoredSession } from "./room-keys.ts";
 import { reactionChange, refuseParent, resolveMentions, withReply } from "./message-features.ts";
 import { Pins } from "./pins.ts";
 import { isRefusal, type Membership } from "./membership.ts";
@@ -336,6 +336,8 @@ export class RoomCore {
         const mentions = this.mentionsIn(command.text, target.author.id);
         event = { kind: "edit", ...base, target: command.target, text: command.text, ...(target.editedBy !== undefined ? { replaces: target.editedBy } : {}) };
         targetAfter = this.rewrite(target, ({ mentions: _old, ...rest }) => ({ ...rest, text: command.text, editedBy: seq, editedAt: ts, ...(mentions.length ? { mentions } : {}) }));
+        // PROTOCOL R25: the replaced version, for the operator's edit history (one small key per edit).
+        extra.push([editHistoryKey(target.seq, seq), { seq: target.editedBy ?? target.seq, ts: target.editedAt ?? target.ts, text: target.text } satisfies ReplacedVersion]);
       } else {
         event = { kind: "delete", ...base, target: command.target };
         // A tombstone keeps its seq (I1) and its reply and thread links; what it said and what it got goes.

@@ -61,6 +61,8 @@ export const ConversationState = z.object({
   readSeq: z.number().int().nonnegative(),
   /** Other people's undeleted messages above readSeq (PROTOCOL I6: 0 ≤ unread ≤ lastSeq − readSeq). */
   unread: z.number().int().nonnegative(),
+  /** PROTOCOL R27: unread messages that mention the user (absent: none). */
+  mentions: z.number().int().positive().optional(),
   /** The user is no longer a member (removed or left); the row stays so the app can say so. */
   left: z.boolean().optional(),
 });

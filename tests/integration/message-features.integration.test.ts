@@ -187,6 +187,29 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
     raw.ws.close();
   });
 
+  it("PROTOCOL R25: an edited message carries editedAt; an operator reads every version through the audited admin route", async () => {
+    const author = MEMBERS[12]!;
+    const sent = await room(author).send("first words");
+    await room(author).edit(sent.seq, "second words");
+    const last = await room(author).edit(sent.seq, "third words");
+    const page = await room(MEMBERS[13]!).history({ before: sent.seq + 1, limit: 1 });
+    const record = page.events[0] as MessageEvent;
+    assert.equal(record.text, "third words");
+    assert.equal(record.editedBy, last.seq);
+    assert.equal(record.editedAt, last.ts);
+    const ops = await server.token("ops", { name: "Ops", operator: true });
+    const history = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=${sent.seq}`, { token: ops });
+    assert.equal(history.status, 200, JSON.stringify(history.body));
+    assert.deepEqual(history.body.versions.map((v: { text: string }) => v.text), ["first words", "second words", "third words"]);
+    assert.deepEqual(history.body.versions.map((v: { seq: number }) => v.seq), [sent.seq, sent.seq + 1, last.seq]);
+    const audit = await server.fetchJson(`/admin/rooms/${GROUP}/audit`, { token: ops });
+    assert.ok(audit.body.records.some((r: { action: string; from: number }) => r.action === "read_edits" && r.from === sent.seq), "the read was audited");
+    const member = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=${sent.seq}`, { token: await server.token(author) });
+    assert.equal(member.status, 403, "members (the author too) never read replaced versions");
+    const unknown = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=77777`, { token: ops });
+    assert.equal(unknown.status, 404);
+  });
+
   it("non-members are refused on every path: socket, HTTP thread, HTTP pins, HTTP history", async () => {
     const outsider = await rawSocket(server, GROUP, { token: await server.token("outsider"), session: "o1" });
     const refusal = await outsider.next((f) => f.type === "error");

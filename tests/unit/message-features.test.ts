@@ -175,3 +175,23 @@ test("PROTOCOL R26: mentions resolve against members only, never the author, dis
   const many = Array.from({ length: 40 }, (_, i) => `@u${i}`).join(" ");
   assert.equal(resolveMentions(many, () => true).length, LIMITS.maxMentionsPerMessage);
 });
+
+test("PROTOCOL R27: mention counts are exact under posts, edits, deletions and reads, and a rebuild from the records agrees", async () => {
+  const { ReadState } = await import("../../party/core/read-state.ts");
+  const members = ["alice", "bob", "carol"];
+  const msg = (seq: number, author: Identity, mentions: string[] = []): MessageEvent => ({ kind: "message", seq, ts: seq, author, clientId: `m${seq}`, text: "x", ...(mentions.length ? { mentions } : {}) });
+  const state = new ReadState(members, {}, []);
+  state.applyEvent(msg(1, alice, ["bob", "carol"]));
+  state.applyEvent(msg(2, alice, ["bob"]));
+  state.applyEvent(msg(3, carol, ["bob"]));
+  assert.deepEqual([state.mentions("bob"), state.mentions("carol"), state.mentions("alice")], [3, 1, 0]);
+  // An edit of message 2 moves the mention from bob to carol; a deletion of 3 takes bob's away.
+  state.applyEvent({ kind: "edit", seq: 4, ts: 4, author: alice, clientId: "e", target: 2, text: "y" }, { ...msg(2, alice, ["carol"]), editedBy: 4 });
+  state.applyEvent({ kind: "delete", seq: 5, ts: 5, author: carol, clientId: "d", target: 3 }, { ...msg(3, carol), text: "", deletedBy: 5 });
+  assert.deepEqual([state.mentions("bob"), state.mentions("carol")], [1, 2]);
+  state.applyRead("bob", 1);
+  state.applyRead("carol", 1);
+  assert.deepEqual([state.mentions("bob"), state.mentions("carol")], [0, 1]);
+  const rebuilt = new ReadState(members, { bob: 1, carol: 1 }, [msg(1, alice, ["bob", "carol"]), { ...msg(2, alice, ["carol"]), editedBy: 4 }, { ...msg(3, carol), text: "", deletedBy: 5 }]);
+  assert.deepEqual([rebuilt.mentions("bob"), rebuilt.mentions("carol"), rebuilt.unread("carol")], [0, 1, 1]);
+});
