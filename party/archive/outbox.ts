@@ -282,11 +282,11 @@ export class RoomArchive {
     const dequeued = queued.size > 0 ? this.storage.delete([...queued.keys()]) : Promise.resolve(0);
     await Promise.all([writes, dequeued]);
     state.cursor = next.cursor;
-    if (floor > state.prunedThrough) await this.prune(state, floor);
+    if (floor > state.prunedThrough) await this.prune(db, state, floor);
     return Math.max(1, rows.size);
   }
 
-  private async prune(state: ArchiveState, floor: number): Promise<void> {
+  private async prune(db: Db, state: ArchiveState, floor: number): Promise<void> {
     const start = state.prunedThrough + 1;
     // The floor moves first (in memory, then durably): from then on history reads these seqs from the
     // archive, which has them (floor <= cursor). A crash before the deletes leaves keys behind, never a gap.
@@ -295,6 +295,12 @@ export class RoomArchive {
     for (let seq = start; seq <= floor; seq += 128) {
       const keys: string[] = [];
       for (let s = seq; s <= Math.min(floor, seq + 127); s++) keys.push(eventKey(s));
+      // A record drained earlier may have been rewritten since by an event not drained yet (an edit, a
+      // reaction, a thread reply: PROTOCOL R20, R23). Its latest durable version goes to the archive before the
+      // room lets go of it, or that event's drain would find nothing to carry over (PROTOCOL I9). Unchanged
+      // rows are skipped by the upsert's WHERE.
+      const latest = await readEventsJson(this.storage, this.core(), seq, Math.min(floor, seq + 127) + 1);
+      if (latest.length > 0) await db.query(UPSERT_EVENTS, [state.roomId, `[${latest.join(",")}]`]);
       await this.storage.delete(keys);
       this.counters.pruned += keys.length;
     }

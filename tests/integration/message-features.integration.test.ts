@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KaiwaError } from "../../client/index.ts";
+import WebSocket from "ws";
+import { KaiwaError, KaiwaInbox } from "../../client/index.ts";
 import type { MessageEvent, RoomEvent } from "../../party/protocol/index.ts";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { openClient, type TestClient } from "../helpers/clients.ts";
@@ -136,7 +137,7 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
 
   let threadParent = 0;
   let threadReplies: number[] = [];
-  it("PROTOCOL R23: concurrent thread replies read back in order with the parent's count and last reply; unread stays exact", async () => {
+  it("PROTOCOL R23: concurrent thread replies read back in order with the parent's count and last reply", async () => {
     threadParent = (await room(OWNER).send("a thread starts here")).seq;
     const repliers = MEMBERS.slice(10, 20);
     const acks = await Promise.all(repliers.flatMap((user) => [1, 2, 3].map((i) => room(user).send(`${user} in thread ${i}`, { thread: threadParent }))));
@@ -208,6 +209,38 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
     assert.equal(member.status, 403, "members (the author too) never read replaced versions");
     const unknown = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=77777`, { token: ops });
     assert.equal(unknown.status, 404);
+  });
+
+  it("PROTOCOL R27: mention counts beside unread are exact on both of a member's devices and drop with a read", async () => {
+    const user = MEMBERS[45]!;
+    const devices = [0, 1].map(() => new KaiwaInbox({ host: server.host, user, token: () => server.token(user), WebSocket }));
+    const row = (inbox: KaiwaInbox) => inbox.conversations.find((c) => c.room === GROUP);
+    try {
+      await waitFor(() => devices.every((d) => d.status === "open"), 15_000, "both devices open");
+      const mentioner = room(MEMBERS[44]!);
+      await mentioner.send(`@${user} look`);
+      await mentioner.send("no mention here");
+      await mentioner.send(`@${user} @${user} and @outsider again`);
+      const last = await mentioner.send(`@${MEMBERS[46]} not you`);
+      await waitFor(() => devices.every((d) => row(d)?.lastSeq === last.seq), 15_000, "both devices have the conversation row");
+      for (const device of devices) assert.equal(row(device)!.mentions, 2, "two unread messages mention the user");
+      // Unread stays exact: thread replies count as messages; reactions, pins and edits do not (PROTOCOL I6).
+      const log = clients.get(OWNER)!.observed.events.filter((e) => e.seq <= last.seq);
+      const deleted = new Set(log.flatMap((e) => (e.kind === "delete" ? [e.target] : [])));
+      const expected = log.filter((e) => e.kind === "message" && e.author.id !== user && !deleted.has(e.seq)).length;
+      assert.ok(log.some((e) => e.kind === "message" && e.thread !== undefined) && log.some((e) => e.kind === "reaction"));
+      for (const device of devices) assert.equal(row(device)!.unread, expected, "unread: other people's undeleted messages, thread replies included");
+      const list = await server.fetchJson(`/parties/inbox/${user}/conversations`, { token: await server.token(user) });
+      assert.equal(list.body.conversations.find((c: { room: string }) => c.room === GROUP).mentions, 2);
+      await room(user).read(last.seq);
+      await waitFor(() => devices.every((d) => row(d)?.readSeq === last.seq), 15_000, "the read reached both devices");
+      for (const device of devices) {
+        assert.equal(row(device)!.mentions, undefined, "read: no mentions left");
+        assert.equal(row(device)!.unread, 0);
+      }
+    } finally {
+      for (const device of devices) device.close();
+    }
   });
 
   it("non-members are refused on every path: socket, HTTP thread, HTTP pins, HTTP history", async () => {
