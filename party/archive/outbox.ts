@@ -246,7 +246,7 @@ export class RoomArchive {
       rows.set(event.seq, json);
       if (seesMembers && !members.has(event.author.id)) members.set(event.author.id, { id: event.author.id, ts: event.ts });
       for (const [id, left] of membershipChanges(event)) memberships.set(id, { id, ts: event.ts, left: left ? event.ts : null });
-      // An edit, deletion or reaction rewrote its target, a thread reply its parent (PROTOCOL R20, R23): the row follows (I9).
+      // An edit, deletion or reaction rewrote its target, a thread reply its parent (PROTOCOL R20, R23): the row follows (PROTOCOL I9).
       for (const rewritten of [event.target, event.kind === "message" ? event.thread : undefined]) {
         if (rewritten === undefined || rewritten >= from || rows.has(rewritten)) continue;
         const [target] = await readEventsJson(this.storage, core, rewritten, rewritten + 1);

@@ -340,7 +340,7 @@ export class RoomCore {
         extra.push([editHistoryKey(target.seq, seq), { seq: target.editedBy ?? target.seq, ts: target.editedAt ?? target.ts, text: target.text } satisfies ReplacedVersion]);
       } else {
         event = { kind: "delete", ...base, target: command.target };
-        // A tombstone keeps its seq (I1) and its reply and thread links; what it said and what it got goes.
+        // A tombstone keeps its seq (PROTOCOL I1) and its reply and thread links; what it said and what it got goes.
         targetAfter = this.rewrite(target, ({ attachments: _a, reactions: _r, mentions: _m, ...rest }) => ({ ...rest, text: "", deletedBy: seq }));
         // PROTOCOL R24: a deleted message leaves the pins with it.
         if (this.pins.has(command.target)) extra.push([PINS_KEY, this.pins.apply(command.target, true, who.id, ts)]);

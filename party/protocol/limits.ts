@@ -129,7 +129,7 @@ export const LIMITS = {
   catchUpMaxBytes: 8 * 1024 * 1024,
   /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
   maxSessionsInMemory: 10_000,
-  // ---- Reactions, threads, pins, mentions (PROTOCOL R20-R29).
+  // ---- Reactions, threads, pins, mentions (PROTOCOL R20-R28).
   /** PROTOCOL R20: distinct emoji on one message; each user holds at most one of each. */
   maxReactionsPerMessage: 20,
   /** PROTOCOL R20: an emoji is a short token without whitespace ("👍", ":party_parrot:"). */
