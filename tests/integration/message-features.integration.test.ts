@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { KaiwaError, KaiwaInbox } from "../../client/index.ts";
+import { KaiwaAdmin } from "../../client/admin.ts";
 import type { MessageEvent, RoomEvent } from "../../party/protocol/index.ts";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { openClient, type TestClient } from "../helpers/clients.ts";
@@ -199,10 +200,10 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
     assert.equal(record.editedBy, last.seq);
     assert.equal(record.editedAt, last.ts);
     const ops = await server.token("ops", { name: "Ops", operator: true });
-    const history = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=${sent.seq}`, { token: ops });
-    assert.equal(history.status, 200, JSON.stringify(history.body));
-    assert.deepEqual(history.body.versions.map((v: { text: string }) => v.text), ["first words", "second words", "third words"]);
-    assert.deepEqual(history.body.versions.map((v: { seq: number }) => v.seq), [sent.seq, sent.seq + 1, last.seq]);
+    const admin = new KaiwaAdmin({ baseUrl: server.url, token: () => server.token("ops", { name: "Ops", operator: true }) });
+    const history = await admin.edits(GROUP, sent.seq);
+    assert.deepEqual(history.versions.map((v) => v.text), ["first words", "second words", "third words"]);
+    assert.deepEqual(history.versions.map((v) => v.seq), [sent.seq, sent.seq + 1, last.seq]);
     const audit = await server.fetchJson(`/admin/rooms/${GROUP}/audit`, { token: ops });
     assert.ok(audit.body.records.some((r: { action: string; from: number }) => r.action === "read_edits" && r.from === sent.seq), "the read was audited");
     const member = await server.fetchJson(`/admin/rooms/${GROUP}/edits?seq=${sent.seq}`, { token: await server.token(author) });
@@ -278,5 +279,20 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
     await back.room.react(threadParent, "🔥");
     await refusedWith(back.room.react(threadParent, "🔥"), "no_change");
     await waitFor(() => room(OWNER).reactions(threadParent).counts["🔥"] === 3, 30_000, "owner reconnected and saw the third");
+    // Across the kill and restart, members who stayed open saw every event of the log once, in order, the
+    // same event at each seq (PROTOCOL I1, I5): reactions, pins, thread replies and edits included.
+    const lastSeq = lastSeqOf(OWNER);
+    const stayed = [OWNER, ...MEMBERS.slice(1, 6)];
+    await waitFor(() => stayed.every((user) => lastSeqOf(user) === lastSeq), 30_000, "members caught up after the restart");
+    const reference = clients.get(OWNER)!.observed.events;
+    assertGapless(reference, lastSeq, OWNER);
+    assert.equal(new Set(reference.map((e) => `${e.author.id}/${e.clientId}`)).size, lastSeq, "each (author, clientId) once (PROTOCOL I3)");
+    for (const user of stayed) {
+      const events = clients.get(user)!.observed.events;
+      assertGapless(events, lastSeq, user);
+      events.forEach((e, i) => assert.equal(e.clientId, reference[i]!.clientId, `${user}: seq ${e.seq} differs`));
+    }
+    const kinds = new Set(clients.get(OWNER)!.observed.events.map((e) => e.kind));
+    for (const kind of ["reaction", "pin", "edit", "delete", "message"]) assert.ok(kinds.has(kind as RoomEvent["kind"]), `the log holds ${kind} events`);
   });
 });
