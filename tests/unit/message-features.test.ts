@@ -195,3 +195,15 @@ test("PROTOCOL R27: mention counts are exact under posts, edits, deletions and r
   const rebuilt = new ReadState(members, { bob: 1, carol: 1 }, [msg(1, alice, ["bob", "carol"]), { ...msg(2, alice, ["carol"]), editedBy: 4 }, { ...msg(3, carol), text: "", deletedBy: 5 }]);
   assert.deepEqual([rebuilt.mentions("bob"), rebuilt.mentions("carol"), rebuilt.unread("carol")], [0, 1, 1]);
 });
+
+test("PROTOCOL I3, R20: a replayed reaction gets its original ack, never a second count", () => {
+  const { core } = makeCore();
+  core.setReactionSet(1, "bob", undefined);
+  ok(core.handle({ type: "send", clientId: "m", n: 1, text: "hi" }, alice, "s"));
+  const first = ok(core.handle({ type: "react", clientId: "r1", n: 1, target: 1, emoji: "👍" }, bob, "s"));
+  const again = core.handle({ type: "react", clientId: "r1", n: 1, target: 1, emoji: "👍" }, bob, "s");
+  assert.equal(again.status, "duplicate");
+  assert.equal((again as { ack: { seq: number } }).ack.seq, first.ack.seq);
+  assert.equal(core.lastAssigned, 2);
+  refused(core.handle({ type: "react", clientId: "r1", n: 2, target: 1, emoji: "🎉" }, bob, "s"), "clientid_reused");
+});
