@@ -24,6 +24,13 @@ export type KaiwaAdminOptions = {
   fetch?: typeof fetch;
 };
 
+/** A message's versions as `GET /admin/rooms/<id>/edits` answers them (PROTOCOL R25). */
+const EditHistory = z.object({
+  seq: z.number().int(),
+  author: z.object({ id: z.string(), name: z.string() }),
+  versions: z.array(z.object({ seq: z.number().int(), ts: z.number().int(), text: z.string(), deletedBy: z.number().int().optional() })),
+});
+
 export class KaiwaAdmin {
   constructor(private readonly options: KaiwaAdminOptions) {}
 
@@ -37,6 +44,11 @@ export class KaiwaAdmin {
 
   async messages(room: string, options: { before?: number; limit?: number } = {}): Promise<z.infer<typeof EventPage>> {
     return EventPage.parse(await this.call("GET", `/admin/rooms/${room}/messages${search(options)}`));
+  }
+
+  /** PROTOCOL R25: every version of message `seq`, oldest first (the room audits the read). */
+  async edits(room: string, seq: number): Promise<z.infer<typeof EditHistory>> {
+    return EditHistory.parse(await this.call("GET", `/admin/rooms/${room}/edits${search({ seq })}`));
   }
 
   async audit(room: string, limit?: number): Promise<AuditRecord[]> {

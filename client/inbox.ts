@@ -266,7 +266,7 @@ export class KaiwaInbox {
     else if (event.kind === "delete") this.#emitter.emit("delete", { room, event });
     else if (event.kind === "group" || event.kind === "member") this.#emitter.emit("membership", { room, event });
     else if (event.kind === "announcement") this.#emitter.emit("announcement", { room, event });
-    else this.#emitter.emit("moderation", { room, event });
+    else if (event.kind === "moderation") this.#emitter.emit("moderation", { room, event });
   }
 
   #onError(frame: ErrorFrame): void {

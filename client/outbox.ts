@@ -12,7 +12,9 @@ import type { Role, AttachmentRef } from "../party/protocol/index.ts";
  * the session (see `resend`).
  */
 export type CommandBody =
-  | { type: "send"; text: string; attachments?: AttachmentRef[] }
+  | { type: "send"; text: string; attachments?: AttachmentRef[]; replyTo?: number; thread?: number }
+  | { type: "react"; target: number; emoji: string; remove?: boolean }
+  | { type: "pin"; target: number; remove?: boolean }
   | { type: "edit"; target: number; text: string }
   | { type: "delete"; target: number }
   | { type: "group.create"; title: string; members: string[] }

@@ -1,7 +1,11 @@
-import type { HistoryFrame, HistoryRequest, RoomEvent } from "../party/protocol/index.ts";
+import type { HistoryFrame, HistoryRequest, MessageEvent, Quote, RoomEvent, ThreadFrame, ThreadRequest } from "../party/protocol/index.ts";
 import type { KaiwaError } from "./errors.ts";
 
-export type HistoryPage = { events: RoomEvent[]; hasMore: boolean };
+/** `mine`: the reader's own emoji per message seq (PROTOCOL R20); `quotes`: replies' parents as they are now (PROTOCOL R22). */
+export type PageExtras = { mine: Record<string, string[]>; quotes: Record<string, Quote> };
+export type HistoryPage = { events: RoomEvent[]; hasMore: boolean } & PageExtras;
+/** PROTOCOL R23: a thread's parent (with its reply count and last reply) and a page of its replies, oldest first. */
+export type ThreadPage = { parent: MessageEvent; events: MessageEvent[]; hasMore: boolean } & PageExtras;
 
 type Pending<F, A> = {
   frame: F;
@@ -69,6 +73,13 @@ export class Requests<F extends { requestId: string }, A> {
 /** A room's history requests. */
 export class HistoryRequests extends Requests<HistoryRequest, HistoryPage> {
   resolve(frame: HistoryFrame): boolean {
-    return this.answer(frame.requestId, { events: frame.events, hasMore: frame.hasMore });
+    return this.answer(frame.requestId, { events: frame.events, hasMore: frame.hasMore, mine: frame.mine ?? {}, quotes: frame.quotes ?? {} });
+  }
+}
+
+/** A room's thread requests (PROTOCOL R23). */
+export class ThreadRequests extends Requests<ThreadRequest, ThreadPage> {
+  resolve(frame: ThreadFrame): boolean {
+    return this.answer(frame.requestId, { parent: frame.parent, events: frame.events, hasMore: frame.hasMore, mine: frame.mine ?? {}, quotes: frame.quotes ?? {} });
   }
 }

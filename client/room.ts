@@ -2,6 +2,9 @@ import { nanoid } from "nanoid";
 import {
   HistoryRequest,
   LIMITS,
+  ThreadRequest,
+  type Pin,
+  type Quote,
   type AckFrame,
   type AttachmentRef,
   type ClientFrame,
@@ -17,7 +20,8 @@ import { KaiwaError } from "./errors.ts";
 import { parseServerFrame } from "./frames.ts";
 import { CommandQueue } from "./command-queue.ts";
 import type { CommandBody } from "./outbox.ts";
-import { HistoryRequests, type HistoryPage } from "./requests.ts";
+import { HistoryRequests, ThreadRequests, type HistoryPage, type ThreadPage } from "./requests.ts";
+import { RoomFeatures, type Reactions } from "./room-features.ts";
 import { sequence, type Position } from "./sequencer.ts";
 import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
@@ -39,6 +43,9 @@ export class KaiwaRoom {
   readonly #session: Session;
   readonly #commands: CommandQueue<CommandBody, SendResult>;
   readonly #history = new HistoryRequests();
+  readonly #threads = new ThreadRequests();
+  /** Reactions, pins and quotes as this user sees them (PROTOCOL R20, R22, R24). */
+  readonly #features = new RoomFeatures();
   #position: Position | null;
   /** While a reset's history page is fetched, events wait here so the app sees reset before them. */
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
@@ -97,8 +104,68 @@ export class KaiwaRoom {
     this.#emitter.off(name, handler);
   }
 
-  send(text: string, options: { attachments?: AttachmentRef[] } = {}): Promise<SendResult> {
-    return this.#command(options.attachments ? { type: "send", text, attachments: options.attachments } : { type: "send", text });
+  /** `replyTo`: quote that message (PROTOCOL R22); `thread`: post in the thread under that message (PROTOCOL R23). */
+  send(text: string, options: { attachments?: AttachmentRef[]; replyTo?: number; thread?: number } = {}): Promise<SendResult> {
+    return this.#command({
+      type: "send",
+      text,
+      ...(options.attachments ? { attachments: options.attachments } : {}),
+      ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+      ...(options.thread !== undefined ? { thread: options.thread } : {}),
+    });
+  }
+
+  /** A reply quoting `parent` (PROTOCOL R22). */
+  reply(parent: number, text: string): Promise<SendResult> {
+    return this.send(text, { replyTo: parent });
+  }
+
+  /** PROTOCOL R20: add this user's `emoji` to message `target` (one of each per user). */
+  react(target: number, emoji: string): Promise<SendResult> {
+    return this.#command({ type: "react", target, emoji });
+  }
+
+  /** PROTOCOL R20: take back this user's `emoji` on message `target`. */
+  unreact(target: number, emoji: string): Promise<SendResult> {
+    return this.#command({ type: "react", target, emoji, remove: true });
+  }
+
+  /** PROTOCOL R24: pin a message (moderators and owners in groups, either participant in a DM, operators elsewhere). */
+  pin(target: number): Promise<SendResult> {
+    return this.#command({ type: "pin", target });
+  }
+
+  unpin(target: number): Promise<SendResult> {
+    return this.#command({ type: "pin", target, remove: true });
+  }
+
+  /** A message's reactions as this user knows them: counts per emoji and which ones are this user's. */
+  reactions(seq: number): Reactions {
+    return this.#features.reactions(seq);
+  }
+
+  /** The current quote of `parent` (its author and an excerpt that follows edits and deletions), once seen. */
+  quote(parent: number): Quote | undefined {
+    return this.#features.quote(parent);
+  }
+
+  /** The room's pinned messages, oldest pin first: from the welcome, kept by pin and delete events. */
+  get pins(): Pin[] {
+    return this.#features.pins;
+  }
+
+  /** PROTOCOL R23: the thread under `parent`, replies with seq > `after` (default 0), oldest first. */
+  thread(parent: number, options: { after?: number; limit?: number } = {}): Promise<ThreadPage> {
+    if (this.status === "closed") return Promise.reject(this.#closedError);
+    const frame = ThreadRequest.safeParse({ type: "thread", requestId: this.#newId(), parent, after: options.after, limit: options.limit });
+    if (!frame.success) return Promise.reject(new KaiwaError("bad_frame", frame.error.issues[0]?.message));
+    return new Promise((resolve, reject) => {
+      this.#threads.add(frame.data, (page) => {
+        this.#features.page([page.parent, ...page.events], page);
+        resolve(page);
+      }, reject);
+      this.#pump();
+    });
   }
 
   /**
@@ -223,6 +290,7 @@ export class KaiwaRoom {
     this.#gate = null;
     this.#commands.rejectAll(error);
     this.#history.rejectAll(error);
+    this.#threads.rejectAll(error);
     for (const read of this.#reads.values()) read.reject(error);
     this.#reads.clear();
   }
@@ -255,6 +323,7 @@ export class KaiwaRoom {
     }
     for (const frame of this.#batchAccepted ? packCommands(commands) : commands) session.send(frame);
     for (const frame of this.#history.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
+    for (const frame of this.#threads.takeUnsent()) session.send(JSON.stringify(frame satisfies ClientFrame));
     for (const [requestId, read] of this.#reads) {
       if (read.sent) continue;
       read.sent = true;
@@ -273,12 +342,16 @@ export class KaiwaRoom {
         return this.#onWelcome(frame);
       case "events":
         if (!this.#session.ready) return this.#invalid("events before the welcome");
+        this.#features.page(frame.events, frame);
         if (this.#gate) return void this.#gate.buffered.push(frame.events);
         return this.#deliver(frame.events);
       case "ack":
         return this.#onAck(frame);
       case "history":
+        this.#features.page(frame.events, frame);
         return void this.#history.resolve(frame);
+      case "thread":
+        return void this.#threads.resolve(frame);
       case "error":
         return this.#onError(frame);
       case "receipts": {
@@ -316,6 +389,8 @@ export class KaiwaRoom {
     // PROTOCOL I4: unacked commands go again, in order; the room lost our session's numbers when its stream changed.
     this.#commands.resend(welcome.sessionLastN, reset === "epoch_changed" || reset === "ahead_of_room");
     this.#history.resetSent();
+    this.#threads.resetSent();
+    this.#features.welcome(welcome.user.id, welcome.pins);
     for (const read of this.#reads.values()) read.sent = false;
     this.#members.welcome(welcome.members);
     this.#session.welcomed();
@@ -342,7 +417,7 @@ export class KaiwaRoom {
     this.history({ before: lastSeq + 1, limit: RESET_PAGE_LIMIT }).then(release, (error: unknown) => {
       if (this.#gate !== gate) return;
       if (error instanceof KaiwaError) this.#emitter.emit("error", error);
-      release({ events: [], hasMore: lastSeq > 0 });
+      release({ events: [], hasMore: lastSeq > 0, mine: {}, quotes: {} });
     });
   }
 
@@ -354,12 +429,15 @@ export class KaiwaRoom {
     for (const event of deliver) {
       if (this.#session.connection !== conn) return; // a handler closed or reconnected the room
       this.#position = { epoch: position.epoch, lastSeq: event.seq };
+      this.#features.event(event);
       this.#emitter.emit("event", event);
       if (event.kind === "message") this.#emitter.emit("message", event);
       else if (event.kind === "edit") this.#emitter.emit("edit", event);
       else if (event.kind === "delete") this.#emitter.emit("delete", event);
       else if (event.kind === "announcement") this.#emitter.emit("announcement", event);
       else if (event.kind === "moderation") this.#emitter.emit("moderation", event);
+      else if (event.kind === "reaction") this.#emitter.emit("reaction", event);
+      else if (event.kind === "pin") this.#emitter.emit("pin", event);
       else {
         this.#members.event(event);
         this.#emitter.emit("membership", event);
@@ -376,7 +454,7 @@ export class KaiwaRoom {
 
   #onError(frame: ErrorFrame): void {
     const error = KaiwaError.fromFrame(frame);
-    if (frame.ref !== undefined && this.#history.reject(frame.ref, error)) return;
+    if (frame.ref !== undefined && (this.#history.reject(frame.ref, error) || this.#threads.reject(frame.ref, error))) return;
     const read = frame.ref !== undefined ? this.#reads.get(frame.ref) : undefined;
     if (read && frame.ref !== undefined) {
       this.#reads.delete(frame.ref);

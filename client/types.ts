@@ -8,6 +8,8 @@ import type {
   EditEvent,
   MessageEvent,
   ModerationEvent,
+  PinEvent,
+  ReactionEvent,
   ResumeResult,
   RoomEvent,
   WelcomeFrame,
@@ -67,6 +69,10 @@ export type KaiwaRoomEvents = {
   announcement: AnnouncementEvent;
   /** An operator banned, muted or lifted that from a user in this room. */
   moderation: ModerationEvent;
+  /** PROTOCOL R20: a reaction added or taken back; `count` is the emoji's count after it. See `reactions(seq)`. */
+  reaction: ReactionEvent;
+  /** PROTOCOL R24: a message pinned or unpinned. See `pins`. */
+  pin: PinEvent;
   reset: ResetInfo;
   welcome: WelcomeFrame;
   /** A group was created or renamed, or a member was added, removed, left or got a role. */

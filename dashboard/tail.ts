@@ -123,6 +123,10 @@ export class EventList {
         return h("li", attrs, h("span", { class: "meta", text: meta }), h("span", { class: "text", text: `group ${event.action}: ${event.title}` }));
       case "member":
         return h("li", attrs, h("span", { class: "meta", text: meta }), h("span", { class: "text", text: `member ${event.action}: ${event.user}${event.role ? ` (${event.role})` : ""}` }));
+      case "reaction":
+        return h("li", attrs, h("span", { class: "meta", text: meta }), h("span", { class: "text", text: `${event.action === "add" ? "reacted" : "took back"} ${event.emoji} on #${event.target} (${event.count})` }));
+      case "pin":
+        return h("li", attrs, h("span", { class: "meta", text: meta }), h("span", { class: "text", text: `${event.action} #${event.target}` }));
     }
   }
 }

@@ -4,7 +4,7 @@
  * replay and history frames are spliced from stored strings without parsing them again.
  */
 import type * as Party from "partykit/server";
-import { RoomEvent } from "../protocol/index.ts";
+import { LIMITS, RoomEvent } from "../protocol/index.ts";
 import { EVENT_PREFIX, eventKey } from "../core/room-keys.ts";
 import type { RoomCore } from "../core/room-core.ts";
 
@@ -16,6 +16,20 @@ export async function readEventsJson(storage: Party.Storage, core: RoomCore, fro
   for (const [key, stored] of rows) {
     const visible = core.visibleJson(Number(key.slice(EVENT_PREFIX.length)), stored);
     if (visible !== undefined) out.push(visible);
+  }
+  return out;
+}
+
+/** JSON of scattered seqs still stored (batched gets), as readers may see them, by seq. */
+export async function getEventsJson(storage: Party.Storage, core: RoomCore, seqs: number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (let i = 0; i < seqs.length; i += LIMITS.maxKeysPerPut) {
+    const rows = await storage.get<string>(seqs.slice(i, i + LIMITS.maxKeysPerPut).map(eventKey));
+    for (const [key, stored] of rows) {
+      const seq = Number(key.slice(EVENT_PREFIX.length));
+      const visible = core.visibleJson(seq, stored);
+      if (visible !== undefined) out.set(seq, visible);
+    }
   }
   return out;
 }

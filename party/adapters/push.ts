@@ -22,6 +22,8 @@ export type PushPayload = {
   from: { id: string; name: string };
   /** The first 100 characters of the message. */
   preview: string;
+  /** PROTOCOL R27: the message mentions this user. */
+  mention?: true;
 };
 type Job = { payload: PushPayload; attempts: number };
 export type { PushConfig };

@@ -19,12 +19,12 @@ import type * as Party from "partykit/server";
 import type { RoomCore } from "../core/room-core.ts";
 import { ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, ARCHIVE_STATE_KEY, eventKey } from "../core/room-keys.ts";
 import { roomKind } from "../protocol/room-kind.ts";
-import { readEventsJson } from "../adapters/event-log.ts";
+import { getEventsJson, readEventsJson } from "../adapters/event-log.ts";
 import type { ArchiveSettings } from "./config.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import { withDb, type Db } from "./connection.ts";
 import { nextBatch, pruneFloor, replayableEvents, retryDelayMs, splitRange } from "./plan.ts";
-import { READ_RANGE, UPSERT_EVENTS, UPSERT_EVENT_MEMBERS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
+import { READ_RANGE, READ_SEQS, UPSERT_EVENTS, UPSERT_EVENT_MEMBERS, UPSERT_SEEN_MEMBERS } from "./sql.ts";
 
 /** If a drain has not re-armed by then (the room was evicted mid-drain), the alarm starts another. */
 const WATCHDOG_MS = 60_000;
@@ -188,6 +188,29 @@ export class RoomArchive {
     return [...rows.map((row) => row.json), ...kept];
   }
 
+  /**
+   * Records of scattered seqs (a thread page, quoted parents; PROTOCOL R22, R23), as readers may see them, in
+   * the order asked: retained ones from storage, pruned ones from the archive. Unknown seqs are left out.
+   */
+  async records(seqs: number[]): Promise<string[]> {
+    await this.load();
+    const core = this.core();
+    const wanted = seqs.filter((seq) => seq <= core.committedSeq);
+    const stored = await getEventsJson(this.storage, core, wanted);
+    const pruned = wanted.filter((seq) => !stored.has(seq) && seq <= (this.state?.prunedThrough ?? 0));
+    if (pruned.length > 0) {
+      if (!this.enabled) throw new ArchiveUnavailable("the archive is not configured");
+      this.counters.archiveReads++;
+      try {
+        const { rows } = await withDb(this.settings.db!, (db) => db.query(READ_SEQS, [this.state!.roomId, pruned]));
+        for (const row of rows as Array<{ seq: string | number; json: string }>) stored.set(Number(row.seq), row.json);
+      } catch (error) {
+        throw new ArchiveUnavailable(error instanceof Error ? error.message : String(error));
+      }
+    }
+    return wanted.flatMap((seq) => (stored.has(seq) ? [stored.get(seq)!] : []));
+  }
+
   /** How far back resume may replay: only what the room still stores (PROTOCOL I5). */
   replayable(resumeMaxEvents: number, committedSeq: number): number {
     return replayableEvents(resumeMaxEvents, committedSeq, this.state?.prunedThrough ?? 0);
@@ -227,13 +250,15 @@ export class RoomArchive {
     const seesMembers = roomKind(state.roomId) !== "group";
     if (seesMembers) for (const member of queued.values()) members.set(member.id, member);
     for (const json of records) {
-      const event = JSON.parse(json) as MembershipFields & { seq: number; kind: string; ts: number; target?: number; author: { id: string } };
+      const event = JSON.parse(json) as MembershipFields & { seq: number; kind: string; ts: number; target?: number; thread?: number; author: { id: string } };
       rows.set(event.seq, json);
       if (seesMembers && !members.has(event.author.id)) members.set(event.author.id, { id: event.author.id, ts: event.ts });
       for (const [id, left] of membershipChanges(event)) memberships.set(id, { id, ts: event.ts, left: left ? event.ts : null });
-      if (event.target !== undefined && event.target < from && !rows.has(event.target)) {
-        const [target] = await readEventsJson(this.storage, core, event.target, event.target + 1);
-        if (target !== undefined) rows.set(event.target, target);
+      // An edit, deletion or reaction rewrote its target, a thread reply its parent (PROTOCOL R20, R23): the row follows (PROTOCOL I9).
+      for (const rewritten of [event.target, event.kind === "message" ? event.thread : undefined]) {
+        if (rewritten === undefined || rewritten >= from || rows.has(rewritten)) continue;
+        const [target] = await readEventsJson(this.storage, core, rewritten, rewritten + 1);
+        if (target !== undefined) rows.set(rewritten, target);
       }
     }
     let written = 0;
@@ -265,11 +290,11 @@ export class RoomArchive {
     const dequeued = queued.size > 0 ? this.storage.delete([...queued.keys()]) : Promise.resolve(0);
     await Promise.all([writes, dequeued]);
     state.cursor = next.cursor;
-    if (floor > state.prunedThrough) await this.prune(state, floor);
+    if (floor > state.prunedThrough) await this.prune(db, state, floor);
     return Math.max(1, rows.size);
   }
 
-  private async prune(state: ArchiveState, floor: number): Promise<void> {
+  private async prune(db: Db, state: ArchiveState, floor: number): Promise<void> {
     const start = state.prunedThrough + 1;
     // The floor moves first (in memory, then durably): from then on history reads these seqs from the
     // archive, which has them (floor <= cursor). A crash before the deletes leaves keys behind, never a gap.
@@ -278,6 +303,12 @@ export class RoomArchive {
     for (let seq = start; seq <= floor; seq += 128) {
       const keys: string[] = [];
       for (let s = seq; s <= Math.min(floor, seq + 127); s++) keys.push(eventKey(s));
+      // A record drained earlier may have been rewritten since by an event not drained yet (an edit, a
+      // reaction, a thread reply: PROTOCOL R20, R23). Its latest durable version goes to the archive before the
+      // room lets go of it, or that event's drain would find nothing to carry over (PROTOCOL I9). Unchanged
+      // rows are skipped by the upsert's WHERE.
+      const latest = await readEventsJson(this.storage, this.core(), seq, Math.min(floor, seq + 127) + 1);
+      if (latest.length > 0) await db.query(UPSERT_EVENTS, [state.roomId, `[${latest.join(",")}]`]);
       await this.storage.delete(keys);
       this.counters.pruned += keys.length;
     }

@@ -42,12 +42,17 @@ ON CONFLICT (room_id, user_id) DO UPDATE SET
 export const READ_RANGE = `
 SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`;
 
+/** Scattered records of one room (a thread page, quoted parents past the room's retention; PROTOCOL R23). */
+export const READ_SEQS = `
+SELECT seq, payload::text AS json FROM archive_events WHERE room_id = $1 AND seq = ANY($2::bigint[])`;
+
 /**
  * Search. Membership is part of the WHERE clause (not filtered afterwards): DM rooms by the two ids in
  * their name, groups through the rows their membership events wrote, open rooms through archive_members. The GIN bigram index narrows candidates (@> all the
  * query's bigrams); strpos on the normalised text then checks each term as a literal substring, so `%` and
  * `_` match only themselves and bigrams that happen to co-occur do not count as a match.
- * $1 user, $2 terms (normalised in SQL), $3 whole query, $4 room, $5 sender, $6 from ts, $7 to ts, $8 limit, $9 offset.
+ * $1 user, $2 terms (normalised in SQL), $3 whole query, $4 room, $5 sender, $6 from ts, $7 to ts, $8 limit, $9 offset,
+ * $10 thread (PROTOCOL R28: the parent and the replies under it, in room $4).
  */
 export const SEARCH = `
 SELECT e.room_id, e.seq, e.ts, e.author_id, e.author_name, e.body, e.edited_by,
@@ -74,5 +79,6 @@ WHERE e.kind = 'message' AND e.deleted_by IS NULL
   AND ($5::text IS NULL OR e.author_id = $5)
   AND ($6::bigint IS NULL OR e.ts >= $6)
   AND ($7::bigint IS NULL OR e.ts < $7)
+  AND ($10::bigint IS NULL OR e.thread = $10 OR e.seq = $10)
 ORDER BY score DESC, e.ts DESC, e.room_id, e.seq
 LIMIT $8 OFFSET $9`;

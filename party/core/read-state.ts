@@ -6,15 +6,19 @@
  * one for every member but its author; a deletion subtracts for members who had not read its target;
  * a read advance subtracts the others' live messages it passes over. For that last step the core keeps
  * `live`: undeleted messages above the slowest member's read position, sorted by seq.
+ *
+ * mentions(u) (PROTOCOL R27) = those unread messages that mention u, kept the same way; an edit that changes a
+ * message's mentions moves the counts of members who have not read it.
  */
 import { noticesOwner, type MessageEvent, type RoomEvent } from "../protocol/index.ts";
 
 export type ReadPositions = Record<string, number>;
-type Live = { seq: number; author: string };
+type Live = { seq: number; author: string; mentions: readonly string[] };
 
 export class ReadState {
   private readonly read = new Map<string, number>();
   private readonly unreadCount = new Map<string, number>();
+  private readonly mentionCount = new Map<string, number>();
   private live: Live[] = [];
 
   /**
@@ -26,13 +30,17 @@ export class ReadState {
     for (const member of members) {
       this.read.set(member, positions[member] ?? 0);
       this.unreadCount.set(member, 0);
+      this.mentionCount.set(member, 0);
     }
     for (const event of retained) {
       if (event.kind !== "message" || event.deletedBy !== undefined) continue;
       if (event.seq <= this.slowestRead()) continue;
-      this.live.push({ seq: event.seq, author: event.author.id });
+      const mentions = event.mentions ?? [];
+      this.live.push({ seq: event.seq, author: event.author.id, mentions });
       for (const member of members) {
-        if (member !== event.author.id && event.seq > this.read.get(member)!) this.unreadCount.set(member, this.unreadCount.get(member)! + 1);
+        if (member === event.author.id || event.seq <= this.read.get(member)!) continue;
+        this.unreadCount.set(member, this.unreadCount.get(member)! + 1);
+        if (mentions.includes(member)) this.mentionCount.set(member, this.mentionCount.get(member)! + 1);
       }
     }
   }
@@ -46,11 +54,13 @@ export class ReadState {
     if (this.read.has(user)) return;
     this.read.set(user, seq);
     this.unreadCount.set(user, 0);
+    this.mentionCount.set(user, 0);
   }
 
   removeMember(user: string): void {
     this.read.delete(user);
     this.unreadCount.delete(user);
+    this.mentionCount.delete(user);
   }
 
   /** Every member's read position (receipts in the welcome). */
@@ -70,6 +80,11 @@ export class ReadState {
     return this.unreadCount.get(user) ?? 0;
   }
 
+  /** PROTOCOL R27: unread messages that mention `user`. */
+  mentions(user: string): number {
+    return this.mentionCount.get(user) ?? 0;
+  }
+
   /** The lowest read position: events above it are what a rebuild must scan. */
   slowestRead(): number {
     let min = Infinity;
@@ -77,20 +92,33 @@ export class ReadState {
     return min === Infinity ? 0 : min;
   }
 
-  /** A committed event; for a deletion, `target` is the deleted message as it was before (author matters). */
+  /**
+   * A committed event; for a deletion or an edit, `target` is the message's record after it (its author
+   * matters, and an edit's re-resolved mentions, PROTOCOL R27).
+   */
   applyEvent(event: RoomEvent, target?: MessageEvent): void {
     if (event.kind === "message") {
-      this.live.push({ seq: event.seq, author: event.author.id });
-      for (const member of this.read.keys()) if (member !== event.author.id) this.bump(member, +1);
+      const mentions = event.mentions ?? [];
+      this.live.push({ seq: event.seq, author: event.author.id, mentions });
+      for (const member of this.read.keys()) {
+        if (member === event.author.id) continue;
+        this.bump(member, +1);
+        if (mentions.includes(member)) this.bumpMentions(member, +1);
+      }
       return;
     }
-    if (event.kind !== "delete" || !target) return;
+    if ((event.kind !== "delete" && event.kind !== "edit") || !target) return;
     const at = this.indexOf(event.target);
     if (at < 0) return; // already read by everyone (or gone): nobody counted it any more
-    this.live.splice(at, 1);
+    const entry = this.live[at]!;
+    const after = event.kind === "edit" ? (target.mentions ?? []) : [];
     for (const member of this.read.keys()) {
-      if (member !== target.author.id && this.read.get(member)! < event.target) this.bump(member, -1);
+      if (member === entry.author || this.read.get(member)! >= event.target) continue;
+      if (event.kind === "delete") this.bump(member, -1);
+      this.bumpMentions(member, Number(after.includes(member)) - Number(entry.mentions.includes(member)));
     }
+    if (event.kind === "delete") this.live.splice(at, 1);
+    else this.live[at] = { ...entry, mentions: after };
   }
 
   /** A committed read; positions only move forward (PROTOCOL I6). Returns whether anything changed. */
@@ -98,11 +126,16 @@ export class ReadState {
     const previous = this.read.get(user);
     if (previous === undefined || seq <= previous) return false;
     let passed = 0;
+    let mentioned = 0;
     for (let i = this.firstAbove(previous); i < this.live.length && this.live[i]!.seq <= seq; i++) {
-      if (this.live[i]!.author !== user) passed++;
+      const entry = this.live[i]!;
+      if (entry.author === user) continue;
+      passed++;
+      if (entry.mentions.includes(user)) mentioned++;
     }
     this.read.set(user, seq);
     this.bump(user, -passed);
+    this.bumpMentions(user, -mentioned);
     const slowest = this.slowestRead();
     const keepFrom = this.firstAbove(slowest);
     if (keepFrom > 0) this.live = this.live.slice(keepFrom);
@@ -111,6 +144,10 @@ export class ReadState {
 
   private bump(member: string, by: number): void {
     this.unreadCount.set(member, Math.max(0, this.unreadCount.get(member)! + by));
+  }
+
+  private bumpMentions(member: string, by: number): void {
+    if (by !== 0) this.mentionCount.set(member, Math.max(0, this.mentionCount.get(member)! + by));
   }
 
   /** Index of the first live entry with seq > `seq` (binary search; `live` is sorted). */

@@ -3,8 +3,10 @@
  * in-memory state. No PartyKit import, no Date.now, no randomness: the clock comes in.
  * The shell (party/room.ts) loads what the core asks for, then carries out the returned writes.
  */
-import { LIMITS, type Ack, type Attachment, type Author, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type RoomEvent, type RoomSettings } from "../protocol/index.ts";
-import { MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "./room-keys.ts";
+import { LIMITS, type Ack, type Attachment, type Author, type Command, type ErrorCode, type Identity, type MembershipCommand, type MessageEvent, type PinCommand, type Quote, type ReactCommand, type RoomEvent, type RoomSettings, quoteOf } from "../protocol/index.ts";
+import { MEMBERS_KEY, META_KEY, PINS_KEY, editHistoryKey, eventKey, reactionKey, sessionKey, threadKey, type ReplacedVersion, type RoomMeta, type StoredSession } from "./room-keys.ts";
+import { reactionChange, refuseParent, resolveMentions, withReply } from "./message-features.ts";
+import { Pins } from "./pins.ts";
 import { isRefusal, type Membership } from "./membership.ts";
 import type { Rejection } from "./rejection.ts";
 import { Moderation, type ModerationAction } from "./moderation.ts";
@@ -20,8 +22,10 @@ export type Accepted = {
   event: RoomEvent;
   /** The event serialised once: stored as is and spliced into the broadcast frame. */
   eventJson: string;
-  /** For edits and deletions: the target's record after this event. */
+  /** For edits, deletions, reactions and thread replies: the target's (parent's) record after this event. */
   targetAfter?: MessageEvent;
+  /** PROTOCOL R22: a reply's quote of its parent, for the live frame that carries it. */
+  quote?: Quote;
   /** For membership events: users who stopped being members (their sockets close once this is durable). */
   removed?: string[];
   /** For deletions: the files the deleted message carried, whose objects are now owed a removal (PROTOCOL R33). */
@@ -45,8 +49,12 @@ export type RoomCoreOptions = {
   membership?: Membership;
   /** Bans and mutes loaded from storage (party/core/moderation.ts). */
   moderation?: Moderation;
+  /** PROTOCOL R24: pins loaded from storage. */
+  pins?: Pins;
   /** A user's notices room: users read it, only bots post in it (PROTOCOL R63). */
   botsOnly?: boolean;
+  /** DMs: the two participants (who may be mentioned and may pin, PROTOCOL R24, R26). */
+  participants?: readonly string[];
 };
 
 /**
@@ -64,6 +72,7 @@ export class RoomCore {
   committedSeq: number;
   settings: RoomSettings;
   readonly moderation: Moderation;
+  readonly pins: Pins;
   dedupeLoaded = false;
 
   private readonly sessions = new Map<string, StoredSession>();
@@ -74,6 +83,11 @@ export class RoomCore {
   /** Targets changed by not-yet-durable edits/deletions: their last durable version, for reads. */
   private readonly overlay = new Map<number, { durable: MessageEvent; latest: MessageEvent; pending: number }>();
   private readonly lastPostAt = new Map<string, number>();
+  /**
+   * PROTOCOL R20: users' emoji per message, `reactionKey` → emoji, as accepted (pending included). Bounded: a
+   * set not here is read from storage before its command is decided (`missingReactionSet`).
+   */
+  private readonly reactionSets = new Map<string, string[]>();
 
   constructor(private readonly options: RoomCoreOptions) {
     this.epoch = options.meta.epoch;
@@ -82,6 +96,7 @@ export class RoomCore {
     this.committedSeq = options.meta.lastSeq;
     this.settings = options.settings;
     this.moderation = options.moderation ?? new Moderation();
+    this.pins = options.pins ?? new Pins(undefined);
   }
 
   hasSession(key: string): boolean {
@@ -137,19 +152,30 @@ export class RoomCore {
     return known ? { seq: known.seq, event: this.recent.get(known.seq) } : undefined;
   }
 
-  /** The seq the shell must load from storage before `handle`, if the command targets one not in memory. */
-  missingTarget(command: Command): number | undefined {
-    if (command.type !== "edit" && command.type !== "delete") return undefined;
-    const target = command.target;
-    if (target > this.lastAssigned || this.recent.has(target) || this.overlay.has(target)) return undefined;
-    return target;
+  /** The seqs the shell must load from storage before `handle`: targets and parents not in memory. */
+  missingTargets(command: Command): number[] {
+    const wanted = command.type === "send" ? [command.replyTo, command.thread] : "target" in command ? [command.target] : [];
+    return wanted.filter((seq): seq is number => seq !== undefined && seq <= this.lastAssigned && !this.recent.has(seq) && !this.overlay.has(seq));
+  }
+
+  /** PROTOCOL R20: the message whose reaction set of `userId` the shell must read (`reactionKey`) before `handle`. */
+  missingReactionSet(command: Command, userId: string): number | undefined {
+    if (command.type !== "react" || this.reactionSets.has(reactionKey(command.target, userId))) return undefined;
+    return command.target;
+  }
+
+  /** A reaction set read from storage (nothing stored: none). */
+  setReactionSet(seq: number, userId: string, emoji: string[] | undefined): void {
+    const key = reactionKey(seq, userId);
+    if (!this.reactionSets.has(key)) this.keepReactionSet(key, emoji ?? []);
   }
 
   /**
-   * `attachments`: what the shell found behind a send's upload refs, in their order (PROTOCOL R31). The refs
-   * alone are never trusted: a send naming uploads without them is refused.
+   * `loaded`: targets and parents the shell read from storage (`missingTargets`). `attachments`: what the
+   * shell found behind a send's upload refs, in their order (PROTOCOL R31); the refs alone are never
+   * trusted: a send naming uploads without them is refused.
    */
-  handle(command: Command, who: Identity, sessionId: string, loadedTarget?: RoomEvent, attachments?: Attachment[]): Outcome {
+  handle(command: Command, who: Identity, sessionId: string, loaded: RoomEvent | RoomEvent[] = [], attachments?: Attachment[]): Outcome {
     const sKey = sessionKey(who.id, sessionId);
     const session = this.sessions.get(sKey);
     if (!session) throw new Error(`session ${sKey} not loaded`);
@@ -176,18 +202,30 @@ export class RoomCore {
     }
     // A pending edit/delete of an old target lives only in the overlay: decide on that newest version,
     // or a second delete would pass and a later edit would overwrite the tombstone.
-    const target = command.type === "send" ? undefined : (this.recent.get(command.target) ?? this.overlay.get(command.target)?.latest ?? loadedTarget);
-    const refused = this.refuse(command, who, target);
+    const loadedList = Array.isArray(loaded) ? loaded : [loaded];
+    const find = (seq: number): RoomEvent | undefined => this.recent.get(seq) ?? this.overlay.get(seq)?.latest ?? loadedList.find((e) => e.seq === seq);
+    if (command.type === "react" || command.type === "pin") {
+      const refused = this.refuseMember(who, command.type) ?? this.refuseTarget(command.target, find(command.target));
+      if (refused) return { status: "rejected", error: refused };
+      const target = find(command.target) as MessageEvent;
+      const session_ = { key: sKey, stored: session, n: command.n };
+      return command.type === "react" ? this.react(command, who, session_, target) : this.pin(command, who, session_);
+    }
+    const target = command.type === "send" ? undefined : find(command.target);
+    const refused = this.refuse(command, who, target, find);
     if (refused) return { status: "rejected", error: refused };
     const refs = command.type === "send" ? (command.attachments ?? []) : [];
     if (refs.length !== (attachments?.length ?? 0) || refs.some((ref, i) => ref.upload !== attachments![i]!.id)) return reject("upload_unknown", { message: "The uploads were not checked." });
-    return this.accept(command, who, session, sKey, target as MessageEvent | undefined, attachments);
+    return this.accept(command, who, session, sKey, target as MessageEvent | undefined, find, attachments);
   }
 
   /** The batch holding these outcomes is durable. */
   commit(items: Accepted[]): void {
     for (const item of items) {
       this.committedSeq = Math.max(this.committedSeq, item.ack.seq);
+      const event = item.event;
+      if (event.kind === "pin") this.pins.commit(event.target, event.action === "unpin", event.author.id, event.ts);
+      if (event.kind === "delete") this.pins.commit(event.target, true, event.author.id, event.ts);
       if (!item.targetAfter) continue;
       const entry = this.overlay.get(item.targetAfter.seq);
       if (!entry) continue;
@@ -277,22 +315,35 @@ export class RoomCore {
   }
 
   /**
-   * Whether `who` may post here now (membership, bans and mutes, who may post): asked of every command, and
-   * of an upload slot request before a URL is signed (PROTOCOL R30).
+   * Whether `who` may post here now (membership, bans and mutes, who may post): asked of every message
+   * command, and of an upload slot request before a URL is signed (PROTOCOL R30).
    */
   mayPost(who: Identity, type: Command["type"] = "send"): Rejection | undefined {
-    if (this.options.botsOnly) return { code: "forbidden", message: "Only the publish API posts in a notices room." };
-    const membership = this.options.membership;
-    if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
-    const moderated = this.moderation.refusal(who, type, this.options.clock());
-    if (moderated) return moderated;
+    const gate = this.refuseMember(who, type);
+    if (gate) return gate;
     if (this.settings.whoMayPost === "operators" && who.role !== "operator") {
       return { code: "forbidden", message: "Only operators may post in this room." };
     }
     return undefined;
   }
 
-  private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
+  /** Members only in groups (PROTOCOL R14); bans and mutes (a muted user neither posts nor reacts). */
+  private refuseMember(who: Identity, type: Command["type"]): Rejection | undefined {
+    // A notices room takes the publish API's messages only, not even reactions (PROTOCOL R63).
+    if (this.options.botsOnly) return { code: "forbidden", message: "Only the publish API posts in a notices room." };
+    const membership = this.options.membership;
+    if (membership && !membership.has(who.id)) return membership.exists ? { code: "not_member" } : { code: "not_found", message: "No such group: create it first." };
+    return this.moderation.refusal(who, type, this.options.clock());
+  }
+
+  /** A reaction's or pin's target: an undeleted message (PROTOCOL R20, R24). */
+  private refuseTarget(seq: number, target: RoomEvent | undefined): Rejection | undefined {
+    if (!target || target.kind !== "message" || target.seq !== seq) return { code: "not_found" };
+    if (target.deletedBy !== undefined) return { code: "already_deleted" };
+    return undefined;
+  }
+
+  private refuse(command: Exclude<Command, MembershipCommand | ReactCommand | PinCommand>, who: Identity, target: RoomEvent | undefined, find: (seq: number) => RoomEvent | undefined): Rejection | undefined {
     const isOperator = who.role === "operator";
     const barred = this.mayPost(who, command.type);
     if (barred) return barred;
@@ -304,6 +355,13 @@ export class RoomCore {
       }
     }
     if (command.type === "send") {
+      // PROTOCOL R22, R23: a reply names an undeleted message; a thread's parent is a top-level one.
+      for (const [seq, asThread] of [[command.replyTo, false], [command.thread, true]] as const) {
+        if (seq === undefined) continue;
+        const parent = find(seq);
+        const refusal = refuseParent(parent?.kind === "message" ? parent : undefined, seq, asThread);
+        if (refusal) return refusal;
+      }
       const last = this.lastPostAt.get(who.id);
       const wait = last === undefined ? 0 : last + this.settings.slowModeMs - this.options.clock();
       if (this.settings.slowModeMs > 0 && !isOperator && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
@@ -320,35 +378,125 @@ export class RoomCore {
     return undefined;
   }
 
-  /** `target` was checked by `refuse` to be an undeleted message when the command is an edit or delete. */
-  private accept(command: Exclude<Command, MembershipCommand>, who: Identity, session: StoredSession, sKey: string, target: MessageEvent | undefined, attachments: Attachment[] | undefined): Accepted {
+  /**
+   * `target` was checked by `refuse` to be an undeleted message when the command is an edit or delete, and a
+   * send's parents (`replyTo`, `thread`) to be undeleted messages that `find` returns.
+   */
+  private accept(
+    command: Exclude<Command, MembershipCommand | ReactCommand | PinCommand>,
+    who: Identity,
+    session: StoredSession,
+    sKey: string,
+    target: MessageEvent | undefined,
+    find: (seq: number) => RoomEvent | undefined,
+    attachments: Attachment[] | undefined,
+  ): Accepted {
     const seq = ++this.lastAssigned; // I1: seq = lastSeq + 1, contiguous
     const ts = this.options.clock();
     const base = { seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId };
     let event: RoomEvent;
     let targetAfter: MessageEvent | undefined;
+    let quote: Quote | undefined;
     let freed: Attachment[] | undefined;
+    const extra: Array<[string, unknown]> = [];
     if (command.type === "send") {
-      event = { kind: "message", ...base, text: command.text, ...(attachments?.length ? { attachments } : {}) };
+      const mentions = this.mentionsIn(command.text, who.id);
+      event = {
+        kind: "message",
+        ...base,
+        text: command.text,
+        ...(attachments?.length ? { attachments } : {}),
+        ...(command.replyTo !== undefined ? { replyTo: command.replyTo } : {}),
+        ...(command.thread !== undefined ? { thread: command.thread } : {}),
+        ...(mentions.length ? { mentions } : {}),
+      };
       this.lastPostAt.set(who.id, ts);
+      if (command.replyTo !== undefined) quote = quoteOf(find(command.replyTo) as MessageEvent);
+      if (command.thread !== undefined) {
+        // PROTOCOL R23: the parent's reply count and last reply move in the same batch; the index lists the thread.
+        targetAfter = this.rewrite(find(command.thread) as MessageEvent, (parent) => withReply(parent, seq, ts));
+        extra.push([threadKey(command.thread, seq), 1]);
+      }
     } else {
       if (!target) throw new Error("accept: edit/delete without a checked target");
-      this.holdDurableVersion(target);
       if (command.type === "edit") {
-        event = { kind: "edit", ...base, target: command.target, text: command.text };
-        targetAfter = { ...target, text: command.text, editedBy: seq };
+        const mentions = this.mentionsIn(command.text, target.author.id);
+        event = { kind: "edit", ...base, target: command.target, text: command.text, ...(target.editedBy !== undefined ? { replaces: target.editedBy } : {}) };
+        targetAfter = this.rewrite(target, ({ mentions: _old, ...rest }) => ({ ...rest, text: command.text, editedBy: seq, editedAt: ts, ...(mentions.length ? { mentions } : {}) }));
+        // PROTOCOL R25: the replaced version, for the operator's edit history (one small key per edit).
+        extra.push([editHistoryKey(target.seq, seq), { seq: target.editedBy ?? target.seq, ts: target.editedAt ?? target.ts, text: target.text } satisfies ReplacedVersion]);
       } else {
         event = { kind: "delete", ...base, target: command.target };
-        const { attachments: dropped, ...rest } = target;
-        targetAfter = { ...rest, text: "", deletedBy: seq }; // a tombstone keeps its seq (I1)
-        if (dropped?.length) freed = dropped;
+        // A tombstone keeps its seq (PROTOCOL I1) and its reply and thread links; what it said and what it got goes.
+        targetAfter = this.rewrite(target, ({ attachments: _a, reactions: _r, mentions: _m, ...rest }) => ({ ...rest, text: "", deletedBy: seq }));
+        // PROTOCOL R33: its files' objects are owed a removal, written in the same batch by the shell.
+        if (target.attachments?.length) freed = target.attachments;
+        // PROTOCOL R24: a deleted message leaves the pins with it.
+        if (this.pins.has(command.target)) extra.push([PINS_KEY, this.pins.apply(command.target, true, who.id, ts)]);
       }
-      this.overlay.get(targetAfter.seq)!.latest = targetAfter;
-      this.rememberRecent(targetAfter);
     }
-    const { eventJson, writes } = this.seal(event, { key: sKey, stored: session, n: command.n }, targetAfter ? [[eventKey(targetAfter.seq), JSON.stringify(targetAfter)]] : []);
+    if (targetAfter) extra.push([eventKey(targetAfter.seq), JSON.stringify(targetAfter)]);
+    const { eventJson, writes } = this.seal(event, { key: sKey, stored: session, n: command.n }, extra);
     const ack = { clientId: command.clientId, seq, ts };
-    return { status: "accepted", ack, event, eventJson, writes, ...(targetAfter ? { targetAfter } : {}), ...(freed ? { freed } : {}) };
+    return { status: "accepted", ack, event, eventJson, writes, ...(targetAfter ? { targetAfter } : {}), ...(quote ? { quote } : {}), ...(freed ? { freed } : {}) };
+  }
+
+  /** PROTOCOL R20: the target and the user's set were checked and loaded; the record's counts change with the event. */
+  private react(command: ReactCommand, who: Identity, session: { key: string; stored: StoredSession; n: number }, target: MessageEvent): Outcome {
+    const rKey = reactionKey(command.target, who.id);
+    const mine = this.reactionSets.get(rKey);
+    if (!mine) throw new Error(`react: reaction set ${rKey} not loaded`);
+    const change = reactionChange(target, mine, command.emoji, command.remove === true);
+    if ("code" in change) return { status: "rejected", error: change };
+    const seq = ++this.lastAssigned; // I1
+    const ts = this.options.clock();
+    const event: RoomEvent = { kind: "reaction", seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId, target: command.target, emoji: command.emoji, action: command.remove ? "remove" : "add", count: change.count };
+    const targetAfter = this.rewrite(target, () => change.after);
+    this.keepReactionSet(rKey, change.mine);
+    const { eventJson, writes } = this.seal(event, session, [[eventKey(target.seq), JSON.stringify(targetAfter)], [rKey, change.mine]]);
+    return { status: "accepted", ack: { clientId: command.clientId, seq, ts }, event, eventJson, writes, targetAfter };
+  }
+
+  /**
+   * PROTOCOL R24: moderators and owners pin in groups, either participant in a DM, operators in open rooms.
+   * The target was checked to be an undeleted message.
+   */
+  private pin(command: PinCommand, who: Identity, session: { key: string; stored: StoredSession; n: number }): Outcome {
+    const membership = this.options.membership;
+    const role = membership?.roleOf(who.id);
+    const allowed = membership ? role === "owner" || role === "moderator" : this.options.participants ? this.options.participants.includes(who.id) : who.role === "operator";
+    if (!allowed) return reject("forbidden", { message: membership ? "Only moderators and owners pin messages." : "Only operators pin messages in this room." });
+    const remove = command.remove === true;
+    const refused = this.pins.refuse(command.target, remove);
+    if (refused) return { status: "rejected", error: refused };
+    const seq = ++this.lastAssigned; // I1
+    const ts = this.options.clock();
+    const event: RoomEvent = { kind: "pin", seq, ts, author: { id: who.id, name: who.name }, clientId: command.clientId, target: command.target, action: remove ? "unpin" : "pin" };
+    const { eventJson, writes } = this.seal(event, session, [[PINS_KEY, this.pins.apply(command.target, remove, who.id, ts)]]);
+    return { status: "accepted", ack: { clientId: command.clientId, seq, ts }, event, eventJson, writes };
+  }
+
+  /** PROTOCOL R26: members (groups) or participants (DMs) named with `@id`, never the author; open rooms have none. */
+  private mentionsIn(text: string, author: string): string[] {
+    const membership = this.options.membership;
+    const participants = this.options.participants;
+    if (!membership && !participants) return [];
+    return resolveMentions(text, (user) => user !== author && (membership ? membership.has(user) : participants!.includes(user)));
+  }
+
+  /** A target rewritten by a pending event: readers keep seeing its durable version until the commit (PROTOCOL R2.5). */
+  private rewrite(target: MessageEvent, change: (target: MessageEvent) => MessageEvent): MessageEvent {
+    this.holdDurableVersion(target);
+    const after = change(target);
+    this.overlay.get(after.seq)!.latest = after;
+    this.rememberRecent(after);
+    return after;
+  }
+
+  private keepReactionSet(key: string, emoji: string[]): void {
+    this.reactionSets.delete(key);
+    this.reactionSets.set(key, emoji);
+    if (this.reactionSets.size > LIMITS.maxReactionSetsInMemory) this.reactionSets.delete(this.reactionSets.keys().next().value!);
   }
 
   /**

@@ -12,6 +12,8 @@ export const MEMBERS_KEY = "members";
 export const WHERE_KEY = "where";
 /** The archive outbox's `{roomId, cursor, prunedThrough}` (archive/outbox.ts). */
 export const ARCHIVE_STATE_KEY = "archive";
+/** The room's pinned messages, `Pin[]` (core/pins.ts, PROTOCOL R24). */
+export const PINS_KEY = "pins";
 const SEQ_DIGITS = 12;
 
 export const EVENT_PREFIX = "m:";
@@ -38,8 +40,22 @@ export const MEDIA_JOB_PREFIX = "uj:";
 /** `{bytes, files}` the room's attached files hold in object storage. */
 export const MEDIA_USAGE_KEY = "media";
 
+/** PROTOCOL R23: one key per thread reply, `t:<parent seq>:<reply seq>`, so a thread page is one ordered list. */
+export const THREAD_PREFIX = "t:";
+export const threadPrefix = (parent: number): string => `${THREAD_PREFIX}${String(parent).padStart(SEQ_DIGITS, "0")}:`;
+export const threadKey = (parent: number, seq: number): string => `${threadPrefix(parent)}${String(seq).padStart(SEQ_DIGITS, "0")}`;
+/** PROTOCOL R25: each version an edit replaced, `eh:<message seq>:<edit seq>` → `{seq, ts, text}` (the operator's edit history). */
+export const EDIT_HISTORY_PREFIX = "eh:";
+export const editHistoryPrefix = (seq: number): string => `${EDIT_HISTORY_PREFIX}${String(seq).padStart(SEQ_DIGITS, "0")}:`;
+export const editHistoryKey = (seq: number, edit: number): string => `${editHistoryPrefix(seq)}${String(edit).padStart(SEQ_DIGITS, "0")}`;
+/** PROTOCOL R20: one user's emoji on one message, `rx:<seq>:<user>` → string[] (≤ 20 short entries). */
+export const REACTION_PREFIX = "rx:";
+export const reactionKey = (seq: number, user: string): string => `${REACTION_PREFIX}${String(seq).padStart(SEQ_DIGITS, "0")}:${user}`;
+
 /** Every single key and prefix above, for the overlap check. */
-export const ROOM_KEYS = { single: [META_KEY, SETTINGS_KEY, MEMBERS_KEY, WHERE_KEY, ARCHIVE_STATE_KEY, MEDIA_USAGE_KEY], prefixes: [EVENT_PREFIX, SESSION_PREFIX, READ_PREFIX, CURSOR_PREFIX, FAREWELL_PREFIX, MODERATION_PREFIX, AUDIT_PREFIX, ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, UPLOAD_PREFIX, MEDIA_JOB_PREFIX] } as const;
+export const ROOM_KEYS = { single: [META_KEY, SETTINGS_KEY, MEMBERS_KEY, WHERE_KEY, ARCHIVE_STATE_KEY, MEDIA_USAGE_KEY, PINS_KEY], prefixes: [EVENT_PREFIX, SESSION_PREFIX, READ_PREFIX, CURSOR_PREFIX, FAREWELL_PREFIX, MODERATION_PREFIX, AUDIT_PREFIX, ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, UPLOAD_PREFIX, MEDIA_JOB_PREFIX, THREAD_PREFIX, REACTION_PREFIX, EDIT_HISTORY_PREFIX] } as const;
 
 export type RoomMeta = { epoch: string; lastSeq: number; createdAt: number };
 export type StoredSession = { lastN: number };
+/** PROTOCOL R25: a message's text as it was before an edit: made by event `seq` (the message or an edit) at `ts`. */
+export type ReplacedVersion = { seq: number; ts: number; text: string };

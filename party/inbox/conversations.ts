@@ -115,7 +115,8 @@ export class Conversations {
           writes[awayKey(n.room)] = Date.now(); // coalesced per conversation
           for (const e of fromOthers) {
             if (e.kind !== "message") continue;
-            pushes.push({ user: this.host.userId, room: n.room, seq: e.seq, ts: e.ts, from: e.author, preview: e.text.slice(0, LIMITS.previewChars) });
+            const mention = e.mentions?.includes(this.host.userId) === true; // PROTOCOL R27: the app may alert louder
+            pushes.push({ user: this.host.userId, room: n.room, seq: e.seq, ts: e.ts, from: e.author, preview: e.text.slice(0, LIMITS.previewChars), ...(mention ? { mention } : {}) });
           }
         }
       }

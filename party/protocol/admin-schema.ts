@@ -23,6 +23,8 @@ export const MessagesQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
   limit: z.coerce.number().int().positive().max(LIMITS.maxHistoryLimit).default(50),
 });
+/** PROTOCOL R25: a message's edit history. */
+export const EditsQuery = z.object({ seq: z.coerce.number().int().positive() });
 export const AuditQuery = z.object({ limit: z.coerce.number().int().positive().max(500).default(100) });
 
 /** `clientId` (optional) makes a retried action idempotent: the room answers with the original seq (PROTOCOL I3). */
@@ -110,7 +112,8 @@ export const AuditRecord = z.object({
   ts: z.number().int(),
   operator: z.object({ id: z.string(), name: z.string() }),
   room: z.string(),
-  action: z.literal("read_messages"),
+  /** read_edits: a message's edit history (PROTOCOL R25), `from` its seq. */
+  action: z.enum(["read_messages", "read_edits"]),
   /** The seq range that was read. */
   from: z.number().int(),
   before: z.number().int(),

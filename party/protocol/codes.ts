@@ -43,6 +43,10 @@ export const ERRORS = {
   upload_expired: { retryable: false, text: "This upload slot has expired; upload the file again." },
   upload_mismatch: { retryable: false, text: "The stored file is missing or is not what was declared (size or real type)." },
   storage_unavailable: { retryable: true, text: "The object storage could not be reached; try again." },
+  /** PROTOCOL R20, R24: reacting with an emoji one already has, removing one not held, pinning twice, unpinning what is not pinned. */
+  no_change: { retryable: false, text: "The command would change nothing (already reacted or pinned, or no such reaction or pin)." },
+  /** PROTOCOL R20, R24: a bounded set is full (distinct emoji on a message, pins in a room). */
+  limit_reached: { retryable: false, text: "The message or room has reached its limit for this (distinct reactions, pins)." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -26,5 +26,12 @@ export const HistoryQuery = z.object({
   limit: z._default(queryInt(z.positive(), z.maximum(LIMITS.maxHistoryLimit)), 50),
 });
 
+/** `GET /parties/room/<id>/thread?parent=&after=&limit=` (PROTOCOL R23). */
+export const ThreadQuery = z.object({
+  parent: queryInt(z.positive()),
+  after: z._default(queryInt(z.nonnegative()), 0),
+  limit: z._default(queryInt(z.positive(), z.maximum(LIMITS.maxHistoryLimit)), 50),
+});
+
 /** `POST /parties/room/<id>/read` (actor route): the member's new read position. */
 export const ReadBody = z.object({ seq: z.int().check(z.positive()) });

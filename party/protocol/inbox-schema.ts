@@ -63,6 +63,8 @@ export const ConversationState = z.object({
   readSeq: z.int().check(z.nonnegative()),
   /** Other people's undeleted messages above readSeq (PROTOCOL I6: 0 ≤ unread ≤ lastSeq − readSeq). */
   unread: z.int().check(z.nonnegative()),
+  /** PROTOCOL R27: unread messages that mention the user (absent: none). */
+  mentions: z.optional(z.int().check(z.positive())),
   /** The user is no longer a member (removed or left); the row stays so the app can say so. */
   left: z.optional(z.boolean()),
 });

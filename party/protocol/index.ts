@@ -11,3 +11,4 @@ export * from "./decode.ts";
 export * from "./backoff.ts";
 export * from "./log-pages.ts";
 export * from "./media.ts";
+export * from "./quote.ts";

@@ -138,4 +138,17 @@ export const LIMITS = {
   catchUpMaxBytes: 8 * 1024 * 1024,
   /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
   maxSessionsInMemory: 10_000,
+  // ---- Reactions, threads, pins, mentions (PROTOCOL R20-R28).
+  /** PROTOCOL R20: distinct emoji on one message; each user holds at most one of each. */
+  maxReactionsPerMessage: 20,
+  /** PROTOCOL R20: an emoji is a short token without whitespace ("👍", ":party_parrot:"). */
+  maxEmojiChars: 32,
+  /** PROTOCOL R22: a quoted parent's excerpt, in characters. */
+  quoteExcerptChars: 100,
+  /** PROTOCOL R24: pinned messages per room. */
+  maxPinsPerRoom: 50,
+  /** PROTOCOL R26: users one message may mention. */
+  maxMentionsPerMessage: 20,
+  /** Per-(message, user) reaction sets a room keeps in memory (the rest are read back from storage). */
+  maxReactionSetsInMemory: 20_000,
 } as const;

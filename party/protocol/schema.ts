@@ -58,9 +58,30 @@ export const SendCommand = z.object({
   ...commandBase,
   text: z.string(),
   attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(LIMITS.maxAttachments))),
+  /** PROTOCOL R22: the message this one answers (quoted by seq). */
+  replyTo: z.optional(Seq),
+  /** PROTOCOL R23: post into the thread under this message (a thread reply's own thread, if it is one). */
+  thread: z.optional(Seq),
 });
 export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
 export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
+/** PROTOCOL R20: an emoji is a short token with no whitespace ("👍", ":party_parrot:"). */
+export const Emoji = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxEmojiChars), z.regex(/^\S+$/u, "an emoji has no whitespace"));
+/** PROTOCOL R20: add (or with `remove`, take back) the sender's reaction `emoji` on message `target`. */
+export const ReactCommand = z.object({ type: z.literal("react"), ...commandBase, target: Seq, emoji: Emoji, remove: z.optional(z.boolean()) });
+/** PROTOCOL R24: pin (or with `remove`, unpin) message `target`. */
+export const PinCommand = z.object({ type: z.literal("pin"), ...commandBase, target: Seq, remove: z.optional(z.boolean()) });
+export type ReactCommand = z.infer<typeof ReactCommand>;
+export type PinCommand = z.infer<typeof PinCommand>;
+/** PROTOCOL R23: a page of the thread under `parent`, oldest first, replies with seq > `after`. */
+export const ThreadRequest = z.object({
+  type: z.literal("thread"),
+  requestId: z.string().check(z.minLength(1), z.maxLength(64)),
+  parent: Seq,
+  after: z._default(z.int().check(z.nonnegative()), 0),
+  limit: z._default(z.int().check(z.positive(), z.maximum(LIMITS.maxHistoryLimit)), 50),
+});
+export type ThreadRequest = z.infer<typeof ThreadRequest>;
 export const HistoryRequest = z.object({
   type: z.literal("history"),
   requestId: z.string().check(z.minLength(1), z.maxLength(64)),
@@ -95,7 +116,7 @@ export const ReadSignal = z.object({ type: z.literal("read"), seq: Seq, requestI
 export const TypingSignal = z.object({ type: z.literal("typing") });
 export type ReadSignal = z.infer<typeof ReadSignal>;
 
-export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands]);
+export const Command = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ReactCommand, PinCommand, ...membershipCommands]);
 export type Command = z.infer<typeof Command>;
 /**
  * Several commands in one frame, in order (PROTOCOL R17). Each element is checked and answered exactly as if it
@@ -105,7 +126,7 @@ export type Command = z.infer<typeof Command>;
  */
 export const CommandBatch = z.object({ type: z.literal("batch"), commands: z.array(z.unknown()).check(z.minLength(1), z.maxLength(LIMITS.maxCommandsPerFrame)) });
 export type CommandBatch = z.infer<typeof CommandBatch>;
-export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ...membershipCommands, HistoryRequest, ReadSignal, TypingSignal, CommandBatch]);
+export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ReactCommand, PinCommand, ...membershipCommands, HistoryRequest, ThreadRequest, ReadSignal, TypingSignal, CommandBatch]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HistoryRequest = z.infer<typeof HistoryRequest>;
 
@@ -123,8 +144,34 @@ export const MessageEvent = z.object({
   editedBy: z.optional(Seq),
   /** Set when deleted: the seq of the delete event. Text and attachments are then cleared. */
   deletedBy: z.optional(Seq),
+  /** PROTOCOL R25: when the latest edit was accepted (its ts). */
+  editedAt: z.optional(z.int()),
+  /** PROTOCOL R20: count per emoji (at most maxReactionsPerMessage keys; an emoji at 0 is gone). */
+  reactions: z.optional(z.record(z.string(), z.int().check(z.positive()))),
+  /** PROTOCOL R22: the message this one answers. */
+  replyTo: z.optional(Seq),
+  /** PROTOCOL R23: the thread parent this message was posted under. */
+  thread: z.optional(Seq),
+  /** PROTOCOL R23: on a thread parent, its replies: how many, the last one's seq and ts. */
+  replies: z.optional(z.object({ count: z.int().check(z.positive()), lastSeq: Seq, lastTs: z.int() })),
+  /** PROTOCOL R26: members this message mentions, resolved by the room from `@id` in the text. */
+  mentions: z.optional(z.array(UserId)),
 });
-export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string() });
+/** `replaces`: the seq of the edit this one superseded, so an edit history is a chain (PROTOCOL R25). */
+export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string(), replaces: z.optional(Seq) });
+/** PROTOCOL R20: a reaction added or removed; `count` is the emoji's count on the target after it. */
+export const ReactionEvent = z.object({
+  kind: z.literal("reaction"),
+  ...eventBase,
+  target: Seq,
+  emoji: Emoji,
+  action: z.enum(["add", "remove"]),
+  count: z.int().check(z.nonnegative()),
+});
+/** PROTOCOL R24: a message pinned or unpinned. */
+export const PinEvent = z.object({ kind: z.literal("pin"), ...eventBase, target: Seq, action: z.enum(["pin", "unpin"]) });
+export type ReactionEvent = z.infer<typeof ReactionEvent>;
+export type PinEvent = z.infer<typeof PinEvent>;
 export const DeleteEvent = z.object({ kind: z.literal("delete"), ...eventBase, target: Seq });
 /** A group was created (with its first members) or renamed. */
 export const GroupEvent = z.object({
@@ -154,7 +201,7 @@ export const ModerationEvent = z.object({
   user: UserId,
   until: z.optional(z.int()),
 });
-export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent, GroupEvent, MemberEvent, AnnouncementEvent, ModerationEvent]);
+export const RoomEvent = z.discriminatedUnion("kind", [MessageEvent, EditEvent, DeleteEvent, ReactionEvent, PinEvent, GroupEvent, MemberEvent, AnnouncementEvent, ModerationEvent]);
 export type AnnouncementEvent = z.infer<typeof AnnouncementEvent>;
 export type ModerationEvent = z.infer<typeof ModerationEvent>;
 export type MessageEvent = z.infer<typeof MessageEvent>;
@@ -163,6 +210,21 @@ export type DeleteEvent = z.infer<typeof DeleteEvent>;
 export type RoomEvent = z.infer<typeof RoomEvent>;
 
 // ---- Room → client frames.
+
+/** PROTOCOL R22: what a reply shows of its parent, read from the parent's current record (edits and deletions show). */
+export const Quote = z.object({ seq: Seq, author: Author, excerpt: z.string(), deleted: z.optional(z.literal(true)) });
+export type Quote = z.infer<typeof Quote>;
+/** A pinned message (PROTOCOL R24). */
+export const Pin = z.object({ seq: Seq, by: UserId, ts: z.int() });
+export type Pin = z.infer<typeof Pin>;
+/**
+ * Per-reader additions to a page of stored records (history, replay, thread pages; PROTOCOL R20, R22): `mine`,
+ * the reader's own emoji per message seq; `quotes`, the current quote of each parent a reply in the page names.
+ */
+const readerExtras = {
+  mine: z.optional(z.record(z.string(), z.array(Emoji))),
+  quotes: z.optional(z.record(z.string(), Quote)),
+};
 
 export const ErrorFrame = z.object({
   type: z.literal("error"),
@@ -204,6 +266,8 @@ export const WelcomeFrame = z.object({
    */
   accepts: z.optional(z.array(z.string())),
   serverTime: z.int(),
+  /** PROTOCOL R24: the room's pinned messages, oldest pin first. */
+  pins: z.optional(z.array(Pin)),
   /** Rooms with members (groups and DMs): who belongs, their roles, read positions, who is here and typing. */
   members: z.optional(
     z.object({
@@ -227,6 +291,7 @@ export const EventsFrame = z.object({
   events: z.array(RoomEvent),
   /** True when these events are the resume replay rather than live traffic. */
   replay: z.optional(z.boolean()),
+  ...readerExtras,
 });
 export const HistoryFrame = z.object({
   type: z.literal("history"),
@@ -234,7 +299,18 @@ export const HistoryFrame = z.object({
   events: z.array(RoomEvent),
   /** True when older events exist before the first one returned. */
   hasMore: z.boolean(),
+  ...readerExtras,
 });
+/** PROTOCOL R23: the parent's record and a page of its thread, oldest first; `hasMore`: later replies exist. */
+export const ThreadFrame = z.object({
+  type: z.literal("thread"),
+  requestId: z.string(),
+  parent: MessageEvent,
+  events: z.array(MessageEvent),
+  hasMore: z.boolean(),
+  ...readerExtras,
+});
+export type ThreadFrame = z.infer<typeof ThreadFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
 export type EventsFrame = z.infer<typeof EventsFrame>;
 export type HistoryFrame = z.infer<typeof HistoryFrame>;
@@ -263,7 +339,7 @@ export type ReceiptsFrame = z.infer<typeof ReceiptsFrame>;
 export type RoomPresenceFrame = z.infer<typeof RoomPresenceFrame>;
 export type TypingFrame = z.infer<typeof TypingFrame>;
 
-export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame]);
+export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ThreadFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- Identity and room settings.

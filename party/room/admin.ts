@@ -10,15 +10,16 @@
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import * as z from "zod/mini";
-import { CLOSE, roomKind, type Ack, type ErrorFrame, type Identity } from "../protocol/index.ts";
+import { CLOSE, MessageEvent, roomKind, type Ack, type ErrorFrame, type Identity } from "../protocol/index.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
-import { AnnounceBody, AuditQuery, DeleteBody, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "../protocol/admin-schema.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, EditsQuery, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "../protocol/admin-schema.ts";
 import type { Histogram } from "../core/histogram.ts";
 import type { Rejection, RoomCore, SystemAction } from "../core/room-core.ts";
 import { historyRange } from "../core/resume.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
-import { AUDIT_PREFIX } from "../core/room-keys.ts";
+import { AUDIT_PREFIX, editHistoryPrefix, type ReplacedVersion } from "../core/room-keys.ts";
+import type { RoomArchive } from "../archive/outbox.ts";
 
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
 export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };
@@ -26,6 +27,8 @@ export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection
 /** What RoomAdmin needs from the room shell (room/server.ts). */
 export interface AdminHost {
   readonly room: Party.Room;
+  /** Records past the room's retention come from the archive (PROTOCOL R25's edit history of an old message). */
+  readonly archive: Pick<RoomArchive, "records">;
   readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
   readonly ackLatency: Histogram;
   readonly reporter: { counters: { failed: number } };
@@ -68,6 +71,8 @@ export class RoomAdmin {
           return await this.messages(who, url);
         case "GET audit":
           return await this.audit(url);
+        case "GET edits":
+          return await this.edits(who, url);
         case "POST delete":
           return await this.act(request, who, DeleteBody, (body) => [{ type: "delete", target: body.target }, body.clientId]);
         case "POST announce":
@@ -164,6 +169,26 @@ export class RoomAdmin {
     }
     const events = await readEventsJson(this.host.room.storage, core, range.from, range.before);
     return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
+  }
+
+  /**
+   * PROTOCOL R25: every version of a message, oldest first, the current one last. Replaced text is not shown to
+   * members (they see the latest), so each read writes an audit record first, in every kind of room.
+   */
+  private async edits(who: Identity, url: URL): Promise<Response> {
+    const query = EditsQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!query.success) return errorResponse("bad_frame", query.error.issues[0]?.message);
+    const { seq } = query.data;
+    const [stored] = await this.host.archive.records([seq]);
+    const parsed = stored === undefined ? undefined : MessageEvent.safeParse(JSON.parse(stored));
+    if (!parsed?.success) return errorResponse("not_found", `No message ${seq}.`);
+    const ts = Date.now();
+    const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_edits", from: seq, before: seq + 1 };
+    await this.host.room.storage.put(`${AUDIT_PREFIX}${String(ts).padStart(15, "0")}:${nanoid(8)}`, record);
+    const replaced = await this.host.room.storage.list<ReplacedVersion>({ prefix: editHistoryPrefix(seq) });
+    const message = parsed.data;
+    const current = { seq: message.editedBy ?? message.seq, ts: message.editedAt ?? message.ts, text: message.text, ...(message.deletedBy !== undefined ? { deletedBy: message.deletedBy } : {}) };
+    return json({ seq, author: message.author, versions: [...replaced.values(), current] });
   }
 
   private async audit(url: URL): Promise<Response> {

@@ -19,6 +19,7 @@ import type { RoomAdmin } from "./admin.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
+import { extrasJson, readerExtras } from "./reader-extras.ts";
 import { eventsFrame } from "./frames-out.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
@@ -149,13 +150,16 @@ export class RoomAdmission {
         accepts: ["batch"],
         resume,
         serverTime: Date.now(),
+        pins: core.pins.committed(),
         ...(host.link.active ? { members: await host.members.block() } : {}),
       } satisfies WelcomeFrame;
       safeSend(conn, JSON.stringify(welcome));
       if (resume?.recovered) {
         for (let from = query.lastSeq! + 1; from <= replayUntil; from += LIMITS.replayChunkEvents) {
           const before = Math.min(from + LIMITS.replayChunkEvents, replayUntil + 1);
-          safeSend(conn, eventsFrame(await readEventsJson(host.room.storage, core, from, before), true));
+          const chunk = await readEventsJson(host.room.storage, core, from, before);
+          // PROTOCOL R20, R22: the joining user's own reactions and the current quotes, beside the records.
+          safeSend(conn, eventsFrame(chunk, true, extrasJson(await readerExtras(host.room.storage, host.archive, who.id, chunk))));
         }
       }
     } finally {

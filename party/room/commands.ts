@@ -8,7 +8,7 @@ import type * as Party from "partykit/server";
 import { CLOSE, LIMITS, type Attachment, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { BotMessage, Outcome, RoomCore } from "../core/room-core.ts";
-import { sessionKey, type StoredSession } from "../core/room-keys.ts";
+import { reactionKey, sessionKey, type StoredSession } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
 import { retryOf } from "../core/log-view.ts";
 import { farewellWrite } from "./inbox-link.ts";
@@ -127,7 +127,7 @@ export class RoomCommands {
     const core = this.host.core();
     // Fast path: with nothing queued ahead and nothing to load, decide now (no promise per frame).
     const ready = this.host.queued() === 0 && core.dedupeLoaded && core.hasSession(sessionKey(sender.user.id, sender.session));
-    if (ready && core.missingTarget(command) === undefined) this.decide(reply, sender, command, undefined, checked);
+    if (ready && core.missingTargets(command).length === 0 && core.missingReactionSet(command, sender.user.id) === undefined) this.decide(reply, sender, command, [], checked);
     else this.host.enqueue(() => this.loadAndDecide(reply, sender, command, checked));
   }
 
@@ -165,7 +165,7 @@ export class RoomCommands {
         console.error("loading for a REST post failed", error);
         return this.host.reply(reply, errorFrame("internal", { ref: body.clientId }));
       }
-      this.decide(reply, sender, command, undefined, undefined);
+      this.decide(reply, sender, command, [], undefined);
     });
   }
 
@@ -239,7 +239,7 @@ export class RoomCommands {
 
   /** The slow path: load the session, the dedupe window or an edit's target, then decide in arrival order. */
   private async loadAndDecide(reply: Reply, sender: Sender, command: Command, checked: Checked | undefined): Promise<void> {
-    let loaded: RoomEvent | undefined;
+    let loaded: RoomEvent[];
     try {
       loaded = await this.load(sender, command);
     } catch (error) {
@@ -251,13 +251,20 @@ export class RoomCommands {
     this.decide(reply, sender, command, loaded, checked);
   }
 
-  /** Loads what the core needs for `command`; returns the edit/delete target if it had to be read. */
-  private async load(sender: Sender, command: Command): Promise<RoomEvent | undefined> {
+  /**
+   * Loads what the core needs for `command`; returns the targets and parents it had to read (an edit's,
+   * a reaction's, a reply's), and hands the core the sender's reaction set when a reaction needs it.
+   */
+  private async load(sender: Sender, command: Command): Promise<RoomEvent[]> {
     await this.ensureSession(sender.user.id, sender.session);
     await this.ensureDedupe();
     const core = this.host.core();
-    const missing = core.missingTarget(command);
-    return missing === undefined ? undefined : (await readEvents(this.host.room.storage, core, missing, missing + 1))[0];
+    const { storage } = this.host.room;
+    const reactedOn = core.missingReactionSet(command, sender.user.id);
+    if (reactedOn !== undefined) core.setReactionSet(reactedOn, sender.user.id, await storage.get<string[]>(reactionKey(reactedOn, sender.user.id)));
+    const loaded: RoomEvent[] = [];
+    for (const seq of core.missingTargets(command)) loaded.push(...(await readEvents(storage, core, seq, seq + 1)));
+    return loaded;
   }
 
   /** The (author, clientId) pairs of the retained log, loaded once per room start (PROTOCOL I3). */
@@ -268,7 +275,7 @@ export class RoomCommands {
     core.loadDedupe(await readEvents(this.host.room.storage, core, from, core.committedSeq + 1));
   }
 
-  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent | undefined, checked: Checked | undefined): void {
+  private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent[], checked: Checked | undefined): void {
     const { writer, uploads } = this.host;
     if (writer.isResyncing(reply.id)) return;
     if (writer.broken) {

@@ -4,7 +4,7 @@
  * Non-members of a group are refused; operators may read a group they watch as observers.
  */
 import type * as Party from "partykit/server";
-import { HistoryQuery, LIMITS, type HistoryRequest, type Identity } from "../protocol/index.ts";
+import { HistoryQuery, LIMITS, ThreadQuery, type HistoryRequest, type Identity, type ThreadRequest } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { historyRange } from "../core/resume.ts";
 import { mayJoin } from "../core/access.ts";
@@ -12,7 +12,9 @@ import type { RoomCore } from "../core/room-core.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import { ArchiveUnavailable, type RoomArchive } from "../archive/outbox.ts";
-import { historyFrame } from "./frames-out.ts";
+import { historyFrame, threadFrame } from "./frames-out.ts";
+import { extrasJson, readerExtras } from "./reader-extras.ts";
+import { readThread } from "./threads.ts";
 import type { SocketReply } from "./socket-reply.ts";
 import type { ConnState, Reply } from "./types.ts";
 import type { ErrorFrame } from "../protocol/index.ts";
@@ -36,7 +38,8 @@ export class RoomHistory {
     try {
       const range = historyRange(core.committedSeq, request.before, request.limit);
       const events = await host.archive.history(range.from, range.before);
-      safeSend(reply.socket, historyFrame(request.requestId, events, range.from > 1));
+      const extras = extrasJson(await readerExtras(host.room.storage, host.archive, state.user.id, events));
+      safeSend(reply.socket, historyFrame(request.requestId, events, range.from > 1, extras));
     } catch (error) {
       if (error instanceof ArchiveUnavailable) return host.reply(reply, errorFrame("archive_unavailable", { ref: request.requestId }));
       console.error("history failed", error);
@@ -63,6 +66,61 @@ export class RoomHistory {
       if (error instanceof ArchiveUnavailable) return errorResponse("archive_unavailable");
       throw error;
     }
-    return new Response(`{"events":[${events.join(",")}],"lastSeq":${committed},"hasMore":${hasMore}}`, { headers: { "content-type": "application/json" } });
+    const extras = extrasJson(await readerExtras(host.room.storage, host.archive, who.id, events));
+    return new Response(`{"events":[${events.join(",")}],"lastSeq":${committed},"hasMore":${hasMore}${extras}}`, { headers: { "content-type": "application/json" } });
+  }
+
+  /** PROTOCOL R23: a `thread` request, answered at once like history; members only, as every read. */
+  async threadOverSocket(reply: SocketReply, state: ConnState, request: ThreadRequest): Promise<void> {
+    const { host } = this;
+    const core = host.core();
+    if (core.membership && !core.membership.has(state.user.id) && !state.observer) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
+    try {
+      const page = await readThread(host.room.storage, host.archive, core, request.parent, request.after, request.limit);
+      if (!page) return host.reply(reply, errorFrame("not_found", { ref: request.requestId, message: `No message ${request.parent}.` }));
+      const extras = extrasJson(await readerExtras(host.room.storage, host.archive, state.user.id, [page.parentJson, ...page.eventsJson]));
+      safeSend(reply.socket, threadFrame(request.requestId, page.parentJson, page.eventsJson, page.hasMore, extras));
+    } catch (error) {
+      if (error instanceof ArchiveUnavailable) return host.reply(reply, errorFrame("archive_unavailable", { ref: request.requestId }));
+      console.error("thread read failed", error);
+      host.reply(reply, errorFrame("internal", { ref: request.requestId }));
+    }
+  }
+
+  /** `GET …/thread?parent=&after=&limit=` (PROTOCOL R23): the same page as the socket's, as JSON. */
+  async threadOverHttp(who: Identity, url: URL): Promise<Response> {
+    const { host } = this;
+    if (!mayJoin(host.room.id, who)) return errorResponse("forbidden");
+    const core = host.core();
+    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    const query = ThreadQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!query.success) return errorResponse("bad_frame", `parent, after and limit must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
+    const { parent, after, limit } = query.data;
+    try {
+      const page = await readThread(host.room.storage, host.archive, core, parent, after, limit);
+      if (!page) return errorResponse("not_found", `No message ${parent}.`);
+      const extras = extrasJson(await readerExtras(host.room.storage, host.archive, who.id, [page.parentJson, ...page.eventsJson]));
+      return new Response(`{"parent":${page.parentJson},"events":[${page.eventsJson.join(",")}],"hasMore":${page.hasMore}${extras}}`, { headers: { "content-type": "application/json" } });
+    } catch (error) {
+      if (error instanceof ArchiveUnavailable) return errorResponse("archive_unavailable");
+      throw error;
+    }
+  }
+
+  /** `GET …/pins` (PROTOCOL R24): the pinned list and each pinned message's current record. */
+  async pinsOverHttp(who: Identity): Promise<Response> {
+    const { host } = this;
+    if (!mayJoin(host.room.id, who)) return errorResponse("forbidden");
+    const core = host.core();
+    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    const pins = core.pins.committed();
+    let messages: string[];
+    try {
+      messages = await host.archive.records(pins.map((pin) => pin.seq));
+    } catch (error) {
+      if (error instanceof ArchiveUnavailable) return errorResponse("archive_unavailable");
+      throw error;
+    }
+    return new Response(`{"pins":${JSON.stringify(pins)},"messages":[${messages.join(",")}]}`, { headers: { "content-type": "application/json" } });
   }
 }

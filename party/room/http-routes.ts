@@ -76,6 +76,8 @@ export class RoomHttp {
     if (request.method === "GET" && action === "history") return host.history.overHttp(who, url);
     const media = this.media(request.method, url.pathname, who);
     if (media) return media(request);
+    if (request.method === "GET" && action === "thread") return host.history.threadOverHttp(who, url);
+    if (request.method === "GET" && action === "pins") return host.history.pinsOverHttp(who);
     if (request.method === "POST" && action === "wake") {
       // An inbox that is owed a notification wakes the room (partykit dev loses alarms on restart).
       if (!isActorCall(request)) return errorResponse("forbidden", "Only actors call this route.");

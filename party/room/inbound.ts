@@ -46,6 +46,7 @@ export class RoomInbound {
     if (!decoded.ok) return host.reply(reply, decoded.error);
     const frame = decoded.frame;
     if (frame.type === "history") return void host.history.overSocket(reply, state, frame);
+    if (frame.type === "thread") return void host.history.threadOverSocket(reply, state, frame);
     if (frame.type === "read") return void host.members.readOverSocket(reply, state.user, frame.seq, frame.requestId);
     if (frame.type === "typing") return host.members.typing(reply, state.user);
     if (frame.type === "batch") {

@@ -270,6 +270,7 @@ export class RoomInboxLink {
       preview,
       readSeq: reads.readSeq(user),
       unread: reads.unread(user),
+      ...(reads.mentions(user) > 0 ? { mentions: reads.mentions(user) } : {}),
     };
   }
 

@@ -13,11 +13,12 @@
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { roomKind, LIMITS, type ErrorFrame, type Identity, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
+import { roomKind, LIMITS, type ErrorFrame, type Identity, type Pin, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
 import { RoomCore } from "../core/room-core.ts";
-import { META_KEY, MEMBERS_KEY, MODERATION_PREFIX, SETTINGS_KEY, WHERE_KEY, type RoomMeta } from "../core/room-keys.ts";
+import { META_KEY, MEMBERS_KEY, MODERATION_PREFIX, PINS_KEY, SETTINGS_KEY, WHERE_KEY, type RoomMeta } from "../core/room-keys.ts";
 import { Membership, type MembershipState } from "../core/membership.ts";
 import { Moderation, type Restriction } from "../core/moderation.ts";
+import { Pins } from "../core/pins.ts";
 import { Histogram } from "../core/histogram.ts";
 import { TaskQueue } from "../core/task-queue.ts";
 import { loadSettings, patchSettings } from "../core/settings.ts";
@@ -299,8 +300,11 @@ export default class RoomServer implements Party.Server {
     const moderation = new Moderation(await this.room.storage.list<Restriction>({ prefix: MODERATION_PREFIX }));
     // Groups (`g:<id>`) carry members and roles; every command there needs membership.
     const membership = roomKind(this.canonicalId) === "group" ? new Membership(await this.room.storage.get<MembershipState>(MEMBERS_KEY), LIMITS.maxGroupMembers) : undefined;
+    const pins = new Pins(await this.room.storage.get<Pin[]>(PINS_KEY));
+    // DMs: the two participants from the room's name (who may be mentioned, who may pin; PROTOCOL R24, R26).
+    const participants = roomKind(this.canonicalId) === "dm" ? this.canonicalId.split(":").slice(1) : undefined;
     const botsOnly = roomKind(this.canonicalId) === "notices"; // PROTOCOL R63
-    return new RoomCore({ meta, settings, moderation, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}), ...(botsOnly ? { botsOnly } : {}) });
+    return new RoomCore({ meta, settings, moderation, pins, clock: Date.now, dedupeWindow: LIMITS.dedupeWindow, recentWindow: LIMITS.recentWindow, ...(membership ? { membership } : {}), ...(participants ? { participants } : {}), ...(botsOnly ? { botsOnly } : {}) });
   }
 
   /** `room.id` throws inside onAlarm (partykit 0.0.115): fall back to the id stored at the first request. */

@@ -17,6 +17,7 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomLogReader } from "./log-reader.ts";
 import { eventsFrame } from "./frames-out.ts";
+import { extrasJson } from "./reader-extras.ts";
 import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
 
 /** What the writer needs from the rest of the room. */
@@ -246,7 +247,10 @@ export class RoomWriter {
     host.touched();
     const cutOff = host.members.cutOff(accepted);
     // Serialised once, the same string to every socket (but those just cut off).
-    host.broadcast(eventsFrame(accepted.map((a) => a.eventJson)), cutOff);
+    // PROTOCOL R22: replies in the batch carry their parents' quotes beside the events.
+    const quoted = accepted.filter((a) => a.quote);
+    const quotes = quoted.length > 0 ? extrasJson({ quotes: Object.fromEntries(quoted.map((a) => [String(a.quote!.seq), a.quote!])) }) : "";
+    host.broadcast(eventsFrame(accepted.map((a) => a.eventJson), false, quotes), cutOff);
   }
 
   /**

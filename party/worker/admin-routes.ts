@@ -3,7 +3,7 @@
  * the route test iterates it, so no route can escape the auth and bad-input checks.
  */
 import type * as z from "zod/mini";
-import { AnnounceBody, AuditQuery, DeleteBody, ListRoomsQuery, MessagesQuery, ModerateBody, SeriesQuery, SettingsBody } from "../protocol/admin-schema.ts";
+import { AnnounceBody, AuditQuery, DeleteBody, EditsQuery, ListRoomsQuery, MessagesQuery, ModerateBody, SeriesQuery, SettingsBody } from "../protocol/admin-schema.ts";
 
 export type AdminRoute = {
   method: "GET" | "POST" | "PATCH";
@@ -23,6 +23,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "GET", path: "/admin/metrics", summary: "Prometheus text: per room and in total", target: { party: "directory", path: "/metrics" } },
   { method: "GET", path: "/admin/rooms/:room", summary: "Room detail: kind, members, connections, rate, lastSeq, epoch, settings, restrictions", target: { party: "room", path: "/admin/detail" } },
   { method: "GET", path: "/admin/rooms/:room/messages", summary: "Last N events or a page (?before=&limit=); audited for DMs", query: MessagesQuery, target: { party: "room", path: "/admin/messages" } },
+  { method: "GET", path: "/admin/rooms/:room/edits", summary: "A message's edit history (?seq=): every version, oldest first; audited", query: EditsQuery, target: { party: "room", path: "/admin/edits" } },
   { method: "GET", path: "/admin/rooms/:room/audit", summary: "Audit records of operator reads of this room", query: AuditQuery, target: { party: "room", path: "/admin/audit" } },
   { method: "POST", path: "/admin/rooms/:room/delete", summary: "Delete a message (a tombstone event)", body: DeleteBody, target: { party: "room", path: "/admin/delete" } },
   { method: "POST", path: "/admin/rooms/:room/announce", summary: "Post an operator announcement (a sequenced event)", body: AnnounceBody, target: { party: "room", path: "/admin/announce" } },

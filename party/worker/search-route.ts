@@ -24,8 +24,11 @@ export const SearchQuery = z
     to: Millis.optional(),
     limit: z.coerce.number().int().min(1).max(SEARCH_LIMITS.maxLimit).default(20),
     cursor: z.string().regex(/^\d{1,6}$/, "cursor comes from a previous page").optional(),
+    /** PROTOCOL R28: only the thread under this message (with the message itself); needs `room`. */
+    thread: z.coerce.number().int().positive().optional(),
   })
-  .strict();
+  .strict()
+  .refine((q) => q.thread === undefined || q.room !== undefined, { message: "thread needs room", path: ["thread"] });
 
 export async function searchRoute(request: Request, env: Record<string, unknown>): Promise<Response> {
   if (request.method !== "GET") return errorResponse("bad_frame", "Search is GET /archive/search?q=...");
@@ -48,7 +51,7 @@ export async function searchRoute(request: Request, env: Record<string, unknown>
   let rows: Array<Record<string, unknown>>;
   try {
     const result = await withDb(config, (db) =>
-      db.query(SEARCH, [auth.identity.id, terms, query.q, query.room ?? null, query.sender ?? null, query.from ?? null, query.to ?? null, query.limit + 1, offset]),
+      db.query(SEARCH, [auth.identity.id, terms, query.q, query.room ?? null, query.sender ?? null, query.from ?? null, query.to ?? null, query.limit + 1, offset, query.thread ?? null]),
     );
     rows = result.rows;
   } catch (error) {

@@ -22,6 +22,7 @@
  *   forward (a stale read returns false and changes nothing), never exceeds the committed seq, and unread
  *   equals the count over the durable log, also after a rebuild from the log (PROTOCOL IB4).
  */
+import { featureScenarioArb, runFeatures } from "./features-sim.ts";
 import fc from "fast-check";
 import { RoomCore } from "../../party/core/room-core.ts";
 import { Membership } from "../../party/core/membership.ts";
@@ -166,6 +167,12 @@ export const PROPERTIES: FuzzProperty[] = [
     group: "room-core",
     numRuns: 100,
     make: () => prop(fc.tuple(groupCommandArb, fc.constantFrom("owner" as const, "moderator" as const, "member" as const), fc.integer({ min: 4, max: 10 })), bannedMemberRefused),
+  },
+  {
+    name: "PROTOCOL R20, R23, R24: reactions, thread replies and pins agree with a model; refusals take no seq and change nothing",
+    group: "room-core",
+    numRuns: 100,
+    make: () => prop(featureScenarioArb, runFeatures),
   },
   {
     name: "membership: decide() never changes state; at most max members; an owner while anyone is left; events do what they say",

@@ -318,12 +318,11 @@ export class RoomSim {
   }
 
   /** party/room/server.ts `load`: the session, the dedupe window, a missing edit/delete target. */
-  private load(userId: string, session: string, command: Command): RoomEvent | undefined {
+  private load(userId: string, session: string, command: Command): RoomEvent[] {
     const key = sessionKey(userId, session);
     if (!this.core.hasSession(key)) this.core.setSession(key, structuredClone(this.storage.get(key)) as StoredSession | undefined);
     if (!this.core.dedupeLoaded) this.core.loadDedupe(this.readEvents(this.committed - this.scenario.dedupeWindow + 1, this.committed + 1));
-    const missing = this.core.missingTarget(command);
-    return missing === undefined ? undefined : this.readEvents(missing, missing + 1)[0];
+    return this.core.missingTargets(command).flatMap((seq) => this.readEvents(seq, seq + 1));
   }
 
   private clientId(spec: CidSpec): string {

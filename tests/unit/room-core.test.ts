@@ -111,7 +111,7 @@ test("edits: author only, new seq naming the target, stored record updated (PROT
   const edit = accepted(core.handle({ type: "edit", clientId: "e1", n: 2, target: 1, text: "hello!" }, alice, "s"));
   assert.equal(edit.ack.seq, 2);
   assert.deepEqual(edit.event, { kind: "edit", seq: 2, ts: 1000, author: { id: "alice", name: "Alice" }, clientId: "e1", target: 1, text: "hello!" });
-  assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2 });
+  assert.deepEqual(edit.targetAfter, { ...msg.event, text: "hello!", editedBy: 2, editedAt: 1000 });
   assert.ok(edit.writes.some(([k, v]) => k === "m:000000000001" && JSON.parse(v as string).text === "hello!"));
 });
 
@@ -145,8 +145,8 @@ test("PROTOCOL I2 for reads: an edit not yet durable is invisible; the durable v
 
 test("targets outside memory are asked of the shell", () => {
   const { core } = makeCore({}, 10);
-  assert.equal(core.missingTarget({ type: "edit", clientId: "e", n: 1, target: 5, text: "x" }), 5);
-  assert.equal(core.missingTarget({ type: "edit", clientId: "e", n: 1, target: 11, text: "x" }), undefined);
+  assert.deepEqual(core.missingTargets({ type: "edit", clientId: "e", n: 1, target: 5, text: "x" }), [5]);
+  assert.deepEqual(core.missingTargets({ type: "edit", clientId: "e", n: 1, target: 11, text: "x" }), []);
   const outcome = core.handle({ type: "edit", clientId: "e", n: 1, target: 5, text: "x" }, alice, "s", {
     kind: "message", seq: 5, ts: 1, author: { id: "alice", name: "Alice" }, clientId: "old", text: "old",
   });
@@ -184,9 +184,9 @@ test("validation at the boundary: wrong shapes are refused by the schema", () =>
 test("a pending delete of an old target (outside memory) is seen by the next decisions: no second delete, no resurrection", () => {
   const { core } = makeCore({}, 500);
   const old = { kind: "message" as const, seq: 3, ts: 1, author: { id: "alice", name: "Alice" }, clientId: "old", text: "secret" };
-  assert.equal(core.missingTarget({ type: "delete", clientId: "d1", n: 1, target: 3 }), 3);
+  assert.deepEqual(core.missingTargets({ type: "delete", clientId: "d1", n: 1, target: 3 }), [3]);
   accepted(core.handle({ type: "delete", clientId: "d1", n: 1, target: 3 }, alice, "s", old));
-  assert.equal(core.missingTarget({ type: "edit", clientId: "e1", n: 2, target: 3, text: "x" }), undefined, "the overlay has it");
+  assert.deepEqual(core.missingTargets({ type: "edit", clientId: "e1", n: 2, target: 3, text: "x" }), [], "the overlay has it");
   // The shell would pass the last durable record (not deleted) as the loaded target: it must not win.
   const edit = core.handle({ type: "edit", clientId: "e1", n: 2, target: 3, text: "resurrected" }, alice, "s", old);
   assert.equal(edit.status === "rejected" && edit.error.code, "already_deleted");
