@@ -52,6 +52,8 @@ export type KaiwaConfig = {
   };
   /** WebSocket hibernation for rooms and inboxes. */
   readonly hibernate: boolean;
+  /** WebSocket hibernation for live rooms' relay shards' viewer sockets (PROTOCOL R52); on unless set to 0. */
+  readonly relayHibernate: boolean;
   /** The deployment's own origin, without a trailing slash; unset: the first origin an actor saw. */
   readonly publicOrigin: string | undefined;
   readonly room: {
@@ -154,6 +156,7 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_SERVICE_SECRET: spec(secretString(), "KAIWA_JWT_SECRET", "non-empty string; required with KAIWA_JWKS_URL unless KAIWA_JWT_SECRET is set", "key of actor-to-actor calls made from alarms"),
     KAIWA_PUBLIC_ORIGIN: spec(origin(), "the first origin an actor saw", "http(s) origin, no path", "the deployment's own origin, which alarms call back through"),
     KAIWA_HIBERNATE: spec(flag(), "0", '"1" or "0"', "WebSocket hibernation for rooms and inboxes"),
+    KAIWA_RELAY_HIBERNATE: spec(flag(), "1", '"1" or "0"', "WebSocket hibernation for relay shards' viewer sockets"),
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
     KAIWA_FLUSH_WINDOW_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.flushWindowMs), "whole number of ms >= 0", "group-commit window"),
     KAIWA_NOTIFY_ALARM_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.notifyAlarmMs), "whole number of ms >= 0", "how soon a room retries notifying inboxes after a write"),
@@ -239,6 +242,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       serviceSecret: str("KAIWA_SERVICE_SECRET") ?? str("KAIWA_JWT_SECRET"),
     },
     hibernate: (v.KAIWA_HIBERNATE as boolean | undefined) ?? false,
+    relayHibernate: (v.KAIWA_RELAY_HIBERNATE as boolean | undefined) ?? true,
     publicOrigin: str("KAIWA_PUBLIC_ORIGIN"),
     room: {
       resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", ROOM_DEFAULTS.resumeMaxEvents),

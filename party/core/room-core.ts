@@ -204,6 +204,11 @@ export class RoomCore {
     return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes: [...extra, ...writes] };
   }
 
+  /** A live room's host (the artist), named in the room's settings by an operator (PROTOCOL R50). */
+  private isHost(userId: string): boolean {
+    return this.settings.hosts?.includes(userId) === true;
+  }
+
   private refuse(command: Exclude<Command, MembershipCommand>, who: Identity, target: RoomEvent | undefined): Rejection | undefined {
     const isOperator = who.role === "operator";
     const membership = this.options.membership;
@@ -223,7 +228,8 @@ export class RoomCore {
     if (command.type === "send") {
       const last = this.lastPostAt.get(who.id);
       const wait = last === undefined ? 0 : last + this.settings.slowModeMs - this.options.clock();
-      if (this.settings.slowModeMs > 0 && !isOperator && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
+      // A live room's hosts (the artist) are exempt like operators (PROTOCOL R50).
+      if (this.settings.slowModeMs > 0 && !isOperator && !this.isHost(who.id) && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
       return undefined;
     }
     if (!target || target.kind !== "message" || target.seq !== command.target) return { code: "not_found" };
@@ -245,7 +251,7 @@ export class RoomCore {
     let event: RoomEvent;
     let targetAfter: MessageEvent | undefined;
     if (command.type === "send") {
-      event = { kind: "message", ...base, text: command.text, ...(command.attachments?.length ? { attachments: command.attachments } : {}) };
+      event = { kind: "message", ...base, text: command.text, ...(command.attachments?.length ? { attachments: command.attachments } : {}), ...(this.isHost(who.id) ? { host: true as const } : {}) };
       this.lastPostAt.set(who.id, ts);
     } else {
       if (!target) throw new Error("accept: edit/delete without a checked target");

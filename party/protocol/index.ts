@@ -7,3 +7,5 @@ export * from "./connect.ts";
 export * from "./error-frame.ts";
 export * from "./decode.ts";
 export * from "./backoff.ts";
+export * from "./shards.ts";
+export * from "./relay-schema.ts";

@@ -129,4 +129,10 @@ export const LIMITS = {
   catchUpMaxBytes: 8 * 1024 * 1024,
   /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
   maxSessionsInMemory: 10_000,
+  /**
+   * PROTOCOL R52: a relay shard's window of recent events, from which its viewers resume: at most this many
+   * events and this many UTF-16 units of frames. A viewer further behind gets `too_far_behind` and reloads.
+   */
+  relayWindowEvents: 2_000,
+  relayWindowBytes: 4 * 1024 * 1024,
 } as const;

@@ -104,6 +104,8 @@ export const MessageEvent = z.object({
   editedBy: Seq.optional(),
   /** Set when deleted: the seq of the delete event. Text and attachments are then cleared. */
   deletedBy: Seq.optional(),
+  /** Live rooms: the author is one of the room's hosts (the artist) when it was sent (PROTOCOL R50). */
+  host: z.literal(true).optional(),
 });
 export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string() });
 export const DeleteEvent = z.object({ kind: z.literal("delete"), ...eventBase, target: Seq });
@@ -244,7 +246,20 @@ export type ReceiptsFrame = z.infer<typeof ReceiptsFrame>;
 export type RoomPresenceFrame = z.infer<typeof RoomPresenceFrame>;
 export type TypingFrame = z.infer<typeof TypingFrame>;
 
-export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame]);
+/**
+ * PROTOCOL R51: this socket belongs elsewhere (a live room's relay shard, or back to the room): connect to
+ * `/parties/<party>/<id>` with the same session and position, now. A 4031 close follows.
+ */
+export const RedirectFrame = z.object({
+  type: z.literal("redirect"),
+  party: z.enum(["room", "relay"]),
+  id: z.string().min(1).max(LIMITS.maxRoomIdChars + 4),
+  shard: z.number().int().nonnegative().optional(),
+  shards: z.number().int().nonnegative(),
+});
+export type RedirectFrame = z.infer<typeof RedirectFrame>;
+
+export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame, RedirectFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- Identity and room settings.
@@ -266,6 +281,10 @@ export const ROOM_SETTING_RANGES = {
   messagesPerSecond: [0, 100_000],
   /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
   messageBurst: [1, 100_000],
+  /** PROTOCOL R53: live rooms: relay shards viewers are spread over (0: none, everyone on the room); with `autoShards`, the least. */
+  shards: [0, 64],
+  /** PROTOCOL R53: with `autoShards`, one more shard per this many viewers. */
+  viewersPerShard: [1, 32_768],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -275,6 +294,12 @@ const settingFields = {
   slowModeMs: z.number().int().min(ROOM_SETTING_RANGES.slowModeMs[0]).max(ROOM_SETTING_RANGES.slowModeMs[1]),
   messagesPerSecond: z.number().int().min(ROOM_SETTING_RANGES.messagesPerSecond[0]).max(ROOM_SETTING_RANGES.messagesPerSecond[1]),
   messageBurst: z.number().int().min(ROOM_SETTING_RANGES.messageBurst[0]).max(ROOM_SETTING_RANGES.messageBurst[1]),
+  // Live rooms (PROTOCOL R50, R53).
+  shards: z.number().int().min(ROOM_SETTING_RANGES.shards[0]).max(ROOM_SETTING_RANGES.shards[1]),
+  autoShards: z.boolean(),
+  viewersPerShard: z.number().int().min(ROOM_SETTING_RANGES.viewersPerShard[0]).max(ROOM_SETTING_RANGES.viewersPerShard[1]),
+  /** The room's hosts (the artist): their messages carry `host: true`. */
+  hosts: z.array(UserId).max(20),
 };
 
 export const RoomSettings = z.object({
@@ -283,6 +308,11 @@ export const RoomSettings = z.object({
   slowModeMs: settingFields.slowModeMs.default(0),
   messagesPerSecond: settingFields.messagesPerSecond.optional(),
   messageBurst: settingFields.messageBurst.optional(),
+  // Live rooms; unset: no shards, fixed, 10,000 viewers per shard, no hosts (party/room/relays.ts).
+  shards: settingFields.shards.optional(),
+  autoShards: settingFields.autoShards.optional(),
+  viewersPerShard: settingFields.viewersPerShard.optional(),
+  hosts: settingFields.hosts.optional(),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

@@ -32,9 +32,11 @@ export interface AdminHost {
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
+  /** A live room's relay shards: the viewers they hold count as the room's connections (PROTOCOL R52). */
+  readonly relays: { relayViewers(): number };
 }
 
-type ConnState = { user: Identity; session: string; observer?: true };
+type ConnState = { user: Identity; session: string; observer?: true; relay?: number };
 
 
 export class RoomAdmin {
@@ -134,6 +136,7 @@ export class RoomAdmin {
     for (const conn of this.host.room.getConnections<ConnState>()) {
       const state = conn.state;
       if (!state) continue; // refused before its state was set
+      if (state.relay !== undefined) continue; // its viewers are counted below
       if (state.observer) {
         observers++;
         continue;
@@ -143,6 +146,7 @@ export class RoomAdmin {
       member.connections++;
       members.set(state.user.id, member);
     }
+    connections += this.host.relays.relayViewers();
     return { connections, observers, members: [...members.values()].sort((a, b) => a.id.localeCompare(b.id)) };
   }
 

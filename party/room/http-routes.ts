@@ -4,7 +4,7 @@
  * the boundary (PROTOCOL I8), the identity is the one the worker verified (PROTOCOL I7).
  */
 import type * as Party from "partykit/server";
-import { ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
+import { ReadBody, RelayedBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
 import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
@@ -17,6 +17,8 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import { HttpReply } from "./http-reply.ts";
 import type { RoomHistory } from "./history.ts";
+import type { RoomFlow } from "./flow.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
@@ -27,6 +29,7 @@ export interface HttpHost {
   readonly link: RoomInboxLink;
   readonly members: RoomMembers;
   readonly commands: RoomCommands;
+  readonly flow: RoomFlow;
   core(): RoomCore;
   linkReady(): Promise<void>;
   ensureLink(request: Request): void;
@@ -55,6 +58,13 @@ export class RoomHttp {
       await host.linkReady();
       host.link.kick();
       return json({ ok: true });
+    }
+    if (request.method === "POST" && action === "relayed") {
+      // A live room's relay, posting for a viewer whose token it verified (PROTOCOL R52).
+      if (!isActorCall(request)) return errorResponse("forbidden", "Only actors call this route.");
+      const body = RelayedBody.safeParse(await request.json().catch(() => undefined));
+      if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
+      return this.relayed(who, body.data);
     }
     if (request.method === "POST" && (action === "commands" || action === "read")) {
       // Actor routes: an inbox acting for a user it verified. Clients use their socket instead.
@@ -86,6 +96,30 @@ export class RoomHttp {
       ),
     );
     return json({ results });
+  }
+
+  /**
+   * A viewer's commands through its relay, decided in order like a socket's frames, under the same
+   * per-user message rate (PROTOCOL R18.2): over it, the first command not decided is answered `rate_limited`
+   * and nothing after it is decided (the relay closes the viewer with 4029; the client resends in order).
+   */
+  private async relayed(who: Identity, body: RelayedBody): Promise<Response> {
+    const { host } = this;
+    const pending: Array<Promise<RoomCommandResult | { read: number }>> = [];
+    let limited: RoomCommandResult | undefined;
+    for (const command of body.commands) {
+      const core = host.core();
+      const resend = core.dedupeLoaded && core.knows(who.id, command.clientId);
+      const wait = resend ? 0 : host.flow.message(who);
+      if (wait > 0) {
+        const retryAfterMs = Number.isFinite(wait) ? Math.min(wait, 60_000) : 60_000;
+        limited = { error: errorFrame("rate_limited", { retryAfterMs, ref: command.clientId }) };
+        break;
+      }
+      pending.push(new Promise((resolve) => host.commands.submit(new HttpReply(resolve), { user: who, session: body.session }, command)));
+    }
+    const results = await Promise.all(pending);
+    return json({ results: limited ? [...results, limited] : results });
   }
 
   /** A member's read position (PROTOCOL I6): forward only, never past the committed seq, durable before answered. */

@@ -39,6 +39,8 @@ import { RoomAdmission } from "./admission.ts";
 import { RoomHttp } from "./http-routes.ts";
 import { RoomHistory } from "./history.ts";
 import { RoomInbound } from "./inbound.ts";
+import { RoomRelays } from "./relays.ts";
+import { SocketReply } from "./socket-reply.ts";
 import { roomStats } from "./stats.ts";
 import type { CommandCounters, Conn, Reply } from "./types.ts";
 
@@ -75,6 +77,7 @@ export default class RoomServer implements Party.Server {
   private readonly http: RoomHttp;
   private readonly history: RoomHistory;
   private readonly inbound: RoomInbound;
+  readonly relays: RoomRelays;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
   readonly reporter: ReturnType<typeof directoryReporter>;
@@ -124,7 +127,8 @@ export default class RoomServer implements Party.Server {
     this.expiry = new TokenExpiry({ room, cutOff: (conn, code, reason) => this.writer.cutOff(conn, code, reason), wakeAt: (at) => void this.alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)) });
     this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
-    this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
+    this.relays = new RoomRelays(shared);
+    this.admission = new RoomAdmission({ ...shared, relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
     this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members });
     this.http = new RoomHttp({
@@ -135,6 +139,7 @@ export default class RoomServer implements Party.Server {
       link: this.link,
       members: this.members,
       commands: this.commands,
+      flow: this.flow,
       stats: () => this.stats(),
       updateSettings: (patch) => this.updateSettings(patch),
     });
@@ -185,6 +190,7 @@ export default class RoomServer implements Party.Server {
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
     this.admission.forget(conn.id);
+    this.relays.closed(conn.id);
     this.members.detach(conn);
     // It may get no close event: what a close would have released goes now (PROTOCOL §7).
     this.writer.socketClosed(conn.id);
@@ -193,6 +199,7 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.admission.forget(conn.id);
+    this.relays.closed(conn.id);
     this.members.closed(conn);
     this.reporter.touch();
     this.writer.socketClosed(conn.id);
@@ -200,6 +207,7 @@ export default class RoomServer implements Party.Server {
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
+    if (conn.state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
     this.inbound.frame(raw, conn);
   }
 
@@ -211,7 +219,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, tasksQueued: this.tasks.queued, relays: this.relays });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -268,7 +276,9 @@ export default class RoomServer implements Party.Server {
     const next = patchSettings(this.settingsOverrides, patch);
     await this.room.storage.put(SETTINGS_KEY, next.overrides);
     this.settingsOverrides = next.overrides;
+    const shardsBefore = this.relays.shards();
     this.core.settings = next.settings;
+    this.relays.settingsChanged(shardsBefore); // a new shard count moves viewers (PROTOCOL R53)
     return next.settings;
   }
 
