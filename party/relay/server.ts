@@ -162,7 +162,12 @@ export default class RelayServer implements Party.Server {
 
   stats() {
     let viewers = 0;
-    for (const conn of this.room.getConnections<ViewerState>()) if (conn.state) viewers++;
+    let stateBytes = 0;
+    for (const conn of this.room.getConnections<ViewerState>()) {
+      if (!conn.state) continue;
+      viewers++;
+      stateBytes += JSON.stringify(conn.state).length;
+    }
     return {
       relay: this.room.id,
       bootId: this.bootId,
@@ -170,6 +175,8 @@ export default class RelayServer implements Party.Server {
       shards: this.shardCount,
       subscribed: this.upstream?.open ?? false,
       viewers,
+      /** The relay's own per-viewer state: connection state as serialised (hibernation keeps it outside the isolate). */
+      stateBytesPerViewer: viewers > 0 ? Math.round(stateBytes / viewers) : 0,
       posting: this.posting?.inFlight ?? 0,
       window: { epoch: this.window.epoch, first: this.window.first(), last: this.window.last },
     };
