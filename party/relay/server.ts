@@ -188,7 +188,7 @@ export default class RelayServer implements Party.Server {
     if (!recovered) {
       // A stream the relay cannot continue (first subscription, new epoch, or too far behind): viewers that
       // joined the old position resync and resume from their own positions (PROTOCOL I5).
-      if (this.window.epoch !== "" && (this.window.epoch !== epoch || this.window.last !== lastSeq)) this.viewers!.resyncAll();
+      if (this.window.epoch !== epoch || this.window.last !== lastSeq) this.viewers!.resyncAll();
       this.window.reset(epoch, lastSeq);
     }
     this.subscribed = true;

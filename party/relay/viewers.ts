@@ -34,8 +34,8 @@ export class RelayViewers {
   readonly bans = new Map<string, number>();
   /** Viewers still receiving their replay: live frames for them wait here (PROTOCOL R7). */
   private readonly catchingUp = new Map<string, { frames: string[]; bytes: number }>();
-  /** One fill of the window from the room at a time; viewers that need it wait for the same one. */
-  private filling: Promise<void> | undefined;
+  /** The fill from the room in flight: viewers behind the window who need no more than it fetches share it. */
+  private filling: { after: number; before: number; frames: Promise<WindowFrame[]> } | undefined;
 
   constructor(private readonly host: ViewersHost) {}
 
@@ -92,15 +92,18 @@ export class RelayViewers {
       for (const frame of window.since(at.lastSeq)) safeSend(conn, frame);
       return;
     }
-    // Behind the window: one fill from the room for every viewer that needs it, while live frames wait.
+    // Behind the window: what the window holds now, and the older part from the room (one fetch shared by
+    // the viewers that need no more than it), while live frames wait in the catch-up buffer.
+    const before = window.first();
+    const held = window.since(at.lastSeq);
     this.catchingUp.set(conn.id, { frames: [], bytes: 0 });
     try {
-      await this.fill(at.lastSeq);
-      for (const frame of window.since(at.lastSeq)) safeSend(conn, frame);
+      for (const frame of await this.older(at.lastSeq, before)) safeSend(conn, frame.frame);
+      for (const frame of held) safeSend(conn, frame);
     } catch (error) {
       console.error("relay: filling the window failed", error);
       this.catchingUp.delete(conn.id);
-      return this.host.close(conn, CLOSE.resyncRequired, "resync_required");
+      return this.again(conn);
     }
     for (const frame of this.catchingUp.get(conn.id)?.frames ?? []) safeSend(conn, frame);
     this.catchingUp.delete(conn.id);
@@ -143,31 +146,45 @@ export class RelayViewers {
     }
   }
 
-  /** Every joined viewer resyncs (the stream changed under the relay, or it lost events): 4013. */
+  /**
+   * Every joined viewer resumes again (the relay's stream jumped: it lost its state, or the room's epoch
+   * changed): a redirect to this same shard, then 4031, so each client reconnects at once from its own
+   * position (a hibernated socket's bare close can take seconds to reach a client).
+   */
   resyncAll(): void {
-    for (const conn of this.host.room.getConnections<ViewerState>()) if (conn.state?.joined) this.host.close(conn, CLOSE.resyncRequired, "resync_required");
+    for (const conn of this.host.room.getConnections<ViewerState>()) if (conn.state?.joined) this.again(conn);
+  }
+
+  private again(conn: Viewer): void {
+    const shards = this.host.shards() ?? this.host.shard + 1;
+    safeSend(conn, JSON.stringify({ type: "redirect", party: RELAY_PARTY, id: relayId(this.host.roomId, this.host.shard), shard: this.host.shard, shards } satisfies RedirectFrame));
+    this.host.close(conn, CLOSE.moved, "moved");
   }
 
   forget(connId: string): void {
     this.catchingUp.delete(connId);
   }
 
-  /** Extends the window back to `after` with the room's stored records, once for all who wait. */
-  private async fill(after: number): Promise<void> {
-    while (!this.host.window.covers(after)) {
-      if (!this.filling) {
-        const { window } = this.host;
-        const before = window.first();
-        this.filling = this.host
-          .fetchAfter(after, before)
-          .then((frames) => {
-            if (frames.length === 0) throw new Error("the room returned no events for the gap");
-            if (window.first() === before) window.prepend(frames);
-          })
-          .finally(() => (this.filling = undefined));
-      }
-      await this.filling;
-      if (this.host.window.first() - 1 > after && this.host.window.size >= LIMITS.relayWindowEvents) throw new Error("the window cannot hold the gap");
-    }
+  /**
+   * Events `after + 1 … before − 1` from the room's stored records. A fetch in flight for the same window
+   * start that reaches back at least as far is shared (it may start earlier: clients drop seqs they have).
+   * What comes back goes in front of the window while the window still starts there and has room.
+   */
+  private older(after: number, before: number): Promise<WindowFrame[]> {
+    const shared = this.filling;
+    if (shared && shared.before === before && shared.after <= after) return shared.frames;
+    const { window } = this.host;
+    const frames = this.host.fetchAfter(after, before).then((fetched) => {
+      const last = fetched[fetched.length - 1];
+      if (!last || last.to < before - 1 || fetched[0]!.from > after + 1) throw new Error(`the room returned ${fetched.length} frames for ${after + 1}..${before - 1}`);
+      if (window.first() === before) window.prepend(fetched);
+      return fetched;
+    });
+    const entry = { after, before, frames };
+    this.filling = entry;
+    void frames.catch(() => undefined).finally(() => {
+      if (this.filling === entry) this.filling = undefined;
+    });
+    return frames;
   }
 }

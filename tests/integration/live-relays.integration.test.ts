@@ -111,6 +111,10 @@ test("PROTOCOL R50-R53: viewers across 4 then 6 shards, a relay restarted mid-st
   const lastSeq = final.lastSeq as number;
   await waitFor(() => stayed.every((c) => c.room.position?.lastSeq === lastSeq), 30_000, "every viewer reached the room's lastSeq");
   for (const client of stayed) assertGapless(client.observed.events, lastSeq, client.observed.userId);
+  // Every resume (after the relay restarts and the moves) was recovered: no client had to reset.
+  for (const client of viewers) assert.deepEqual(client.resets, [], client.observed.userId);
+  const wiped = viewers.filter((c) => shardOf(c.observed.userId, 4) === 2);
+  assert.ok(wiped.length > 0 && wiped.every((c) => c.resumes.filter((r: any) => r?.recovered === true).length >= 1), "viewers of the wiped relay resumed");
   // Every viewer saw the same events, and each acked post exactly where its ack said.
   const reference = stayed[0]!.observed.events;
   for (const client of stayed) assert.deepEqual(client.observed.events.map((e) => e.clientId), reference.map((e) => e.clientId));
@@ -163,4 +167,81 @@ test("PROTOCOL R51, R52: shard ids that do not exist, the wrong shard, and a cli
   const moved = await direct.next((f) => f.type === "redirect");
   assert.equal(moved.id, relayId(ROOM, right));
   direct.ws.terminate();
+});
+
+/** A raw viewer socket that follows the room's redirect to its relay, welcomed. */
+async function viaRelay(roomId: string, user: string, session = `raw-${user}`) {
+  const token = await server.token(user);
+  const first = await rawSocket(server, roomId, { token, session });
+  const frame = await first.next((f) => f.type === "redirect" || f.type === "welcome");
+  if (frame.type === "welcome") return first;
+  first.ws.terminate();
+  const socket = await rawPartySocket(server, frame.party, frame.id, { token, session });
+  await socket.next((f) => f.type === "welcome");
+  return socket;
+}
+
+test("PROTOCOL R50, R52: posting through a relay meets mutes, slow mode, the rate limit and clientId reuse with typed errors, and changes nothing", async () => {
+  const room = "live:rules";
+  await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards: 3, messagesPerSecond: 1, messageBurst: 3 }), headers: { "content-type": "application/json" } });
+  const poster = await viaRelay(room, "poster");
+  poster.send({ type: "send", clientId: "p1", n: 1, text: "first" });
+  const ack = await poster.next((f) => f.type === "ack");
+  assert.equal(ack.acks[0].seq, 1);
+  // The same clientId for another command: refused, nothing stored.
+  poster.send({ type: "send", clientId: "p1", n: 2, text: "other" });
+  assert.equal((await poster.next((f) => f.type === "error" && f.ref === "p1")).code, "clientid_reused");
+  // A resend of the same command: the original ack, marked duplicate.
+  poster.send({ type: "send", clientId: "p1", n: 1, text: "first" });
+  const again = await poster.next((f) => f.type === "ack" && f.acks[0].duplicate === true);
+  assert.equal(again.acks[0].seq, 1);
+  // Over the per-user rate: `rate_limited` with retryAfterMs, then 4029 (here: the typed frame is enough).
+  poster.send({ type: "batch", commands: [2, 3, 4, 5].map((n) => ({ type: "send", clientId: `p${n}`, n, text: `m${n}` })) });
+  const limited = await poster.next((f) => f.type === "error" && f.code === "rate_limited");
+  assert.ok(limited.retryAfterMs > 0);
+  poster.ws.terminate();
+  // Slow mode, and a mute.
+  await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ slowModeMs: 60_000, messagesPerSecond: 0 }), headers: { "content-type": "application/json" } });
+  const slow = await viaRelay(room, "slowpoke");
+  slow.send({ type: "send", clientId: "s1", n: 1, text: "one" });
+  await slow.next((f) => f.type === "ack");
+  slow.send({ type: "send", clientId: "s2", n: 2, text: "two" });
+  const refused = await slow.next((f) => f.type === "error" && f.ref === "s2");
+  assert.equal(refused.code, "slow_mode");
+  assert.ok(refused.retryAfterMs > 0);
+  await server.fetchJson(`/admin/rooms/${room}/moderate`, { method: "POST", token: ops, body: JSON.stringify({ user: "quiet", action: "mute", durationMs: 60_000 }), headers: { "content-type": "application/json" } });
+  const quiet = await viaRelay(room, "quiet");
+  quiet.send({ type: "send", clientId: "q1", n: 1, text: "hello?" });
+  assert.equal((await quiet.next((f) => f.type === "error" && f.ref === "q1")).code, "muted");
+  // Nothing refused took a seq: the log holds exactly the accepted posts, gapless.
+  const { body } = await server.fetchJson(`/parties/room/${room}/history?limit=50`, { token: ops });
+  const texts = body.events.filter((e: any) => e.kind === "message").map((e: any) => e.text);
+  assert.ok(texts.includes("first") && texts.includes("one") && !texts.includes("two") && !texts.includes("hello?") && !texts.includes("other"));
+  body.events.forEach((e: any, i: number) => assert.equal(e.seq, i + 1));
+  // A frame flood on one relay: the relay's own frame budget (PROTOCOL R18.1) answers rate_limited.
+  const flooder = await viaRelay(room, "flooder");
+  for (let i = 0; i < 600; i++) flooder.send("{}");
+  assert.equal((await flooder.next((f) => f.type === "error" && f.code === "rate_limited")).code, "rate_limited");
+  for (const s of [slow, quiet, flooder]) s.ws.terminate();
+});
+
+test("PROTOCOL R53: automatic shards grow with the audience; shrinking moves viewers and loses nothing", { timeout: 120_000 }, async () => {
+  const room = "live:auto";
+  await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ autoShards: true, viewersPerShard: 10 }), headers: { "content-type": "application/json" } });
+  const viewers: TestClient[] = [];
+  for (let i = 0; i < 35; i++) viewers.push(await openClient(server, room, `a${i}`));
+  const roomStats = async () => (await server.fetchJson(`/parties/room/${room}/stats`, { token: ops })).body;
+  await waitFor(async () => (await roomStats()).live.shards === 4, 20_000, "auto mode reached 4 shards for 35 viewers");
+  const poster = await openClient(server, room, "ops", { token: () => server.token("ops", { operator: true }) });
+  const send = async (n: number) => {
+    for (let i = 0; i < n; i++) await poster.room.send(`auto ${i}`);
+  };
+  const during = send(30);
+  await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ autoShards: false, shards: 2 }), headers: { "content-type": "application/json" } });
+  await during;
+  await waitFor(async () => (await roomStats()).live.relays === 2, 20_000, "two relays left subscribed");
+  const lastSeq = (await roomStats()).lastSeq;
+  await waitFor(() => viewers.every((c) => c.room.position?.lastSeq === lastSeq), 20_000, "every viewer caught up");
+  for (const c of viewers) assertGapless(c.observed.events, lastSeq, c.observed.userId);
+  for (const c of [...viewers, poster]) c.room.close();
 });
