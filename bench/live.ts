@@ -47,6 +47,8 @@ function viewer(roomId: string, user: string, token: string, address: string, se
         const frame = JSON.parse(text);
         if (frame.type === "redirect") {
           ws.removeAllListeners("message");
+          ws.removeAllListeners("error");
+          ws.on("error", () => undefined); // the socket we leave
           ws.terminate();
           return open(frame.party, frame.id);
         }
@@ -65,7 +67,10 @@ function viewer(roomId: string, user: string, token: string, address: string, se
           if (at !== undefined) latency.record(now - at);
         }
       });
-      ws.on("error", reject);
+      ws.on("error", (error) => {
+        if (v.last < 0) reject(error);
+        else v.problems++; // a viewer's socket that fails mid-run is a delivery failure, counted
+      });
     };
     open("room", roomId);
   });
@@ -94,6 +99,7 @@ async function run(label: string, roomId: string, shards: number, ops: string) {
   const rssAfter = groupUsage(server.pid).rssBytes;
   // The poster: an operator on the room itself, 20 msgs/s.
   const poster = new WebSocket(`ws://${server.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
+  poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
   await new Promise((resolve) => poster.once("message", resolve));
   let acked = 0;
   poster.on("message", (data) => {

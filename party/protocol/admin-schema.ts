@@ -101,6 +101,8 @@ export const RoomDetail = z.object({
   reportFailures: z.number().int(),
   settings: RoomSettings,
   restrictions: z.array(Restriction),
+  /** Live rooms (PROTOCOL R52, R53): the shard count now, relays subscribed, viewers on them, the room's own sockets. */
+  live: z.object({ shards: z.number().int(), relays: z.number().int(), relayViewers: z.number().int(), roomSockets: z.number().int() }).optional(),
 });
 export type RoomDetail = z.infer<typeof RoomDetail>;
 

@@ -33,7 +33,7 @@ export interface AdminHost {
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
   /** A live room's relay shards: the viewers they hold count as the room's connections (PROTOCOL R52). */
-  readonly relays: { relayViewers(): number };
+  readonly relays: { relayViewers(): number; readonly live: boolean; shards(): number; readonly relayCount: number };
 }
 
 type ConnState = { user: Identity; session: string; observer?: true; relay?: number };
@@ -126,6 +126,7 @@ export class RoomAdmin {
       reportFailures: this.host.reporter.counters.failed,
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),
+      ...(this.host.relays.live ? { live: { shards: this.host.relays.shards(), relays: this.host.relays.relayCount, relayViewers: this.host.relays.relayViewers(), roomSockets: connections - this.host.relays.relayViewers() } } : {}),
     };
   }
 
