@@ -79,6 +79,16 @@ export default class RelayServer implements Party.Server {
     return gateRequest(request as unknown as Request, lobby);
   }
 
+  /**
+   * A relay woken with viewers still connected (hibernated sockets outlive the process): subscribe again.
+   * Its window is new, so the first welcome sends its joined viewers to resume (PROTOCOL R52).
+   */
+  onStart() {
+    for (const conn of this.room.getConnections<ViewerState>()) {
+      if (conn.state) return this.upstream?.start();
+    }
+  }
+
   // ---- Viewers' sockets.
 
   onConnect(conn: Viewer, ctx: Party.ConnectionContext) {

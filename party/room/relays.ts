@@ -114,8 +114,17 @@ export class RoomRelays {
     }
     if (!parsed?.success) return reply.error(errorFrame("bad_frame", { message: "A relay sends relay.count frames only." }));
     this.viewers.set(conn.id, parsed.data.viewers);
+    // Kept in the socket's state too, so a room woken from hibernation still counts them (reindex).
+    if (conn.state) conn.setState({ ...conn.state, viewers: parsed.data.viewers });
     this.host.touched();
     this.rescale();
+  }
+
+  /** After a wake from hibernation: the relays' sockets are still open, this memory is new. */
+  reindex(): void {
+    for (const conn of this.host.room.getConnections<ConnState>()) {
+      if (conn.state?.relay !== undefined) this.viewers.set(conn.id, conn.state.viewers ?? 0);
+    }
   }
 
   closed(connId: string): void {

@@ -163,6 +163,7 @@ export default class RoomServer implements Party.Server {
     await Promise.all([this.archive.load(), this.alarms.load()]);
     this.members.reindex();
     this.expiry.reindex();
+    this.relays.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
     // message (PROTOCOL I9): nothing else would wake it in a runtime that lost its alarm.
     if (this.archive.behind(this.core.committedSeq)) this.archive.armDrain(this.canonicalId);
