@@ -282,7 +282,7 @@ export const ROOM_SETTING_RANGES = {
   /** PROTOCOL R18: messages a user may post at once before the rate applies; unset: the deployment's default. */
   messageBurst: [1, 100_000],
   /** PROTOCOL R53: live rooms: relay shards viewers are spread over (0: none, everyone on the room); with `autoShards`, the least. */
-  shards: [0, 64],
+  shards: [0, 512],
   /** PROTOCOL R53: with `autoShards`, one more shard per this many viewers. */
   viewersPerShard: [1, 32_768],
 } as const satisfies Record<string, readonly [number, number]>;

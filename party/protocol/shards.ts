@@ -7,8 +7,12 @@
  */
 export const RELAY_PARTY = "relay";
 export const SHARD_SEPARATOR = "~";
-/** The most shards one live room may have (PROTOCOL R53): 64 × ~15k sockets per relay is ~1M viewers. */
-export const MAX_SHARDS = 64;
+/**
+ * The most shards one live room may have (PROTOCOL R53). Sockets alone would allow 1M viewers on 64
+ * relays (~15k each), but the send budget of one relay's thread (docs/CAPACITY.md, "One stream of
+ * 1,000,000 viewers") needs a few hundred at 20 msgs/s.
+ */
+export const MAX_SHARDS = 512;
 
 export function relayId(roomId: string, shard: number): string {
   return `${roomId}${SHARD_SEPARATOR}${shard}`;
@@ -21,7 +25,7 @@ export function parseRelayId(id: string): { roomId: string; shard: number } | un
   const roomId = id.slice(0, at);
   const digits = id.slice(at + 1);
   if (!roomId.startsWith("live:") || roomId.length <= "live:".length || roomId.includes(SHARD_SEPARATOR)) return undefined;
-  if (!/^(0|[1-9][0-9]?)$/.test(digits)) return undefined;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(digits)) return undefined;
   const shard = Number(digits);
   return shard < MAX_SHARDS ? { roomId, shard } : undefined;
 }

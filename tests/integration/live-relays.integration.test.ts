@@ -132,7 +132,7 @@ test("PROTOCOL R50-R53: viewers across 4 then 6 shards, a relay restarted mid-st
 
 test("PROTOCOL R51, R52: shard ids that do not exist, the wrong shard, and a client posing as a relay get typed refusals", async () => {
   const token = await server.token("someone");
-  for (const id of ["live:show~99", "live:show~x", "general~1", "live:show~64"]) {
+  for (const id of ["live:show~99", "live:show~x", "general~1", "live:show~512"]) {
     const raw = await rawPartySocket(server, "relay", id, { token, session: "s1" });
     const frame = await raw.next((f) => f.type === "error");
     assert.equal(frame.code, "no_such_shard", id);
