@@ -132,7 +132,7 @@ test("PROTOCOL R50-R53: viewers across 4 then 6 shards, a relay restarted mid-st
 
 test("PROTOCOL R51, R52: shard ids that do not exist, the wrong shard, and a client posing as a relay get typed refusals", async () => {
   const token = await server.token("someone");
-  for (const id of ["live:show~99", "live:show~x", "general~1", "live:show~512"]) {
+  for (const id of ["live:show~512", "live:show~x", "general~1", "live:show~07"]) {
     const raw = await rawPartySocket(server, "relay", id, { token, session: "s1" });
     const frame = await raw.next((f) => f.type === "error");
     assert.equal(frame.code, "no_such_shard", id);
@@ -141,6 +141,10 @@ test("PROTOCOL R51, R52: shard ids that do not exist, the wrong shard, and a cli
   // The wrong shard: a redirect to the right one (and 4031), nothing else.
   const shards = (await stats()).live.shards as number;
   const right = shardOf("someone", shards);
+  // A shard a room may have but this one does not (past its count): the same redirect, retryable.
+  const past = await rawPartySocket(server, "relay", relayId(ROOM, 99), { token, session: "s0" });
+  assert.equal((await past.next((f) => f.type === "redirect")).id, relayId(ROOM, right));
+  past.ws.terminate();
   const wrong = (right + 1) % shards;
   const raw = await rawPartySocket(server, "relay", relayId(ROOM, wrong), { token, session: "s2" });
   const redirect = await raw.next((f) => f.type === "redirect");
