@@ -369,6 +369,10 @@ export class KaiwaRoom {
       case "typing":
         this.#members.typingFrame(frame);
         return this.#emitter.emit("typing", frame.users);
+      case "redirect":
+        // PROTOCOL R51: a live room's viewer belongs on a relay shard (or back on the room): go there now,
+        // with the same session and position, without waiting for the 4031 close.
+        return this.#session.redirect(frame.party, frame.id);
     }
   }
 
@@ -466,6 +470,12 @@ export class KaiwaRoom {
     // PROTOCOL R18, R19: the socket is being closed (over a limit, or its token expired); come back no sooner
     // than the room asked, with a fresh token, and resend every unacked command in order.
     if (frame.code === "rate_limited" || frame.code === "session_expired") return this.#session.restart(error.code, error.retryAfterMs ?? 0);
+    // A ban after the welcome is final: act on the frame, not on the close that may reach us seconds later
+    // (a hibernated relay's close, PROTOCOL R52).
+    if (frame.code === "banned" && this.#session.ready) {
+      this.#emitter.emit("error", error);
+      return this.#session.close("banned", error);
+    }
     this.#session.noteError(error);
     this.#emitter.emit("error", error);
   }

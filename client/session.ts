@@ -60,10 +60,15 @@ export class Session {
   #refusal: KaiwaError | null = null;
   #retryTimer: Timer | null = null;
   #attempt = 0;
+  /** Where sockets go: the room, or the relay shard a redirect named (PROTOCOL R51). */
+  #target: { party: string; room: string };
+  /** Redirects followed since the last welcome: past a few, the next one waits like any retry (a loop backs off). */
+  #redirects = 0;
 
   constructor(options: SessionOptions, hooks: SessionHooks) {
     this.#options = options;
     this.#hooks = hooks;
+    this.#target = { party: options.party, room: options.room };
     this.#status = new StatusMachine((change) => hooks.onStatus(change));
     this.#heartbeat = new Heartbeat({
       intervalMs: options.pingIntervalMs ?? 20_000,
@@ -101,6 +106,7 @@ export class Session {
 
   /** The owner accepted this socket's welcome; call `opened` once it has applied it. */
   welcomed(): void {
+    this.#redirects = 0;
     this.#welcomed = true;
     this.#welcomedAt = Date.now();
   }
@@ -118,6 +124,16 @@ export class Session {
   reconnect(): void {
     this.#attempt = 0;
     this.#open(isStopped(this.status) ? "connecting" : "reconnecting", "reconnect() called");
+  }
+
+  /**
+   * PROTOCOL R51, R53: the server moved this session to `/parties/<party>/<room>` (a relay shard, or back to
+   * the room). Connects there at once; the following 4031 close is for a socket already dropped.
+   */
+  redirect(party: string, room: string): void {
+    this.#target = { party, room };
+    if (++this.#redirects <= 3) this.#open("reconnecting", `moved to ${party}/${room}`);
+    else this.restart(`moved to ${party}/${room}`);
   }
 
   close(reason: string, error: KaiwaError): void {
@@ -144,8 +160,8 @@ export class Session {
     this.#conn = new Connection(
       {
         host: options.host,
-        room: options.room,
-        party: options.party,
+        room: this.#target.room,
+        party: this.#target.party,
         protocol: options.protocol,
         WebSocket: options.WebSocket,
         connectionTimeoutMs: options.connectionTimeoutMs,

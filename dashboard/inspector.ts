@@ -28,6 +28,7 @@ export class Inspector {
     root.querySelector("form.announce")!.addEventListener("submit", (e) => this.submit(e, () => this.announce()));
     root.querySelector("form.moderate")!.addEventListener("submit", (e) => this.submit(e, () => this.moderate()));
     root.querySelector("form.settings")!.addEventListener("submit", (e) => this.submit(e, () => this.saveSettings()));
+    root.querySelector("form.scale")!.addEventListener("submit", (e) => this.submit(e, () => this.saveScale()));
     $("button.read-dm", root).addEventListener("click", () => void this.readAudited());
     this.view = new EventList($(".events", root), {
       onDelete: (seq) => void this.deleteMessage(seq),
@@ -105,6 +106,15 @@ export class Inspector {
         h("li", { text: `${r.user}: ${r.banUntil ? `banned until ${timeText(r.banUntil)}` : ""} ${r.muteUntil ? `muted until ${timeText(r.muteUntil)}` : ""}` }),
       ),
     );
+    // Live rooms (PROTOCOL R52, R53): viewers on the relays, shards, the room's own sockets, and the scale form.
+    ($(".scale", this.root) as HTMLElement).hidden = !d.live;
+    if (d.live) set("live-stats", `${d.live.shards} shards, ${d.live.relays} relays subscribed, ${d.live.relayViewers} viewers on relays, ${d.live.roomSockets} on the room`);
+    if (fillSettings && d.live) {
+      input(this.root, "shards").value = String(d.settings.shards ?? 0);
+      (input(this.root, "autoShards") as HTMLInputElement).checked = d.settings.autoShards === true;
+      input(this.root, "viewersPerShard").value = String(d.settings.viewersPerShard ?? 10_000);
+      input(this.root, "hosts").value = (d.settings.hosts ?? []).join(", ");
+    }
     if (fillSettings) {
       input(this.root, "maxTextChars").value = String(d.settings.maxTextChars);
       input(this.root, "slowModeMs").value = String(d.settings.slowModeMs);
@@ -144,6 +154,17 @@ export class Inspector {
       whoMayPost: input(this.root, "whoMayPost").value === "operators" ? "operators" : "everyone",
     });
     return `settings saved: max ${settings.maxTextChars} chars, slow mode ${settings.slowModeMs} ms, ${settings.whoMayPost} may post`;
+  }
+
+  private async saveScale(): Promise<string> {
+    const hosts = input(this.root, "hosts").value.split(",").map((s) => s.trim()).filter(Boolean);
+    const settings = await this.admin.settings(this.roomId, {
+      shards: Number(input(this.root, "shards").value),
+      autoShards: (input(this.root, "autoShards") as HTMLInputElement).checked,
+      viewersPerShard: Number(input(this.root, "viewersPerShard").value),
+      hosts,
+    });
+    return `scale saved: ${settings.autoShards ? "automatic, at least " : ""}${settings.shards ?? 0} shards; hosts ${(settings.hosts ?? []).join(", ") || "none"}`;
   }
 
   /** DMs: the last page through the admin route, which writes an audit record before answering. */

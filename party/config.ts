@@ -64,6 +64,8 @@ export type KaiwaConfig = {
   readonly publish: { readonly keys: readonly string[] };
   /** WebSocket hibernation for rooms and inboxes. */
   readonly hibernate: boolean;
+  /** WebSocket hibernation for live rooms' relay shards' viewer sockets (PROTOCOL R52); on unless set to 0. */
+  readonly relayHibernate: boolean;
   /** The deployment's own origin, without a trailing slash; unset: the first origin an actor saw. */
   readonly publicOrigin: string | undefined;
   readonly room: {
@@ -193,6 +195,7 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_PUBLISH_KEYS: spec(publishKeys(), "unset (publish API off)", "comma-separated keys of 32-256 characters [A-Za-z0-9_-], none equal to a token secret", "the publish API's service credentials (Authorization: Bearer <key>); two during a rotation"),
     KAIWA_PUBLIC_ORIGIN: spec(origin(), "the first origin an actor saw", "http(s) origin, no path", "the deployment's own origin, which alarms call back through"),
     KAIWA_HIBERNATE: spec(flag(), "0", '"1" or "0"', "WebSocket hibernation for rooms and inboxes"),
+    KAIWA_RELAY_HIBERNATE: spec(flag(), "1", '"1" or "0"', "WebSocket hibernation for relay shards' viewer sockets"),
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
     KAIWA_FLUSH_WINDOW_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.flushWindowMs), "whole number of ms >= 0", "group-commit window"),
     KAIWA_NOTIFY_ALARM_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.notifyAlarmMs), "whole number of ms >= 0", "how soon a room retries notifying inboxes after a write"),
@@ -294,6 +297,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     },
     publish: { keys },
     hibernate: (v.KAIWA_HIBERNATE as boolean | undefined) ?? false,
+    relayHibernate: (v.KAIWA_RELAY_HIBERNATE as boolean | undefined) ?? true,
     publicOrigin: str("KAIWA_PUBLIC_ORIGIN"),
     room: {
       resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", ROOM_DEFAULTS.resumeMaxEvents),

@@ -288,6 +288,11 @@ export class RoomCore {
     return { status: "accepted", ack: { clientId, seq, ts }, event, eventJson, writes: [...extra, ...writes] };
   }
 
+  /** A live room's host (the artist), named in the room's settings by an operator (PROTOCOL R50). */
+  private isHost(userId: string): boolean {
+    return this.settings.hosts?.includes(userId) === true;
+  }
+
   /**
    * A bot's message from the publish API (PROTOCOL R61), as the next event: a `message` whose author carries
    * `bot: true`. The room's rules that concern the bot apply (membership of a group, its bans and mutes, the
@@ -364,7 +369,8 @@ export class RoomCore {
       }
       const last = this.lastPostAt.get(who.id);
       const wait = last === undefined ? 0 : last + this.settings.slowModeMs - this.options.clock();
-      if (this.settings.slowModeMs > 0 && !isOperator && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
+      // A live room's hosts (the artist) are exempt like operators (PROTOCOL R50).
+      if (this.settings.slowModeMs > 0 && !isOperator && !this.isHost(who.id) && wait > 0) return { code: "slow_mode", retryAfterMs: wait };
       return undefined;
     }
     if (!target || target.kind !== "message" || target.seq !== command.target) return { code: "not_found" };
@@ -409,6 +415,7 @@ export class RoomCore {
         ...(command.replyTo !== undefined ? { replyTo: command.replyTo } : {}),
         ...(command.thread !== undefined ? { thread: command.thread } : {}),
         ...(mentions.length ? { mentions } : {}),
+        ...(this.isHost(who.id) ? { host: true as const } : {}),
       };
       this.lastPostAt.set(who.id, ts);
       if (command.replyTo !== undefined) quote = quoteOf(find(command.replyTo) as MessageEvent);

@@ -105,6 +105,8 @@ export const RoomDetail = z.object({
   restrictions: z.array(Restriction),
   /** Files attached to the room's messages and not deleted, in object storage (PROTOCOL R33). */
   storage: z.object({ bytes: z.number().int().nonnegative(), files: z.number().int().nonnegative() }).optional(),
+  /** Live rooms (PROTOCOL R52, R53): the shard count now, relays subscribed, viewers on them, the room's own sockets. */
+  live: z.object({ shards: z.number().int(), relays: z.number().int(), relayViewers: z.number().int(), roomSockets: z.number().int() }).optional(),
 });
 export type RoomDetail = z.infer<typeof RoomDetail>;
 

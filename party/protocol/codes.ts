@@ -47,6 +47,8 @@ export const ERRORS = {
   no_change: { retryable: false, text: "The command would change nothing (already reacted or pinned, or no such reaction or pin)." },
   /** PROTOCOL R20, R24: a bounded set is full (distinct emoji on a message, pins in a room). */
   limit_reached: { retryable: false, text: "The message or room has reached its limit for this (distinct reactions, pins)." },
+  /** PROTOCOL R52: a relay id that names no shard (malformed, not a live room, or past the most shards a room may have). */
+  no_such_shard: { retryable: false, text: "No such relay shard; connect to the live room and follow its redirect." },
 } as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -92,6 +94,8 @@ export const CLOSE_CODES = {
   4029: { name: "rate_limited", retryable: true },
   /** An operator banned this user: every socket of theirs is closed and reconnects are refused until the ban expires. */
   4030: { name: "banned", retryable: false },
+  /** PROTOCOL R51, R53: go where the `redirect` frame just before this close says (another relay shard, or the room). */
+  4031: { name: "moved", retryable: true },
 } as const;
 
 export type CloseCode = keyof typeof CLOSE_CODES;
@@ -113,6 +117,7 @@ export const CLOSE = {
   sessionExpired: 4002,
   rateLimited: 4029,
   banned: 4030,
+  moved: 4031,
 } as const satisfies Record<string, number>;
 
 /** Standard codes are retryable (network drop, server restart, 1011 internal error) but 1009; 4xxx follow the table. */

@@ -12,3 +12,5 @@ export * from "./backoff.ts";
 export * from "./log-pages.ts";
 export * from "./media.ts";
 export * from "./quote.ts";
+export * from "./shards.ts";
+export * from "./relay-schema.ts";

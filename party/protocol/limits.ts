@@ -151,4 +151,10 @@ export const LIMITS = {
   maxMentionsPerMessage: 20,
   /** Per-(message, user) reaction sets a room keeps in memory (the rest are read back from storage). */
   maxReactionSetsInMemory: 20_000,
+  /**
+   * PROTOCOL R52: a relay shard's window of recent events, from which its viewers resume: at most this many
+   * events and this many UTF-16 units of frames. A viewer further behind gets `too_far_behind` and reloads.
+   */
+  relayWindowEvents: 2_000,
+  relayWindowBytes: 4 * 1024 * 1024,
 } as const;

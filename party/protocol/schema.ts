@@ -156,6 +156,8 @@ export const MessageEvent = z.object({
   replies: z.optional(z.object({ count: z.int().check(z.positive()), lastSeq: Seq, lastTs: z.int() })),
   /** PROTOCOL R26: members this message mentions, resolved by the room from `@id` in the text. */
   mentions: z.optional(z.array(UserId)),
+  /** Live rooms: the author is one of the room's hosts (the artist) when it was sent (PROTOCOL R50). */
+  host: z.optional(z.literal(true)),
 });
 /** `replaces`: the seq of the edit this one superseded, so an edit history is a chain (PROTOCOL R25). */
 export const EditEvent = z.object({ kind: z.literal("edit"), ...eventBase, target: Seq, text: z.string(), replaces: z.optional(Seq) });
@@ -339,7 +341,20 @@ export type ReceiptsFrame = z.infer<typeof ReceiptsFrame>;
 export type RoomPresenceFrame = z.infer<typeof RoomPresenceFrame>;
 export type TypingFrame = z.infer<typeof TypingFrame>;
 
-export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ThreadFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame]);
+/**
+ * PROTOCOL R51: this socket belongs elsewhere (a live room's relay shard, or back to the room): connect to
+ * `/parties/<party>/<id>` with the same session and position, now. A 4031 close follows.
+ */
+export const RedirectFrame = z.object({
+  type: z.literal("redirect"),
+  party: z.enum(["room", "relay"]),
+  id: z.string().check(z.minLength(1), z.maxLength(LIMITS.maxRoomIdChars + 4)),
+  shard: z.optional(z.int().check(z.nonnegative())),
+  shards: z.int().check(z.nonnegative()),
+});
+export type RedirectFrame = z.infer<typeof RedirectFrame>;
+
+export const ServerFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, EventsFrame, HistoryFrame, ThreadFrame, ErrorFrame, ReceiptsFrame, RoomPresenceFrame, TypingFrame, RedirectFrame]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- Identity and room settings.
@@ -365,6 +380,10 @@ export const ROOM_SETTING_RANGES = {
   pollIntervalMs: [1_000, 60_000],
   /** PROTOCOL R30: the largest file a member may upload to this room, in bytes; 0 turns uploads off. */
   maxUploadBytes: [0, LIMITS.maxUploadBytesCeiling],
+  /** PROTOCOL R53: live rooms: relay shards viewers are spread over (0: none, everyone on the room); with `autoShards`, the least. */
+  shards: [0, 512],
+  /** PROTOCOL R53: with `autoShards`, one more shard per this many viewers. */
+  viewersPerShard: [1, 32_768],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const settingFields = {
@@ -378,6 +397,12 @@ const settingFields = {
   public: z.boolean(),
   pollIntervalMs: intIn(ROOM_SETTING_RANGES.pollIntervalMs),
   maxUploadBytes: intIn(ROOM_SETTING_RANGES.maxUploadBytes),
+  // Live rooms (PROTOCOL R50, R53).
+  shards: intIn(ROOM_SETTING_RANGES.shards),
+  autoShards: z.boolean(),
+  viewersPerShard: intIn(ROOM_SETTING_RANGES.viewersPerShard),
+  /** The room's hosts (the artist): their messages carry `host: true`. */
+  hosts: z.array(UserId).check(z.maxLength(20)),
 };
 function intIn([min, max]: readonly [number, number]) {
   return z.int().check(z.minimum(min), z.maximum(max));
@@ -392,6 +417,11 @@ export const RoomSettings = z.object({
   public: z._default(settingFields.public, false),
   pollIntervalMs: z._default(settingFields.pollIntervalMs, 1_000),
   maxUploadBytes: z._default(settingFields.maxUploadBytes, LIMITS.maxUploadBytes),
+  // Live rooms; unset: no shards, fixed, 10,000 viewers per shard, no hosts (party/room/relays.ts).
+  shards: z.optional(settingFields.shards),
+  autoShards: z.optional(settingFields.autoShards),
+  viewersPerShard: z.optional(settingFields.viewersPerShard),
+  hosts: z.optional(settingFields.hosts),
 });
 export type RoomSettings = z.infer<typeof RoomSettings>;
 /** What an operator sets: only the fields given, no defaults filled in (a room stores exactly this). */

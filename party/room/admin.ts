@@ -38,9 +38,11 @@ export interface AdminHost {
   runAdmin(who: Identity, action: AdminAction, clientId: string): Promise<AdminResult>;
   /** Closes a socket and takes it out of presence at once. */
   closeSocket(conn: Party.Connection, code: number, reason: string): void;
+  /** A live room's relay shards: the viewers they hold count as the room's connections (PROTOCOL R52). */
+  readonly relays: { relayViewers(): number; readonly live: boolean; shards(): number; readonly relayCount: number };
 }
 
-type ConnState = { user: Identity; session: string; observer?: true };
+type ConnState = { user: Identity; session: string; observer?: true; relay?: number };
 
 
 export class RoomAdmin {
@@ -133,6 +135,7 @@ export class RoomAdmin {
       settings: core.settings,
       restrictions: core.moderation.active(Date.now()),
       storage: { ...this.host.uploads.ledger.usage },
+      ...(this.host.relays.live ? { live: { shards: this.host.relays.shards(), relays: this.host.relays.relayCount, relayViewers: this.host.relays.relayViewers(), roomSockets: connections - this.host.relays.relayViewers() } } : {}),
     };
   }
 
@@ -143,6 +146,7 @@ export class RoomAdmin {
     for (const conn of this.host.room.getConnections<ConnState>()) {
       const state = conn.state;
       if (!state) continue; // refused before its state was set
+      if (state.relay !== undefined) continue; // its viewers are counted below
       if (state.observer) {
         observers++;
         continue;
@@ -152,6 +156,7 @@ export class RoomAdmin {
       member.connections++;
       members.set(state.user.id, member);
     }
+    connections += this.host.relays.relayViewers();
     return { connections, observers, members: [...members.values()].sort((a, b) => a.id.localeCompare(b.id)) };
   }
 

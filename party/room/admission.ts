@@ -20,6 +20,7 @@ import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
 import { extrasJson, readerExtras } from "./reader-extras.ts";
+import { relayIdentity, type RoomRelays } from "./relays.ts";
 import { eventsFrame } from "./frames-out.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
@@ -35,6 +36,7 @@ export interface AdmissionHost {
   readonly link: RoomInboxLink;
   readonly commands: RoomCommands;
   readonly expiry: TokenExpiry;
+  readonly relays: RoomRelays;
   core(): RoomCore;
   /** The canonical room id (the archive keys members by it). */
   roomId(): string;
@@ -60,6 +62,9 @@ export class RoomAdmission {
   /** A new socket: refused with a typed frame and close code, or admitted and queued to join in task order. */
   connect(conn: Conn, request: Request): void {
     const { host } = this;
+    const relay = host.relays.admitRelay(conn, request);
+    if (relay === "refused") return;
+    if (relay) return this.admitRelay(conn, request, relay.shard);
     const who = identityFrom(request);
     if (!who) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
@@ -74,6 +79,8 @@ export class RoomAdmission {
     // Groups: members only; operators may watch as observers (the dashboard's live tail).
     const membership = host.core().membership;
     if (membership?.exists && !membership.has(who.id) && !observing) return host.refuse(conn, errorFrame("not_member"), CLOSE.notMember);
+    // A sharded live room's viewers belong on their relay (PROTOCOL R51).
+    if (host.relays.redirect(conn, who, observing)) return;
     const session = query.data.session;
     if (host.members.tooManySockets({ user: who.id, session, observer: observing })) {
       const message = `At most ${LIMITS.maxSocketsPerUser} sockets of one user may be open in a room; close one or try again later.`;
@@ -89,6 +96,23 @@ export class RoomAdmission {
     if (predecessor) host.closeSocket(predecessor, CLOSE.sessionReplaced, "session_replaced");
     this.catchingUp.set(conn.id, { frames: [], bytes: 0 });
     const replayUntil = host.core().committedSeq; // everything after this reaches the buffer (I5)
+    host.ensureLink(request);
+    host.enqueue(() => this.join(conn, who, query.data, replayUntil));
+  }
+
+  /**
+   * The room's own relay (PROTOCOL R52): joins like any socket (welcome, gapless replay from its position,
+   * then live), marked as an observer so it is no member, no presence, and no user's socket.
+   */
+  private admitRelay(conn: Conn, request: Request, shard: number): void {
+    const { host } = this;
+    const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+    if (!query.success) return host.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), CLOSE.protocolViolation);
+    const who = relayIdentity(shard);
+    conn.setState({ user: who, session: query.data.session, observer: true, relay: shard });
+    host.touched();
+    this.catchingUp.set(conn.id, { frames: [], bytes: 0 });
+    const replayUntil = host.core().committedSeq;
     host.ensureLink(request);
     host.enqueue(() => this.join(conn, who, query.data, replayUntil));
   }
@@ -154,6 +178,7 @@ export class RoomAdmission {
         ...(host.link.active ? { members: await host.members.block() } : {}),
       } satisfies WelcomeFrame;
       safeSend(conn, JSON.stringify(welcome));
+      if (conn.state?.relay !== undefined) host.relays.greet(conn);
       if (resume?.recovered) {
         for (let from = query.lastSeq! + 1; from <= replayUntil; from += LIMITS.replayChunkEvents) {
           const before = Math.min(from + LIMITS.replayChunkEvents, replayUntil + 1);

@@ -5,7 +5,7 @@
  * the boundary (PROTOCOL I8), the identity is the one the worker verified (PROTOCOL I7).
  */
 import type * as Party from "partykit/server";
-import { parseLogPath, roomKind, roomPathRest, ReadBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
+import { parseLogPath, roomKind, roomPathRest, ReadBody, RelayedBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
 import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
@@ -23,6 +23,7 @@ import { noStore, type RoomLogReader } from "./log-reader.ts";
 import type { RoomFlow } from "./flow.ts";
 import { restPost } from "./rest-post.ts";
 import type { RoomUploads } from "./uploads.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
@@ -85,6 +86,13 @@ export class RoomHttp {
       host.link.kick();
       return json({ ok: true });
     }
+    if (request.method === "POST" && action === "relayed") {
+      // A live room's relay, posting for a viewer whose token it verified (PROTOCOL R52).
+      if (!isActorCall(request)) return errorResponse("forbidden", "Only actors call this route.");
+      const body = RelayedBody.safeParse(await request.json().catch(() => undefined));
+      if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
+      return this.relayed(who, body.data);
+    }
     if (request.method === "POST" && (action === "commands" || action === "read")) {
       // Actor routes: an inbox acting for a user it verified. Clients use their socket instead.
       if (!isActorCall(request)) return errorResponse("forbidden", "Only actors call this route.");
@@ -131,6 +139,30 @@ export class RoomHttp {
       ),
     );
     return json({ results });
+  }
+
+  /**
+   * A viewer's commands through its relay, decided in order like a socket's frames, under the same
+   * per-user message rate (PROTOCOL R18.2): over it, the first command not decided is answered `rate_limited`
+   * and nothing after it is decided (the relay closes the viewer with 4029; the client resends in order).
+   */
+  private async relayed(who: Identity, body: RelayedBody): Promise<Response> {
+    const { host } = this;
+    const pending: Array<Promise<RoomCommandResult | { read: number }>> = [];
+    let limited: RoomCommandResult | undefined;
+    for (const command of body.commands) {
+      const core = host.core();
+      const resend = core.dedupeLoaded && core.knows(who.id, command.clientId);
+      const wait = resend ? 0 : host.flow.message(who);
+      if (wait > 0) {
+        const retryAfterMs = Number.isFinite(wait) ? Math.min(wait, 60_000) : 60_000;
+        limited = { error: errorFrame("rate_limited", { retryAfterMs, ref: command.clientId }) };
+        break;
+      }
+      pending.push(new Promise((resolve) => host.commands.submit(new HttpReply(resolve), { user: who, session: body.session }, command)));
+    }
+    const results = await Promise.all(pending);
+    return json({ results: limited ? [...results, limited] : results });
   }
 
   /** A member's read position (PROTOCOL I6): forward only, never past the committed seq, durable before answered. */

@@ -43,6 +43,8 @@ import { RoomHttp } from "./http-routes.ts";
 import { RoomHistory } from "./history.ts";
 import { RoomInbound } from "./inbound.ts";
 import { RoomLogReader } from "./log-reader.ts";
+import { RoomRelays } from "./relays.ts";
+import { SocketReply } from "./socket-reply.ts";
 import { roomStats } from "./stats.ts";
 import { RoomUploads } from "./uploads.ts";
 import { MediaJanitor } from "./media-janitor.ts";
@@ -82,6 +84,7 @@ export default class RoomServer implements Party.Server {
   private readonly history: RoomHistory;
   private readonly inbound: RoomInbound;
   readonly log: RoomLogReader;
+  readonly relays: RoomRelays;
   readonly ackLatency = new Histogram();
   readonly admin: RoomAdmin;
   readonly uploads: RoomUploads;
@@ -140,7 +143,8 @@ export default class RoomServer implements Party.Server {
     this.expiry = new TokenExpiry({ room, cutOff: (conn, code, reason) => this.writer.cutOff(conn, code, reason), wakeAt: (at) => void this.alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)) });
     this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, uploads: this.uploads, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
-    this.admission = new RoomAdmission({ ...shared, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
+    this.relays = new RoomRelays(shared);
+    this.admission = new RoomAdmission({ ...shared, relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
     this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members });
     this.http = new RoomHttp({
@@ -179,6 +183,7 @@ export default class RoomServer implements Party.Server {
     await this.janitor.load(); // after the alarm clock: removals owed before a restart are scheduled again (PROTOCOL R33)
     this.members.reindex();
     this.expiry.reindex();
+    this.relays.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
     // message (PROTOCOL I9): nothing else would wake it in a runtime that lost its alarm.
     if (this.archive.behind(this.core.committedSeq)) this.archive.armDrain(this.canonicalId);
@@ -207,6 +212,7 @@ export default class RoomServer implements Party.Server {
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
     this.admission.forget(conn.id);
+    this.relays.closed(conn.id);
     this.members.detach(conn);
     // It may get no close event: what a close would have released goes now (PROTOCOL §7).
     this.writer.socketClosed(conn.id);
@@ -215,6 +221,7 @@ export default class RoomServer implements Party.Server {
 
   onClose(conn: Conn) {
     this.admission.forget(conn.id);
+    this.relays.closed(conn.id);
     this.members.closed(conn);
     this.writer.socketClosed(conn.id);
     this.touched();
@@ -244,6 +251,7 @@ export default class RoomServer implements Party.Server {
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
+    if (conn.state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
     this.inbound.frame(raw, conn);
   }
 
@@ -255,7 +263,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -320,7 +328,9 @@ export default class RoomServer implements Party.Server {
     const next = patchSettings(this.settingsOverrides, patch);
     await this.room.storage.put(SETTINGS_KEY, next.overrides);
     this.settingsOverrides = next.overrides;
+    const shardsBefore = this.relays.shards();
     this.core.settings = next.settings;
+    this.relays.settingsChanged(shardsBefore); // a new shard count moves viewers (PROTOCOL R53)
     return next.settings;
   }
 

@@ -5,9 +5,10 @@ import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomWriter } from "./writer.ts";
 import type { RoomLogReader } from "./log-reader.ts";
-import type { CommandCounters } from "./types.ts";
+import type { CommandCounters, ConnState } from "./types.ts";
 import type { RoomUploads } from "./uploads.ts";
 import type { MediaJanitor } from "./media-janitor.ts";
+import type { RoomRelays } from "./relays.ts";
 
 export type StatsSources = {
   room: Party.Room;
@@ -21,11 +22,14 @@ export type StatsSources = {
   janitor: MediaJanitor;
   tasksQueued: number;
   log: RoomLogReader;
+  relays: RoomRelays;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log }: StatsSources) {
-  let connections = 0;
-  for (const _ of room.getConnections()) connections++;
+export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log, relays }: StatsSources) {
+  // The room's own sockets (its relays apart) plus the viewers its relays hold (PROTOCOL R52).
+  let sockets = 0;
+  for (const conn of room.getConnections<ConnState>()) if (conn.state?.relay === undefined) sockets++;
+  const connections = sockets + relays.relayViewers();
   const written = writer.stats();
   return {
     room: room.id,
@@ -33,6 +37,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
     epoch: core.epoch,
     lastSeq: core.committedSeq,
     connections,
+    ...(relays.live ? { live: { shards: relays.shards(), relays: relays.relayCount, relayViewers: relays.relayViewers(), roomSockets: sockets } } : {}),
     settings: core.settings,
     inboxes: link.stats(),
     commands: { ...counters },

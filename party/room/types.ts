@@ -5,7 +5,8 @@ import type { Accepted } from "../core/room-core.ts";
 
 /** Per-connection facts live in connection state so they survive hibernation. */
 /** `exp`: when the socket's token expires, ms (PROTOCOL R19). */
-export type ConnState = { user: Identity; session: string; observer?: true; exp?: number };
+/** `relay`: the socket is the room's relay shard k (PROTOCOL R52); it is also an observer (no presence, not a member). */
+export type ConnState = { user: Identity; session: string; observer?: true; exp?: number; relay?: number; viewers?: number };
 export type Conn = Party.Connection<ConnState>;
 
 /**

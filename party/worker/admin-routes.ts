@@ -28,7 +28,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "POST", path: "/admin/rooms/:room/delete", summary: "Delete a message (a tombstone event)", body: DeleteBody, target: { party: "room", path: "/admin/delete" } },
   { method: "POST", path: "/admin/rooms/:room/announce", summary: "Post an operator announcement (a sequenced event)", body: AnnounceBody, target: { party: "room", path: "/admin/announce" } },
   { method: "POST", path: "/admin/rooms/:room/moderate", summary: "Ban, unban, mute or unmute a user, with expiry", body: ModerateBody, target: { party: "room", path: "/admin/moderate" } },
-  { method: "PATCH", path: "/admin/rooms/:room/settings", summary: "Change settings (max length, slow mode, who may post)", body: SettingsBody, target: { party: "room", path: "/settings" } },
+  { method: "PATCH", path: "/admin/rooms/:room/settings", summary: "Change settings (max length, slow mode, who may post; live rooms: shards, autoShards, viewersPerShard, hosts)", body: SettingsBody, target: { party: "room", path: "/settings" } },
 ];
 
 /** The route for a path and method, with its `:room` parameter (raw, as in the URL). */

@@ -178,7 +178,11 @@ export async function gateSocket(
   if (!auth.ok) return refusedSocket(auth.code, auth.message, CLOSE.unauthorized);
   const why = forbid?.(auth.identity);
   if (why) return refusedSocket("forbidden", why, CLOSE.forbidden);
-  return withIdentity(request, auth.identity, auth.expiresAt);
+  const stamped = withIdentity(request, auth.identity, auth.expiresAt);
+  // Only a socket an actor opens through `context.parties` (which never passes here) is an actor's: a
+  // client's copy of the header would make it a relay (PROTOCOL R52).
+  stamped.headers.delete(CALLER_HEADER);
+  return stamped;
 }
 
 /** The refusal's words for a socket (its error frame), from the status `oversized` chose. */

@@ -319,7 +319,7 @@ describe("the CLI", () => {
   it("a dry run with a production environment passes and builds the real bundle", () => {
     const run = cli(["--dry-run"], PRODUCTION);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /deploy: bundle built: party\/worker\/main\.ts \+ parties room, inbox, directory: [\d,]+ bytes/);
+    assert.match(run.stdout, /deploy: bundle built: party\/worker\/main\.ts \+ parties room, inbox, directory, relay: [\d,]+ bytes/);
     assert.match(run.stdout, /Node built-ins imported: none/);
     assert.match(run.stdout, /deploy: dry run passed: nothing uploaded, no database touched\n$/);
     assert.ok(!run.stdout.includes("s3cret-pw"));

@@ -1,0 +1,344 @@
+/**
+ * A live room's relay shard (PartyKit `relay` party, id `<live room id>~<k>`, PROTOCOL R50-R53): holds a
+ * slice of the room's viewers so the room's own socket count stays about the number of shards.
+ * - relay/upstream.ts: the one subscription to the room, resumed by (epoch, lastSeq) like any client (PROTOCOL I5);
+ * - core/relay-window.ts: the recent frames viewers resume from;
+ * - relay/viewers.ts: admission, welcome, replay, live forwarding, bans, moves;
+ * - relay/posting.ts: viewers' commands to the room, in order, answered as the room would.
+ */
+import type * as Party from "partykit/server";
+import { nanoid } from "nanoid";
+import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRelayId, type Identity } from "../protocol/index.ts";
+import { checkFrame, decodeFrame } from "../protocol/decode.ts";
+import { errorFrame } from "../protocol/error-frame.ts";
+import { RelayWindow, type WindowFrame } from "../core/relay-window.ts";
+import { TokenBucket } from "../core/token-bucket.ts";
+import { answerClose, safeSend } from "../adapters/sockets.ts";
+import { errorResponse, json } from "../adapters/http.ts";
+import { loadConfig, type KaiwaConfig } from "../config.ts";
+import { gateRequest, gateSocket, CALLER_HEADER } from "../worker/service-auth.ts";
+import { IDENTITY_HEADER, identityFrom, tokenExpiresAt } from "../worker/auth.ts";
+import { eventsFrame } from "../room/frames-out.ts";
+import { Upstream } from "./upstream.ts";
+import { RelayViewers, type Viewer, type ViewerState } from "./viewers.ts";
+import { RelayPosting } from "./posting.ts";
+import type { RelayConfigFrame } from "../protocol/index.ts";
+
+/** How often at most a relay tells the room its viewer count (PROTOCOL R52). */
+const COUNT_EVERY_MS = 1_000;
+/** Users whose frame bucket is remembered at most. */
+const MAX_BUCKETS = 10_000;
+
+export default class RelayServer implements Party.Server {
+  readonly options: Party.ServerOptions;
+  readonly bootId = nanoid(10);
+  readonly config: KaiwaConfig;
+  private readonly target: { roomId: string; shard: number } | undefined;
+  private readonly window = new RelayWindow(LIMITS.relayWindowEvents, LIMITS.relayWindowBytes);
+  private readonly upstream: Upstream | undefined;
+  private readonly viewers: RelayViewers | undefined;
+  private readonly posting: RelayPosting | undefined;
+  /** The room's shard count as last heard (undefined: not yet, or the subscription stopped). */
+  private shardCount: number | undefined;
+  private subscribed = false;
+  private ready = false;
+  private countTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sockets cut off (4029, 4013): what they still send is dropped unread (as PROTOCOL R18). */
+  private readonly cut = new Set<string>();
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(readonly room: Party.Room) {
+    this.config = loadConfig(room.env);
+    this.options = { hibernate: this.config.relayHibernate };
+    this.target = parseRelayId(room.id);
+    if (!this.target) return;
+    const { roomId, shard } = this.target;
+    this.upstream = new Upstream(room, roomId, shard, () => (this.window.epoch ? { epoch: this.window.epoch, lastSeq: this.window.last } : undefined), {
+      welcome: (epoch, lastSeq, recovered) => this.onWelcome(epoch, lastSeq, recovered),
+      events: (frame) => this.onEvents(frame),
+      config: (frame) => this.onConfig(frame),
+    });
+    this.viewers = new RelayViewers({
+      room,
+      roomId,
+      shard,
+      bootId: this.bootId,
+      window: this.window,
+      shards: () => this.shardCount,
+      fetchAfter: (after, before) => this.fetchAfter(after, before),
+      close: (conn, code, reason) => this.close(conn, code, reason),
+    });
+    this.posting = new RelayPosting(room, roomId, (conn, code, reason) => this.close(conn, code, reason));
+  }
+
+  static onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    return gateSocket(request as unknown as Request, lobby);
+  }
+
+  static onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    return gateRequest(request as unknown as Request, lobby);
+  }
+
+  /**
+   * A relay woken with viewers still connected (hibernated sockets outlive the process): subscribe again.
+   * Its window is new, so the first welcome sends its joined viewers to resume (PROTOCOL R52).
+   */
+  onStart() {
+    for (const conn of this.room.getConnections<ViewerState>()) {
+      if (conn.state) return this.upstream?.start();
+    }
+  }
+
+  // ---- Viewers' sockets.
+
+  onConnect(conn: Viewer, ctx: Party.ConnectionContext) {
+    const request = ctx.request as unknown as Request;
+    if (!this.target || !this.viewers || !this.upstream) return this.refuse(conn, errorFrame("no_such_shard"), CLOSE.protocolViolation);
+    const who = identityFrom(request);
+    if (!who) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
+    const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+    if (!query.success) return this.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), CLOSE.protocolViolation);
+    const { session, epoch, lastSeq } = query.data;
+    const exp = tokenExpiresAt(request);
+    conn.setState({ user: who, session, ...(exp !== undefined ? { exp } : {}), ...(epoch !== undefined && lastSeq !== undefined ? { at: { epoch, lastSeq } } : {}) });
+    this.upstream.start();
+    this.countSoon();
+    if (this.ready) void this.viewers.join(conn);
+  }
+
+  onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Viewer) {
+    if (raw === "ping") return void safeSend(conn, "pong");
+    if (this.cut.has(conn.id)) return;
+    const state = conn.state;
+    if (!state) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
+    if (!state.joined) return; // nothing but ping before the welcome (PROTOCOL §2.4)
+    const wait = this.frameBudget(state.user);
+    if (wait > 0) {
+      safeSend(conn, JSON.stringify(errorFrame("rate_limited", { retryAfterMs: wait })));
+      return this.close(conn, CLOSE.rateLimited, "rate_limited");
+    }
+    const decoded = decodeFrame(raw, ClientFrame);
+    if (state.exp !== undefined && Date.now() >= state.exp) {
+      safeSend(conn, JSON.stringify(errorFrame("session_expired")));
+      return this.close(conn, CLOSE.sessionExpired, "session_expired");
+    }
+    if (!decoded.ok) return void safeSend(conn, JSON.stringify(decoded.error));
+    const frame = decoded.frame;
+    if (frame.type === "history") return void this.history(conn, frame.requestId, frame.before, frame.limit);
+    if (frame.type === "read" || frame.type === "typing") return; // a live room's audience has neither (no members)
+    if (frame.type === "thread") {
+      // Thread pages come from the room over HTTP (`GET …/thread`, PROTOCOL R23), not through a relay's window.
+      return void safeSend(conn, JSON.stringify(errorFrame("bad_frame", { message: "Read threads of a live room with GET /parties/room/<id>/thread.", ref: frame.requestId })));
+    }
+    const commands: Command[] = [];
+    if (frame.type === "batch") {
+      for (const element of frame.commands) {
+        const checked = checkFrame(element, Command);
+        if (checked.ok) commands.push(checked.frame);
+        else safeSend(conn, JSON.stringify(checked.error));
+      }
+    } else {
+      commands.push(frame);
+    }
+    if (commands.length > 0) this.posting!.submit(conn, state.user, state.session, commands);
+  }
+
+  onClose(conn: Viewer) {
+    this.gone(conn);
+    answerClose(conn);
+  }
+
+  onError(conn: Viewer) {
+    this.gone(conn);
+  }
+
+  // ---- HTTP: the operator's view, and the test switch that drops the subscription.
+
+  async onRequest(partyRequest: Party.Request): Promise<Response> {
+    const request = partyRequest as unknown as Request;
+    const who = identityFrom(request);
+    if (!who) return errorResponse("unauthorized");
+    if (!this.target) return errorResponse("no_such_shard");
+    const action = new URL(request.url).pathname.split("/").pop();
+    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
+    if (request.method === "GET" && action === "stats") return json(this.stats());
+    if (request.method === "POST" && action === "test-drop") {
+      // Test mode only: the relay forgets its subscription (and with ?state=1 its window and position too),
+      // as a relay restarted mid-stream would; viewers stay connected and must see no gap (PROTOCOL R52).
+      if (!this.config.test.mode) return errorResponse("not_found", "No such route.");
+      const wipe = new URL(request.url).searchParams.get("state") === "1";
+      this.upstream!.drop(false);
+      if (wipe) this.window.reset("", 0);
+      return json({ dropped: true, wiped: wipe });
+    }
+    return errorResponse("not_found", "No such route.");
+  }
+
+  stats() {
+    let viewers = 0;
+    let stateBytes = 0;
+    for (const conn of this.room.getConnections<ViewerState>()) {
+      if (!conn.state) continue;
+      viewers++;
+      stateBytes += JSON.stringify(conn.state).length;
+    }
+    return {
+      relay: this.room.id,
+      bootId: this.bootId,
+      shard: this.target?.shard,
+      shards: this.shardCount,
+      subscribed: this.upstream?.open ?? false,
+      viewers,
+      /** The relay's own per-viewer state: connection state as serialised (hibernation keeps it outside the isolate). */
+      stateBytesPerViewer: viewers > 0 ? Math.round(stateBytes / viewers) : 0,
+      posting: this.posting?.inFlight ?? 0,
+      window: { epoch: this.window.epoch, first: this.window.first(), last: this.window.last },
+    };
+  }
+
+  // ---- The subscription (relay/upstream.ts).
+
+  private onWelcome(epoch: string, lastSeq: number, recovered: boolean): void {
+    if (!recovered) {
+      // A stream the relay cannot continue (first subscription, new epoch, or too far behind): viewers that
+      // joined the old position resync and resume from their own positions (PROTOCOL I5).
+      if (this.window.epoch !== epoch || this.window.last !== lastSeq) this.viewers!.resyncAll();
+      this.window.reset(epoch, lastSeq);
+    }
+    this.subscribed = true;
+    this.countNow();
+    this.maybeReady();
+  }
+
+  private onEvents(frame: string): void {
+    let events: RoomEvent[];
+    try {
+      events = (JSON.parse(frame) as { events: RoomEvent[] }).events;
+    } catch {
+      return;
+    }
+    const first = events[0];
+    const last = events[events.length - 1];
+    if (!first || !last) return;
+    if (first.seq > this.window.last + 1) {
+      // Never expected (the room replays from our position): resubscribe rather than forward a gap.
+      console.error(`relay ${this.room.id}: gap ${this.window.last + 1}..${first.seq - 1}; resubscribing`);
+      return this.upstream!.drop(false);
+    }
+    if (!this.window.append(first.seq, last.seq, frame)) return;
+    this.viewers!.broadcast(frame);
+    // After the event reached everyone: a ban closes the user's sockets here (PROTOCOL R52).
+    for (const event of events) {
+      if (event.kind !== "moderation") continue;
+      if (event.action === "ban" && event.until !== undefined) this.viewers!.banned(event.user, event.until);
+      else if (event.action === "unban") this.viewers!.bans.delete(event.user);
+    }
+  }
+
+  private onConfig(frame: RelayConfigFrame): void {
+    this.shardCount = frame.shards;
+    this.viewers!.bans.clear();
+    for (const ban of frame.bans) this.viewers!.bans.set(ban.user, ban.until);
+    this.viewers!.rebalance();
+    const { shard } = this.target!;
+    if (frame.shards <= shard) {
+      // This shard no longer exists: its viewers moved; it unsubscribes until a viewer arrives again.
+      this.upstream!.drop(true);
+      this.ready = false;
+      this.subscribed = false;
+      this.shardCount = undefined;
+      return;
+    }
+    this.maybeReady();
+  }
+
+  private maybeReady(): void {
+    if (this.ready || !this.subscribed || this.shardCount === undefined) return;
+    this.ready = true;
+    for (const conn of this.room.getConnections<ViewerState>()) if (conn.state && !conn.state.joined) void this.viewers!.join(conn);
+  }
+
+  /** Events after `after` and below `before`, from the room's stored records (an actor's history read). */
+  private async fetchAfter(after: number, before: number): Promise<WindowFrame[]> {
+    const frames: WindowFrame[] = [];
+    for (let from = after; from < before - 1; ) {
+      const limit = Math.min(LIMITS.maxHistoryLimit, before - 1 - from);
+      const response = await this.room.context.parties.room!.get(this.target!.roomId).fetch(`/history?after=${from}&limit=${limit}`, { headers: this.actorHeaders() });
+      if (!response.ok) throw new Error(`history after ${from}: HTTP ${response.status}`);
+      const page = (await response.json()) as { events: RoomEvent[] };
+      const events = page.events.filter((e) => e.seq > from && e.seq < before);
+      if (events.length === 0) break;
+      frames.push({ from: events[0]!.seq, to: events[events.length - 1]!.seq, frame: eventsFrame(events.map((e) => JSON.stringify(e)), true) });
+      from = events[events.length - 1]!.seq;
+    }
+    return frames;
+  }
+
+  /** A viewer's history request, read from the room for it (PROTOCOL R9). */
+  private async history(conn: Viewer, requestId: string, before: number | undefined, limit: number | undefined): Promise<void> {
+    try {
+      const query = new URLSearchParams({ limit: String(limit ?? 50), ...(before !== undefined ? { before: String(before) } : {}) });
+      const response = await this.room.context.parties.room!.get(this.target!.roomId).fetch(`/history?${query}`, { headers: this.actorHeaders() });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const page = (await response.json()) as { events: unknown[]; hasMore: boolean };
+      safeSend(conn, JSON.stringify({ type: "history", requestId, events: page.events, hasMore: page.hasMore }));
+    } catch (error) {
+      console.error("relay: history failed", error);
+      safeSend(conn, JSON.stringify(errorFrame("internal", { ref: requestId })));
+    }
+  }
+
+  private actorHeaders(): Record<string, string> {
+    return { [CALLER_HEADER]: "actor", [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.target!.shard}` }) };
+  }
+
+  // ---- Internals.
+
+  private frameBudget(who: Identity): number {
+    const now = Date.now();
+    let bucket = this.buckets.get(who.id);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_BUCKETS) for (const [user, b] of this.buckets) if (b.full(now)) this.buckets.delete(user);
+      this.buckets.set(who.id, (bucket = new TokenBucket(LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, now)));
+    }
+    return bucket.take(1, now);
+  }
+
+  private gone(conn: Viewer): void {
+    this.viewers?.forget(conn.id);
+    this.posting?.forget(conn.id);
+    this.cut.delete(conn.id);
+    this.countSoon();
+  }
+
+  private refuse(conn: Viewer, frame: ReturnType<typeof errorFrame>, code: number): void {
+    safeSend(conn, JSON.stringify(frame));
+    this.close(conn, code, frame.code);
+  }
+
+  private close(conn: Viewer, code: number, reason: string): void {
+    this.cut.add(conn.id);
+    this.posting?.forget(conn.id);
+    try {
+      conn.close(code, reason);
+    } catch {
+      // already closed
+    }
+    this.countSoon();
+  }
+
+  /** The room hears the viewer count at most once a second, and only when something changed. */
+  private countSoon(): void {
+    if (this.countTimer) return;
+    this.countTimer = setTimeout(() => {
+      this.countTimer = undefined;
+      this.countNow();
+    }, COUNT_EVERY_MS);
+  }
+
+  private countNow(): void {
+    let viewers = 0;
+    for (const conn of this.room.getConnections<ViewerState>()) if (conn.state && !this.cut.has(conn.id)) viewers++;
+    this.upstream?.send({ type: "relay.count", viewers });
+  }
+}
