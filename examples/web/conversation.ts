@@ -14,6 +14,7 @@ export class ConversationView {
   readonly #list = h("ol", { class: "messages", "data-testid": "messages" });
   readonly #typing = h("p", { class: "typing", "data-testid": "typing" });
   readonly #here = h("small", { "data-testid": "here" });
+  readonly #title = h("h2", { "data-testid": "title" });
   readonly #status = h("p", { class: "status" });
   #hasMore = true;
   #loading = false;
@@ -33,17 +34,21 @@ export class ConversationView {
     });
     this.room.on("receipts", () => this.#showReceipt());
     this.room.on("presence", () => this.#showHere());
-    this.room.on("welcome", () => this.#showHere());
+    this.room.on("welcome", () => {
+      if (this.room.members.title) this.#title.textContent = this.room.members.title; // a group opened from a link
+      this.#showHere();
+    });
     this.room.on("typing", (users) => this.#showTyping(users));
     this.#list.addEventListener("scroll", () => {
       if (this.#list.scrollTop < 80) void this.#loadOlder();
     });
     document.addEventListener("visibilitychange", this.#markRead);
     void this.#loadOlder();
+    this.#title.textContent = title;
     this.element = h(
       "section",
       { class: "conversation", "data-room": id },
-      h("header", {}, h("h2", { text: title, "data-testid": "title" }), this.#here),
+      h("header", {}, this.#title, this.#here),
       this.#list,
       this.#typing,
       this.#composer(),

@@ -22,7 +22,12 @@ function start(): void {
   const inbox = new KaiwaInbox({ host, user: session.user, token });
   let open: ConversationView | undefined;
 
-  const openConversation = (room: string, title: string) => {
+  /** A conversation's name: its title in the list, a DM's other participant, or the room id. */
+  const titleFor = (room: string) => {
+    const known = inbox.conversations.find((c) => c.room === room);
+    return known ? titleOf(known) : room.startsWith("dm:") ? room.slice(3).split(":").find((u) => u !== session.user) ?? room : room;
+  };
+  const openConversation = (room: string, title = titleFor(room)) => {
     if (open?.id === room) return open;
     open?.close();
     open = new ConversationView(room, session.user, title, { host, token });
@@ -44,7 +49,7 @@ function start(): void {
           { "data-room": c.room, class: c.room === open?.id ? "active" : undefined },
           h(
             "button",
-            { type: "button", onclick: () => openConversation(c.room, titleOf(c)) },
+            { type: "button", onclick: () => openConversation(c.room) },
             c.peer ? h("i", { class: contacts.get(c.peer)?.online ? "dot online" : "dot", title: contacts.get(c.peer)?.online ? "online" : "offline" }) : undefined,
             h("b", { text: titleOf(c) }),
             c.unread > 0 ? h("span", { class: "badge", "data-testid": "unread", text: c.unread }) : undefined,
@@ -70,6 +75,13 @@ function start(): void {
     else banner.textContent = down.some(([client]) => everOpen.has(client)) ? "Connection lost: reconnecting…" : "Connecting…";
   };
   inbox.on("status", showBanner);
+  // The browser knows before any heartbeat does: drop the sockets when the network goes, and reconnect
+  // at once (skipping the backoff wait) when it returns. Resume fills in whatever was missed.
+  for (const change of ["offline", "online"]) {
+    window.addEventListener(change, () => {
+      for (const client of [inbox, open?.room]) if (client && client.status !== "closed") client.reconnect();
+    });
+  }
 
   $("#new-dm").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -85,17 +97,17 @@ function start(): void {
   });
   $("#search").addEventListener("submit", (event) => {
     event.preventDefault();
-    void runSearch(session, field(event, "q"), (hit) => openConversation(hit.room, hit.room));
+    void runSearch(session, field(event, "q"), titleFor, (hit) => openConversation(hit.room));
   });
   const initial = roomInAddress();
-  if (initial) openConversation(initial, initial);
+  if (initial) openConversation(initial);
   $("#sign-out").addEventListener("click", () => {
     signOut();
     location.reload();
   });
 }
 
-async function runSearch(session: Session, q: string, onOpen: (hit: SearchHit) => void): Promise<void> {
+async function runSearch(session: Session, q: string, titleFor: (room: string) => string, onOpen: (hit: SearchHit) => void): Promise<void> {
   const results = $("#results");
   if (!q) return results.replaceChildren();
   try {
@@ -103,7 +115,7 @@ async function runSearch(session: Session, q: string, onOpen: (hit: SearchHit) =
     results.replaceChildren(
       ...(page.results.length === 0 ? [h("li", { text: "no results" })] : []),
       ...page.results.map((hit) =>
-        h("li", { "data-room": hit.room, "data-seq": hit.seq }, h("button", { type: "button", onclick: () => onOpen(hit) }, h("small", { text: `${hit.room} · ${hit.author.name || hit.author.id} · ${time(hit.ts)}` }), highlighted(hit))),
+        h("li", { "data-room": hit.room, "data-seq": hit.seq }, h("button", { type: "button", onclick: () => onOpen(hit) }, h("small", { text: `${titleFor(hit.room)} · ${hit.author.name || hit.author.id} · ${time(hit.ts)}` }), highlighted(hit))),
       ),
     );
   } catch (error) {
