@@ -20,6 +20,7 @@ export class ConversationView {
   #loading = false;
   #loadedOnce = false;
   #lastOwn = 0;
+  #readAsked = 0;
 
   constructor(readonly id: string, private readonly me: string, title: string, options: { host: string; token: () => string }) {
     this.room = new KaiwaRoom({ host: options.host, room: id, token: options.token });
@@ -142,7 +143,9 @@ export class ConversationView {
   /** Read up to the newest row while the tab is visible (forward only: older reads never move it back). */
   readonly #markRead = () => {
     const newest = Math.max(0, ...this.#rows.keys());
-    if (newest > 0 && document.visibilityState === "visible") this.room.read(newest).catch(() => undefined);
+    if (newest <= this.#readAsked || document.visibilityState !== "visible") return;
+    this.#readAsked = newest; // the client re-sends pending reads after a reconnect: ask once per position
+    this.room.read(newest).catch(() => (this.#readAsked = 0));
   };
 
   /** Under my newest message: read (by whom, in a group), delivered, or sent. */

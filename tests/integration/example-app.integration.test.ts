@@ -139,6 +139,19 @@ test("example app: DM, unread badge, receipt, typing, reload, scroll-back, searc
   await bob.press(".compose input[name=text]", "Enter");
   await shows(alice, `.conversation[data-room="${DM}"] li.message:last-child .text`, /^see you at 7$/, "alice gets bob's reply");
 
+  // alice starts a group from the form; bob gets it in his list with its unread count.
+  await alice.fill("#new-group input[name=title]", "Lunch crew");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await shows(alice, ".conversation li.system", /Alice created “Lunch crew”/, "the group's creation is in its log");
+  await alice.fill(".compose input[name=text]", "noodles?");
+  await alice.press(".compose input[name=text]", "Enter");
+  const lunch = (await alice.getAttribute(".conversation", "data-room"))!;
+  assert.match(lunch, /^g:/);
+  await shows(bob, `#conversations li[data-room="${lunch}"]`, /Lunch crew.*1.*Alice: noodles\?/, "bob's list has the new group with 1 unread");
+  step("group created from the page");
+  await alice.click(`#conversations li[data-room="${DM}"] button`);
+
   // A reload keeps the session, the open conversation and its history.
   await bob.reload();
   step('await bob.reload();');
