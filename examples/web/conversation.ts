@@ -15,7 +15,7 @@ export class ConversationView {
   readonly #typing = h("p", { class: "typing", "data-testid": "typing" });
   readonly #here = h("small", { "data-testid": "here" });
   readonly #title = h("h2", { "data-testid": "title" });
-  readonly #status = h("p", { class: "status" });
+  readonly #status = h("p", { class: "status", "data-testid": "conversation-status" });
   #hasMore = true;
   #loading = false;
   #loadedOnce = false;
@@ -100,7 +100,8 @@ export class ConversationView {
       this.#list.dataset.complete = String(!page.hasMore);
       this.#markRead();
     } catch (error) {
-      if (error instanceof KaiwaError && error.code !== "closed") this.#status.textContent = `history: ${error.code}`;
+      // e.g. not_member: someone else's DM, or a group this user is not (or no longer) in.
+      if (error instanceof KaiwaError && error.code !== "closed") this.#status.textContent = `cannot open this conversation: ${error.code}`;
     } finally {
       this.#loading = false;
     }

@@ -99,8 +99,13 @@ function start(): void {
     event.preventDefault();
     void runSearch(session, field(event, "q"), titleFor, (hit) => openConversation(hit.room));
   });
-  const initial = roomInAddress();
-  if (initial) openConversation(initial);
+  // A link to a conversation (`#room=`) opens it, on load and when followed from within the page.
+  const followAddress = () => {
+    const room = roomInAddress();
+    if (room) openConversation(room);
+  };
+  window.addEventListener("hashchange", followAddress);
+  followAddress();
   $("#sign-out").addEventListener("click", () => {
     signOut();
     location.reload();

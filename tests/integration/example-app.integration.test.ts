@@ -183,6 +183,16 @@ test("example app: DM, unread badge, receipt, typing, reload, scroll-back, searc
   await shot("alice", "5-search");
   step('await shot("alice", "5-search"');
 
+  // Someone else's DM, by link: the room refuses alice, and the page says so and shows nothing of it.
+  const carolDave = new KaiwaRoom({ host: server.host, room: "dm:carol:dave", token: () => server.token("carol"), WebSocket });
+  await carolDave.send("private to dave");
+  carolDave.close();
+  await alice.goto(`${server.url}/chat/#room=dm:carol:dave`);
+  await shows(alice, "[data-testid=conversation-status]", /cannot open this conversation: forbidden/, "alice is refused carol's DM");
+  assert.equal((await rendered(alice)).length, 0, "nothing of the DM reaches alice's page");
+  await alice.goto(`${server.url}/chat/#room=${DM}`);
+  await shows(alice, `.conversation[data-room="${DM}"] li.message:last-child .text`, /^see you at 7$/, "alice back in her DM");
+
   // The network cut: bob's browser goes offline while alice writes, and catches up with no gap.
   await bob.click(`#conversations li[data-room="${DM}"] button`);
   await shows(bob, `.conversation[data-room="${DM}"] li.message:last-child .text`, /^see you at 7$/, "bob back in the DM");
