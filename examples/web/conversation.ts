@@ -35,6 +35,7 @@ export class ConversationView {
     });
     this.room.on("receipts", () => this.#showReceipt());
     this.room.on("presence", () => this.#showHere());
+    this.room.on("status", () => this.#showHere());
     this.room.on("welcome", () => {
       if (this.room.members.title) this.#title.textContent = this.room.members.title; // a group opened from a link
       this.#showHere();
@@ -161,6 +162,10 @@ export class ConversationView {
   }
 
   #showHere(): void {
+    if (this.room.status !== "open") {
+      this.#here.textContent = ""; // who is here is unknown while offline
+      return;
+    }
     const others = [...this.room.members.present].filter((u) => u !== this.me);
     this.#here.textContent = others.length ? `here: ${others.join(", ")}` : "nobody else here";
   }
