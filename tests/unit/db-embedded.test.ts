@@ -75,3 +75,19 @@ test("40 clients at once, 8 dropping mid-transaction: no statement crosses sessi
   assert.equal(embedded.bridge.sessions.maxConcurrent, 1, "PGlite never had two sessions at once");
   assert.ok(embedded.bridge.sessions.opened - before.opened >= 41);
 });
+
+test("search matches a message's file names too (migration 004); a non-participant and a deleted message find nothing", async () => {
+  const { UPSERT_EVENTS, SEARCH } = await import("../../party/archive/sql.ts");
+  const room = "dm:alice:bob";
+  const file = { id: "f".repeat(24), name: "請求書_2026-12.pdf", type: "application/pdf", size: 1024 };
+  const message = (seq: number, text: string, extra: object = {}) => ({ kind: "message", seq, ts: 1_000 + seq, author: { id: "alice", name: "Alice" }, clientId: `c${seq}`, text, ...extra });
+  const search = (user: string, term: string) =>
+    withDb(config, async (db) => (await db.query(SEARCH, [user, [term], term, null, null, null, null, 10, 0, null])).rows.map((r: any) => Number(r.seq)));
+  await withDb(config, (db) => db.query(UPSERT_EVENTS, [room, JSON.stringify([message(1, "今月の分です", { attachments: [file] }), message(2, "ありがとう")])]));
+  assert.deepEqual(await search("bob", "請求書"), [1], "the file's name matches");
+  assert.deepEqual(await search("bob", "今月"), [1], "the text still matches");
+  assert.deepEqual(await search("carol", "請求書"), [], "not hers to read");
+  // Deleted: the tombstone keeps neither text nor files (PROTOCOL R33), so nothing matches any more.
+  await withDb(config, (db) => db.query(UPSERT_EVENTS, [room, JSON.stringify([message(1, "", { deletedBy: 3 })])]));
+  assert.deepEqual(await search("bob", "請求書"), []);
+});
