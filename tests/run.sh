@@ -8,6 +8,12 @@ if [ ! -d node_modules/partykit ]; then
   echo "tests: dependencies missing; installing with npm ci" >&2
   npm ci --no-audit --no-fund
 fi
+# The client's other runtimes (Deno, Bun, the newest Node) are npm packages too: installed here when
+# missing, so `npm test` alone runs every runtime's conformance test (tests/runtimes/package.json).
+if [ ! -d tests/runtimes/node_modules ]; then
+  echo "tests: the client's runtimes are missing; installing with npm ci --prefix tests/runtimes" >&2
+  npm ci --prefix tests/runtimes --no-audit --no-fund
+fi
 npx tsc -p .
 node --import tsx --test --test-reporter=spec tests/unit/*.test.ts
 node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/integration/*.integration.test.ts
