@@ -12,6 +12,7 @@ import { matchRoute } from "./admin-routes.ts";
 import { DIRECTORY_ID, RoomId } from "../protocol/admin-schema.ts";
 import { LIMITS } from "../protocol/index.ts";
 import { readBody, tooLarge } from "./http-limits.ts";
+import { describeIssue, parseJson } from "./json-body.ts";
 
 export const ADMIN_PREFIX = "/admin/";
 
@@ -27,7 +28,7 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
   if (room !== undefined && !RoomId.safeParse(room).success) return errorResponse("bad_frame", "Room ids are 1-128 letters, digits, _ . : or -.");
   if (route.query) {
     const query = z.safeParse(route.query, Object.fromEntries(url.searchParams));
-    if (!query.success) return errorResponse("bad_frame", describe(query.error));
+    if (!query.success) return errorResponse("bad_frame", describeIssue(query.error, "input"));
   }
   let body: string | undefined;
   if (route.body) {
@@ -35,7 +36,7 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
     const raw = await readBody(request, LIMITS.maxRequestBodyBytes).catch(() => null);
     if (raw === undefined) return tooLarge(LIMITS.maxRequestBodyBytes);
     const parsed = z.safeParse(route.body, parseJson(raw));
-    if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
+    if (!parsed.success) return errorResponse("bad_frame", describeIssue(parsed.error, "input"));
     body = JSON.stringify(parsed.data);
   }
 
@@ -50,19 +51,4 @@ export async function handleAdmin(request: Request, lobby: Party.FetchLobby): Pr
     console.error("admin forward failed", error);
     return errorResponse("internal", "The target actor did not answer.");
   }
-}
-
-/** JSON text to a value; anything else (no body, not UTF-8 JSON) is undefined, which the schema refuses. */
-function parseJson(raw: Uint8Array | null): unknown {
-  if (!raw) return undefined;
-  try {
-    return JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    return undefined;
-  }
-}
-
-function describe(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.map(String).join(".") || "input"}: ${issue.message}` : "Invalid input.";
 }

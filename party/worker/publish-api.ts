@@ -30,6 +30,7 @@ import { readBody, tooLarge } from "./http-limits.ts";
 import { verifyPublishKey } from "./publish-auth.ts";
 import { CALLER_HEADER, ENCODED_ID_MESSAGE, isEncodedId } from "./service-auth.ts";
 import { mapBounded } from "./map-bounded.ts";
+import { describeIssue, parseJson } from "./json-body.ts";
 
 export const PUBLISH_PREFIX = "/publish/";
 const ROUTES = { "/publish/rooms": "rooms", "/publish/inboxes": "inboxes" } as const;
@@ -55,7 +56,7 @@ export async function handlePublish(request: Request, lobby: Party.FetchLobby, c
 
   if (route === "rooms") {
     const parsed = PublishRoomsBody.safeParse(body);
-    if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
+    if (!parsed.success) return errorResponse("bad_frame", describeIssue(parsed.error, "body"));
     const { targets, ...message } = parsed.data;
     const results = await mapBounded(targets, PUBLISH_LIMITS.concurrency, async ({ room, clientId }): Promise<RoomTargetResult> => {
       const refused = roomIdRefusal(room);
@@ -64,7 +65,7 @@ export async function handlePublish(request: Request, lobby: Party.FetchLobby, c
     return answer(results, `rooms by ${message.author.id} with key #${auth.key + 1}`);
   }
   const parsed = PublishInboxesBody.safeParse(body);
-  if (!parsed.success) return errorResponse("bad_frame", describe(parsed.error));
+  if (!parsed.success) return errorResponse("bad_frame", describeIssue(parsed.error, "body"));
   const { targets, ...message } = parsed.data;
   const results = await mapBounded(targets, PUBLISH_LIMITS.concurrency, async ({ user, clientId }): Promise<InboxTargetResult> => {
     if (!UserId.safeParse(user).success) return { user, clientId, ...failed("bad_frame", "A user id is 1-64 letters, digits, _ or -.") };
@@ -118,18 +119,4 @@ function answer<T extends { ok: boolean }>(results: T[], what: string): Response
   // One line per call, for the operator's audit: who published where (the key's position, never the key).
   console.log(`publish ${what}: ${results.length} targets, ${failedCount} failed`);
   return json({ results, succeeded: results.length - failedCount, failed: failedCount }, failedCount > 0 ? 207 : 200);
-}
-
-function parseJson(raw: Uint8Array | null): unknown {
-  if (!raw) return undefined;
-  try {
-    return JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    return undefined;
-  }
-}
-
-function describe(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.map(String).join(".") || "body"}: ${issue.message}` : "Invalid body.";
 }
