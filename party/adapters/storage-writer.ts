@@ -18,13 +18,24 @@ export async function persistWrites(
   counters: WriteCounters,
   testDelayMs = 0,
 ): Promise<void> {
-  const entries = [...writes];
+  // Chunks are filled straight from the map: this runs once per flush of hundreds of commands, and the
+  // copies a spread and slices would make were a measurable share of a hot room's time.
   const puts: Promise<void>[] = [];
-  for (let i = 0; i < entries.length; i += LIMITS.maxKeysPerPut) {
-    puts.push(storage.put(Object.fromEntries(entries.slice(i, i + LIMITS.maxKeysPerPut))));
+  let chunk: Record<string, unknown> = {};
+  let inChunk = 0;
+  for (const [key, value] of writes) {
+    chunk[key] = value;
+    if (++inChunk < LIMITS.maxKeysPerPut) continue;
+    puts.push(storage.put(chunk));
+    counters.puts++;
+    chunk = {};
+    inChunk = 0;
+  }
+  if (inChunk > 0) {
+    puts.push(storage.put(chunk));
     counters.puts++;
   }
-  counters.keys += entries.length;
+  counters.keys += writes.size;
   await Promise.all(puts);
   // Test-only switch (KAIWA_TEST_WRITE_DELAY_MS): a slow disk, to prove nothing is visible before the write.
   if (testDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, testDelayMs));
