@@ -3,7 +3,8 @@
  *
  *   npm run bench:room -- [--senders 20] [--seconds 10] [--window 256] [--hibernate]
  *
- * Starts a real `partykit dev`, opens `senders` sockets that each keep `window` sends in flight, plus one
+ * Starts a real `partykit dev`, opens `senders` sockets that each keep `window` sends in flight (or the smaller
+ * window the room grants, PROTOCOL R84), plus one
  * observing socket. A message counts once its durable ack arrives (I2). At the end the observer's log is
  * checked: seqs 1..N with no gap, every ack's seq delivered with its clientId, no duplicate.
  */
@@ -47,6 +48,7 @@ await Promise.all(
     const user = `u${i}`;
     const ws = await open(await url(user));
     let n = 0;
+    let granted = Infinity;
     const sentAt = new Map<string, number>();
     // --batch: commands made in one tick go out in one `batch` frame, as the client library sends them.
     let pending: string[] = [];
@@ -71,6 +73,7 @@ await Promise.all(
       // Senders only need their acks; skipping the parse of broadcasts keeps the load generator off the critical path.
       if (text.startsWith('{"type":"events"')) return;
       const frame = JSON.parse(text);
+      if (frame.type === "welcome" && typeof frame.window === "number") granted = frame.window; // PROTOCOL R84
       if (frame.type === "error") console.error("error frame", frame);
       if (frame.type !== "ack") return;
       for (const ack of frame.acks) {
@@ -82,7 +85,8 @@ await Promise.all(
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 200)); // let welcome arrive
-    for (let k = 0; k < windowSize; k++) sendOne();
+    // The plan's window, or the smaller one the room granted, as kaiwa's client keeps to it.
+    for (let k = 0; k < Math.min(windowSize, granted); k++) sendOne();
   }),
 );
 

@@ -25,6 +25,16 @@ export class CommandQueue<B extends object, R> {
     return this.#outbox.nextToSend();
   }
 
+  /** PROTOCOL R84: the window the room granted in its welcome (see Outbox.grant). */
+  grant(window: number | undefined): void {
+    this.#outbox.grant(window);
+  }
+
+  /** The most commands in flight at once now. */
+  get window(): number {
+    return this.#outbox.window;
+  }
+
   /** A new socket was welcomed: everything unacked goes again, in order (see Outbox.resend). */
   resend(sessionLastN: number, sessionLost: boolean): void {
     this.#outbox.resend(sessionLastN, sessionLost);

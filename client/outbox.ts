@@ -47,6 +47,8 @@ export type FailOutcome<B extends object = CommandBody> =
 export class Outbox<B extends object = CommandBody> {
   readonly #entries: { command: Numbered<B>; sent: boolean }[] = [];
   readonly #maxInFlight: number;
+  /** The window in force: the app's maxInFlight, or the smaller one the room granted (PROTOCOL R84). */
+  #window: number;
   readonly #newId: () => string;
   /** The highest n handed out; the next command gets lastN + 1. */
   #lastN = 0;
@@ -56,7 +58,21 @@ export class Outbox<B extends object = CommandBody> {
       throw new RangeError(`maxInFlight must be a positive integer, got ${options.maxInFlight}`);
     }
     this.#maxInFlight = options.maxInFlight;
+    this.#window = options.maxInFlight;
     this.#newId = options.newId;
+  }
+
+  /**
+   * PROTOCOL R84: the room's window from its welcome (undefined: an older room, the app's own). Commands
+   * already sent stay sent; no more go out until the in-flight count is below the new window.
+   */
+  grant(window: number | undefined): void {
+    this.#window = window !== undefined && window >= 1 ? Math.min(this.#maxInFlight, window) : this.#maxInFlight;
+  }
+
+  /** The most commands this outbox puts in flight at once now. */
+  get window(): number {
+    return this.#window;
   }
 
   /** Number of commands not yet acked (sent or not). */
@@ -94,7 +110,7 @@ export class Outbox<B extends object = CommandBody> {
    */
   nextToSend(): Numbered<B> | undefined {
     const index = this.inFlight;
-    if (index >= this.#maxInFlight) return undefined;
+    if (index >= this.#window) return undefined;
     const entry = this.#entries[index];
     if (!entry) return undefined;
     entry.sent = true;

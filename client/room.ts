@@ -383,6 +383,7 @@ export class KaiwaRoom {
   #onWelcome(welcome: WelcomeFrame): void {
     if (this.#session.ready) return this.#invalid("a second welcome on one socket");
     this.#batchAccepted = welcome.accepts?.includes("batch") === true;
+    this.#commands.grant(welcome.window); // PROTOCOL R84: no more unacked on this socket than the room grants
     const had = this.#position;
     const resume = welcome.resume;
     let reset: ResetReason | null = null;

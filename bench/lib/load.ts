@@ -226,7 +226,8 @@ export async function runLoad(target: Target, plan: LoadPlan): Promise<LoadResul
   if (!plan.warmupSeconds) openWindow();
   let ticker: NodeJS.Timeout | undefined;
   if (plan.mode.kind === "window") {
-    for (const sender of senders) for (let k = 0; k < plan.mode.inFlight; k++) sendOne(sender);
+    // Up to the plan's window, or the smaller one the server granted (kaiwa's client keeps to it, PROTOCOL R84).
+    for (const sender of senders) for (let k = 0; k < Math.min(plan.mode.inFlight, sender.conn.window ?? Infinity); k++) sendOne(sender);
   } else {
     const rate = plan.mode.perSenderPerSec;
     // Open loop: each sender is kept on schedule whatever the server's speed, so backlog shows.

@@ -59,6 +59,7 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
         };
         resolve({
           joinSeq: frame.lastSeq,
+          ...(typeof frame.window === "number" ? { window: frame.window } : {}),
           epoch: frame.epoch ?? "",
           send: (clientId, n, body) => {
             if (pending.push(JSON.stringify({ type: "send", clientId, n, text: body })) === 1) queueMicrotask(flush);

@@ -29,6 +29,11 @@ export interface Conn {
   /** The room's position at join (welcome), where a receiver's log starts. */
   readonly joinSeq: number;
   readonly epoch: string;
+  /**
+   * The window the server granted in its welcome (kaiwa: PROTOCOL R84); a sender keeps at most this many in
+   * flight, as kaiwa's client does. Undefined: the server grants none (the baselines), the plan's window holds.
+   */
+  readonly window?: number;
   send(clientId: string, n: number, text: string): void;
   close(): void;
   /** Drop without a close handshake, as a network failure would. */

@@ -104,6 +104,14 @@ export const LIMITS = {
   /** Unacked commands a client keeps in flight at once (the client's window). */
   maxInFlight: 256,
   /**
+   * The window a room grants each socket in its welcome (PROTOCOL R84): a client keeps at most this many
+   * commands unacked on it. Why 64 and not the client's 256: with 20 senders at 256 each, 5,120 commands
+   * queued in the room and in the sockets' buffers, and a sender whose acks sat behind that backlog got
+   * 1/5 of another's share (send→ack p99 ~1 s); at 64 each the room still fills its batches (1,280 in
+   * flight, ~3 writes' worth) and equal senders stay near equal (bench/RESULTS.md finding 17).
+   */
+  socketWindow: 64,
+  /**
    * The runtime's own frame limit (workerd, measured in partykit dev 0.0.115): a frame above it never reaches
    * the room; the runtime closes the socket with 1009 (PROTOCOL R11). Documentation: nothing here checks it.
    */

@@ -267,6 +267,11 @@ export const WelcomeFrame = z.object({
    * the room lists it, so a newer client still talks to an older room during a rolling deploy.
    */
   accepts: z.optional(z.array(z.string())),
+  /**
+   * PROTOCOL R84: the most commands the client may keep unacked on this socket (the room's window). A client
+   * uses the smaller of this and its own; absent (an older room): its own.
+   */
+  window: z.optional(z.int().check(z.positive())),
   serverTime: z.int(),
   /** PROTOCOL R24: the room's pinned messages, oldest pin first. */
   pins: z.optional(z.array(Pin)),

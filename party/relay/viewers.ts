@@ -82,6 +82,7 @@ export class RelayViewers {
       user: state.user,
       sessionLastN: 0,
       accepts: ["batch"],
+      window: LIMITS.socketWindow, // PROTOCOL R84: a viewer's posts reach the room through this relay's one socket
       resume,
       serverTime: Date.now(),
     } satisfies WelcomeFrame;

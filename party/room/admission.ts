@@ -172,6 +172,7 @@ export class RoomAdmission {
         user: who,
         sessionLastN: core.sessionLastN(sessionKey(who.id, query.session)),
         accepts: ["batch"],
+        window: LIMITS.socketWindow, // PROTOCOL R84
         resume,
         serverTime: Date.now(),
         pins: core.pins.committed(),

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { rawSocket, closedWithin, type RawSocket } from "../helpers/raw-socket.ts";
-import { openClient, type TestClient } from "../helpers/clients.ts";
+import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";
 import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
 import WebSocket from "ws";
 import { KaiwaInbox } from "../../client/index.ts";
@@ -180,5 +180,62 @@ describe("frame budget and pending bound (message rate lifted)", () => {
     assert.deepEqual(events.map((e) => e.clientId), Array.from({ length: firstRefused - 1 }, (_, i) => `c${i + 1}`), "exactly the commands before the refused one, in order");
     const acked = flooder.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks).map((a: any) => a.seq);
     assert.deepEqual(acked, Array.from({ length: acked.length }, (_, i) => i + 1), "acks that reached the socket before it closed are gapless");
+  });
+});
+
+describe("the room's window (message rate lifted, writes slowed to 50 ms)", () => {
+  const server = new DevServer({ vars: { KAIWA_MESSAGES_PER_SECOND: 0, KAIWA_TEST_WRITE_DELAY_MS: 50 } });
+  const clients: TestClient[] = [];
+  before(() => server.start());
+  after(async () => {
+    for (const c of clients) c.room.close();
+    await server.stop();
+  });
+
+  test("PROTOCOL R84: the welcome grants 64; the typed client keeps at most 64 unacked while 300 sends wait, and all land once, in order, gapless", async () => {
+    const room = "flow-window";
+    const raw = await open(server, room, "peek", "p");
+    assert.equal(raw.frames.find((f) => f.type === "welcome")!.window, 64);
+    raw.ws.close();
+    // The socket the client opens counts what it puts in flight (commands sent, acks received).
+    let unacked = 0;
+    let most = 0;
+    class CountingSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        this.addEventListener("message", (event) => {
+          const frame = JSON.parse(String(event.data));
+          if (frame.type === "ack") unacked -= frame.acks.length;
+        });
+      }
+      override send(data: any, ...rest: any[]): void {
+        const frame = data === "ping" ? undefined : JSON.parse(String(data));
+        if (frame?.type === "batch") unacked += frame.commands.length;
+        else if (frame?.type === "send") unacked += 1;
+        most = Math.max(most, unacked);
+        (super.send as (...a: any[]) => void)(data, ...rest);
+      }
+    }
+    const observer = await openClient(server, room, "watcher");
+    const sender = await openClient(server, room, "sender", { WebSocket: CountingSocket as unknown as typeof WebSocket });
+    clients.push(observer, sender);
+    await sendAll(sender, Array.from({ length: 300 }, (_, i) => `w${i}`));
+    assert.ok(most <= 64, `at most the granted 64 in flight, saw ${most}`);
+    assert.ok(most >= 32, `the window was used, not one at a time (saw ${most})`);
+    await waitFor(() => observer.observed.events.length === 300 && sender.observed.events.length === 300, 30_000, "both saw all 300");
+    assertRoomConsistent([observer.observed, sender.observed], 300);
+    assert.deepEqual(sender.observed.sent.map((id) => sender.observed.acks.get(id)), Array.from({ length: 300 }, (_, i) => i + 1), "acked in the order sent");
+  });
+
+  test("PROTOCOL R84, R18: a socket that ignores the window is served up to the pending bound, not cut off at 64; the next command gets lastSeq + 1", async () => {
+    const room = "flow-window-ignored";
+    const greedy = await open(server, room, "greedy", "g");
+    for (let frame = 0; frame < 2; frame++) greedy.send({ type: "batch", commands: Array.from({ length: 100 }, (_, i) => send(frame * 100 + i + 1)) });
+    await waitFor(() => greedy.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks).length === 200, 30_000, "200 acks");
+    assert.equal(greedy.frames.filter((f) => f.type === "error").length, 0, "no refusal below the pending bound");
+    greedy.send(send(201));
+    const next = await greedy.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c201"));
+    assert.equal(next.acks.find((a: any) => a.clientId === "c201").seq, 201);
+    greedy.ws.close();
   });
 });
