@@ -295,12 +295,14 @@ export class RoomCommands {
     const outcome = core.handle(command, sender.user, sender.session, loaded, files);
     if (outcome.status === "accepted") {
       this.host.counters.accepted++;
-      // A removed member is owed one last notification (their list says they left): durable with the event.
-      const farewells = (outcome.removed ?? []).map((user) => farewellWrite(user, outcome.event.seq, outcome.event.ts));
-      // Files: the slots taken by this message, or the objects owed a removal by this deletion (PROTOCOL R31, R33).
-      const media = [...(files ? uploads.ledger.attach(files, outcome.ack.seq) : []), ...(outcome.freed ? uploads.ledger.free(outcome.freed, Date.now()) : [])];
-      const extra = [...farewells, ...media];
-      writer.add({ kind: "command", reply, accepted: outcome, at: Date.now() }, extra.length ? [...outcome.writes, ...extra] : outcome.writes);
+      // Beside the event's own writes, each only when there is one (a plain message has none, and this runs for each):
+      // a removed member's last notification (their list says they left), durable with the event;
+      // the upload slots this message takes, or the objects its deletion owes a removal (PROTOCOL R31, R33).
+      let writes = outcome.writes;
+      if (outcome.removed?.length) writes = [...writes, ...outcome.removed.map((user) => farewellWrite(user, outcome.event.seq, outcome.event.ts))];
+      if (files) writes = [...writes, ...uploads.ledger.attach(files, outcome.ack.seq)];
+      if (outcome.freed) writes = [...writes, ...uploads.ledger.free(outcome.freed, Date.now())];
+      writer.add({ kind: "command", reply, accepted: outcome, at: Date.now() }, writes);
     } else if (outcome.status === "duplicate") {
       this.host.counters.duplicates++;
       // PROTOCOL I3: the original ack, and only once the original is durable (PROTOCOL I2).
