@@ -32,6 +32,7 @@ export type ClientOptions = {
   WebSocket?: unknown;
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
+  /** Most commands unacked on the socket at once (256); a room may grant fewer in its welcome (PROTOCOL R84). */
   maxInFlight?: number;
   backoff?: BackoffOptions;
   protocol?: "ws" | "wss";
