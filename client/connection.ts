@@ -1,5 +1,5 @@
 import ReconnectingWebSocket from "partysocket/ws";
-import { isLocalHost } from "./hosts.ts";
+import { bareHost, isLocalHost } from "./hosts.ts";
 
 /**
  * One connection attempt: one partysocket ReconnectingWebSocket whose own reconnection is switched off
@@ -94,7 +94,7 @@ export class Connection {
  * param when there is one, else with a fresh UUID, so this client (a new socket per attempt) sends none.
  */
 async function urlOf(options: ConnectionOptions): Promise<string> {
-  const host = options.host.replace(/^(https?|wss?):\/\//, "").replace(/\/$/, "");
+  const host = bareHost(options.host);
   const protocol = options.protocol ?? (isLocalHost(host) ? "ws" : "wss");
   return `${protocol}://${host}/parties/${options.party}/${options.room}?${new URLSearchParams(await options.query())}`;
 }

@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build, type Plugin } from "esbuild";
+import { pureCallsPlugin } from "./pure-annotations.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -50,7 +51,7 @@ export async function buildClient(options: { outDir?: string; types?: boolean } 
     platform: "neutral",
     target: "es2022",
     packages: "external",
-    plugins: [sideEffectFree],
+    plugins: [sideEffectFree, pureCallsPlugin(/[\\/]party[\\/]protocol[\\/][^\\/]+\.ts$/)],
     logLevel: "warning",
   });
   const browserBundle = join(outDir, "kaiwa-client.browser.js");
