@@ -10,6 +10,8 @@ export type { HistoryPage } from "./requests.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export type {
   AnnouncementEvent,
+  Conversation,
+  InboxWelcome,
   ModerationEvent,
   Attachment,
   AttachmentRef,
