@@ -1,9 +1,10 @@
 /**
  * PROTOCOL R77: `kaiwa/react` in real headless Chromium with the real react and react-dom from npm, against a
  * real `partykit dev`: two users render a chat component (tests/react/chat-page.ts) in one DM. What one sends
- * shows in the other's rendered list once and in order (checked against the room's own log); presence and
- * typing render; a cut network shows `reconnecting` and comes back `open` with nothing lost or repeated; and
- * unmounting the component closes its socket (the proxy sees it go and the peer sees the user leave).
+ * shows in the other's rendered list once and in order (checked against the room's own log); presence,
+ * typing and the inbox's unread count render; a cut network shows `reconnecting` and comes back `open` with
+ * nothing lost or repeated; and unmounting the component closes its sockets (the proxy sees them go and the
+ * peer sees the user leave).
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -69,7 +70,7 @@ async function bundlePage(): Promise<string> {
 async function open(user: "alice" | "bob"): Promise<Page> {
   const page = await browser!.newPage();
   page.on("pageerror", (error) => console.error(`${user}'s page error:`, error));
-  const query = new URLSearchParams({ host: proxy.host, room: ROOM, token: await server.token(user, { name: user }) });
+  const query = new URLSearchParams({ host: proxy.host, room: ROOM, user, token: await server.token(user, { name: user }) });
   await page.goto(`http://127.0.0.1:${sitePort}/?${query}`);
   return page;
 }
@@ -102,12 +103,12 @@ async function say(page: Page, texts: string[]): Promise<void> {
   }
 }
 
-test("PROTOCOL R77: useRoom, usePresence and useTyping render a live DM in Chromium; a cut shows reconnecting and heals; unmount closes the socket", { skip: missing, timeout: 90_000 }, async () => {
+test("PROTOCOL R77: useRoom, usePresence, useTyping and useInbox render a live DM in Chromium; a cut shows reconnecting and heals; unmount closes the sockets", { skip: missing, timeout: 90_000 }, async () => {
   pages.alice = await open("alice");
   pages.bob = await open("bob");
   for (const user of ["alice", "bob"] as const) await shows(pages[user], "#status", /^open$/, `${user}'s useRoom status`);
   await shows(pages.alice, "#present", /^alice,bob$/, "alice's usePresence lists both");
-  assert.equal(proxy.open, 2, "one socket per mounted component");
+  assert.equal(proxy.open, 4, "a room socket and an inbox socket per mounted component");
 
   // alice types and sends a burst through the form; bob renders each once, in order, as the room logged them.
   const first = Array.from({ length: 12 }, (_, i) => `before the cut ${i + 1}`);
@@ -116,6 +117,8 @@ test("PROTOCOL R77: useRoom, usePresence and useTyping render a live DM in Chrom
   await shows(pages.bob, "#messages li:last-child", /before the cut 12/, "bob renders alice's last message");
   assert.deepEqual(await rendered(pages.bob), await roomLog(), "bob's list is the room's log: once each, in seq order");
   assert.deepEqual((await rendered(pages.bob)).map((m) => m.text), first);
+  await shows(pages.bob, "#inbox", new RegExp(`^12 unread: ${ROOM}=12$`), "bob's useInbox counts alice's messages unread");
+  await shows(pages.alice, "#inbox", new RegExp(`^0 unread: ${ROOM}=0$`), "alice's useInbox lists the DM, nothing unread");
 
   // The network goes: both components show reconnecting (the proxy refuses), then open once it is back.
   proxy.cut();
@@ -130,10 +133,11 @@ test("PROTOCOL R77: useRoom, usePresence and useTyping render a live DM in Chrom
   for (const user of ["alice", "bob"] as const) assert.deepEqual(await rendered(pages[user]), log, `${user}'s list: nothing lost or repeated across the cut`);
   await pages.bob.screenshot({ path: join(ARTIFACTS_DIR, "react-chat-bob.png") });
 
-  // Unmounting bob's component closes his socket: the proxy sees it go and alice sees him leave.
+  // Unmounting bob's component closes his sockets (room and inbox): the proxy sees them go and alice sees him leave.
+  await shows(pages.bob, "#inbox", new RegExp(`^14 unread: ${ROOM}=14$`), "bob's useInbox follows the cut too");
   await pages.bob.click("#leave");
   await shows(pages.bob, "#left", /left/, "bob's component unmounted");
-  await waitForOpen(1);
+  await waitForOpen(2);
   await shows(pages.alice, "#present", /^alice$/, "alice's usePresence drops bob");
 });
 
