@@ -23,8 +23,12 @@ function retryableOf(code: KaiwaErrorCode): boolean {
   return isErrorCode(code) ? ERRORS[code].retryable : LOCAL_ERRORS[code].retryable;
 }
 
+/**
+ * A server code's words come with its error frame (the protocol's ERROR_TEXTS are left out of the client's
+ * bundle); an error the client makes of one without words (rare: a close code with no reason) says its code.
+ */
 function textOf(code: KaiwaErrorCode): string {
-  return isErrorCode(code) ? ERRORS[code].text : LOCAL_ERRORS[code].text;
+  return isErrorCode(code) ? code : LOCAL_ERRORS[code].text;
 }
 
 export class KaiwaError extends Error {

@@ -1,17 +1,17 @@
 export { KaiwaRoom } from "./room.ts";
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./room.ts";
 export { KaiwaInbox, type ConversationPage, type DmResult, type KaiwaInboxEvents, type KaiwaInboxOptions, type ReadResult, type RoomEventOf } from "./inbox.ts";
-export { KaiwaError, LOCAL_ERRORS } from "./errors.ts";
+export { KaiwaError, LOCAL_ERRORS, isErrorCode } from "./errors.ts";
 export { search, type SearchOptions } from "./search.ts";
-export { KaiwaLogPoller, type LogPollerOptions } from "./log-poller.ts";
 export type { KaiwaErrorCode, LocalErrorCode } from "./errors.ts";
 export type { Status, StatusChange } from "./status.ts";
 export type { Position } from "./sequencer.ts";
 export type { HistoryPage } from "./requests.ts";
 export type { BackoffOptions } from "./backoff.ts";
-export type { UploadProgress } from "./uploads.ts";
 export type {
   AnnouncementEvent,
+  Conversation,
+  InboxWelcome,
   ModerationEvent,
   Attachment,
   AttachmentRef,

@@ -27,7 +27,6 @@ import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
 import { realSchedule } from "./timers.ts";
 import { RoomMembers } from "./room-members.ts";
-import { uploadFile, type UploadProgress } from "./uploads.ts";
 import type { KaiwaRoomEvents, KaiwaRoomOptions, ResetReason, SendResult } from "./types.ts";
 
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./types.ts";
@@ -89,6 +88,11 @@ export class KaiwaRoom {
 
   get status(): Status {
     return this.#session.status;
+  }
+
+  /** The options this room was made with: for helpers outside the core bundle (`sendFile` in `kaiwa/client/files`). */
+  get options(): Readonly<KaiwaRoomOptions> {
+    return this.#options;
   }
 
   /** The last event delivered to the app (or the join point); pass it as `position` to resume later. */
@@ -166,31 +170,6 @@ export class KaiwaRoom {
       }, reject);
       this.#pump();
     });
-  }
-
-  /**
-   * Uploads `file` straight to the deployment's object storage and sends a message naming it
-   * (PROTOCOL R30, R31). Progress goes out as `upload` events. A dropped upload is retried on the same slot; the message goes
-   * through the outbox, so a reconnect resends it and it is accepted once. `storage_unavailable` (the room
-   * could not reach the store to check the file) is retried a few times with backoff; other refusals reject.
-   */
-  async sendFile(file: Blob, options: { text?: string; name?: string; type?: string } = {}): Promise<SendResult> {
-    if (this.status === "closed") throw this.#closedError;
-    const name = options.name ?? (file as Blob & { name?: string }).name ?? "file";
-    const type = options.type ?? (file.type || "application/octet-stream");
-    const origin = `${this.#options.protocol === "wss" || (this.#options.protocol === undefined && !/^(localhost|127\.|\[::1\])/.test(this.#options.host)) ? "https" : "http"}://${this.#options.host}`;
-    const onProgress = (progress: UploadProgress) => this.#emitter.emit("upload", progress);
-    const id = await uploadFile(file, name, type, { origin, room: this.#options.room, token: this.#options.token, onProgress });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const sent = await this.send(options.text ?? "", { attachments: [{ upload: id }] });
-        onProgress({ name, uploadId: id, loaded: file.size, total: file.size, phase: "sent" });
-        return sent;
-      } catch (error) {
-        if (!(error instanceof KaiwaError) || error.code !== "storage_unavailable" || attempt >= 3) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
-      }
-    }
   }
 
   edit(target: number, text: string): Promise<SendResult> {

@@ -5,6 +5,7 @@
  */
 import { SearchPage } from "../party/protocol/index.ts";
 import { KaiwaError, isErrorCode } from "./errors.ts";
+import { isLocalHost } from "./hosts.ts";
 
 export type SearchOptions = {
   /** The kaiwa host, as for KaiwaRoom: `127.0.0.1:1999` or `kaiwa.example.com`. */
@@ -20,7 +21,7 @@ export type SearchOptions = {
   /** Results per page (1-50, default 20); `cursor` is the previous page's `nextCursor`. */
   limit?: number;
   cursor?: string;
-  /** `http` for local hosts (as partysocket picks `ws`), else `https`, unless given. */
+  /** `http` for local hosts (as the room's socket picks `ws`, client/hosts.ts), else `https`, unless given. */
   protocol?: "http" | "https";
   fetch?: typeof fetch;
   signal?: AbortSignal;
@@ -51,9 +52,4 @@ function errorOf(status: number, body: unknown): KaiwaError {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const code = typeof error?.code === "string" && isErrorCode(error.code) ? error.code : status >= 500 ? "internal" : "bad_frame";
   return new KaiwaError(code, typeof error?.message === "string" ? error.message : `HTTP ${status}`);
-}
-
-/** The hosts partysocket reaches over plain `ws://` (its own rule), reached here over plain `http://` alike. */
-function isLocalHost(host: string): boolean {
-  return /^(localhost:|127\.0\.0\.1:|192\.168\.|10\.|172\.(1[6-9]|2\d|3[01])\.|\[::ffff:7f00:1\]:)/.test(host);
 }

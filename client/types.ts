@@ -20,7 +20,6 @@ import type { HistoryPage } from "./requests.ts";
 import type { Position } from "./sequencer.ts";
 import type { StatusChange } from "./status.ts";
 import type { Schedule } from "./timers.ts";
-import type { UploadProgress } from "./uploads.ts";
 
 /** Connection options shared by KaiwaRoom and KaiwaInbox. */
 export type ClientOptions = {
@@ -86,6 +85,4 @@ export type KaiwaRoomEvents = {
   typing: string[];
   /** Errors not tied to a pending command or history request. */
   error: KaiwaError;
-  /** `sendFile`'s progress: bytes up, stored, then the message acked (PROTOCOL R30, R31). */
-  upload: UploadProgress;
 };

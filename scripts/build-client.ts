@@ -4,6 +4,8 @@
  *   nanoid) left as imports so an app's bundler shares them. Each is whole, without a shared chunk: a chunk
  *   holding all of the protocol would be kept whole in every app's bundle, where `client.js` alone carries
  *   only the schemas the client parses with;
+ * - `client-files.js`, `client-poller.js`, `react.js`: the optional entries `kaiwa/client/files`,
+ *   `kaiwa/client/poller` and `kaiwa/react` (PROTOCOL R76, R77), importing the client itself from `kaiwa/client`;
  * - `types/`: declarations from `tsc --emitDeclarationOnly` (skipped with `--no-types`);
  * - `kaiwa-client.browser.js`: `client.js` with its dependencies, minified, for a `<script type="module">`
  *   with no bundler, and the figure the README and the size budget (tests/unit/client-bundle-size.test.ts) use.
@@ -15,6 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build, type Plugin } from "esbuild";
+import { pureCallsPlugin } from "./pure-annotations.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -38,21 +41,40 @@ const sideEffectFree: Plugin = {
   },
 };
 
+/** The optional entries beside `client.js`: package.json `exports` names each (`kaiwa/client/files`, ...). */
+const SUBPATH_ENTRIES = {
+  "client-files": join(ROOT, "client/files.ts"),
+  "client-poller": join(ROOT, "client/log-poller.ts"),
+  react: join(ROOT, "client/react.ts"),
+};
+/** What `kaiwa/client` exports, resolved to that package entry when a subpath entry imports it. */
+const KAIWA_CLIENT_MODULES = new Set(["client/index.ts", "client/errors.ts"]);
+
+const fromKaiwaClient: Plugin = {
+  name: "kaiwa-from-client",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const inRepo = relative(ROOT, resolve(args.resolveDir, args.path)).replaceAll("\\", "/");
+      return KAIWA_CLIENT_MODULES.has(inRepo) ? { path: "kaiwa/client", external: true } : undefined;
+    });
+  },
+};
+
 export async function buildClient(options: { outDir?: string; types?: boolean } = {}): Promise<ClientBuild> {
   const outDir = resolve(options.outDir ?? join(ROOT, "dist"));
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
+  const pure = pureCallsPlugin(/[\\/]party[\\/]protocol[\\/][^\\/]+\.ts$/);
+  const esm = { bundle: true, format: "esm", platform: "neutral", target: "es2022", outdir: outDir, logLevel: "warning" } as const;
   await build({
+    ...esm,
     entryPoints: { client: join(ROOT, "client/index.ts"), protocol: join(ROOT, "party/protocol/index.ts") },
-    outdir: outDir,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
     packages: "external",
-    plugins: [sideEffectFree],
-    logLevel: "warning",
+    plugins: [sideEffectFree, pure],
   });
+  // The optional parts (PROTOCOL R76, R77) import the client's classes from "kaiwa/client" rather than carry
+  // copies: one KaiwaError class (instanceof) and one KaiwaRoom whichever entries an app imports.
+  await build({ ...esm, entryPoints: SUBPATH_ENTRIES, packages: "external", plugins: [fromKaiwaClient, sideEffectFree, pure] });
   const browserBundle = join(outDir, "kaiwa-client.browser.js");
   const result = await build({
     entryPoints: [join(outDir, "client.js")],

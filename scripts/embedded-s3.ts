@@ -13,7 +13,7 @@ const ACCESS_KEY_ID = "S3RVER";
 const SECRET_ACCESS_KEY = "S3RVER";
 export const EMBEDDED_BUCKET = "kaiwa";
 
-/** Browsers upload and download directly (the dashboard, `room.sendFile`): the bucket answers CORS. */
+/** Browsers upload and download directly (the dashboard, `sendFile` of kaiwa/client/files): the bucket answers CORS. */
 const CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 
 export type EmbeddedS3 = {

@@ -3,56 +3,99 @@
  * the client's reconnect and send logic read `retryable` from here and nowhere else.
  */
 export const ERRORS = {
-  bad_frame: { retryable: false, text: "The frame is not valid JSON or does not match the protocol." },
-  frame_too_large: { retryable: false, text: "The frame is larger than the protocol allows." },
-  text_empty: { retryable: false, text: "A message needs text or an attachment." },
-  text_too_long: { retryable: false, text: "The text is longer than this room allows." },
-  not_found: { retryable: false, text: "The target message does not exist." },
-  already_deleted: { retryable: false, text: "The target message was deleted." },
-  forbidden: { retryable: false, text: "You may not do that in this room." },
-  unauthorized: { retryable: false, text: "A valid token is required." },
-  token_expired: { retryable: false, text: "The token has expired; get a new one." },
-  out_of_order: { retryable: false, text: "A command's number must be above the last one this session had accepted." },
-  clientid_reused: { retryable: false, text: "This clientId was already used for a different command." },
-  slow_mode: { retryable: true, text: "This room is in slow mode; wait before posting again." },
-  storage_failed: { retryable: true, resend: true, text: "The room could not store the command; nothing was accepted." },
-  read_out_of_range: { retryable: false, text: "A read position must be between 1 and the room's lastSeq." },
-  room_unavailable: { retryable: true, resend: true, text: "The conversation's room could not be reached; nothing was accepted." },
-  group_full: { retryable: false, text: "The group has reached its member limit." },
-  not_member: { retryable: false, text: "Only members of this conversation may do that." },
-  internal: { retryable: true, resend: true, text: "Unexpected server error." },
+  bad_frame: { retryable: false },
+  frame_too_large: { retryable: false },
+  text_empty: { retryable: false },
+  text_too_long: { retryable: false },
+  not_found: { retryable: false },
+  already_deleted: { retryable: false },
+  forbidden: { retryable: false },
+  unauthorized: { retryable: false },
+  token_expired: { retryable: false },
+  out_of_order: { retryable: false },
+  clientid_reused: { retryable: false },
+  slow_mode: { retryable: true },
+  storage_failed: { retryable: true, resend: true },
+  read_out_of_range: { retryable: false },
+  room_unavailable: { retryable: true, resend: true },
+  group_full: { retryable: false },
+  not_member: { retryable: false },
+  internal: { retryable: true, resend: true },
   /** Moderation (party/core/moderation.ts): an operator banned or muted this user in this room, until an expiry. */
-  banned: { retryable: false, text: "You are banned from this room." },
-  muted: { retryable: false, text: "You are muted in this room and may not post." },
-  archive_unavailable: { retryable: true, text: "The archive (history past the room's window, search) is unreachable; try again." },
+  banned: { retryable: false },
+  muted: { retryable: false },
+  archive_unavailable: { retryable: true },
   /**
    * PROTOCOL R18: over a rate limit or the in-flight bound. The socket closes (4029) and nothing it sent after
    * the named command is decided, so the client resends that command and everything after it, in order,
    * on a socket opened no sooner than `retryAfterMs`.
    */
-  rate_limited: { retryable: true, resend: true, text: "Too many commands too fast; reconnect after retryAfterMs and resend." },
+  rate_limited: { retryable: true, resend: true },
   /** PROTOCOL R19: the socket's token expired while it was open; reconnect with a fresh token and resend. */
-  session_expired: { retryable: true, resend: true, text: "This socket's token has expired; reconnect with a fresh token." },
+  session_expired: { retryable: true, resend: true },
   // ---- Uploads (PROTOCOL R30-R33). None is resent: the app decides what to do with the file.
-  uploads_off: { retryable: false, text: "This deployment or room takes no uploads." },
-  upload_too_large: { retryable: false, text: "The file is larger than this room allows." },
-  upload_type_refused: { retryable: false, text: "This room does not take files of this type." },
-  upload_unknown: { retryable: false, text: "No such upload in this room." },
-  upload_not_yours: { retryable: false, text: "Only the user who made an upload may attach it." },
-  upload_used: { retryable: false, text: "This upload is already attached to a message (or was deleted with one)." },
-  upload_expired: { retryable: false, text: "This upload slot has expired; upload the file again." },
-  upload_mismatch: { retryable: false, text: "The stored file is missing or is not what was declared (size or real type)." },
-  storage_unavailable: { retryable: true, text: "The object storage could not be reached; try again." },
+  uploads_off: { retryable: false },
+  upload_too_large: { retryable: false },
+  upload_type_refused: { retryable: false },
+  upload_unknown: { retryable: false },
+  upload_not_yours: { retryable: false },
+  upload_used: { retryable: false },
+  upload_expired: { retryable: false },
+  upload_mismatch: { retryable: false },
+  storage_unavailable: { retryable: true },
   /** PROTOCOL R20, R24: reacting with an emoji one already has, removing one not held, pinning twice, unpinning what is not pinned. */
-  no_change: { retryable: false, text: "The command would change nothing (already reacted or pinned, or no such reaction or pin)." },
+  no_change: { retryable: false },
   /** PROTOCOL R20, R24: a bounded set is full (distinct emoji on a message, pins in a room). */
-  limit_reached: { retryable: false, text: "The message or room has reached its limit for this (distinct reactions, pins)." },
+  limit_reached: { retryable: false },
   /** PROTOCOL R52: a relay id that names no shard (malformed, not a live room, or past the most shards a room may have). */
-  no_such_shard: { retryable: false, text: "No such relay shard; connect to the live room and follow its redirect." },
-} as const satisfies Record<string, { retryable: boolean; resend?: true; text: string }>;
+  no_such_shard: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean; resend?: true }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/**
+ * Each code in words: the `message` of an error frame that brings none of its own (error-frame.ts). A table of
+ * its own, apart from the flags: every error frame carries its message, so the client never reads these, and
+ * its browser bundle leaves them out (~0.7 KiB gzipped, PROTOCOL R76).
+ */
+export const ERROR_TEXTS = {
+  bad_frame: "The frame is not valid JSON or does not match the protocol.",
+  frame_too_large: "The frame is larger than the protocol allows.",
+  text_empty: "A message needs text or an attachment.",
+  text_too_long: "The text is longer than this room allows.",
+  not_found: "The target message does not exist.",
+  already_deleted: "The target message was deleted.",
+  forbidden: "You may not do that in this room.",
+  unauthorized: "A valid token is required.",
+  token_expired: "The token has expired; get a new one.",
+  out_of_order: "A command's number must be above the last one this session had accepted.",
+  clientid_reused: "This clientId was already used for a different command.",
+  slow_mode: "This room is in slow mode; wait before posting again.",
+  storage_failed: "The room could not store the command; nothing was accepted.",
+  read_out_of_range: "A read position must be between 1 and the room's lastSeq.",
+  room_unavailable: "The conversation's room could not be reached; nothing was accepted.",
+  group_full: "The group has reached its member limit.",
+  not_member: "Only members of this conversation may do that.",
+  internal: "Unexpected server error.",
+  banned: "You are banned from this room.",
+  muted: "You are muted in this room and may not post.",
+  archive_unavailable: "The archive (history past the room's window, search) is unreachable; try again.",
+  rate_limited: "Too many commands too fast; reconnect after retryAfterMs and resend.",
+  session_expired: "This socket's token has expired; reconnect with a fresh token.",
+  uploads_off: "This deployment or room takes no uploads.",
+  upload_too_large: "The file is larger than this room allows.",
+  upload_type_refused: "This room does not take files of this type.",
+  upload_unknown: "No such upload in this room.",
+  upload_not_yours: "Only the user who made an upload may attach it.",
+  upload_used: "This upload is already attached to a message (or was deleted with one).",
+  upload_expired: "This upload slot has expired; upload the file again.",
+  upload_mismatch: "The stored file is missing or is not what was declared (size or real type).",
+  storage_unavailable: "The object storage could not be reached; try again.",
+  no_change: "The command would change nothing (already reacted or pinned, or no such reaction or pin).",
+  limit_reached: "The message or room has reached its limit for this (distinct reactions, pins).",
+  no_such_shard: "No such relay shard; connect to the live room and follow its redirect.",
+} as const satisfies Record<ErrorCode, string>;
 
 export function isRetryable(code: ErrorCode): boolean {
   return ERRORS[code].retryable;

@@ -22,6 +22,7 @@ import {
   ClientFrame,
   ConnectQuery,
   ERRORS,
+  ERROR_TEXTS,
   ERROR_CODES,
   ErrorFrame,
   HistoryQuery,
@@ -408,7 +409,7 @@ export function checkValueDecode(decoder: ValueDecoder, input: unknown): void {
     const issue = parsed.error.issues[0];
     if (!issue || typeof issue.message !== "string" || !issue.path.every((p) => typeof p === "string" || typeof p === "number")) fail(`${what}: a refusal without a usable issue: ${JSON.stringify(parsed.error.issues)}`);
     // The shell answers errorResponse("bad_frame", issue.message): a typed error body.
-    const frame = { type: "error", code: "bad_frame", message: issue.message || ERRORS.bad_frame.text, retryable: ERRORS.bad_frame.retryable };
+    const frame = { type: "error", code: "bad_frame", message: issue.message || ERROR_TEXTS.bad_frame, retryable: ERRORS.bad_frame.retryable };
     if (!ErrorFrame.safeParse(frame).success) fail(`${what}: the refusal is not a typed error`);
     return;
   }

@@ -27,7 +27,7 @@ import fc from "fast-check";
 import { RoomCore } from "../../party/core/room-core.ts";
 import { Membership } from "../../party/core/membership.ts";
 import { sessionKey } from "../../party/core/room-keys.ts";
-import { ClientFrame, Command, ERRORS, ErrorFrame, InboxClientFrame, RoomSettings, SendCommand, type Identity, type MembershipCommand } from "../../party/protocol/index.ts";
+import { ClientFrame, Command, ERRORS, ERROR_TEXTS, ErrorFrame, InboxClientFrame, RoomSettings, SendCommand, type Identity, type MembershipCommand } from "../../party/protocol/index.ts";
 import { RoomSim, nArb, scenarioArb } from "./room-sim.ts";
 import { WS_DECODERS, VALUE_DECODERS, checkBatchElement, checkValueDecode, checkWsDecode, clientFrameArb, commandArb, inboxFrameArb, mutate, rawFrameArb, valueInputArb } from "./decoders.ts";
 import { membershipScenarioArb, runMembership } from "./membership-sim.ts";
@@ -63,7 +63,7 @@ function numberingNeverLocks(ns: Array<{ rel: number } | { abs: number }>): void
     if (!nSchema.safeParse(n).success) return; // the decoder refuses it
     const outcome = core.handle({ type: "send", clientId: `c${i}`, n, text: "hi" }, who, "s");
     if (outcome.status === "rejected" && outcome.error.code === "out_of_order") {
-      const frame = { type: "error", code: "out_of_order", message: ERRORS.out_of_order.text, retryable: false, expected: outcome.error.expected };
+      const frame = { type: "error", code: "out_of_order", message: ERROR_TEXTS.out_of_order, retryable: false, expected: outcome.error.expected };
       if (!nSchema.safeParse(outcome.error.expected).success || !ErrorFrame.safeParse(frame).success) {
         throw new Error(`n=${n}: out_of_order with expected=${outcome.error.expected}, a number the schema refuses (ErrorFrame and command n); the session (lastN ${core.sessionLastN(key)}) is locked for good`);
       }

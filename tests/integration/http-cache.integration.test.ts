@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { KaiwaLogPoller } from "../../client/index.ts";
+import { KaiwaLogPoller } from "../../client/log-poller.ts";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { NginxCache, nginxMissing } from "../helpers/nginx.ts";
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { KaiwaLogPoller } from "../../client/index.ts";
+import { KaiwaLogPoller } from "../../client/log-poller.ts";
 import { LIMITS, type RoomEvent } from "../../party/protocol/index.ts";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";

@@ -44,7 +44,7 @@ test("PROTOCOL R30, R32: the store refuses an expired upload URL and an expired 
   assert.equal(refused.status, 403);
   assert.match(await refused.text(), /expired/i);
   assert.equal(await store.stored(late.id), undefined);
-  // A client resuming after its URL expired asks for the same slot again (room.sendFile does).
+  // A client resuming after its URL expired asks for the same slot again (sendFile in client/files.ts does).
   const again = await server.fetchJson(`/parties/room/${ROOM}/uploads/${late.id}/url`, { method: "POST", token: await server.token("alice") });
   assert.equal(again.status, 200);
   assert.equal(again.body.id, late.id);

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { openClient } from "../helpers/clients.ts";
 import WebSocket from "ws";
-import { KaiwaError, KaiwaInbox, type UploadProgress } from "../../client/index.ts";
+import { KaiwaError, KaiwaInbox } from "../../client/index.ts";
+import { sendFile, type UploadProgress } from "../../client/files.ts";
 import { join as joinPath } from "node:path";
 import { ARTIFACTS_DIR, chromiumMissing, launchChromium } from "../helpers/browser.ts";
 import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
@@ -309,16 +310,15 @@ test("PROTOCOL R33: deleting a message removes its objects from the store, also 
   await waitFor(async () => (await store.stored(second.id)) === undefined, 15_000, "the object removed after the restart");
 });
 
-test("PROTOCOL R30, R31, I3: room.sendFile uploads with progress, retries a dropped upload on the same slot, and its message survives a restart mid-check, sent once", async () => {
+test("PROTOCOL R30, R31, I3, R76: sendFile (kaiwa/client/files) uploads with progress, retries a dropped upload on the same slot, and its message survives a restart mid-check, sent once", async () => {
   const client = await openClient(server, ROOM, "alice");
   const progress: UploadProgress[] = [];
-  client.room.on("upload", (p) => progress.push(p));
   const image = png(30, 20);
   store.faults.dropPuts = 1; // the first PUT loses its connection
   store.faults.readDelayMs = 3000; // the room's check waits on the store: the server dies during it
   let result;
   try {
-    const sending = client.room.sendFile(new Blob([Buffer.from(image)], { type: "image/png" }), { text: "from the client", name: "client.png" });
+    const sending = sendFile(client.room, new Blob([Buffer.from(image)], { type: "image/png" }), { text: "from the client", name: "client.png", onProgress: (p) => progress.push(p) });
     await waitFor(() => progress.some((p) => p.phase === "uploaded"), 20_000, "the upload stored");
     await sleep(500);
     await server.restart();

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { KaiwaLogPoller } from "../../client/index.ts";
+import { KaiwaLogPoller } from "../../client/log-poller.ts";
 import { LOG_PAGE_SIZE, pageSeqs, versionPath, type RoomEvent } from "../../party/protocol/index.ts";
 
 const ROOM = "r";
