@@ -77,7 +77,7 @@ export class AwarenessStates {
         continue;
       }
       if (!current && !entries.slice(0, stamped.length).some((e) => e.clientID === entry.clientID)) adding++;
-      // The room's identity wins over the client's claim (I7); the rest is the app's.
+      // The room's identity wins over the client's claim (PROTOCOL I7); the rest is the app's.
       const json = JSON.stringify({ ...entry.state, user: { id: who.id, name: who.name } });
       if (json.length > LIMITS.maxAwarenessStateBytes || utf8.encode(json).length > LIMITS.maxAwarenessStateBytes) {
         return this.refuse("frame_too_large", `An awareness state is at most ${LIMITS.maxAwarenessStateBytes} bytes of JSON (with the user the room adds).`);

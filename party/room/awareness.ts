@@ -2,7 +2,7 @@
  * The room's side of presence over y-protocols awareness (PROTOCOL R72-R75): binary frames in, the checks
  * (who may publish a state, typing only for members who may post), the pure AwarenessStates (ownership,
  * stamping, clocks, batching), and binary frames out to every admitted socket. JSON presence and typing
- * frames (R15) go on beside it unchanged.
+ * frames (PROTOCOL R15) go on beside it unchanged.
  */
 import type * as Party from "partykit/server";
 import { LIMITS, roomKind, type ErrorFrame, type Identity } from "../protocol/index.ts";
@@ -33,7 +33,7 @@ export class RoomAwareness {
     );
   }
 
-  /** One binary frame from an admitted socket (after the frame budget, R18, and the token check, R19). */
+  /** One binary frame from an admitted socket (after the frame budget, PROTOCOL R18, and the token check, PROTOCOL R19). */
   frame(conn: Conn, state: ConnState, raw: ArrayBuffer | ArrayBufferView, reply: Reply): void {
     const bytes = raw instanceof ArrayBuffer ? new Uint8Array(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
     if (bytes.byteLength > LIMITS.maxFrameBytes) return this.host.reply(reply, errorFrame("frame_too_large", { message: `Frames are at most ${LIMITS.maxFrameBytes} bytes.` }));
@@ -45,7 +45,7 @@ export class RoomAwareness {
         for (const frame of this.states.snapshot()) sendBinary(conn, frame);
         return;
       case "sync-step1":
-        return sendBinary(conn, emptySyncStep2Frame()); // the room holds no document (R72)
+        return sendBinary(conn, emptySyncStep2Frame()); // the room holds no document (PROTOCOL R72)
       case "sync-other":
         return;
       case "awareness": {

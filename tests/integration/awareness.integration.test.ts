@@ -77,7 +77,7 @@ describe("presence over y-protocols awareness", () => {
   let alice: KaiwaRoom;
   let carol: Awaited<ReturnType<typeof stockPeer>>;
 
-  it("a stock Awareness sees kaiwa users come with their stamped identity and app state, type, and go (PROTOCOL R72, R73)", async () => {
+  it("a stock Awareness sees kaiwa users come with their stamped identity and app state, type, and go (PROTOCOL R72, R73, R75)", async () => {
     alice = client("alice");
     await waitFor(() => alice.status === "open", 30_000, "alice open");
     await alice.createGroup("Aware", ["bob", "carol", "dave"]);
@@ -100,7 +100,7 @@ describe("presence over y-protocols awareness", () => {
     bob.typing();
     await waitFor(() => statesOf(carol.peer, "bob")[0]?.typing === true, 5_000, "carol sees bob typing");
     assert.equal(statesOf(carol.peer, "bob")[0]!.status, "away", "typing rides on the same state");
-    await waitFor(() => alice.members.typing.includes("bob"), 5_000, "the JSON typing frame still says so (R15)");
+    await waitFor(() => alice.members.typing.includes("bob"), 5_000, "the JSON typing frame still says so (PROTOCOL R15)");
     await waitFor(() => statesOf(carol.peer, "bob")[0]?.typing === undefined, LIMITS.typingTtlMs + 3_000, "bob's typing expires");
 
     bob.close();

@@ -142,7 +142,7 @@ describe("the awareness wire against y-protocols (PROTOCOL R72)", () => {
     assert.deepEqual(peer.getStates().get(7), { back: true, user: alice });
   });
 
-  it("kaiwa's client reads the room's frames into presence by user", () => {
+  it("kaiwa's client reads the room's frames into presence by user (PROTOCOL R75)", () => {
     const { states, frames, advance } = harness();
     let changes = 0;
     const client = new ClientAwareness({ send: () => true, schedule: () => ({ cancel() {} }), changed: () => changes++, publishes: false });
