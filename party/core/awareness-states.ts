@@ -42,8 +42,11 @@ export class AwarenessStates {
   private readonly bySocket = new Map<string, Set<number>>();
   /** clientIDs changed since the last flush: their latest state (or removal) goes out once. */
   private readonly dirty = new Set<number>();
+  /** clientIDs renewed (same state, new clock) since the last flush: they wait up to `awarenessRenewBatchMs`. */
+  private readonly renewed = new Set<number>();
   private lastFlush = -Infinity;
-  private armed = false;
+  private lastRenewal = -Infinity;
+  private armedAt: number | undefined;
   readonly counters = { updates: 0, refused: 0, flushes: 0, frames: 0 };
 
   constructor(
@@ -95,12 +98,17 @@ export class AwarenessStates {
       const json = stamped[i]!;
       if (json === null) return this.remove(entry.clientID, entry.clock);
       const clock = Math.max(this.lastClock(entry.clientID) + 1, entry.clock);
+      const unchanged = this.live.get(entry.clientID)?.json === json;
       this.tombstones.delete(entry.clientID);
       this.live.set(entry.clientID, { clock, json, socket, user: who.id });
       let set = this.bySocket.get(socket);
       if (!set) this.bySocket.set(socket, (set = new Set()));
       set.add(entry.clientID);
-      this.dirty.add(entry.clientID);
+      if (unchanged && !this.dirty.has(entry.clientID)) this.renewed.add(entry.clientID);
+      else {
+        this.renewed.delete(entry.clientID);
+        this.dirty.add(entry.clientID);
+      }
     });
     this.arm();
     return undefined;
@@ -133,6 +141,7 @@ export class AwarenessStates {
     if (set?.size === 0) this.bySocket.delete(current.socket);
     this.tombstones.set(clientID, Math.max(current.clock + 1, clientClock));
     while (this.tombstones.size > LIMITS.maxAwarenessTombstones) this.tombstones.delete(this.tombstones.keys().next().value!);
+    this.renewed.delete(clientID);
     this.dirty.add(clientID);
   }
 
@@ -145,18 +154,25 @@ export class AwarenessStates {
     return { code, message };
   }
 
+  /** One timer at a time, at the earliest moment something is due; an earlier need supersedes a later timer. */
   private arm(): void {
-    if (this.armed || this.dirty.size === 0) return;
-    this.armed = true;
     const now = this.port.now();
+    const windowOpens = Math.max(now, this.lastFlush + this.windowMs);
+    let at: number;
+    if (this.dirty.size > 0) at = windowOpens;
+    else if (this.renewed.size > 0) at = Math.max(windowOpens, this.lastRenewal + LIMITS.awarenessRenewBatchMs);
+    else return;
+    if (this.armedAt !== undefined && this.armedAt <= at) return;
+    this.armedAt = at;
     this.port.schedule(() => {
-      this.armed = false;
+      if (this.armedAt !== at) return; // superseded by an earlier timer
+      this.armedAt = undefined;
       this.flush();
-    }, Math.max(0, this.lastFlush + this.windowMs - now));
+    }, at - now);
   }
 
   private flush(): void {
-    if (this.dirty.size === 0) return;
+    if (this.dirty.size === 0 && this.renewed.size === 0) return;
     this.lastFlush = this.port.now();
     this.counters.flushes++;
     const changed: Encoded[] = [];
@@ -165,7 +181,14 @@ export class AwarenessStates {
       if (live) changed.push({ clientID, clock: live.clock, json: live.json });
       else changed.push({ clientID, clock: this.tombstones.get(clientID) ?? 1, json: "null" });
     }
+    // Renewals ride along with any flush; a flush of renewals alone comes at most every awarenessRenewBatchMs.
+    if (this.renewed.size > 0) this.lastRenewal = this.lastFlush;
+    for (const clientID of this.renewed) {
+      const live = this.live.get(clientID);
+      if (live) changed.push({ clientID, clock: live.clock, json: live.json });
+    }
     this.dirty.clear();
+    this.renewed.clear();
     for (const frame of this.frames(changed)) {
       this.counters.frames++;
       this.port.broadcast(frame);

@@ -150,6 +150,12 @@ export const LIMITS = {
    * not renewed for 30 s (their `outdatedTimeout`), and the room, which has no interval, never renews one.
    */
   awarenessRenewMs: 15_000,
+  /**
+   * A renewal (the same state, a new clock) waits up to this long (ms) for a flush, riding along with any
+   * change meanwhile: in a 500-member group ~33 renewals a second would otherwise make every signal window a
+   * broadcast to every socket. Well inside the 15 s a renewal has before stock peers would drop the state.
+   */
+  awarenessRenewBatchMs: 5_000,
   /** Removed clientIDs whose last clock the room remembers, so a returning one gets a higher clock (oldest forgotten first). */
   maxAwarenessTombstones: 10_000,
   /**

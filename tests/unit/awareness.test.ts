@@ -219,6 +219,32 @@ describe("the room's awareness rules (PROTOCOL R73, R74)", () => {
     assert.equal(frames.length, 2);
   });
 
+  it("renewals (the same state, a new clock) wait up to awarenessRenewBatchMs, ride along with any change, and still refresh stock peers", () => {
+    const { states, frames, advance } = harness();
+    const peer = stockPeer();
+    for (let i = 0; i < 50; i++) states.apply(`s${i}`, { id: `u${i}`, name: "U" }, [{ clientID: i + 1, clock: 1, state: { status: "here" } }]);
+    advance(0);
+    assert.equal(frames.length, 1);
+    applyFrame(peer, frames[0]!);
+    advance(1000);
+    for (let i = 0; i < 50; i++) states.apply(`s${i}`, { id: `u${i}`, name: "U" }, [{ clientID: i + 1, clock: 2, state: { status: "here" } }]);
+    advance(0);
+    assert.equal(frames.length, 2, "the first renewals after a quiet spell go at once");
+    for (let i = 0; i < 50; i++) states.apply(`s${i}`, { id: `u${i}`, name: "U" }, [{ clientID: i + 1, clock: 3, state: { status: "here" } }]);
+    advance(LIMITS.awarenessRenewBatchMs - 1);
+    assert.equal(frames.length, 2, "later ones wait for the renewal batch");
+    advance(1);
+    assert.equal(frames.length, 3);
+    applyFrame(peer, frames[2]!);
+    assert.equal(peer.meta.get(1)!.clock, 3, "a stock peer sees the new clock (its outdatedTimeout restarts)");
+    states.apply("s0", { id: "u0", name: "U" }, [{ clientID: 1, clock: 4, state: { status: "here" } }]);
+    states.apply("s1", { id: "u1", name: "U" }, [{ clientID: 2, clock: 4, state: { status: "away" } }]);
+    advance(LIMITS.signalWindowMs);
+    assert.equal(frames.length, 4, "a change flushes at the window, the pending renewal with it");
+    const decoded = decodeAwarenessMessage(frames[3]!, Infinity);
+    assert.equal(decoded.kind === "awareness" && decoded.entries.length, 2);
+  });
+
   it("a flush bigger than awarenessFrameBytes is split, every entry once", () => {
     const { states, frames, advance } = harness();
     const users = Math.ceil((2 * LIMITS.awarenessFrameBytes) / 900) + 1;
