@@ -189,6 +189,19 @@ describe("presence over y-protocols awareness", () => {
     ops.ws.close();
   });
 
+  it("a member removed from the group leaves awareness at once, and cannot come back (PROTOCOL R73, R74)", async () => {
+    const dave = client("dave");
+    await waitFor(() => dave.status === "open", 30_000, "dave open");
+    dave.setState({ status: "about to be removed" });
+    await waitFor(() => statesOf(carol.peer, "dave").length === 1, 5_000, "carol sees dave");
+    await alice.removeMember("dave");
+    await waitFor(() => statesOf(carol.peer, "dave").length === 0, 5_000, "dave's state goes with the cut-off");
+    await waitFor(() => dave.status === "closed", 15_000, "dave's client closed for good (4004)");
+    const again = await rawSocket(server, GROUP, { token: await server.token("dave"), session: "dave-again" });
+    assert.equal((await again.closed).code, 4004);
+    assert.equal(again.frames.some((f) => f.type === "binary"), false, "a removed member gets no awareness");
+  });
+
   it("a live room's viewers may not publish awareness, and kaiwa's client does not try (PROTOCOL R74)", async () => {
     const viewer = await rawSocket(server, "live:show", { token: await server.token("viewer"), session: "v" });
     await viewer.next((f) => f.type === "welcome");
