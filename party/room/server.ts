@@ -268,7 +268,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays, awareness: this.awareness.states });
   }
 
   // ---- For room/admin.ts (AdminHost).

@@ -169,6 +169,10 @@ describe("presence over y-protocols awareness", () => {
     const windows = Math.ceil((Date.now() - started) / LIMITS.signalWindowMs) + 1;
     assert.ok(frames <= windows && frames < 20, `${frames} frames for 300 updates in ${Date.now() - started} ms`);
     assert.equal(flooder.frames.filter((f) => f.type === "error").length, 0);
+    // The room's own count agrees: every update taken, far fewer frames sent.
+    const stats = await server.fetchJson(`/parties/room/${GROUP}/stats`, { token: await server.token("ops", { operator: true }) });
+    assert.equal(stats.status, 200, JSON.stringify(stats.body));
+    assert.ok(stats.body.awareness.updates >= 300 && stats.body.awareness.frames < stats.body.awareness.updates / 5, JSON.stringify(stats.body.awareness));
     flooder.ws.close();
     await waitFor(() => statesOf(carol.peer, "dave").length === 0, 5_000, "dave's state gone with his socket");
   });
