@@ -40,6 +40,8 @@ export class Connection {
       maxRetries: 0,
       connectionTimeout: options.connectionTimeoutMs ?? 10_000,
     });
+    // Binary frames (awareness, PROTOCOL R72) as ArrayBuffers in every runtime, not Blobs to read asynchronously.
+    this.#socket.binaryType = "arraybuffer";
     this.#socket.addEventListener("open", this.#onOpen);
     this.#socket.addEventListener("message", this.#onMessage);
     this.#socket.addEventListener("close", this.#onClose);
@@ -51,9 +53,9 @@ export class Connection {
   }
 
   /** Sends only on an open socket; never lets partysocket buffer (a buffered command could go out twice). */
-  send(text: string): boolean {
+  send(frame: string | Uint8Array): boolean {
     if (!this.isOpen) return false;
-    this.#socket.send(text);
+    this.#socket.send(frame as string | Uint8Array<ArrayBuffer>); // lib0 builds on plain ArrayBuffers
     return true;
   }
 

@@ -27,6 +27,7 @@ import { Session } from "./session.ts";
 import type { Status } from "./status.ts";
 import { realSchedule } from "./timers.ts";
 import { RoomMembers } from "./room-members.ts";
+import { ClientAwareness, type PresenceState } from "./room-awareness.ts";
 import type { KaiwaRoomEvents, KaiwaRoomOptions, ResetReason, SendResult } from "./types.ts";
 
 export type { KaiwaRoomEvents, KaiwaRoomOptions, ResetInfo, ResetReason, SendResult } from "./types.ts";
@@ -50,6 +51,8 @@ export class KaiwaRoom {
   #gate: { reason: ResetReason; buffered: RoomEvent[][] } | null = null;
   /** Members, roles, receipts, presence and typing (groups and DMs). */
   readonly #members = new RoomMembers();
+  /** Presence over y-protocols awareness (PROTOCOL R72-R75): `presence`, `setState`, typing. */
+  readonly #awareness: ClientAwareness;
   #lastTypingAt = -Infinity;
   #pumpQueued = false;
   /** The room's welcome listed `batch` (PROTOCOL R17); an older room gets one frame per command. */
@@ -73,6 +76,7 @@ export class KaiwaRoom {
         // Unemitted events are replayed by the next socket from the position, which they never advanced.
         onDrop: () => {
           if (this.#gate) this.#gate.buffered.length = 0;
+          this.#awareness.dropped();
         },
         onStop: (error) => this.#onStop(error),
         onStatus: (change) => this.#emitter.emit("status", change),
@@ -83,6 +87,13 @@ export class KaiwaRoom {
         },
       },
     );
+    this.#awareness = new ClientAwareness({
+      send: (frame) => this.#session.ready && this.#session.send(frame),
+      schedule: options.schedule ?? realSchedule,
+      changed: () => this.#emitter.emit("awareness", this.#awareness.presence),
+      // Observers read and never publish; a live room's viewers may not (PROTOCOL R74).
+      publishes: options.awareness !== false && !options.observe && !options.room.startsWith("live:"),
+    });
     if (options.autoConnect !== false) this.#session.startSoon();
   }
 
@@ -219,10 +230,24 @@ export class KaiwaRoom {
 
   /** Tells the room this user is typing; throttled here to one signal per 2 s, dropped while offline. */
   typing(): void {
+    this.#awareness.typing();
     const now = Date.now();
     if (!this.#session.ready || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
     this.#lastTypingAt = now;
     this.#session.send(JSON.stringify({ type: "typing" } satisfies ClientFrame));
+  }
+
+  /**
+   * Who is here, by user id, as awareness states (PROTOCOL R73): each of a user's connections with the
+   * room-stamped `user`, `typing` while they type, and the app's fields from `setState`. Event: `awareness`.
+   */
+  get presence(): ReadonlyMap<string, readonly PresenceState[]> {
+    return this.#awareness.presence;
+  }
+
+  /** App-defined fields of this connection's awareness state (`{status: "away"}`); `undefined` removes one. */
+  setState(fields: Record<string, unknown>): void {
+    this.#awareness.setState(fields);
   }
 
   /** Group or DM state: roles, read positions, who is here and typing. */
@@ -264,6 +289,7 @@ export class KaiwaRoom {
   }
 
   #onStop(error: KaiwaError): void {
+    this.#awareness.closed();
     // A ban is a lasting state, so later calls keep saying so; other refusals answer later calls with `closed`.
     if (error.code === "banned") this.#closedError = error;
     this.#gate = null;
@@ -313,6 +339,7 @@ export class KaiwaRoom {
   // ---- Inbound.
 
   #onMessage(data: unknown): void {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return this.#onBinary(data);
     const parsed = parseServerFrame(data);
     if (!parsed.ok) return this.#invalid(parsed.what);
     const frame = parsed.frame;
@@ -355,6 +382,13 @@ export class KaiwaRoom {
     }
   }
 
+  /** Binary frames are awareness (PROTOCOL R72). */
+  #onBinary(data: ArrayBuffer | ArrayBufferView): void {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.#session.ready) return this.#invalid("an awareness frame before the welcome");
+    if (!this.#awareness.frame(bytes)) this.#invalid("a malformed awareness frame");
+  }
+
   #invalid(what: string): void {
     this.#emitter.emit("error", new KaiwaError("bad_frame", `The room sent ${what}; ignored.`));
   }
@@ -378,6 +412,7 @@ export class KaiwaRoom {
     for (const read of this.#reads.values()) read.sent = false;
     this.#members.welcome(welcome.members);
     this.#session.welcomed();
+    this.#awareness.welcomed();
     if (reset) this.#beginReset(reset, this.#position.lastSeq);
     this.#emitter.emit("welcome", welcome);
     const how = !resume ? "joined" : resume.recovered ? "resumed" : `reset (${resume.reason})`;

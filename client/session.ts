@@ -100,8 +100,8 @@ export class Session {
     });
   }
 
-  send(text: string): boolean {
-    return this.#conn?.send(text) ?? false;
+  send(frame: string | Uint8Array): boolean {
+    return this.#conn?.send(frame) ?? false;
   }
 
   /** The owner accepted this socket's welcome; call `opened` once it has applied it. */

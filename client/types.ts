@@ -20,6 +20,7 @@ import type { HistoryPage } from "./requests.ts";
 import type { Position } from "./sequencer.ts";
 import type { StatusChange } from "./status.ts";
 import type { Schedule } from "./timers.ts";
+import type { PresenceState } from "./room-awareness.ts";
 
 /** Connection options shared by KaiwaRoom and KaiwaInbox. */
 export type ClientOptions = {
@@ -51,6 +52,8 @@ export type KaiwaRoomOptions = ClientOptions & {
   party?: string;
   /** Resume from here instead of joining at the room's current position. */
   position?: Position;
+  /** Default true: publish this connection's awareness state (PROTOCOL R73); false reads others' only. */
+  awareness?: boolean;
 };
 
 /** A failed resume: the position jumped. `not_resumed`: the room ignored a position the client sent. */
@@ -83,6 +86,8 @@ export type KaiwaRoomEvents = {
   presence: RoomPresenceFrame;
   /** Everyone typing now. */
   typing: string[];
+  /** Awareness states changed (PROTOCOL R73): the new `presence`, by user id. */
+  awareness: ReadonlyMap<string, readonly PresenceState[]>;
   /** Errors not tied to a pending command or history request. */
   error: KaiwaError;
 };

@@ -45,6 +45,10 @@ export class ConversationView {
       if (this.#list.scrollTop < 80) void this.#loadOlder();
     });
     document.addEventListener("visibilitychange", this.#markRead);
+    // An app-defined status over awareness (PROTOCOL R75): "away" while this tab is hidden.
+    this.room.on("awareness", () => this.#showHere());
+    document.addEventListener("visibilitychange", this.#away);
+    this.#away();
     void this.#loadOlder();
     this.#title.textContent = title;
     this.element = h(
@@ -60,6 +64,7 @@ export class ConversationView {
 
   close(): void {
     document.removeEventListener("visibilitychange", this.#markRead);
+    document.removeEventListener("visibilitychange", this.#away);
     this.room.close();
   }
 
@@ -167,8 +172,12 @@ export class ConversationView {
       return;
     }
     const others = [...this.room.members.present].filter((u) => u !== this.me);
-    this.#here.textContent = others.length ? `here: ${others.join(", ")}` : "nobody else here";
+    // A user is away when every one of their connections says so.
+    const away = (u: string) => this.room.presence.get(u)?.every((state) => state.status === "away") === true;
+    this.#here.textContent = others.length ? `here: ${others.map((u) => (away(u) ? `${u} (away)` : u)).join(", ")}` : "nobody else here";
   }
+
+  readonly #away = () => this.room.setState({ status: document.hidden ? "away" : undefined });
 
   #showTyping(users: string[]): void {
     const others = users.filter((u) => u !== this.me);

@@ -146,6 +146,33 @@ export const LIMITS = {
   catchUpMaxBytes: 8 * 1024 * 1024,
   /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
   maxSessionsInMemory: 10_000,
+  /**
+   * Presence over y-protocols awareness (PROTOCOL R72-R75): a state's JSON, as the room stamps and sends it, is
+   * at most this many UTF-8 bytes (a name, a status, what the user views; not a document).
+   */
+  maxAwarenessStateBytes: 1024,
+  /** Awareness clientIDs one socket may own (a kaiwa client uses one; an editor tab with a few docs a few more). */
+  maxAwarenessClientsPerSocket: 4,
+  /**
+   * A client renews its awareness state this often (ms, a new clock): stock y-protocols peers drop a state
+   * not renewed for 30 s (their `outdatedTimeout`), and the room, which has no interval, never renews one.
+   */
+  awarenessRenewMs: 15_000,
+  /**
+   * A renewal (the same state, a new clock) waits up to this long (ms) for a flush, riding along with any
+   * change meanwhile: in a 500-member group ~33 renewals a second would otherwise make every signal window a
+   * broadcast to every socket. Well inside the 15 s a renewal has before stock peers would drop the state.
+   */
+  awarenessRenewBatchMs: 5_000,
+  /** Removed clientIDs whose last clock the room remembers, so a returning one gets a higher clock (oldest forgotten first). */
+  maxAwarenessTombstones: 10_000,
+  /**
+   * Live awareness states in one room: four per member of the largest group. Bounds what a joiner's snapshot
+   * and a flush carry (with `maxAwarenessStateBytes`, ~2 MiB); past it a new clientID gets `limit_reached`.
+   */
+  maxAwarenessStatesPerRoom: 2_000,
+  /** An outbound awareness frame carries states up to about this many bytes; a bigger flush is split. */
+  awarenessFrameBytes: 256 * 1024,
   // ---- Reactions, threads, pins, mentions (PROTOCOL R20-R28).
   /** PROTOCOL R20: distinct emoji on one message; each user holds at most one of each. */
   maxReactionsPerMessage: 20,

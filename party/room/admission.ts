@@ -37,6 +37,8 @@ export interface AdmissionHost {
   readonly commands: RoomCommands;
   readonly expiry: TokenExpiry;
   readonly relays: RoomRelays;
+  /** Sends a socket that finished joining every current awareness state (PROTOCOL R73). */
+  joined(conn: Conn): void;
   core(): RoomCore;
   /** The canonical room id (the archive keys members by it). */
   roomId(): string;
@@ -131,6 +133,11 @@ export class RoomAdmission {
     }
   }
 
+  /** Whether the socket is still receiving its welcome and replay. */
+  joining(connId: string): boolean {
+    return this.catchingUp.has(connId);
+  }
+
   /** The socket closed or failed: its buffer goes. */
   forget(connId: string): void {
     this.catchingUp.delete(connId);
@@ -189,8 +196,10 @@ export class RoomAdmission {
         }
       }
     } finally {
+      const joined = this.catchingUp.has(conn.id);
       for (const frame of this.catchingUp.get(conn.id)?.frames ?? []) safeSend(conn, frame);
       this.catchingUp.delete(conn.id);
+      if (joined) host.joined(conn);
     }
   }
 }

@@ -11,6 +11,7 @@ import type { RoomCommands } from "./commands.ts";
 import type { RoomFlow } from "./flow.ts";
 import type { RoomHistory } from "./history.ts";
 import type { RoomMembers } from "./members.ts";
+import type { RoomAwareness } from "./awareness.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 import type { RoomWriter } from "./writer.ts";
 import { SocketReply } from "./socket-reply.ts";
@@ -23,6 +24,7 @@ export interface InboundHost {
   readonly commands: RoomCommands;
   readonly history: RoomHistory;
   readonly members: RoomMembers;
+  readonly awareness: RoomAwareness;
   reply(reply: Reply, frame: ErrorFrame): void;
   refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void;
 }
@@ -40,6 +42,11 @@ export class RoomInbound {
     const reply = new SocketReply(conn);
     const wait = host.flow.frame(state.user);
     if (wait > 0) return host.commands.throttle(reply, wait, undefined);
+    if (typeof raw !== "string") {
+      // Binary frames are y-protocols awareness (PROTOCOL R72), after the same budget and token check.
+      if (host.expiry.expired(state)) return host.expiry.end(conn, undefined);
+      return host.awareness.frame(conn, state, raw, reply);
+    }
     const decoded = decodeFrame(raw, ClientFrame);
     // PROTOCOL R19: an expired token's socket has nothing decided; the refusal names what it sent.
     if (host.expiry.expired(state)) return host.expiry.end(conn, decoded.ok ? refOf(decoded.frame) : undefined);

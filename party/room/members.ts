@@ -160,15 +160,22 @@ export class RoomMembers {
 
   /** "X is typing": members who may post only; never stored, batched out, expires by itself. */
   typing(reply: Reply, who: Identity): void {
+    const refused = this.typingRefusal(who);
+    if (refused) return this.host.reply(reply, refused);
+    this.signals.typing(who.id);
+  }
+
+  /** Why `who` may not show as typing, here or in an awareness state (PROTOCOL R74), or nothing. */
+  typingRefusal(who: Identity): ErrorFrame | undefined {
     const membership = this.host.core().membership;
     const mayPost = membership ? membership.has(who.id) : roomKind(this.host.roomId()) !== "notices" && (this.host.link.isMember(who.id) || !this.host.link.active);
     if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
-      return this.host.reply(reply, errorFrame("forbidden", { message: "Only members who may post show as typing." }));
+      return errorFrame("forbidden", { message: "Only members who may post show as typing." });
     }
     // A muted or banned user may not post, so they never show as typing either.
     const moderated = this.host.core().moderation.refusal(who, "send", Date.now());
-    if (moderated) return this.host.reply(reply, errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." }));
-    this.signals.typing(who.id);
+    if (moderated) return errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." });
+    return undefined;
   }
 
   async block() {

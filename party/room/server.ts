@@ -33,6 +33,7 @@ import { gateRequest, gateSocket } from "../worker/service-auth.ts";
 import { isLogRead } from "../worker/anonymous-read.ts";
 import { RoomInboxLink } from "./inbox-link.ts";
 import { RoomMembers } from "./members.ts";
+import { RoomAwareness } from "./awareness.ts";
 import { RoomAdmin, type AdminAction, type AdminResult } from "./admin.ts";
 import { RoomWriter } from "./writer.ts";
 import { RoomCommands } from "./commands.ts";
@@ -75,6 +76,7 @@ export default class RoomServer implements Party.Server {
   readonly archive: RoomArchive;
   readonly link: RoomInboxLink;
   readonly members: RoomMembers;
+  readonly awareness: RoomAwareness;
   readonly writer: RoomWriter;
   readonly commands: RoomCommands;
   readonly flow: RoomFlow;
@@ -121,6 +123,7 @@ export default class RoomServer implements Party.Server {
       queue: (item, writes) => this.writer.add(item, writes),
       broadcast: (frame) => this.admission.broadcast(frame),
     });
+    this.awareness = new RoomAwareness({ ...shared, typingRefusal: (who) => this.members.typingRefusal(who), joining: (id) => this.admission.joining(id) });
     // DMs show "delivered": the peer's inbox confirmed it has the message.
     this.link.onConfirmed = (user, seq) => {
       if (!this.core.membership) this.members.signals.deliveredTo(user, seq);
@@ -144,9 +147,9 @@ export default class RoomServer implements Party.Server {
     this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, uploads: this.uploads, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
     this.relays = new RoomRelays(shared);
-    this.admission = new RoomAdmission({ ...shared, relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
+    this.admission = new RoomAdmission({ ...shared, joined: (conn) => this.awareness.welcomed(conn), relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
-    this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members });
+    this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members, awareness: this.awareness });
     this.http = new RoomHttp({
       ...shared,
       history: this.history,
@@ -214,6 +217,7 @@ export default class RoomServer implements Party.Server {
     this.admission.forget(conn.id);
     this.relays.closed(conn.id);
     this.members.detach(conn);
+    this.awareness.closed(conn.id);
     // It may get no close event: what a close would have released goes now (PROTOCOL §7).
     this.writer.socketClosed(conn.id);
     this.touched();
@@ -223,6 +227,7 @@ export default class RoomServer implements Party.Server {
     this.admission.forget(conn.id);
     this.relays.closed(conn.id);
     this.members.closed(conn);
+    this.awareness.closed(conn.id);
     this.writer.socketClosed(conn.id);
     this.touched();
     answerClose(conn);
@@ -263,7 +268,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays, awareness: this.awareness.states });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -284,6 +289,7 @@ export default class RoomServer implements Party.Server {
   /** Every close the room starts: the socket leaves presence now, not when (or if) its peer answers. */
   closeSocket(conn: Conn, code: number, reason: string): void {
     this.members.detach(conn);
+    this.awareness.closed(conn.id); // its states go now, not when (or if) its peer answers the close
     try {
       conn.close(code, reason);
     } catch {

@@ -9,6 +9,7 @@ import type { CommandCounters, ConnState } from "./types.ts";
 import type { RoomUploads } from "./uploads.ts";
 import type { MediaJanitor } from "./media-janitor.ts";
 import type { RoomRelays } from "./relays.ts";
+import type { AwarenessStates } from "../core/awareness-states.ts";
 
 export type StatsSources = {
   room: Party.Room;
@@ -23,9 +24,10 @@ export type StatsSources = {
   tasksQueued: number;
   log: RoomLogReader;
   relays: RoomRelays;
+  awareness: AwarenessStates;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log, relays }: StatsSources) {
+export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log, relays, awareness }: StatsSources) {
   // The room's own sockets (its relays apart) plus the viewers its relays hold (PROTOCOL R52).
   let sockets = 0;
   for (const conn of room.getConnections<ConnState>()) if (conn.state?.relay === undefined) sockets++;
@@ -59,5 +61,7 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
     httpLog: log.stats(),
     // Files in messages (PROTOCOL R30-R33): bytes and files attached and not deleted, and the removal queue.
     storage: { ...uploads.stats(), removals: janitor.stats() },
+    // Presence over awareness (PROTOCOL R73): live states, updates taken and refused, flushes and frames sent.
+    awareness: { states: awareness.size, ...awareness.counters },
   };
 }

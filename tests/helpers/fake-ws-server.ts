@@ -6,7 +6,7 @@ import { after, before } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
 
 export type Frame = { type: string; [key: string]: unknown };
-export type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: Frame[]; raw: string[] };
+export type Peer = { ws: WebSocket; query: URLSearchParams; path: string; frames: Frame[]; raw: string[]; binary: Uint8Array[] };
 
 /** Starts a server for the current test file (node:test before/after) and returns its live state. */
 export function fakeServer(handlers: { onPeer(peer: Peer): void; onFrame(peer: Peer, frame: Frame): void }): { peers: Peer[]; port(): number } {
@@ -21,9 +21,11 @@ export function fakeServer(handlers: { onPeer(peer: Peer): void; onFrame(peer: P
     port = typeof address === "object" && address ? address.port : 0;
     server.on("connection", (ws, request) => {
       const url = new URL(request.url ?? "/", "http://x");
-      const peer: Peer = { ws, query: url.searchParams, path: url.pathname, frames: [], raw: [] };
+      const peer: Peer = { ws, query: url.searchParams, path: url.pathname, frames: [], raw: [], binary: [] };
       peers.push(peer);
-      ws.on("message", (data) => {
+      ws.on("message", (data, isBinary) => {
+        // Binary frames are awareness (PROTOCOL R72): kept apart, never parsed as JSON.
+        if (isBinary) return void peer.binary.push(new Uint8Array(data as Buffer));
         const text = data.toString();
         peer.raw.push(text);
         if (text === "ping") return;

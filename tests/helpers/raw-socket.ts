@@ -20,9 +20,10 @@ export async function rawPartySocket(server: DevServer, party: string, id: strin
   const ws = new WebSocket(`ws://${server.host}/parties/${party}/${id}?${params}`);
   const frames: any[] = [];
   const waiters: Array<() => void> = [];
-  ws.on("message", (data) => {
-    const text = data.toString();
-    frames.push(text === "pong" ? "pong" : JSON.parse(text));
+  ws.on("message", (data, isBinary) => {
+    // Binary frames are awareness (PROTOCOL R72): logged as bytes, never parsed as JSON.
+    const text = isBinary ? "" : data.toString();
+    frames.push(isBinary ? { type: "binary", bytes: new Uint8Array(data as Buffer) } : text === "pong" ? "pong" : JSON.parse(text));
     for (const wake of waiters.splice(0)) wake();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));

@@ -2,7 +2,7 @@
  * The example chat app (examples/web/, served at /chat/) in real headless Chromium, two users in two
  * browser contexts, against a real `partykit dev` with the archive (PGlite): a DM sent by alice shows in
  * bob's list with an unread badge; bob opening it gives alice a read receipt; typing shows and expires;
- * presence; a reload keeps history; a group's history scrolls back past the room's retention into the
+ * presence, and an "away" status over awareness; a reload keeps history; a group's history scrolls back past the room's retention into the
  * archive with no gap; search highlights the hit; a network cut shows the banner and recovers with no gap.
  * Screenshots go to test-artifacts/example-app-*.png.
  */
@@ -115,8 +115,17 @@ test("example app: DM, unread badge, receipt, typing, reload, scroll-back, searc
   await shows(bob, `.conversation[data-room="${DM}"] li.message .text`, /pineapple/, "bob sees the DM");
   await shows(alice, "[data-testid=receipt]", /^Read$/, "alice sees bob read it");
   await bob.waitForSelector(`#conversations li[data-room="${DM}"]:not(:has([data-testid=unread]))`, { timeout: 10_000 });
-  await shows(alice, "[data-testid=here]", /bob/, "alice sees bob in the conversation");
+  await shows(alice, "[data-testid=here]", /^here: bob$/, "alice sees bob in the conversation");
   await shot("alice", "2-read");
+  // bob's tab goes to the background: his awareness status says "away" to alice, then back (PROTOCOL R75).
+  const hide = (hidden: boolean) => bob.evaluate((value) => {
+    Object.defineProperty(document, "hidden", { value, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+  await hide(true);
+  await shows(alice, "[data-testid=here]", /^here: bob \(away\)$/, "alice sees bob away");
+  await hide(false);
+  await shows(alice, "[data-testid=here]", /^here: bob$/, "alice sees bob back");
 
   // Typing shows, then expires (~5 s after the last signal) without anyone sending.
   await bob.type(".compose input[name=text]", "typing…", { delay: 20 });

@@ -133,7 +133,7 @@ describe("a 500-member group", () => {
     clients.delete("m001-phone");
   });
 
-  it("keeps presence equal to the connected set through random churn, with bounded frames (PROTOCOL R15)", async () => {
+  it("keeps presence equal to the connected set through random churn, with bounded frames, over JSON and awareness (PROTOCOL R15, R73)", async () => {
     let seed = 11;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const watcher = await rawSocket(server, GROUP, { token: await server.token("owner"), session: "owner-watch" });
@@ -164,7 +164,11 @@ describe("a 500-member group", () => {
     const observerView = clients.get("m499")!.room.members.present;
     await waitFor(() => observerView.size === connected.size && [...connected].every((u) => observerView.has(u)), 10_000, "a typed client agrees");
     const seconds = (Date.now() - started) / 1000;
+    // The same people over y-protocols awareness (PROTOCOL R73): a typed client's presence converges too.
+    const awarenessView = () => clients.get("m499")!.room.presence;
+    await waitFor(() => awarenessView().size === connected.size && [...connected].every((u) => awarenessView().has(u)), 10_000, "awareness presence equals the connected set");
     const signalFrames = watcher.frames.slice(before).filter((f) => ["presence", "typing", "receipts"].includes(f.type)).length;
+    const awarenessFrames = watcher.frames.slice(before).filter((f) => f.type === "binary").length;
     const changes = typists.length + leaving.length + returning.length;
     const members = connected.size;
     console.log(
@@ -172,6 +176,8 @@ describe("a 500-member group", () => {
         ` (${((signalFrames * members) / seconds).toFixed(0)}/s); a per-change relay: ${changes * members} frames (${((changes * members) / seconds).toFixed(0)}/s)`,
     );
     assert.ok(signalFrames <= Math.ceil(seconds / 0.25) * 3 + 3, `${signalFrames} signal frames in ${seconds} s stays within 3 per 250 ms window`);
+    console.log(`awareness: ${awarenessFrames} frames per member in the same ${seconds.toFixed(1)} s`);
+    assert.ok(awarenessFrames <= Math.ceil(seconds / 0.25) + 2, `${awarenessFrames} awareness frames in ${seconds} s stays within 1 per 250 ms window`);
     watcher.ws.close();
   });
 

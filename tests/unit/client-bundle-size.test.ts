@@ -85,8 +85,9 @@ test("package.json exports kaiwa/client, its optional entries, kaiwa/react and k
 
 test("the ESM entries import their dependencies by name (an app's bundler shares them) and hold no Node-only import", () => {
   const allowed: Record<string, string[]> = {
-    "client.js": ["zod/mini", "partysocket/ws", "nanoid"],
-    "protocol.js": ["zod/mini"],
+    // lib0: the encoder y-protocols itself uses, for awareness frames (PROTOCOL R72).
+    "client.js": ["zod/mini", "partysocket/ws", "nanoid", "lib0/encoding", "lib0/decoding"],
+    "protocol.js": ["zod/mini", "lib0/encoding", "lib0/decoding"],
     // PROTOCOL R76, R77: the optional entries take the client's classes from kaiwa/client, never a copy of them.
     "client-files.js": ["zod/mini", "kaiwa/client"],
     "client-poller.js": ["zod/mini", "kaiwa/client"],

@@ -40,8 +40,11 @@ test("party/core/ imports only party/core/ and party/protocol/ (no runtime, no p
   assert.deepEqual(violations("party/core/", (imp) => imp.target !== undefined && (imp.target.startsWith("party/core/") || imp.target.startsWith("party/protocol/"))), []);
 });
 
-test("party/protocol/ imports only itself and zod", () => {
-  assert.deepEqual(violations("party/protocol/", (imp) => (imp.target !== undefined ? imp.target.startsWith("party/protocol/") : imp.spec === "zod" || imp.spec === "zod/mini")), []);
+// lib0's encoding and decoding: the awareness wire (awareness.ts, PROTOCOL R72), byte for byte y-protocols' own.
+const PROTOCOL_PACKAGES = new Set(["zod", "zod/mini", "lib0/encoding", "lib0/decoding"]);
+
+test("party/protocol/ imports only itself, zod and lib0's encoding and decoding", () => {
+  assert.deepEqual(violations("party/protocol/", (imp) => (imp.target !== undefined ? imp.target.startsWith("party/protocol/") : PROTOCOL_PACKAGES.has(imp.spec))), []);
 });
 
 // The browser bundle's size budget (client-bundle-size.test.ts) holds only while nothing the client
