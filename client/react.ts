@@ -9,6 +9,7 @@
  */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { KaiwaError, KaiwaInbox, KaiwaRoom } from "./index.ts";
+import type { PresenceState } from "./room-awareness.ts";
 import type { Conversation, InboxWelcome, KaiwaInboxEvents, KaiwaInboxOptions, KaiwaRoomEvents, KaiwaRoomOptions, MessageEvent, SendResult, Status } from "./index.ts";
 
 export type RoomState = {
@@ -76,10 +77,21 @@ const PRESENCE_EVENTS = ["presence", "welcome", "status"] as const satisfies Rea
 const TYPING_EVENTS = ["typing", "welcome", "membership", "status"] as const satisfies ReadonlyArray<keyof KaiwaRoomEvents>;
 const readPresence = (room: KaiwaRoom): Presence => ({ present: [...room.members.present].sort(), occupancy: room.members.occupancy });
 const readTyping = (room: KaiwaRoom): readonly string[] => [...room.members.typing];
+const AWARENESS_EVENTS = ["awareness", "welcome", "status"] as const satisfies ReadonlyArray<keyof KaiwaRoomEvents>;
+const readAwareness = (room: KaiwaRoom): ReadonlyMap<string, readonly PresenceState[]> => room.presence;
+const NO_STATES: ReadonlyMap<string, readonly PresenceState[]> = new Map();
 
 /** Who holds a socket to the room (named in groups, DMs and small open rooms) and how many. */
 export function usePresence(room: KaiwaRoom | null): Presence {
   return useClientValue(room, PRESENCE_EVENTS, readPresence) ?? NO_PRESENCE;
+}
+
+/**
+ * PROTOCOL R75: the room's awareness states by user id (each connection's state, with the room-stamped
+ * `user`, `typing`, and the app's fields from `room.setState`), as `room.presence` holds them.
+ */
+export function useAwareness(room: KaiwaRoom | null): ReadonlyMap<string, readonly PresenceState[]> {
+  return useClientValue(room, AWARENESS_EVENTS, readAwareness) ?? NO_STATES;
 }
 
 /** Everyone typing in the room now (the room expires each entry ~5 s after its last signal). */

@@ -108,6 +108,8 @@ test("PROTOCOL R77: useRoom, usePresence, useTyping and useInbox render a live D
   pages.bob = await open("bob");
   for (const user of ["alice", "bob"] as const) await shows(pages[user], "#status", /^open$/, `${user}'s useRoom status`);
   await shows(pages.alice, "#present", /^alice,bob$/, "alice's usePresence lists both");
+  // PROTOCOL R75: the awareness states, by user, as the room stamped them.
+  await shows(pages.alice, "#aware", /^alice,bob$/, "alice's useAwareness holds both users' states");
   assert.equal(proxy.open, 4, "a room socket and an inbox socket per mounted component");
 
   // alice types and sends a burst through the form; bob renders each once, in order, as the room logged them.
@@ -139,6 +141,7 @@ test("PROTOCOL R77: useRoom, usePresence, useTyping and useInbox render a live D
   await shows(pages.bob, "#left", /left/, "bob's component unmounted");
   await waitForOpen(2);
   await shows(pages.alice, "#present", /^alice$/, "alice's usePresence drops bob");
+  await shows(pages.alice, "#aware", /^alice$/, "alice's useAwareness drops bob's state when his socket closes");
 });
 
 async function waitForOpen(count: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { createElement as h, useState, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
-import { useInbox, usePresence, useRoom, useTyping } from "../../client/react.ts";
+import { useAwareness, useInbox, usePresence, useRoom, useTyping } from "../../client/react.ts";
 
 const params = new URLSearchParams(location.search);
 
@@ -13,6 +13,7 @@ function Chat() {
   const { room, messages, status, send } = useRoom({ host: params.get("host")!, room: params.get("room")!, token: params.get("token")! });
   const { present } = usePresence(room);
   const typing = useTyping(room);
+  const states = useAwareness(room);
   const { conversations, totalUnread } = useInbox({ host: params.get("host")!, user: params.get("user")!, token: params.get("token")! });
   const [text, setText] = useState("");
   const submit = (event: FormEvent) => {
@@ -26,6 +27,7 @@ function Chat() {
     h("p", { id: "status" }, status),
     h("p", { id: "present" }, present.join(",")),
     h("p", { id: "typing" }, typing.join(",")),
+    h("p", { id: "aware" }, [...states.keys()].sort().join(",")),
     h("p", { id: "inbox" }, `${totalUnread} unread: ${conversations.map((c) => `${c.room}=${c.unread}`).join(",")}`),
     h("ul", { id: "messages" }, ...messages.map((m) => h("li", { key: m.seq, "data-seq": m.seq }, m.text))),
     h("form", { onSubmit: submit }, h("input", { name: "text", value: text, onChange: (e) => { setText(e.currentTarget.value); room?.typing(); } })),
