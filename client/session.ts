@@ -101,7 +101,9 @@ export class Session {
   }
 
   send(text: string): boolean {
-    return this.#conn?.send(text) ?? false;
+    const sent = this.#conn?.send(text) ?? false;
+    if (sent) this.#heartbeat.sent();
+    return sent;
   }
 
   /** The owner accepted this socket's welcome; call `opened` once it has applied it. */
