@@ -137,7 +137,7 @@ export type TestSwitches = {
   readonly idleCloseMs: number;
   readonly idleCloseBytes: number;
   readonly idleSweepMs: number;
-  /** Rooms the directory keeps (0: LIMITS.directoryMaxRooms), so a test reaches the bound. */
+  /** PROTOCOL R81: rooms the directory keeps (0: LIMITS.directoryMaxRooms), so a test reaches the bound. */
   readonly directoryMaxRooms: number;
 };
 

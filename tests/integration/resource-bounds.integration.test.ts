@@ -1,8 +1,11 @@
 /**
- * PROTOCOL R80 against a real `partykit dev`: a socket that stops reading while the room broadcasts is closed
- * with the retryable 4014 `not_reading` and released, while a typed client that only reads stays connected
- * (its keepalive ping, PROTOCOL R12), and nobody else loses anything. The sweep is shortened by test switches:
- * silent 2 s while the room broadcast 20,000 bytes, looked for every 250 ms.
+ * The bounds of PROTOCOL §7.4 against a real `partykit dev`, one server with test switches that make them small:
+ * - PROTOCOL R80: a socket that stops reading while the room broadcasts is closed with the retryable 4014
+ *   `not_reading` and released, while a typed client that only reads stays connected (its keepalive ping,
+ *   PROTOCOL R12), and nobody else loses anything. Silent 2 s while the room broadcast 20,000 bytes, looked
+ *   for every 250 ms.
+ * - PROTOCOL R81: the directory keeps 3 rooms: busy rooms stay listed with exact counts, the least recently
+ *   reported idle rooms go.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +16,10 @@ import { assertRoomConsistent } from "../helpers/log-check.ts";
 import { CLOSE } from "../../party/protocol/index.ts";
 
 const IDLE_MS = 2_000;
-const server = new DevServer({ vars: { KAIWA_TEST_IDLE_CLOSE_MS: IDLE_MS, KAIWA_TEST_IDLE_CLOSE_BYTES: 20_000, KAIWA_TEST_IDLE_SWEEP_MS: 250 } });
+const MAX_ROOMS = 3;
+const server = new DevServer({
+  vars: { KAIWA_TEST_IDLE_CLOSE_MS: IDLE_MS, KAIWA_TEST_IDLE_CLOSE_BYTES: 20_000, KAIWA_TEST_IDLE_SWEEP_MS: 250, KAIWA_TEST_DIRECTORY_MAX_ROOMS: MAX_ROOMS, KAIWA_DIRECTORY_INTERVAL_MS: 150 },
+});
 const opened: TestClient[] = [];
 let operator = "";
 before(async () => {
@@ -86,4 +92,52 @@ test("PROTOCOL R80: a socket that stops reading is closed with 4014 and freed; a
   assert.ok(sleepy.resumes.length >= 2 && sleepy.resumes.slice(1).every((r) => (r as { recovered: boolean }).recovered), "sleepy resumed");
   // The stuck socket no longer counts: the writer, the reader and sleepy (reconnected) are the room's sockets.
   await waitFor(async () => (await work(room)).connections === 3, 10_000, "three sockets left");
+});
+
+type Listing = { rooms: Array<{ room: string; connections: number; lastSeq: number }>; total: number; evicted: number };
+
+async function listing(): Promise<Listing> {
+  const { status, body } = await server.fetchJson("/admin/rooms?limit=500", { token: operator });
+  assert.equal(status, 200);
+  assert.ok(body.total <= MAX_ROOMS, `the directory lists ${body.total} rooms, more than its bound`);
+  return body;
+}
+
+const summary = (l: Listing) => Object.fromEntries(l.rooms.map((r) => [r.room, [r.connections, r.lastSeq]]));
+
+test("PROTOCOL R81: past its bound the directory drops the least recently reported idle rooms; busy rooms stay, counts exact", async () => {
+  // Whatever earlier tests left (rooms of their own, now idle): closed first, so every room below is new.
+  for (const c of opened.splice(0)) c.room.close();
+  const busy1 = await openClient(server, "dir-busy-1", "u1");
+  const busy2 = await openClient(server, "dir-busy-2", "u2");
+  opened.push(busy1, busy2);
+  await busy1.room.send("one");
+  await busy2.room.send("one");
+  await busy2.room.send("two");
+  // Idle rooms, one after another: each is opened, posted in, closed, and reports itself idle.
+  const idle = ["dir-idle-1", "dir-idle-2", "dir-idle-3", "dir-idle-4"];
+  for (const room of idle) {
+    const c = await openClient(server, room, "passer");
+    await c.room.send("hello");
+    c.room.close();
+    await waitFor(async () => summary(await listing())[room]?.[0] === 0, 10_000, `${room} reported idle`);
+  }
+  const after = await listing();
+  assert.deepEqual(summary(after), { "dir-busy-1": [1, 1], "dir-busy-2": [1, 2], "dir-idle-4": [0, 1] }, "the busy rooms and the newest idle one");
+  assert.equal(after.total, MAX_ROOMS);
+  assert.ok(after.evicted >= idle.length - 1, `evicted ${after.evicted}`);
+  const metrics = await server.fetchJson("/admin/metrics", { token: operator });
+  const text = typeof metrics.body === "string" ? metrics.body : "";
+  assert.match(text, /^kaiwa_rooms 3$/m);
+  assert.match(text, new RegExp(`^kaiwa_directory_rooms_evicted_total ${after.evicted}$`, "m"));
+
+  // A busy newcomer takes the idle room's place; an idle room that comes back while every kept room is busy is not kept.
+  const busy3 = await openClient(server, "dir-busy-3", "u3");
+  opened.push(busy3);
+  await waitFor(async () => summary(await listing())["dir-busy-3"]?.[0] === 1, 10_000, "dir-busy-3 listed");
+  assert.deepEqual(Object.keys(summary(await listing())).sort(), ["dir-busy-1", "dir-busy-2", "dir-busy-3"]);
+  // The kept rooms' counts stay exact as they change.
+  await busy1.room.send("again");
+  await waitFor(async () => summary(await listing())["dir-busy-1"]?.[1] === 2, 10_000, "dir-busy-1's new seq");
+  assert.deepEqual(summary(await listing()), { "dir-busy-1": [1, 2], "dir-busy-2": [1, 2], "dir-busy-3": [1, 0] });
 });
