@@ -139,6 +139,8 @@ export type TestSwitches = {
   readonly idleSweepMs: number;
   /** PROTOCOL R81: rooms the directory keeps (0: LIMITS.directoryMaxRooms), so a test reaches the bound. */
   readonly directoryMaxRooms: number;
+  /** PROTOCOL R82: live frames held for one joining socket, UTF-16 units (0: LIMITS.catchUpMaxBytes), so a test overflows it. */
+  readonly catchUpMaxBytes: number;
 };
 
 /** What every actor runs with outside test mode. */
@@ -160,6 +162,7 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   idleCloseBytes: 0,
   idleSweepMs: 0,
   directoryMaxRooms: 0,
+  catchUpMaxBytes: 0,
 });
 
 type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchema<number | boolean | string>; rule: string; meaning: string };
@@ -182,6 +185,7 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_IDLE_CLOSE_BYTES: { field: "idleCloseBytes", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "what a room must have broadcast since a socket was last heard to close it (default 1 MiB)" },
   KAIWA_TEST_IDLE_SWEEP_MS: { field: "idleSweepMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "how often a broadcasting room looks for silent sockets (default 10 s)" },
   KAIWA_TEST_DIRECTORY_MAX_ROOMS: { field: "directoryMaxRooms", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "rooms the directory keeps before it evicts the least recently reported idle ones (default 10,000)" },
+  KAIWA_TEST_CATCH_UP_MAX_BYTES: { field: "catchUpMaxBytes", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "live frames a room holds for one socket still replaying before it resyncs it (default 8 MiB)" },
 };
 
 const testModeSchema = flag();

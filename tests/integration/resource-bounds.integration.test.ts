@@ -6,19 +6,32 @@
  *   for every 250 ms.
  * - PROTOCOL R81: the directory keeps 3 rooms: busy rooms stay listed with exact counts, the least recently
  *   reported idle rooms go.
+ * - PROTOCOL R82: what a resuming socket is sent at once: a replay of at most `resumeMaxEvents` (200 here), past
+ *   it `recovered: false` and the client pages back through history; live frames held while it replays at
+ *   most `catchUpMaxBytes` (2,000 here), past it 4013 and the client resumes. Both end gapless.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
-import { openClient, type TestClient } from "../helpers/clients.ts";
+import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";
 import { closedWithin, rawSocket } from "../helpers/raw-socket.ts";
-import { assertRoomConsistent } from "../helpers/log-check.ts";
-import { CLOSE } from "../../party/protocol/index.ts";
+import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
+import { CLOSE, type RoomEvent } from "../../party/protocol/index.ts";
 
 const IDLE_MS = 2_000;
 const MAX_ROOMS = 3;
+const RESUME_MAX = 200;
+const CATCH_UP_MAX = 2_000;
 const server = new DevServer({
-  vars: { KAIWA_TEST_IDLE_CLOSE_MS: IDLE_MS, KAIWA_TEST_IDLE_CLOSE_BYTES: 20_000, KAIWA_TEST_IDLE_SWEEP_MS: 250, KAIWA_TEST_DIRECTORY_MAX_ROOMS: MAX_ROOMS, KAIWA_DIRECTORY_INTERVAL_MS: 150 },
+  vars: {
+    KAIWA_TEST_IDLE_CLOSE_MS: IDLE_MS,
+    KAIWA_TEST_IDLE_CLOSE_BYTES: 20_000,
+    KAIWA_TEST_IDLE_SWEEP_MS: 250,
+    KAIWA_TEST_DIRECTORY_MAX_ROOMS: MAX_ROOMS,
+    KAIWA_DIRECTORY_INTERVAL_MS: 150,
+    KAIWA_RESUME_MAX_EVENTS: RESUME_MAX,
+    KAIWA_TEST_CATCH_UP_MAX_BYTES: CATCH_UP_MAX,
+  },
 });
 const opened: TestClient[] = [];
 let operator = "";
@@ -140,4 +153,95 @@ test("PROTOCOL R81: past its bound the directory drops the least recently report
   await busy1.room.send("again");
   await waitFor(async () => summary(await listing())["dir-busy-1"]?.[1] === 2, 10_000, "dir-busy-1's new seq");
   assert.deepEqual(summary(await listing()), { "dir-busy-1": [1, 2], "dir-busy-2": [1, 2], "dir-busy-3": [1, 0] });
+});
+
+/** Every event seen, by seq, once each: what the app put together from live events and history pages. */
+function merged(...parts: RoomEvent[][]): RoomEvent[] {
+  const bySeq = new Map<number, RoomEvent>();
+  for (const part of parts) for (const event of part) if (!bySeq.has(event.seq)) bySeq.set(event.seq, event);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** Each event carries the clientId the writer was acked at its seq. */
+function assertMatchesAcks(events: RoomEvent[], writer: TestClient, label: string): void {
+  const bySeq = new Map([...writer.observed.acks].map(([clientId, seq]) => [seq, clientId]));
+  for (const event of events) assert.equal(event.clientId, bySeq.get(event.seq), `${label}: seq ${event.seq}`);
+}
+
+test("PROTOCOL R82: a resume replays at most resumeMaxEvents; one event further is recovered: false, and paging history back ends gapless", async () => {
+  const room = "replay-cap";
+  const writer = await openClient(server, room, "writer", { pingIntervalMs: 600 });
+  const first = await openClient(server, room, "reader", { pingIntervalMs: 600 });
+  opened.push(writer, first);
+  await sendAll(writer, Array.from({ length: 5 }, (_, i) => `before ${i}`));
+  await waitFor(() => first.observed.events.length === 5, 10_000, "reader has seq 1-5");
+  first.room.close();
+
+  // Exactly the cap behind: the whole gap is replayed, nothing more, recovered.
+  await sendAll(writer, Array.from({ length: RESUME_MAX }, (_, i) => `away ${i}`));
+  const second = await openClient(server, room, "reader", { pingIntervalMs: 600, position: first.room.position! });
+  opened.push(second);
+  await waitFor(() => second.observed.events.length === RESUME_MAX, 10_000, "the replay");
+  assert.deepEqual(second.resumes, [{ recovered: true }]);
+  second.room.close();
+
+  // One event past the cap: a typed refusal of the replay (recovered: false, too_far_behind), nothing replayed.
+  await sendAll(writer, Array.from({ length: RESUME_MAX + 1 }, (_, i) => `far ${i}`));
+  const last = 5 + 2 * RESUME_MAX + 1;
+  const third = await openClient(server, room, "reader", { pingIntervalMs: 600, position: second.room.position! });
+  opened.push(third);
+  await waitFor(() => third.resets.length === 1, 10_000, "the reset");
+  assert.deepEqual(third.resumes, [{ recovered: false, reason: "too_far_behind" }]);
+  assert.equal(third.room.position!.lastSeq, last);
+  assert.deepEqual(third.observed.events, [], "no replay past the cap");
+  // The app pages back from the join point to where it was, in pages of at most maxHistoryLimit.
+  const paged: RoomEvent[] = [];
+  for (let before = last + 1; before > second.room.position!.lastSeq + 1; ) {
+    const page = await third.room.history({ before, limit: 200 });
+    assert.ok(page.events.length > 0 && page.events.length <= 200);
+    paged.push(...(page.events as RoomEvent[]));
+    before = page.events[0]!.seq;
+  }
+  await sendAll(writer, ["live again"]);
+  await waitFor(() => third.observed.events.some((e) => e.seq === last + 1), 10_000, "live after the reset");
+  const all = merged(first.observed.events, second.observed.events, paged, third.observed.events);
+  assertGapless(all, last + 1, "reader across three sockets and its history pages");
+  assertMatchesAcks(all, writer, "reader");
+});
+
+test("PROTOCOL R82: live frames held for a replaying socket past catchUpMaxBytes resync it (4013); it resumes and ends gapless", async () => {
+  const room = "catch-up-cap";
+  const writer = await openClient(server, room, "writer", { pingIntervalMs: 600 });
+  const first = await openClient(server, room, "reader", { pingIntervalMs: 600 });
+  opened.push(writer, first);
+  await sendAll(writer, ["hello"]);
+  await waitFor(() => first.observed.events.length === 1, 10_000, "reader has seq 1");
+  first.room.close();
+  await sendAll(writer, Array.from({ length: 150 }, (_, i) => `while away ${i}`));
+  const stats = async () => (await server.fetchJson(`/parties/room/${room}/stats`, { token: operator })).body.work.resyncClosed as number;
+  const resyncedBefore = await stats();
+
+  // The writer floods with frames larger than the cap while the reader resumes: a live frame that commits
+  // during its replay does not fit its catch-up buffer.
+  const big = "y".repeat(CATCH_UP_MAX);
+  let flooding = true;
+  const flood = (async () => {
+    while (flooding) await sendAll(writer, Array.from({ length: 10 }, () => big));
+  })();
+  const back = await openClient(server, room, "reader", { pingIntervalMs: 600, position: first.room.position! });
+  opened.push(back);
+  const resyncs: string[] = [];
+  back.room.on("status", (change) => {
+    if (change.reason.includes("4013")) resyncs.push(change.reason);
+  });
+  await waitFor(async () => resyncs.length >= 1 || (await stats()) > resyncedBefore, 20_000, "a resync of the replaying socket");
+  flooding = false;
+  await flood;
+  const lastSeq = writer.observed.acks.size;
+  await waitFor(() => back.observed.events.at(-1)?.seq === lastSeq, 20_000, "the reader caught up");
+  assert.ok((await stats()) > resyncedBefore, "the room counted the resync");
+  assert.ok(back.resumes.every((r) => (r as { recovered: boolean }).recovered), `every rejoin resumed: ${JSON.stringify(back.resumes)}`);
+  const all = [...first.observed.events, ...back.observed.events];
+  assertGapless(all, lastSeq, "reader across its sockets");
+  assertMatchesAcks(all, writer, "reader");
 });

@@ -346,6 +346,7 @@ describe("test switches", () => {
       idleCloseBytes: 0,
       idleSweepMs: 0,
       directoryMaxRooms: 0,
+      catchUpMaxBytes: 0,
     });
     assert.ok(Object.isFrozen(off));
   });
@@ -372,6 +373,7 @@ describe("test switches", () => {
     KAIWA_TEST_IDLE_CLOSE_BYTES: ["4096", 4_096, "idleCloseBytes", "4k"],
     KAIWA_TEST_IDLE_SWEEP_MS: ["250", 250, "idleSweepMs", "-1"],
     KAIWA_TEST_DIRECTORY_MAX_ROOMS: ["5", 5, "directoryMaxRooms", "five"],
+    KAIWA_TEST_CATCH_UP_MAX_BYTES: ["2000", 2_000, "catchUpMaxBytes", "2kb"],
   };
 
   it("the table covers every switch", () => {
