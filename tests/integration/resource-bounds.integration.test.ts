@@ -2,7 +2,7 @@
  * The bounds of PROTOCOL §7.4 against a real `partykit dev`, one server with test switches that make them small:
  * - PROTOCOL R80: a socket that stops reading while the room broadcasts is closed with the retryable 4014
  *   `not_reading` and released, while a typed client that only reads stays connected (its keepalive ping,
- *   PROTOCOL R12), and nobody else loses anything. Silent 2 s while the room broadcast 20,000 bytes, looked
+ *   PROTOCOL R12), and nobody else loses anything. Silent 3 s while the room broadcast 20,000 bytes, looked
  *   for every 250 ms.
  * - PROTOCOL R81: the directory keeps 3 rooms: busy rooms stay listed with exact counts, the least recently
  *   reported idle rooms go.
@@ -18,7 +18,7 @@ import { closedWithin, rawSocket } from "../helpers/raw-socket.ts";
 import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
 import { CLOSE, type RoomEvent } from "../../party/protocol/index.ts";
 
-const IDLE_MS = 2_000;
+const IDLE_MS = 3_000;
 const MAX_ROOMS = 3;
 const RESUME_MAX = 200;
 const CATCH_UP_MAX = 2_000;
@@ -54,7 +54,8 @@ test("PROTOCOL R80: a socket that stops reading is closed with 4014 and freed; a
   const room = "idle-sweep";
   const writer = await openClient(server, room, "writer");
   // Reads only, in a room that sends it a frame every few ms: its silence ping never fires, its keepalive does.
-  const reader = await openClient(server, room, "reader", { pingIntervalMs: 600 });
+  // It is heard from at least every second (2 × 500 ms), well within the room's 3 s.
+  const reader = await openClient(server, room, "reader", { pingIntervalMs: 500 });
   // A client that pings only after 30 s (longer than the room waits): closed with the retryable code,
   // it reconnects and resumes like after any drop.
   const sleepy = await openClient(server, room, "sleepy", { pingIntervalMs: 30_000 });
@@ -234,7 +235,17 @@ test("PROTOCOL R82: live frames held for a replaying socket past catchUpMaxBytes
   back.room.on("status", (change) => {
     if (change.reason.includes("4013")) resyncs.push(change.reason);
   });
-  await waitFor(async () => resyncs.length >= 1 || (await stats()) > resyncedBefore, 20_000, "a resync of the replaying socket");
+  // A join that happened to see no live frame is followed by another: the reader rejoins until one overflows.
+  await waitFor(
+    async () => {
+      if (resyncs.length >= 1 || (await stats()) > resyncedBefore) return true;
+      if (back.room.status === "open") back.room.reconnect();
+      await sleep(300);
+      return false;
+    },
+    20_000,
+    "a resync of the replaying socket",
+  );
   flooding = false;
   await flood;
   const lastSeq = writer.observed.acks.size;
