@@ -48,8 +48,8 @@ import { SocketReply } from "./socket-reply.ts";
 import { roomStats } from "./stats.ts";
 import { RoomUploads } from "./uploads.ts";
 import { MediaJanitor } from "./media-janitor.ts";
-import { RoomIdleSockets } from "./idle-sockets.ts";
-import type { CommandCounters, Conn, Reply } from "./types.ts";
+import { IdleSockets } from "../adapters/idle-sockets.ts";
+import type { CommandCounters, Conn, ConnState, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
   /**
@@ -91,8 +91,8 @@ export default class RoomServer implements Party.Server {
   readonly uploads: RoomUploads;
   readonly janitor: MediaJanitor;
   readonly reporter: ReturnType<typeof directoryReporter>;
-  /** PROTOCOL R80: sockets that stopped reading are closed (room/idle-sockets.ts). */
-  readonly idle: RoomIdleSockets;
+  /** PROTOCOL R80: sockets that stopped reading are closed (adapters/idle-sockets.ts); the room's relays are not watched. */
+  readonly idle: IdleSockets<Conn>;
 
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env); // throws naming the variable: the worker's gate already refused the request
@@ -105,7 +105,15 @@ export default class RoomServer implements Party.Server {
     this.archive.onProgress = () => this.reporter.touch();
     this.uploads = new RoomUploads({ room, config: this.config, core: () => this.core, scheduled: (at) => this.janitor.schedule(at) });
     this.janitor = new MediaJanitor(room.storage, this.uploads, this.alarms);
-    this.idle = new RoomIdleSockets({ room, drop: (conn) => this.dropNotReading(conn) }, this.config.test);
+    this.idle = new IdleSockets<Conn>(
+      {
+        connections: () => room.getConnections<ConnState>(),
+        connection: (id) => room.getConnection<ConnState>(id),
+        watched: (conn) => conn.state != null && conn.state.relay === undefined,
+        drop: (conn) => this.dropNotReading(conn),
+      },
+      this.config.test,
+    );
     const shared = {
       room,
       core: () => this.core,
@@ -261,7 +269,7 @@ export default class RoomServer implements Party.Server {
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
     const state = conn.state;
     if (state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
-    this.idle.heard(conn, state); // any frame, `ping` included (PROTOCOL R80)
+    if (state) this.idle.heardWatched(conn.id); // any frame, `ping` included (PROTOCOL R80)
     this.inbound.frame(raw, conn);
   }
 

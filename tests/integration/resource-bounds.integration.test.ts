@@ -3,7 +3,7 @@
  * - PROTOCOL R80: a socket that stops reading while the room broadcasts is closed with the retryable 4014
  *   `not_reading` and released, while a typed client that only reads stays connected (its keepalive ping,
  *   PROTOCOL R12), and nobody else loses anything. Silent 3 s while the room broadcast 20,000 bytes, looked
- *   for every 250 ms.
+ *   for every 250 ms. The same for an inbox's devices.
  * - PROTOCOL R81: the directory keeps 3 rooms: busy rooms stay listed with exact counts, the least recently
  *   reported idle rooms go.
  * - PROTOCOL R82: what a resuming socket is sent at once: a replay of at most `resumeMaxEvents` (200 here), past
@@ -14,7 +14,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
 import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";
-import { closedWithin, rawSocket } from "../helpers/raw-socket.ts";
+import { closedWithin, rawPartySocket, rawSocket } from "../helpers/raw-socket.ts";
+import WebSocket from "ws";
+import { KaiwaInbox, KaiwaRoom } from "../../client/index.ts";
 import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
 import { CLOSE, type RoomEvent } from "../../party/protocol/index.ts";
 
@@ -255,4 +257,47 @@ test("PROTOCOL R82: live frames held for a replaying socket past catchUpMaxBytes
   const all = [...first.observed.events, ...back.observed.events];
   assertGapless(all, lastSeq, "reader across its sockets");
   assertMatchesAcks(all, writer, "reader");
+});
+
+test("PROTOCOL R80: an inbox closes a device that stops reading (4014); a device that only reads stays and sees every DM once", async () => {
+  const bob = new KaiwaInbox({ host: server.host, user: "bob", token: () => server.token("bob"), WebSocket, fromStart: true, pingIntervalMs: 500 });
+  const alice = new KaiwaRoom({ host: server.host, room: "dm:alice:bob", token: () => server.token("alice"), WebSocket, pingIntervalMs: 500 });
+  const seen: number[] = [];
+  bob.on("message", ({ room, event }) => {
+    if (room === "dm:alice:bob") seen.push(event.seq);
+  });
+  const bobDrops: string[] = [];
+  try {
+    await waitFor(() => alice.status === "open" && bob.status === "open", 20_000, "both open");
+    bob.on("status", (change) => {
+      if (change.current !== "open") bobDrops.push(change.reason);
+    });
+    const stuck = await rawPartySocket(server, "inbox", "bob", { token: await server.token("bob"), session: "stuck" });
+    await stuck.next((f) => f.type === "welcome");
+    (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const acked: number[] = [];
+    const text = "z".repeat(1_000);
+    const until = Date.now() + 2 * IDLE_MS;
+    while (Date.now() < until) {
+      acked.push((await alice.send(text)).seq);
+      await sleep(25);
+    }
+    // It reads again: what was queued, then the close. DMs keep coming until it arrives (the inbox looks
+    // only when it sends).
+    const resumed = (stuck.ws as unknown as { _socket: { resume(): void } })._socket;
+    let closed: number | undefined;
+    void stuck.closed.then(({ code }) => (closed = code));
+    resumed.resume();
+    while (closed === undefined && Date.now() < until + 15_000) {
+      acked.push((await alice.send(text)).seq);
+      await sleep(25);
+    }
+    assert.equal(closed, CLOSE.notReading, "the stuck device was closed as not reading");
+    assert.deepEqual(bobDrops, [], "the reading device was never closed");
+    await waitFor(() => seen.length === acked.length, 15_000, "bob saw every DM");
+    assert.deepEqual(seen, acked, "every DM once, in order");
+  } finally {
+    bob.close();
+    alice.close();
+  }
 });
