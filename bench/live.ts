@@ -42,8 +42,12 @@ function viewer(roomId: string, user: string, token: string, address: string, se
     const open = (party: string, id: string) => {
       const ws = new WebSocket(`ws://${server.host}/parties/${party}/${id}?token=${token}&session=s-${user}`, { localAddress: address, perMessageDeflate: false });
       v.ws = ws;
+      // Like the typed client (PROTOCOL R12, R80): a reader that never sends is closed as not reading.
+      const keepalive = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send("ping"), 20_000);
+      ws.on("close", () => clearInterval(keepalive));
       ws.on("message", (data) => {
         const text = data.toString();
+        if (text === "pong") return;
         const frame = JSON.parse(text);
         if (frame.type === "redirect") {
           ws.removeAllListeners("message");

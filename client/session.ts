@@ -101,7 +101,9 @@ export class Session {
   }
 
   send(frame: string | Uint8Array): boolean {
-    return this.#conn?.send(frame) ?? false;
+    const sent = this.#conn?.send(frame) ?? false;
+    if (sent) this.#heartbeat.sent();
+    return sent;
   }
 
   /** The owner accepted this socket's welcome; call `opened` once it has applied it. */

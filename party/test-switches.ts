@@ -133,6 +133,14 @@ export type TestSwitches = {
   readonly uploadTtlMs: number;
   /** PROTOCOL R30, R32: presigned URLs last this many seconds (0: the LIMITS defaults), so a test sees one expire. */
   readonly presignSeconds: number;
+  /** PROTOCOL R80: a room's idle-socket sweep, shortened so a test sees it (0: the LIMITS defaults). */
+  readonly idleCloseMs: number;
+  readonly idleCloseBytes: number;
+  readonly idleSweepMs: number;
+  /** PROTOCOL R81: rooms the directory keeps (0: LIMITS.directoryMaxRooms), so a test reaches the bound. */
+  readonly directoryMaxRooms: number;
+  /** PROTOCOL R82: live frames held for one joining socket, UTF-16 units (0: LIMITS.catchUpMaxBytes), so a test overflows it. */
+  readonly catchUpMaxBytes: number;
 };
 
 /** What every actor runs with outside test mode. */
@@ -150,6 +158,11 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   maxSessionsInMemory: 0,
   uploadTtlMs: 0,
   presignSeconds: 0,
+  idleCloseMs: 0,
+  idleCloseBytes: 0,
+  idleSweepMs: 0,
+  directoryMaxRooms: 0,
+  catchUpMaxBytes: 0,
 });
 
 type SwitchSpec = { field: Exclude<keyof TestSwitches, "mode">; schema: VarSchema<number | boolean | string>; rule: string; meaning: string };
@@ -168,6 +181,11 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: { field: "maxSessionsInMemory", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "a room keeps at most this many sessions in memory (0: the protocol's limit)" },
   KAIWA_TEST_UPLOAD_TTL_MS: { field: "uploadTtlMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "an unattached upload's time to live (default 24 h)" },
   KAIWA_TEST_PRESIGN_SECONDS: { field: "presignSeconds", schema: wholeNumber(0, 604_800), rule: "whole number of s from 0 to 604800", meaning: "how long presigned upload and download URLs last (default 15 and 5 minutes)" },
+  KAIWA_TEST_IDLE_CLOSE_MS: { field: "idleCloseMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "a room closes a socket silent this long while it broadcast idleCloseBytes (default 60 s)" },
+  KAIWA_TEST_IDLE_CLOSE_BYTES: { field: "idleCloseBytes", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "what a room must have broadcast since a socket was last heard to close it (default 1 MiB)" },
+  KAIWA_TEST_IDLE_SWEEP_MS: { field: "idleSweepMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "how often a broadcasting room looks for silent sockets (default 10 s)" },
+  KAIWA_TEST_DIRECTORY_MAX_ROOMS: { field: "directoryMaxRooms", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "rooms the directory keeps before it evicts the least recently reported idle ones (default 10,000)" },
+  KAIWA_TEST_CATCH_UP_MAX_BYTES: { field: "catchUpMaxBytes", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "live frames a room holds for one socket still replaying before it resyncs it (default 8 MiB)" },
 };
 
 const testModeSchema = flag();

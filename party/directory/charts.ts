@@ -60,6 +60,12 @@ export class DirectoryCharts {
     if (this.rooms.size > this.settings.maxRooms) this.rooms.delete(this.rooms.keys().next().value!);
   }
 
+  /** PROTOCOL R81: the directory dropped this room past its bound: out of the totals, its chart gone. */
+  evicted(entry: RoomEntry): void {
+    this.remove(entry);
+    this.rooms.delete(entry.room);
+  }
+
   overview(now: number): Overview {
     const t = this.totals;
     const errors = Object.fromEntries([...this.errors].filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)));

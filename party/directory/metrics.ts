@@ -8,7 +8,7 @@ import type { HistogramSnapshot, RoomEntry } from "../protocol/admin-schema.ts";
 
 type Sample = { labels: Record<string, string>; value: number };
 
-export function renderMetrics(entries: RoomEntry[]): string {
+export function renderMetrics(entries: RoomEntry[], evicted = 0): string {
   const out: string[] = [];
   const family = (name: string, type: "counter" | "gauge", help: string, samples: Sample[]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -22,6 +22,7 @@ export function renderMetrics(entries: RoomEntry[]): string {
   };
 
   family("kaiwa_rooms", "gauge", "Rooms known to the directory.", [{ labels: {}, value: entries.length }]);
+  family("kaiwa_directory_rooms_evicted_total", "counter", "Rooms the directory dropped past its bound (PROTOCOL R81) since it started.", [{ labels: {}, value: evicted }]);
   both("messages_total", "counter", "Commands accepted durably (messages, edits, deletions) since the room process started.", (e) => e.messagesTotal);
   both("messages_per_second", "gauge", "Accepted commands per second over the room's last report interval.", (e) => e.messagesPerSecond);
   both("connections", "gauge", "Client sockets open now (operator observers excluded).", (e) => e.connections);

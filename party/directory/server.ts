@@ -15,6 +15,8 @@ import { ListRoomsQuery, RoomReport, SeriesQuery, type RoomEntry } from "../prot
 import { renderMetrics } from "./metrics.ts";
 import { DirectoryCharts, chartSettings } from "./charts.ts";
 import { loadConfig, type TestSwitches } from "../config.ts";
+import { LIMITS } from "../protocol/limits.ts";
+import { evictionFor, overBound } from "./room-bound.ts";
 
 const ROOM_PREFIX = "r:";
 
@@ -24,11 +26,16 @@ export default class Directory implements Party.Server {
   private readonly test: TestSwitches;
   /** The dashboard's overview and chart history (party/directory/charts.ts), fed by the reports below. */
   private readonly charts: DirectoryCharts;
+  /** PROTOCOL R81: rooms kept at most (a test switch lowers it). */
+  private readonly maxRooms: number;
+  /** Rooms dropped past the bound since the directory started (the listing's `evicted`, a metric). */
+  private evicted = 0;
 
   constructor(readonly room: Party.Room) {
     const config = loadConfig(room.env);
     this.test = config.test;
     this.charts = new DirectoryCharts(chartSettings(config.directory.intervalMs));
+    this.maxRooms = config.test.directoryMaxRooms || LIMITS.directoryMaxRooms;
   }
 
   static onBeforeConnect(request: Party.Request) {
@@ -44,6 +51,10 @@ export default class Directory implements Party.Server {
   async onStart() {
     const stored = await this.room.storage.list<RoomEntry>({ prefix: ROOM_PREFIX });
     for (const entry of stored.values()) this.rooms.set(entry.room, entry);
+    // A lowered bound applies at once (PROTOCOL R81).
+    const over = overBound([...this.rooms.values()], this.maxRooms);
+    for (const room of over) this.rooms.delete(room);
+    if (over.length > 0) await this.room.storage.delete(over.map((room) => ROOM_PREFIX + room));
     this.charts.load(this.rooms.values());
   }
 
@@ -57,7 +68,17 @@ export default class Directory implements Party.Server {
       const report = RoomReport.safeParse(await request.json().catch(() => undefined));
       if (!report.success) return errorResponse("bad_frame", report.error.issues[0]?.message);
       const entry: RoomEntry = { ...report.data, updatedAt: Date.now() };
-      this.charts.report(this.rooms.get(entry.room), entry, entry.updatedAt);
+      const previous = this.rooms.get(entry.room);
+      // PROTOCOL R81: a room new to a full directory takes the place of the least of them, or is not kept.
+      if (!previous && this.rooms.size >= this.maxRooms) {
+        const victim = evictionFor(this.rooms.values(), entry);
+        this.evicted++;
+        if (victim === entry.room) return new Response(null, { status: 204 });
+        this.charts.evicted(this.rooms.get(victim)!);
+        this.rooms.delete(victim);
+        await this.room.storage.delete(ROOM_PREFIX + victim);
+      }
+      this.charts.report(previous, entry, entry.updatedAt);
       this.rooms.set(entry.room, entry);
       await this.room.storage.put(ROOM_PREFIX + entry.room, entry);
       return new Response(null, { status: 204 });
@@ -69,11 +90,11 @@ export default class Directory implements Party.Server {
       const matching = [...this.rooms.values()].filter((e) => !needle || e.room.toLowerCase().includes(needle));
       // Busiest first, then by id: what an operator looks for on a live system.
       matching.sort((a, b) => b.connections - a.connections || a.room.localeCompare(b.room));
-      return json({ rooms: matching.slice(0, query.data.limit), total: matching.length });
+      return json({ rooms: matching.slice(0, query.data.limit), total: matching.length, evicted: this.evicted });
     }
     if (request.method === "GET" && action === "metrics") {
       const entries = [...this.rooms.values()].sort((a, b) => a.room.localeCompare(b.room));
-      return new Response(renderMetrics(entries), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      return new Response(renderMetrics(entries, this.evicted), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
     }
     if (request.method === "GET" && action === "overview") return json(this.charts.overview(Date.now()));
     if (request.method === "GET" && action === "series") {

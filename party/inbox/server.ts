@@ -22,6 +22,7 @@ import { errorFrame } from "../protocol/error-frame.ts";
 import { gateRequest, gateSocket } from "../worker/service-auth.ts";
 import { decodeFrame } from "../protocol/decode.ts";
 import { safeSend } from "../adapters/sockets.ts";
+import { IdleSockets } from "../adapters/idle-sockets.ts";
 import { loadConfig } from "../config.ts";
 import { dmRefusal, isOwner, socketRefusal } from "../core/inbox-access.ts";
 import { DmRouter } from "./dm-router.ts";
@@ -45,6 +46,8 @@ export default class InboxServer implements Party.Server {
   private readonly requests: DeviceRequests;
   private readonly routes: InboxRoutes;
   private readonly flow: InboxFlow;
+  /** PROTOCOL R80: devices that stopped reading are closed (adapters/idle-sockets.ts). */
+  private readonly idle: IdleSockets<Conn>;
 
   constructor(readonly room: Party.Room) {
     const config = loadConfig(room.env); // party/config.ts: an invalid configuration throws here, naming the variable
@@ -52,6 +55,15 @@ export default class InboxServer implements Party.Server {
     this.flow = new InboxFlow(Date.now, { perSecond: config.room.messagesPerSecond, burst: config.room.messageBurst });
     const storage = room.storage;
     const list = () => this.conversations.list;
+    this.idle = new IdleSockets<Conn>(
+      {
+        connections: () => room.getConnections<ConnState>(),
+        connection: (id) => room.getConnection<ConnState>(id),
+        watched: (conn) => conn.state != null,
+        drop: (conn) => this.dropNotReading(conn),
+      },
+      config.test,
+    );
     this.calls = new ActorCalls({
       storage,
       env: room.env,
@@ -70,7 +82,10 @@ export default class InboxServer implements Party.Server {
       remember: (user, origin, lastSeen) => this.calls.remember(user, origin, lastSeen),
       announce: (online, lastSeen, at) => this.presence.announce(online, lastSeen, at),
     });
-    const toDevices = (frame: string) => this.devices.toAll(frame);
+    const toDevices = (frame: string) => {
+      this.devices.toAll(frame);
+      this.idle.broadcast(frame); // may close devices that stopped reading (PROTOCOL R80)
+    };
     this.presence = new InboxPresence({ userId: room.id, storage, contacts: () => list().contacts(), toDevices, callInbox });
     this.conversations = new Conversations({
       userId: room.id,
@@ -112,6 +127,7 @@ export default class InboxServer implements Party.Server {
   async onStart() {
     await Promise.all([this.conversations.load(), this.presence.load(), this.calls.load()]);
     this.conversations.start();
+    this.idle.reindex(); // after a wake from hibernation: every open device counts as heard now
   }
 
   async onAlarm() {
@@ -134,9 +150,11 @@ export default class InboxServer implements Party.Server {
       return conn.close(CLOSE.rateLimited, "rate_limited");
     }
     await this.devices.open(conn, who, query.data.session, url.origin);
+    this.idle.heard(conn);
   }
 
   async onClose(conn: Conn) {
+    this.idle.forget(conn.id);
     this.router.forget(conn.id);
     this.flow.forget(conn.id);
     await this.devices.close(conn);
@@ -144,11 +162,13 @@ export default class InboxServer implements Party.Server {
 
   /** A socket that ends in an error may get no close event (a frame over the runtime's limit): its bounded state goes. */
   onError(conn: Conn) {
+    this.idle.forget(conn.id);
     this.router.forget(conn.id);
     this.flow.forget(conn.id);
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
+    this.idle.heard(conn); // any frame, `ping` included (PROTOCOL R80)
     if (raw === "ping") return send(conn, "pong");
     if (this.flow.isCut(conn.id)) return; // cut off by a bound: the client resends in order (PROTOCOL I4)
     const state = conn.state;
@@ -194,6 +214,21 @@ export default class InboxServer implements Party.Server {
     } catch {
       // closed meanwhile
     }
+  }
+
+  /**
+   * PROTOCOL R80: a device that stopped reading is closed (4014) and released at once, as a close would: its
+   * peer does not read, so the close may never be answered and no close event may come.
+   */
+  private dropNotReading(conn: Conn): void {
+    try {
+      conn.close(CLOSE.notReading, "not_reading");
+    } catch {
+      // closed meanwhile
+    }
+    this.router.forget(conn.id);
+    this.flow.forget(conn.id);
+    void this.devices.close(conn).catch((error) => console.error("releasing a device that stopped reading failed", error));
   }
 
   // ---- Actor routes.

@@ -82,7 +82,8 @@ export type RoomReport = z.infer<typeof RoomReport>;
 /** The directory's record: the report plus when it arrived. */
 export const RoomEntry = RoomReport.extend({ updatedAt: z.number().int() });
 export type RoomEntry = z.infer<typeof RoomEntry>;
-export const RoomList = z.object({ rooms: z.array(RoomEntry), total: z.number().int() });
+/** `evicted`: rooms the directory dropped past its bound since it started (PROTOCOL R81). */
+export const RoomList = z.object({ rooms: z.array(RoomEntry), total: z.number().int(), evicted: z.number().int().nonnegative().default(0) });
 
 export const Restriction = z.object({ user: UserId, banUntil: z.number().int().optional(), muteUntil: z.number().int().optional() });
 

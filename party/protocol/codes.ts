@@ -139,6 +139,11 @@ export const CLOSE_CODES = {
   4030: { name: "banned", retryable: false },
   /** PROTOCOL R51, R53: go where the `redirect` frame just before this close says (another relay shard, or the room). */
   4031: { name: "moved", retryable: true },
+  /**
+   * PROTOCOL R80: the socket was silent (not even `ping`) for `idleCloseMs` while the room kept sending to it:
+   * dead or not reading. Retryable: a client that was only slow reconnects and resumes from its position.
+   */
+  4014: { name: "not_reading", retryable: true },
 } as const;
 
 export type CloseCode = keyof typeof CLOSE_CODES;
@@ -161,6 +166,7 @@ export const CLOSE = {
   rateLimited: 4029,
   banned: 4030,
   moved: 4031,
+  notReading: 4014,
 } as const satisfies Record<string, number>;
 
 /** Standard codes are retryable (network drop, server restart, 1011 internal error) but 1009; 4xxx follow the table. */

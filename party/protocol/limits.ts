@@ -144,6 +144,11 @@ export const LIMITS = {
   idleSweepMs: 10_000,
   /** Live frames held for one socket while it replays (PROTOCOL R7), in UTF-16 units: more, and it resyncs (4013). */
   catchUpMaxBytes: 8 * 1024 * 1024,
+  /**
+   * Rooms the directory keeps (PROTOCOL R81): past it, the least recently reported idle room goes (then the
+   * one with the fewest sockets). Busy rooms stay listed with exact counts while fewer than this have people.
+   */
+  directoryMaxRooms: 10_000,
   /** Sessions (`lastN`, PROTOCOL R5) a room keeps in memory before it drops those without an open socket. */
   maxSessionsInMemory: 10_000,
   /**

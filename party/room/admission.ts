@@ -59,7 +59,12 @@ export class RoomAdmission {
    */
   private readonly catchingUp = new Map<string, { frames: string[]; bytes: number }>();
 
-  constructor(private readonly host: AdmissionHost) {}
+  /** PROTOCOL R82: `catchUpMaxBytes`, or what a test switch sets. */
+  private readonly catchUpMaxBytes: number;
+
+  constructor(private readonly host: AdmissionHost) {
+    this.catchUpMaxBytes = host.config.test.catchUpMaxBytes || LIMITS.catchUpMaxBytes;
+  }
 
   /** A new socket: refused with a typed frame and close code, or admitted and queued to join in task order. */
   connect(conn: Conn, request: Request): void {
@@ -125,7 +130,7 @@ export class RoomAdmission {
       if (skip?.has(conn.id)) continue;
       const buffer = this.catchingUp.get(conn.id);
       if (!buffer) safeSend(conn, frame);
-      else if ((buffer.bytes += frame.length) <= LIMITS.catchUpMaxBytes) buffer.frames.push(frame);
+      else if ((buffer.bytes += frame.length) <= this.catchUpMaxBytes) buffer.frames.push(frame);
       else {
         this.catchingUp.delete(conn.id);
         this.host.closeSocket(conn as Conn, CLOSE.resyncRequired, "resync_required");

@@ -13,7 +13,7 @@
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { roomKind, LIMITS, type ErrorFrame, type Identity, type Pin, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
+import { roomKind, CLOSE, LIMITS, type ErrorFrame, type Identity, type Pin, type RoomSettings, type RoomSettingsPatch } from "../protocol/index.ts";
 import { RoomCore } from "../core/room-core.ts";
 import { META_KEY, MEMBERS_KEY, MODERATION_PREFIX, PINS_KEY, SETTINGS_KEY, WHERE_KEY, type RoomMeta } from "../core/room-keys.ts";
 import { Membership, type MembershipState } from "../core/membership.ts";
@@ -49,7 +49,8 @@ import { SocketReply } from "./socket-reply.ts";
 import { roomStats } from "./stats.ts";
 import { RoomUploads } from "./uploads.ts";
 import { MediaJanitor } from "./media-janitor.ts";
-import type { CommandCounters, Conn, Reply } from "./types.ts";
+import { IdleSockets } from "../adapters/idle-sockets.ts";
+import type { CommandCounters, Conn, ConnState, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
   /**
@@ -92,6 +93,8 @@ export default class RoomServer implements Party.Server {
   readonly uploads: RoomUploads;
   readonly janitor: MediaJanitor;
   readonly reporter: ReturnType<typeof directoryReporter>;
+  /** PROTOCOL R80: sockets that stopped reading are closed (adapters/idle-sockets.ts); the room's relays are not watched. */
+  readonly idle: IdleSockets<Conn>;
 
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env); // throws naming the variable: the worker's gate already refused the request
@@ -104,6 +107,15 @@ export default class RoomServer implements Party.Server {
     this.archive.onProgress = () => this.reporter.touch();
     this.uploads = new RoomUploads({ room, config: this.config, core: () => this.core, scheduled: (at) => this.janitor.schedule(at) });
     this.janitor = new MediaJanitor(room.storage, this.uploads, this.alarms);
+    this.idle = new IdleSockets<Conn>(
+      {
+        connections: () => room.getConnections<ConnState>(),
+        connection: (id) => room.getConnection<ConnState>(id),
+        watched: (conn) => conn.state != null && conn.state.relay === undefined,
+        drop: (conn) => this.dropNotReading(conn),
+      },
+      this.config.test,
+    );
     const shared = {
       room,
       core: () => this.core,
@@ -121,7 +133,7 @@ export default class RoomServer implements Party.Server {
       link: this.link,
       isBroken: () => this.writer.broken,
       queue: (item, writes) => this.writer.add(item, writes),
-      broadcast: (frame) => this.admission.broadcast(frame),
+      broadcast: (frame) => this.broadcast(frame),
     });
     this.awareness = new RoomAwareness({ ...shared, typingRefusal: (who) => this.members.typingRefusal(who), joining: (id) => this.admission.joining(id) });
     // DMs show "delivered": the peer's inbox confirmed it has the message.
@@ -138,7 +150,7 @@ export default class RoomServer implements Party.Server {
       archive: this.archive,
       ackLatency: this.ackLatency,
       counters: this.counters,
-      broadcast: (frame, skip) => this.admission.broadcast(frame, skip),
+      broadcast: (frame, skip) => this.broadcast(frame, skip),
       reload: () => this.reloadState(),
       filesFreed: () => this.janitor.schedule(Date.now()),
     });
@@ -187,6 +199,7 @@ export default class RoomServer implements Party.Server {
     this.members.reindex();
     this.expiry.reindex();
     this.relays.reindex();
+    this.idle.reindex();
     // A room that stopped with its archive behind (a crash right after an ack) drains now, not at its next
     // message (PROTOCOL I9): nothing else would wake it in a runtime that lost its alarm.
     if (this.archive.behind(this.core.committedSeq)) this.archive.armDrain(this.canonicalId);
@@ -210,10 +223,12 @@ export default class RoomServer implements Party.Server {
 
   onConnect(conn: Conn, ctx: Party.ConnectionContext) {
     this.admission.connect(conn, ctx.request as unknown as Request);
+    this.idle.heard(conn); // admitted sockets have their state by now; refused ones none
   }
 
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
+    this.idle.forget(conn.id);
     this.admission.forget(conn.id);
     this.relays.closed(conn.id);
     this.members.detach(conn);
@@ -224,6 +239,7 @@ export default class RoomServer implements Party.Server {
   }
 
   onClose(conn: Conn) {
+    this.idle.forget(conn.id);
     this.admission.forget(conn.id);
     this.relays.closed(conn.id);
     this.members.closed(conn);
@@ -256,7 +272,9 @@ export default class RoomServer implements Party.Server {
   }
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
-    if (conn.state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
+    const state = conn.state;
+    if (state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
+    if (state) this.idle.heardWatched(conn.id); // any frame, `ping` included (PROTOCOL R80)
     this.inbound.frame(raw, conn);
   }
 
@@ -268,7 +286,7 @@ export default class RoomServer implements Party.Server {
 
   /** The operator stats route's body (PROTOCOL §6); the bench's stall report reads it too. */
   stats() {
-    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays, awareness: this.awareness.states });
+    return roomStats({ room: this.room, bootId: this.bootId, core: this.core, counters: this.counters, link: this.link, writer: this.writer, archive: this.archive, uploads: this.uploads, janitor: this.janitor, tasksQueued: this.tasks.queued, log: this.log, relays: this.relays, awareness: this.awareness.states, notReadingClosed: this.idle.closed });
   }
 
   // ---- For room/admin.ts (AdminHost).
@@ -284,6 +302,24 @@ export default class RoomServer implements Party.Server {
   /** The room's live state, read-only. */
   get state() {
     return { core: this.core, bootId: this.bootId, accepted: this.counters.accepted, rejected: this.counters.rejected };
+  }
+
+  /** One live frame to every socket (room/admission.ts), counted for the idle sweep, which may close some (PROTOCOL R80). */
+  private broadcast(frame: string, skip?: Set<string>): void {
+    this.admission.broadcast(frame, skip);
+    this.idle.broadcast(frame);
+  }
+
+  /**
+   * PROTOCOL R80: a socket that stopped reading is closed (4014) and released at once, as onError would: its
+   * peer does not read, so the close may never be answered and no close event may come.
+   */
+  private dropNotReading(conn: Conn): void {
+    this.closeSocket(conn, CLOSE.notReading, "not_reading");
+    this.admission.forget(conn.id);
+    this.relays.closed(conn.id);
+    this.writer.socketClosed(conn.id);
+    this.touched();
   }
 
   /** Every close the room starts: the socket leaves presence now, not when (or if) its peer answers. */

@@ -25,9 +25,11 @@ export type StatsSources = {
   log: RoomLogReader;
   relays: RoomRelays;
   awareness: AwarenessStates;
+  /** Sockets closed for not reading since the room started (PROTOCOL R80). */
+  notReadingClosed: number;
 };
 
-export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log, relays, awareness }: StatsSources) {
+export function roomStats({ room, bootId, core, counters, link, writer, archive, uploads, janitor, tasksQueued, log, relays, awareness, notReadingClosed }: StatsSources) {
   // The room's own sockets (its relays apart) plus the viewers its relays hold (PROTOCOL R52).
   let sockets = 0;
   for (const conn of room.getConnections<ConnState>()) if (conn.state?.relay === undefined) sockets++;
@@ -55,6 +57,8 @@ export function roomStats({ room, bootId, core, counters, link, writer, archive,
       stalls: written.stalls,
       // Sessions whose lastN the room holds in memory (PROTOCOL §7.2: maxSessionsInMemory).
       sessionsInMemory: core.sessionCount,
+      // Sockets closed with 4014 for not reading (PROTOCOL R80) since the room started.
+      notReadingClosed,
     },
     archive: archive.stats(core.committedSeq),
     // Answers of the HTTP read path (PROTOCOL R40-R42) that reached the room: behind a cache, its misses.

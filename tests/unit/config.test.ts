@@ -342,6 +342,11 @@ describe("test switches", () => {
       maxSessionsInMemory: 0,
       uploadTtlMs: 0,
       presignSeconds: 0,
+      idleCloseMs: 0,
+      idleCloseBytes: 0,
+      idleSweepMs: 0,
+      directoryMaxRooms: 0,
+      catchUpMaxBytes: 0,
     });
     assert.ok(Object.isFrozen(off));
   });
@@ -364,6 +369,11 @@ describe("test switches", () => {
     KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: ["10", 10, "maxSessionsInMemory", "ten"],
     KAIWA_TEST_UPLOAD_TTL_MS: ["4000", 4_000, "uploadTtlMs", "4s"],
     KAIWA_TEST_PRESIGN_SECONDS: ["2", 2, "presignSeconds", "604801"],
+    KAIWA_TEST_IDLE_CLOSE_MS: ["1500", 1_500, "idleCloseMs", "1.5s"],
+    KAIWA_TEST_IDLE_CLOSE_BYTES: ["4096", 4_096, "idleCloseBytes", "4k"],
+    KAIWA_TEST_IDLE_SWEEP_MS: ["250", 250, "idleSweepMs", "-1"],
+    KAIWA_TEST_DIRECTORY_MAX_ROOMS: ["5", 5, "directoryMaxRooms", "five"],
+    KAIWA_TEST_CATCH_UP_MAX_BYTES: ["2000", 2_000, "catchUpMaxBytes", "2kb"],
   };
 
   it("the table covers every switch", () => {
