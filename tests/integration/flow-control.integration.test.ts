@@ -204,12 +204,13 @@ describe("the room's window (message rate lifted, writes slowed to 50 ms)", () =
       constructor(...args: ConstructorParameters<typeof WebSocket>) {
         super(...args);
         this.addEventListener("message", (event) => {
-          const frame = JSON.parse(String(event.data));
+          if (typeof event.data !== "string") return; // binary frames are awareness (PROTOCOL R72), never acks
+          const frame = JSON.parse(event.data);
           if (frame.type === "ack") unacked -= frame.acks.length;
         });
       }
       override send(data: any, ...rest: any[]): void {
-        const frame = data === "ping" ? undefined : JSON.parse(String(data));
+        const frame = typeof data !== "string" || data === "ping" ? undefined : JSON.parse(data);
         if (frame?.type === "batch") unacked += frame.commands.length;
         else if (frame?.type === "send") unacked += 1;
         most = Math.max(most, unacked);
