@@ -13,7 +13,7 @@ import { Histogram } from "./lib/histogram.ts";
 export type ViewerSpec = { user: string; token: string; party: string; id: string; host: string; address: string };
 export type StartMessage = { type: "start"; viewers: ViewerSpec[] };
 export type FinishMessage = { type: "finish"; lastSeq: number };
-export type ReadyMessage = { type: "ready"; joined: number; failed: number };
+export type ReadyMessage = { type: "ready"; joined: number; failed: number; errors: Record<string, number> };
 export type DoneMessage = { type: "done"; latency: ReturnType<Histogram["toJSON"]>; behind: number; problems: number; bannedAt: Record<string, number> };
 
 type Viewer = { ws: WebSocket | undefined; user: string; last: number; problems: number };
@@ -64,14 +64,19 @@ function open(spec: ViewerSpec): Promise<Viewer> {
 
 async function start(specs: ViewerSpec[]): Promise<ReadyMessage> {
   let failed = 0;
+  const errors: Record<string, number> = {};
   for (let i = 0; i < specs.length; i += 100) {
     const opened = await Promise.allSettled(specs.slice(i, i + 100).map(open));
     for (const result of opened) {
       if (result.status === "fulfilled") viewers.push(result.value);
-      else failed++;
+      else {
+        failed++;
+        const why = String((result.reason as Error)?.message ?? result.reason);
+        errors[why] = (errors[why] ?? 0) + 1;
+      }
     }
   }
-  return { type: "ready", joined: viewers.length, failed };
+  return { type: "ready", joined: viewers.length, failed, errors };
 }
 
 async function finish(lastSeq: number): Promise<DoneMessage> {

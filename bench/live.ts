@@ -33,8 +33,11 @@ const { values } = parseArgs({
     addresses: { type: "string", default: "8" },
     /** Load-generator processes; default one per 4,000 viewers (at least 2). */
     workers: { type: "string" },
-    /** Relays in a `partykit dev` of their own (1, default) or in the room's (0). */
-    "relay-process": { type: "string", default: "1" },
+    /**
+     * `partykit dev` processes for the relays (shard k in process k mod P); 0: relays in the room's process.
+     * Default: as many as keep each under the open-file limit (at least 1).
+     */
+    "relay-processes": { type: "string" },
     /** KAIWA_RELAY_COALESCE_MS for the relays (PROTOCOL R54); default: the configured default. */
     coalesce: { type: "string" },
     /** Which modes to run: both (default), sharded, flat. */
@@ -47,10 +50,10 @@ const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const ADDRESSES = Number(values.addresses);
 const WORKERS = Number(values.workers ?? Math.max(2, Math.ceil(VIEWERS / 4000)));
-const RELAY_PROCESS = values["relay-process"] !== "0";
 /** Descriptors one process may hold; workerd needs some beyond its sockets (files, its own pipes). */
 const FD_LIMIT = Number(execSync("bash -c 'ulimit -Hn'").toString().trim());
 const FD_SPARE = 500;
+const RELAY_PROCESSES = Number(values["relay-processes"] ?? Math.max(1, Math.ceil(VIEWERS / (FD_LIMIT - FD_SPARE))));
 
 const wall = () => performance.timeOrigin + performance.now();
 
@@ -79,18 +82,22 @@ class Workers {
   }
 }
 
-async function run(label: string, roomId: string, shards: number, room: DevServer, relays: DevServer | undefined, ops: string) {
+async function run(label: string, roomId: string, shards: number, room: DevServer, relays: DevServer[], ops: string) {
   const set = await room.fetchJson(`/parties/room/${roomId}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards }), headers: { "content-type": "application/json" } });
   if (set.status !== 200) throw new Error(JSON.stringify(set.body));
-  const viewerHost = relays ?? room;
-  const rssBefore = groupUsage(viewerHost.pid).rssBytes;
+  const viewerHosts = relays.length > 0 ? relays : [room];
+  /** The server holding shard k's viewers. */
+  const hostOf = (shard: number) => viewerHosts[shard % viewerHosts.length]!;
+  const rss = () => viewerHosts.reduce((sum, host) => sum + groupUsage(host.pid).rssBytes, 0);
+  const rssBefore = rss();
   const specs: ViewerSpec[] = [];
   for (let i = 0; i < VIEWERS; i++) {
     const user = `${label}-v${i}`;
     const token = await room.token(user);
     const address = `127.0.0.${2 + (i % ADDRESSES)}`;
-    // With a relay process, viewers go straight to their shard there (its own redirect corrects a wrong guess).
-    specs.push(relays && shards > 0 ? { user, token, party: "relay", id: relayId(roomId, shardOf(user, shards)), host: relays.host, address } : { user, token, party: "room", id: roomId, host: room.host, address });
+    // With relay processes, viewers go straight to their shard's process (its own redirect corrects a wrong guess).
+    const shard = shards > 0 ? shardOf(user, shards) : 0;
+    specs.push(relays.length > 0 && shards > 0 ? { user, token, party: "relay", id: relayId(roomId, shard), host: hostOf(shard).host, address } : { user, token, party: "room", id: roomId, host: room.host, address });
   }
   const workers = new Workers(WORKERS);
   try {
@@ -98,9 +105,9 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     const ready = await workers.all<ReadyMessage>((i) => ({ type: "start", viewers: specs.filter((_, j) => j % WORKERS === i) }), "ready");
     const joinMs = performance.now() - started;
     const joined = ready.reduce((sum, r) => sum + r.joined, 0);
-    if (joined < VIEWERS) throw new Error(`${label}: only ${joined} of ${VIEWERS} viewers joined`);
+    if (joined < VIEWERS) throw new Error(`${label}: only ${joined} of ${VIEWERS} viewers joined: ${JSON.stringify(ready.map((r) => r.errors))}`);
     await sleep(2000);
-    const rssAfter = groupUsage(viewerHost.pid).rssBytes;
+    const rssAfter = rss();
     // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
     const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
     poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
@@ -126,7 +133,7 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     let relayState = 0;
     let banMs: number | undefined;
     if (shards > 0) {
-      const relayStats = await Promise.all(Array.from({ length: shards }, (_, k) => viewerHost.fetchJson(`/parties/relay/${relayId(roomId, k)}/stats`, { token: ops })));
+      const relayStats = await Promise.all(Array.from({ length: shards }, (_, k) => hostOf(k).fetchJson(`/parties/relay/${relayId(roomId, k)}/stats`, { token: ops })));
       relayState = Math.max(...relayStats.map((r) => r.body.stateBytesPerViewer ?? 0));
       // One banned viewer per shard: the time until every one of them got the typed frame.
       const targets = new Map<number, string>();
@@ -150,7 +157,7 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     return {
       label,
       shards,
-      relayProcess: Boolean(relays),
+      relayProcesses: relays.length,
       viewers: VIEWERS,
       loadProcesses: WORKERS,
       joinSeconds: Math.round(joinMs / 100) / 10,
@@ -176,24 +183,24 @@ const results: Array<Record<string, unknown>> = [];
 const modes = values.modes === "both" ? (["sharded", "flat"] as const) : ([values.modes] as Array<"sharded" | "flat">);
 for (const mode of modes) {
   const shards = mode === "sharded" ? SHARDS : 0;
-  const oneProcess = mode === "flat" || !RELAY_PROCESS;
-  if (oneProcess && VIEWERS + FD_SPARE > FD_LIMIT) {
-    results.push({ label: mode, shards, viewers: VIEWERS, notRun: `one process would hold ${VIEWERS} viewer sockets; its open-file limit is ${FD_LIMIT} (ulimit -Hn)` });
+  const relayProcesses = mode === "sharded" ? Math.min(RELAY_PROCESSES, shards) : 0;
+  if (Math.ceil(VIEWERS / Math.max(1, relayProcesses)) + FD_SPARE > FD_LIMIT) {
+    results.push({ label: mode, shards, viewers: VIEWERS, notRun: `one process would hold ${Math.ceil(VIEWERS / Math.max(1, relayProcesses))} viewer sockets; its open-file limit is ${FD_LIMIT} (ulimit -Hn)` });
     continue;
   }
   // A fresh server (pair) per mode, so each one's RSS growth is its own viewers'.
   const coalesce: Record<string, string> = values.coalesce !== undefined ? { KAIWA_RELAY_COALESCE_MS: values.coalesce } : {};
   const room = new DevServer({ testMode: true, vars: coalesce });
-  let relays: DevServer | undefined;
+  const relays: DevServer[] = [];
   try {
     await room.start();
-    if (mode === "sharded" && RELAY_PROCESS) {
-      relays = new DevServer({ testMode: true, vars: { ...coalesce, KAIWA_RELAY_UPSTREAM: room.url } });
-      await relays.start();
+    for (let p = 0; p < relayProcesses; p++) {
+      relays.push(new DevServer({ testMode: true, vars: { ...coalesce, KAIWA_RELAY_UPSTREAM: room.url } }));
+      await relays[p]!.start();
     }
     results.push(await run(mode, `live:bench-${mode}`, shards, room, relays, await room.token("ops", { operator: true })));
   } finally {
-    await relays?.stop();
+    for (const relay of relays) await relay.stop();
     await room.stop();
   }
 }

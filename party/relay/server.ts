@@ -24,6 +24,7 @@ import { RelayViewers, type Viewer, type ViewerState } from "./viewers.ts";
 import { RelayPosting } from "./posting.ts";
 import { RoomLink } from "./room-link.ts";
 import { Coalescer, type Gathered } from "./coalescer.ts";
+import { RelayExpiry } from "./expiry.ts";
 import type { RelayConfigFrame } from "../protocol/index.ts";
 
 /** How often at most a relay tells the room its viewer count (PROTOCOL R52). */
@@ -42,6 +43,7 @@ export default class RelayServer implements Party.Server {
   private readonly posting: RelayPosting | undefined;
   private readonly link: RoomLink | undefined;
   private readonly coalescer: Coalescer;
+  private readonly expiry: RelayExpiry;
   /** The room's shard count as last heard (undefined: not yet, or the subscription stopped). */
   private shardCount: number | undefined;
   private subscribed = false;
@@ -54,6 +56,7 @@ export default class RelayServer implements Party.Server {
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env);
     this.options = { hibernate: this.config.relayHibernate };
+    this.expiry = new RelayExpiry(room, (conn, code, reason) => this.close(conn, code, reason));
     this.coalescer = new Coalescer(this.config.relayCoalesceMs, (gathered) => this.forward(gathered));
     this.target = parseRelayId(room.id);
     if (!this.target) return;
@@ -90,6 +93,7 @@ export default class RelayServer implements Party.Server {
    * Its window is new, so the first welcome sends its joined viewers to resume (PROTOCOL R52).
    */
   onStart() {
+    this.expiry.reindex(); // their tokens expire on time (PROTOCOL R56)
     for (const conn of this.room.getConnections<ViewerState>()) {
       if (conn.state) return this.upstream?.start();
     }
@@ -107,6 +111,7 @@ export default class RelayServer implements Party.Server {
     const { session, epoch, lastSeq } = query.data;
     const exp = tokenExpiresAt(request);
     conn.setState({ user: who, session, ...(exp !== undefined ? { exp } : {}), ...(epoch !== undefined && lastSeq !== undefined ? { at: { epoch, lastSeq } } : {}) });
+    this.expiry.watch(conn); // told and closed at its token's expiry, frames or not (PROTOCOL R56)
     this.upstream.start();
     this.countSoon();
     if (this.ready) void this.viewers.join(conn);
