@@ -1,5 +1,5 @@
 /**
- * Viewers' token expiry on a relay (PROTOCOL R56): as in rooms (room/token-expiry.ts, R19), at a viewer's
+ * Viewers' token expiry on a relay (PROTOCOL R56): as in rooms (room/token-expiry.ts, PROTOCOL R19), at a viewer's
  * token `exp` it is told `session_expired` and closed 4002 a grace period later, whether or not it sends
  * anything. The deadlines are the room's own queue; the one timer is per relay (set for the earliest
  * deadline only), never per viewer. A relay is kept awake by its subscription to the room, so the timer
