@@ -117,6 +117,8 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
       const frame = JSON.parse(data.toString());
       if (frame.type === "ack") acked += frame.acks.length;
     });
+    const serverCpu = () => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0);
+    const cpuBefore = serverCpu();
     let n = 0;
     const t0 = performance.now();
     while (n < SECONDS * RATE) {
@@ -128,6 +130,7 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     const stats = (await room.fetchJson(`/parties/room/${roomId}/stats`, { token: ops })).body;
     const lastSeq = stats.lastSeq as number;
     const done = await workers.all<DoneMessage>(() => ({ type: "finish", lastSeq }), "done");
+    const serverCpuMs = serverCpu() - cpuBefore;
     const latency = new Histogram();
     for (const d of done) latency.add(d.latency);
     let relayState = 0;
@@ -168,6 +171,9 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
       deliveries: summary.count,
       p50Ms: Math.round(summary.p50),
       p99Ms: Math.round(summary.p99),
+      /** CPU seconds while posting and delivering: every workerd, and the load generator's processes (whole run). */
+      serverCpuSeconds: Math.round(serverCpuMs / 100) / 10,
+      loadCpuSeconds: Math.round(done.reduce((sum, d) => sum + d.cpuMs, 0) / 100) / 10,
       roomSockets: stats.live?.roomSockets,
       connectionsCounted: stats.connections,
       workerdRssPerViewerKB: Math.round((rssAfter - rssBefore) / VIEWERS / 1024),
