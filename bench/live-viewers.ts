@@ -79,11 +79,23 @@ function open(spec: ViewerSpec): Promise<Viewer> {
   });
 }
 
+/** A handshake reset while thousands connect at once (the listen backlog overflowed) is retried, as a client would. */
+async function openRetrying(spec: ViewerSpec): Promise<Viewer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open(spec);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
 async function start(specs: ViewerSpec[]): Promise<ReadyMessage> {
   let failed = 0;
   const errors: Record<string, number> = {};
   for (let i = 0; i < specs.length; i += 100) {
-    const opened = await Promise.allSettled(specs.slice(i, i + 100).map(open));
+    const opened = await Promise.allSettled(specs.slice(i, i + 100).map(openRetrying));
     for (const result of opened) {
       if (result.status === "fulfilled") viewers.push(result.value);
       else {
