@@ -1,19 +1,28 @@
 /**
- * The `live` bench (PROTOCOL R50-R53): N viewer sockets on one live stream, spread over several 127.0.0.x
- * source addresses, following the room's redirect to their relay shard; an operator posts at 20 msgs/s.
- * Reported for the sharded room and for the same viewers on one room without shards, in the same run:
- * every viewer gapless, p50/p99 send-to-viewer, the time for a ban to reach every shard (sharded only),
- * workerd RSS per viewer socket, and the relays' own per-viewer state (their connection state, serialised).
+ * The `live` bench (PROTOCOL R50-R55): N viewer sockets on one live stream, spread over several 127.0.0.x
+ * source addresses and several load-generator processes (bench/live-viewers.ts); an operator posts at
+ * 20 msgs/s on the room. Reported for the sharded room and for the same viewers on one room without shards,
+ * in the same run: every viewer gapless, p50/p99 send-to-viewer, the time for a ban to reach every shard
+ * (sharded only), workerd RSS per viewer socket, and the relays' own per-viewer state.
+ *
+ * Sharded, the relays run by default in a `partykit dev` process of their own that subscribes to the room
+ * process over the network (KAIWA_RELAY_UPSTREAM, PROTOCOL R55), as a deployment scales relays; viewers
+ * connect to their shard there. `--relay-process 0` keeps them in the room's process (viewers follow the
+ * room's redirect). One process holds at most `ulimit -Hn` sockets, so a one-room run that cannot fit is
+ * reported as not run rather than attempted.
  *
  *   npm run bench:live -- --viewers 2000 --shards 4 --seconds 10
- *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20   (the lead's run, on a quiet machine)
+ *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20   (the issue's target, on a quiet machine)
  */
 import { parseArgs } from "node:util";
+import { fork, execSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import WebSocket from "ws";
 import { DevServer, sleep, waitFor } from "../tests/helpers/dev-server.ts";
 import { groupUsage } from "./lib/proc.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { shardOf, relayId } from "../party/protocol/index.ts";
+import type { DoneMessage, ReadyMessage, ViewerSpec } from "./live-viewers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +31,17 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     rate: { type: "string", default: "20" },
     addresses: { type: "string", default: "8" },
+    /** Load-generator processes; default one per 4,000 viewers (at least 2). */
+    workers: { type: "string" },
+    /**
+     * `partykit dev` processes for the relays (shard k in process k mod P); 0: relays in the room's process.
+     * Default: as many as keep each under the open-file limit (at least 1).
+     */
+    "relay-processes": { type: "string" },
+    /** KAIWA_RELAY_COALESCE_MS for the relays (PROTOCOL R54); default: the configured default. */
+    coalesce: { type: "string" },
+    /** Which modes to run: both (default), sharded, flat. */
+    modes: { type: "string", default: "both" },
   },
 });
 const VIEWERS = Number(values.viewers);
@@ -29,150 +49,171 @@ const SHARDS = Number(values.shards);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const ADDRESSES = Number(values.addresses);
+const WORKERS = Number(values.workers ?? Math.max(2, Math.ceil(VIEWERS / 4000)));
+/** Descriptors one process may hold; workerd needs some beyond its sockets (files, its own pipes). */
+const FD_LIMIT = Number(execSync("bash -c 'ulimit -Hn'").toString().trim());
+const FD_SPARE = 500;
+const RELAY_PROCESSES = Number(values["relay-processes"] ?? Math.max(1, Math.ceil(VIEWERS / (FD_LIMIT - FD_SPARE))));
 
-type Viewer = { ws: WebSocket; user: string; last: number; problems: number; banned: number };
+const wall = () => performance.timeOrigin + performance.now();
 
-/** A fresh server per mode, so each one's RSS growth is its own viewers'. */
-let server = new DevServer({ testMode: true });
-
-/** One viewer: connects to the room, follows a redirect, counts gaps and duplicates by seq. */
-function viewer(roomId: string, user: string, token: string, address: string, sentAt: Map<string, number>, latency: Histogram): Promise<Viewer> {
-  return new Promise((resolve, reject) => {
-    const v: Viewer = { ws: undefined as unknown as WebSocket, user, last: -1, problems: 0, banned: 0 };
-    const open = (party: string, id: string) => {
-      const ws = new WebSocket(`ws://${server.host}/parties/${party}/${id}?token=${token}&session=s-${user}`, { localAddress: address, perMessageDeflate: false });
-      v.ws = ws;
-      // Like the typed client (PROTOCOL R12, R80): a reader that never sends is closed as not reading.
-      const keepalive = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send("ping"), 20_000);
-      ws.on("close", () => clearInterval(keepalive));
-      ws.on("message", (data) => {
-        const text = data.toString();
-        if (text === "pong") return;
-        const frame = JSON.parse(text);
-        if (frame.type === "redirect") {
-          ws.removeAllListeners("message");
-          ws.removeAllListeners("error");
-          ws.on("error", () => undefined); // the socket we leave
-          ws.terminate();
-          return open(frame.party, frame.id);
-        }
-        if (frame.type === "welcome") {
-          v.last = frame.lastSeq;
-          return resolve(v);
-        }
-        if (frame.type === "error" && frame.code === "banned") v.banned = performance.now();
-        if (frame.type !== "events") return;
-        const now = performance.now();
-        for (const event of frame.events) {
-          if (event.seq <= v.last) continue;
-          if (event.seq !== v.last + 1) v.problems++;
-          v.last = event.seq;
-          const at = sentAt.get(event.clientId);
-          if (at !== undefined) latency.record(now - at);
-        }
-      });
-      ws.on("error", (error) => {
-        if (v.last < 0) reject(error);
-        else v.problems++; // a viewer's socket that fails mid-run is a delivery failure, counted
-      });
-    };
-    open("room", roomId);
-  });
+/** The load generators: forked once per mode, each with its share of the viewers. */
+class Workers {
+  readonly children: ChildProcess[] = [];
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) this.children.push(fork(join(import.meta.dirname, "live-viewers.ts"), [], { execArgv: ["--import", "tsx"] }));
+  }
+  ask<T>(child: ChildProcess, message: object, type: string): Promise<T> {
+    return new Promise((resolve) => {
+      const on = (reply: { type: string }) => {
+        if (reply.type !== type) return;
+        child.off("message", on);
+        resolve(reply as T);
+      };
+      child.on("message", on);
+      child.send(message);
+    });
+  }
+  all<T>(messages: (i: number) => object, type: string): Promise<T[]> {
+    return Promise.all(this.children.map((child, i) => this.ask<T>(child, messages(i), type)));
+  }
+  exit(): void {
+    for (const child of this.children) child.send({ type: "exit" });
+  }
 }
 
-async function run(label: string, roomId: string, shards: number, ops: string) {
-  const set = await server.fetchJson(`/parties/room/${roomId}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards }), headers: { "content-type": "application/json" } });
+async function run(label: string, roomId: string, shards: number, room: DevServer, relays: DevServer[], ops: string) {
+  const set = await room.fetchJson(`/parties/room/${roomId}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards }), headers: { "content-type": "application/json" } });
   if (set.status !== 200) throw new Error(JSON.stringify(set.body));
-  const sentAt = new Map<string, number>();
-  const latency = new Histogram();
-  const rssBefore = groupUsage(server.pid).rssBytes;
-  const viewers: Viewer[] = [];
-  const started = performance.now();
-  for (let i = 0; i < VIEWERS; i += 200) {
-    viewers.push(
-      ...(await Promise.all(
-        Array.from({ length: Math.min(200, VIEWERS - i) }, async (_, j) => {
-          const user = `${label}-v${i + j}`;
-          return viewer(roomId, user, await server.token(user), `127.0.0.${2 + ((i + j) % ADDRESSES)}`, sentAt, latency);
-        }),
-      )),
-    );
+  const viewerHosts = relays.length > 0 ? relays : [room];
+  /** The server holding shard k's viewers. */
+  const hostOf = (shard: number) => viewerHosts[shard % viewerHosts.length]!;
+  const rss = () => viewerHosts.reduce((sum, host) => sum + groupUsage(host.pid).rssBytes, 0);
+  const rssBefore = rss();
+  const specs: ViewerSpec[] = [];
+  for (let i = 0; i < VIEWERS; i++) {
+    const user = `${label}-v${i}`;
+    const token = await room.token(user);
+    const address = `127.0.0.${2 + (i % ADDRESSES)}`;
+    // With relay processes, viewers go straight to their shard's process (its own redirect corrects a wrong guess).
+    const shard = shards > 0 ? shardOf(user, shards) : 0;
+    specs.push(relays.length > 0 && shards > 0 ? { user, token, party: "relay", id: relayId(roomId, shard), host: hostOf(shard).host, address } : { user, token, party: "room", id: roomId, host: room.host, address });
   }
-  const joinMs = performance.now() - started;
-  await sleep(2000);
-  const rssAfter = groupUsage(server.pid).rssBytes;
-  // The poster: an operator on the room itself, 20 msgs/s.
-  const poster = new WebSocket(`ws://${server.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
-  poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
-  await new Promise((resolve) => poster.once("message", resolve));
-  let acked = 0;
-  poster.on("message", (data) => {
-    const frame = JSON.parse(data.toString());
-    if (frame.type === "ack") acked += frame.acks.length;
-  });
-  let n = 0;
-  const t0 = performance.now();
-  while (n < SECONDS * RATE) {
-    const clientId = `${label}-m${++n}`;
-    sentAt.set(clientId, performance.now());
-    poster.send(JSON.stringify({ type: "send", clientId, n, text: `message ${n}` }));
-    await sleep(Math.max(0, t0 + (n * 1000) / RATE - performance.now())); // on schedule, not drifting
-  }
-  await waitFor(() => acked >= n, 30_000, `${label}: every post acked`);
-  const stats = (await server.fetchJson(`/parties/room/${roomId}/stats`, { token: ops })).body;
-  const lastSeq = stats.lastSeq as number;
-  await waitFor(() => viewers.every((v) => v.last >= lastSeq), 60_000, `${label}: every viewer at ${lastSeq}`).catch(() => undefined);
-  const behind = viewers.filter((v) => v.last < lastSeq).length;
-  const problems = viewers.reduce((sum, v) => sum + v.problems, 0);
-  let relayState = 0;
-  let banMs: number | undefined;
-  if (shards > 0) {
-    const relays = await Promise.all(Array.from({ length: shards }, (_, k) => server.fetchJson(`/parties/relay/${relayId(roomId, k)}/stats`, { token: ops })));
-    relayState = Math.max(...relays.map((r) => r.body.stateBytesPerViewer ?? 0));
-    // One banned viewer per shard: the time until every one of them got the typed frame.
-    const targets = new Map<number, Viewer>();
-    for (const v of viewers) if (!targets.has(shardOf(v.user, shards))) targets.set(shardOf(v.user, shards), v);
+  const workers = new Workers(WORKERS);
+  try {
+    const started = performance.now();
+    const ready = await workers.all<ReadyMessage>((i) => ({ type: "start", viewers: specs.filter((_, j) => j % WORKERS === i) }), "ready");
+    const joinMs = performance.now() - started;
+    const joined = ready.reduce((sum, r) => sum + r.joined, 0);
+    if (joined < VIEWERS) throw new Error(`${label}: only ${joined} of ${VIEWERS} viewers joined: ${JSON.stringify(ready.map((r) => r.errors))}`);
+    await sleep(2000);
+    const rssAfter = rss();
+    // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
+    const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
+    poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
+    await new Promise((resolve) => poster.once("message", resolve));
+    let acked = 0;
+    poster.on("message", (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === "ack") acked += frame.acks.length;
+    });
+    const serverCpu = () => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0);
+    const cpuBefore = serverCpu();
+    let n = 0;
     const t0 = performance.now();
-    await Promise.all([...targets.values()].map((v) => server.fetchJson(`/admin/rooms/${roomId}/moderate`, { method: "POST", token: ops, body: JSON.stringify({ user: v.user, action: "ban", durationMs: 60_000 }), headers: { "content-type": "application/json" } })));
-    await waitFor(() => [...targets.values()].every((v) => v.banned > 0), 30_000, "bans reached every shard").catch(() => undefined);
-    banMs = Math.max(...[...targets.values()].map((v) => (v.banned > 0 ? v.banned - t0 : Infinity)));
+    while (n < SECONDS * RATE) {
+      n++;
+      poster.send(JSON.stringify({ type: "send", clientId: `${label}-m${n}`, n, text: `t=${wall()}` }));
+      await sleep(Math.max(0, t0 + (n * 1000) / RATE - performance.now())); // on schedule, not drifting
+    }
+    await waitFor(() => acked >= n, 30_000, `${label}: every post acked`);
+    const stats = (await room.fetchJson(`/parties/room/${roomId}/stats`, { token: ops })).body;
+    const lastSeq = stats.lastSeq as number;
+    const done = await workers.all<DoneMessage>(() => ({ type: "finish", lastSeq }), "done");
+    const serverCpuMs = serverCpu() - cpuBefore;
+    const latency = new Histogram();
+    for (const d of done) latency.add(d.latency);
+    let relayState = 0;
+    let banMs: number | undefined;
+    if (shards > 0) {
+      const relayStats = await Promise.all(Array.from({ length: shards }, (_, k) => hostOf(k).fetchJson(`/parties/relay/${relayId(roomId, k)}/stats`, { token: ops })));
+      relayState = Math.max(...relayStats.map((r) => r.body.stateBytesPerViewer ?? 0));
+      // One banned viewer per shard: the time until every one of them got the typed frame.
+      const targets = new Map<number, string>();
+      for (const spec of specs) if (!targets.has(shardOf(spec.user, shards))) targets.set(shardOf(spec.user, shards), spec.user);
+      const banAt = wall();
+      await Promise.all([...targets.values()].map((user) => room.fetchJson(`/admin/rooms/${roomId}/moderate`, { method: "POST", token: ops, body: JSON.stringify({ user, action: "ban", durationMs: 60_000 }), headers: { "content-type": "application/json" } })));
+      let bannedAt: Record<string, number> = {};
+      await waitFor(
+        async () => {
+          const replies = await workers.all<{ bannedAt: Record<string, number> }>(() => ({ type: "bans" }), "bans");
+          bannedAt = Object.assign({}, ...replies.map((r) => r.bannedAt));
+          return [...targets.values()].every((user) => bannedAt[user] !== undefined);
+        },
+        30_000,
+        "bans reached every shard",
+      ).catch(() => undefined);
+      banMs = Math.max(...[...targets.values()].map((user) => (bannedAt[user] !== undefined ? bannedAt[user]! - banAt : Infinity)));
+    }
+    poster.terminate();
+    const summary = latency.summary();
+    return {
+      label,
+      shards,
+      relayProcesses: relays.length,
+      viewers: VIEWERS,
+      loadProcesses: WORKERS,
+      joinSeconds: Math.round(joinMs / 100) / 10,
+      messages: n,
+      lastSeq,
+      gapsOrDuplicates: done.reduce((sum, d) => sum + d.problems, 0),
+      viewersBehind: done.reduce((sum, d) => sum + d.behind, 0),
+      deliveries: summary.count,
+      p50Ms: Math.round(summary.p50),
+      p99Ms: Math.round(summary.p99),
+      /** CPU seconds while posting and delivering: every workerd, and the load generator's processes (whole run). */
+      serverCpuSeconds: Math.round(serverCpuMs / 100) / 10,
+      loadCpuSeconds: Math.round(done.reduce((sum, d) => sum + d.cpuMs, 0) / 100) / 10,
+      roomSockets: stats.live?.roomSockets,
+      connectionsCounted: stats.connections,
+      workerdRssPerViewerKB: Math.round((rssAfter - rssBefore) / VIEWERS / 1024),
+      relayStateBytesPerViewer: relayState,
+      banToEveryShardMs: banMs === undefined ? undefined : Math.round(banMs),
+    };
+  } finally {
+    workers.exit();
   }
-  const summary = latency.summary();
-  for (const v of viewers) v.ws.terminate();
-  poster.terminate();
-  return {
-    label,
-    shards,
-    viewers: VIEWERS,
-    joinSeconds: Math.round(joinMs / 100) / 10,
-    messages: n,
-    lastSeq,
-    gapsOrDuplicates: problems,
-    viewersBehind: behind,
-    deliveries: summary.count,
-    p50Ms: Math.round(summary.p50),
-    p99Ms: Math.round(summary.p99),
-    roomSockets: stats.live?.roomSockets,
-    connectionsCounted: stats.connections,
-    workerdRssPerViewerKB: Math.round((rssAfter - rssBefore) / VIEWERS / 1024),
-    relayStateBytesPerViewer: relayState,
-    banToEveryShardMs: banMs === undefined ? undefined : Math.round(banMs),
-  };
 }
 
-const results = [];
-for (const [label, shards] of [["sharded", SHARDS], ["flat", 0]] as const) {
-  server = new DevServer({ testMode: true });
-  await server.start();
+const results: Array<Record<string, unknown>> = [];
+const modes = values.modes === "both" ? (["sharded", "flat"] as const) : ([values.modes] as Array<"sharded" | "flat">);
+for (const mode of modes) {
+  const shards = mode === "sharded" ? SHARDS : 0;
+  const relayProcesses = mode === "sharded" ? Math.min(RELAY_PROCESSES, shards) : 0;
+  if (Math.ceil(VIEWERS / Math.max(1, relayProcesses)) + FD_SPARE > FD_LIMIT) {
+    results.push({ label: mode, shards, viewers: VIEWERS, notRun: `one process would hold ${Math.ceil(VIEWERS / Math.max(1, relayProcesses))} viewer sockets; its open-file limit is ${FD_LIMIT} (ulimit -Hn)` });
+    continue;
+  }
+  // A fresh server (pair) per mode, so each one's RSS growth is its own viewers'.
+  const coalesce: Record<string, string> = values.coalesce !== undefined ? { KAIWA_RELAY_COALESCE_MS: values.coalesce } : {};
+  const room = new DevServer({ testMode: true, vars: coalesce });
+  const relays: DevServer[] = [];
   try {
-    results.push(await run(label, `live:bench-${label}`, shards, await server.token("ops", { operator: true })));
+    await room.start();
+    for (let p = 0; p < relayProcesses; p++) {
+      relays.push(new DevServer({ testMode: true, vars: { ...coalesce, KAIWA_RELAY_UPSTREAM: room.url } }));
+      await relays[p]!.start();
+    }
+    results.push(await run(mode, `live:bench-${mode}`, shards, room, relays, await room.token("ops", { operator: true })));
   } finally {
-    await server.stop();
+    for (const relay of relays) await relay.stop();
+    await room.stop();
   }
 }
 {
+  console.log(`load average: ${execSync("cat /proc/loadavg").toString().trim()}`);
   console.table(results);
   console.log(JSON.stringify(results));
-  const failed = results.some((r) => r.gapsOrDuplicates > 0 || r.viewersBehind > 0);
+  const failed = results.some((r) => Number(r.gapsOrDuplicates ?? 0) > 0 || Number(r.viewersBehind ?? 0) > 0);
   process.exitCode = failed ? 1 : 0;
 }

@@ -66,6 +66,10 @@ export type KaiwaConfig = {
   readonly hibernate: boolean;
   /** WebSocket hibernation for live rooms' relay shards' viewer sockets (PROTOCOL R52); on unless set to 0. */
   readonly relayHibernate: boolean;
+  /** How long a relay gathers the room's frames into one frame for its viewers (PROTOCOL R54); 0: each at once. */
+  readonly relayCoalesceMs: number;
+  /** The room process's origin when relays run in a process of their own (PROTOCOL R55); unset: in-process. */
+  readonly relayUpstream: string | undefined;
   /** The deployment's own origin, without a trailing slash; unset: the first origin an actor saw. */
   readonly publicOrigin: string | undefined;
   readonly room: {
@@ -102,6 +106,8 @@ export const S3_VARIABLES = ["KAIWA_S3_ENDPOINT", "KAIWA_S3_BUCKET", "KAIWA_S3_A
 /** Defaults of the room's numbers: the same as LIMITS.resumeMaxEvents and LIMITS.flushWindowMs (unit-tested). */
 export const ROOM_DEFAULTS = { resumeMaxEvents: 10_000, flushWindowMs: 0, notifyAlarmMs: 10_000, messagesPerSecond: 10, messageBurst: 30 } as const;
 export const DIRECTORY_DEFAULTS = { intervalMs: 2000, timeoutMs: 10_000 } as const;
+/** A relay shard gathers the room's frames for this long into one frame for its viewers (PROTOCOL R54). */
+export const RELAY_COALESCE_MS = 100;
 export const ARCHIVE_DEFAULTS = {
   retentionEvents: 10_000,
   batchRows: 500,
@@ -196,6 +202,8 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_PUBLIC_ORIGIN: spec(origin(), "the first origin an actor saw", "http(s) origin, no path", "the deployment's own origin, which alarms call back through"),
     KAIWA_HIBERNATE: spec(flag(), "0", '"1" or "0"', "WebSocket hibernation for rooms and inboxes"),
     KAIWA_RELAY_HIBERNATE: spec(flag(), "1", '"1" or "0"', "WebSocket hibernation for relay shards' viewer sockets"),
+    KAIWA_RELAY_COALESCE_MS: spec(milliseconds(0), String(RELAY_COALESCE_MS), "whole number of ms >= 0 (0: forward each frame at once)", "how long a relay shard gathers the room's frames into one frame for all its viewers"),
+    KAIWA_RELAY_UPSTREAM: spec(origin(), "unset (relays subscribe in-process)", "http(s) origin, no path", "the room process's origin, for relay shards run in a process of their own (they prove themselves with a service token)"),
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
     KAIWA_FLUSH_WINDOW_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.flushWindowMs), "whole number of ms >= 0", "group-commit window"),
     KAIWA_NOTIFY_ALARM_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.notifyAlarmMs), "whole number of ms >= 0", "how soon a room retries notifying inboxes after a write"),
@@ -298,6 +306,8 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     publish: { keys },
     hibernate: (v.KAIWA_HIBERNATE as boolean | undefined) ?? false,
     relayHibernate: (v.KAIWA_RELAY_HIBERNATE as boolean | undefined) ?? true,
+    relayCoalesceMs: num("KAIWA_RELAY_COALESCE_MS", RELAY_COALESCE_MS),
+    relayUpstream: str("KAIWA_RELAY_UPSTREAM"),
     publicOrigin: str("KAIWA_PUBLIC_ORIGIN"),
     room: {
       resumeMaxEvents: num("KAIWA_RESUME_MAX_EVENTS", ROOM_DEFAULTS.resumeMaxEvents),

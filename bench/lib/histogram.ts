@@ -36,9 +36,26 @@ export class Histogram {
     return this.count ? this.sum / this.count : NaN;
   }
 
+  /** The non-empty buckets and totals, small enough to send between processes (bench/live-viewers.ts). */
+  toJSON(): HistogramData {
+    const buckets: Array<[number, number]> = [];
+    for (let i = 0; i < this.buckets.length; i++) if (this.buckets[i]) buckets.push([i, this.buckets[i]!]);
+    return { buckets, count: this.count, sum: this.sum, max: this.max };
+  }
+
+  /** Adds another process's histogram (its `toJSON`). */
+  add(data: HistogramData): void {
+    for (const [i, n] of data.buckets) this.buckets[i]! += n;
+    this.count += data.count;
+    this.sum += data.sum;
+    if (data.max > this.max) this.max = data.max;
+  }
+
   summary(): LatencySummary {
     return { count: this.count, p50: this.percentile(50), p95: this.percentile(95), p99: this.percentile(99), max: this.max };
   }
 }
 
 export type LatencySummary = { count: number; p50: number; p95: number; p99: number; max: number };
+
+export type HistogramData = { buckets: Array<[number, number]>; count: number; sum: number; max: number };

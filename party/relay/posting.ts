@@ -7,14 +7,13 @@
  * queued, so the client resends in order (PROTOCOL R18, R3). State exists only for viewers with commands
  * in flight, and goes when they are answered.
  */
-import type * as Party from "partykit/server";
 import { CLOSE, LIMITS, RoomCommandResult, isResent, type Ack, type Command, type Identity } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { CALLER_HEADER } from "../worker/service-auth.ts";
 import { IDENTITY_HEADER } from "../worker/auth.ts";
 import { z } from "zod";
 import type { Viewer } from "./viewers.ts";
+import type { RoomLink } from "./room-link.ts";
 
 const RelayedAnswer = z.object({ results: z.array(RoomCommandResult) });
 
@@ -24,8 +23,7 @@ export class RelayPosting {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly room: Party.Room,
-    private readonly roomId: string,
+    private readonly link: RoomLink,
     private readonly cutOff: (conn: Viewer, code: number, reason: string) => void,
   ) {}
 
@@ -64,11 +62,10 @@ export class RelayPosting {
 
   private async post(queue: Queue, commands: Command[]): Promise<RoomCommandResult[] | undefined> {
     try {
-      const response = await this.room.context.parties.room!.get(this.roomId).fetch("/relayed", {
+      const response = await this.link.fetch("/relayed", {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          [CALLER_HEADER]: "actor",
           [IDENTITY_HEADER]: JSON.stringify({ sub: queue.user.id, name: queue.user.name, ...(queue.user.role ? { role: queue.user.role } : {}) }),
         },
         body: JSON.stringify({ session: queue.session, commands }),

@@ -16,12 +16,15 @@ import { TokenBucket } from "../core/token-bucket.ts";
 import { answerClose, safeSend } from "../adapters/sockets.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { loadConfig, type KaiwaConfig } from "../config.ts";
-import { gateRequest, gateSocket, CALLER_HEADER } from "../worker/service-auth.ts";
+import { gateRequest, gateSocket } from "../worker/service-auth.ts";
 import { IDENTITY_HEADER, identityFrom, tokenExpiresAt } from "../worker/auth.ts";
 import { eventsFrame } from "../room/frames-out.ts";
 import { Upstream } from "./upstream.ts";
 import { RelayViewers, type Viewer, type ViewerState } from "./viewers.ts";
 import { RelayPosting } from "./posting.ts";
+import { RoomLink } from "./room-link.ts";
+import { Coalescer, type Gathered } from "./coalescer.ts";
+import { RelayExpiry } from "./expiry.ts";
 import type { RelayConfigFrame } from "../protocol/index.ts";
 
 /** How often at most a relay tells the room its viewer count (PROTOCOL R52). */
@@ -38,6 +41,9 @@ export default class RelayServer implements Party.Server {
   private readonly upstream: Upstream | undefined;
   private readonly viewers: RelayViewers | undefined;
   private readonly posting: RelayPosting | undefined;
+  private readonly link: RoomLink | undefined;
+  private readonly coalescer: Coalescer;
+  private readonly expiry: RelayExpiry;
   /** The room's shard count as last heard (undefined: not yet, or the subscription stopped). */
   private shardCount: number | undefined;
   private subscribed = false;
@@ -50,10 +56,13 @@ export default class RelayServer implements Party.Server {
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env);
     this.options = { hibernate: this.config.relayHibernate };
+    this.expiry = new RelayExpiry(room, (conn, code, reason) => this.close(conn, code, reason));
+    this.coalescer = new Coalescer(this.config.relayCoalesceMs, (gathered) => this.forward(gathered));
     this.target = parseRelayId(room.id);
     if (!this.target) return;
     const { roomId, shard } = this.target;
-    this.upstream = new Upstream(room, roomId, shard, () => (this.window.epoch ? { epoch: this.window.epoch, lastSeq: this.window.last } : undefined), {
+    this.link = new RoomLink(room, roomId, this.config.relayUpstream);
+    this.upstream = new Upstream(this.link, roomId, shard, () => (this.window.epoch ? { epoch: this.window.epoch, lastSeq: this.coalescer.last ?? this.window.last } : undefined), {
       welcome: (epoch, lastSeq, recovered) => this.onWelcome(epoch, lastSeq, recovered),
       events: (frame) => this.onEvents(frame),
       config: (frame) => this.onConfig(frame),
@@ -68,7 +77,7 @@ export default class RelayServer implements Party.Server {
       fetchAfter: (after, before) => this.fetchAfter(after, before),
       close: (conn, code, reason) => this.close(conn, code, reason),
     });
-    this.posting = new RelayPosting(room, roomId, (conn, code, reason) => this.close(conn, code, reason));
+    this.posting = new RelayPosting(this.link, (conn, code, reason) => this.close(conn, code, reason));
   }
 
   static onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
@@ -84,6 +93,7 @@ export default class RelayServer implements Party.Server {
    * Its window is new, so the first welcome sends its joined viewers to resume (PROTOCOL R52).
    */
   onStart() {
+    this.expiry.reindex(); // their tokens expire on time (PROTOCOL R56)
     for (const conn of this.room.getConnections<ViewerState>()) {
       if (conn.state) return this.upstream?.start();
     }
@@ -101,6 +111,7 @@ export default class RelayServer implements Party.Server {
     const { session, epoch, lastSeq } = query.data;
     const exp = tokenExpiresAt(request);
     conn.setState({ user: who, session, ...(exp !== undefined ? { exp } : {}), ...(epoch !== undefined && lastSeq !== undefined ? { at: { epoch, lastSeq } } : {}) });
+    this.expiry.watch(conn); // told and closed at its token's expiry, frames or not (PROTOCOL R56)
     this.upstream.start();
     this.countSoon();
     if (this.ready) void this.viewers.join(conn);
@@ -168,7 +179,10 @@ export default class RelayServer implements Party.Server {
       if (!this.config.test.mode) return errorResponse("not_found", "No such route.");
       const wipe = new URL(request.url).searchParams.get("state") === "1";
       this.upstream!.drop(false);
-      if (wipe) this.window.reset("", 0);
+      if (wipe) {
+        this.coalescer.clear();
+        this.window.reset("", 0);
+      }
       return json({ dropped: true, wiped: wipe });
     }
     return errorResponse("not_found", "No such route.");
@@ -200,6 +214,7 @@ export default class RelayServer implements Party.Server {
 
   private onWelcome(epoch: string, lastSeq: number, recovered: boolean): void {
     if (!recovered) {
+      this.coalescer.clear();
       // A stream the relay cannot continue (first subscription, new epoch, or too far behind): viewers that
       // joined the old position resync and resume from their own positions (PROTOCOL I5).
       if (this.window.epoch !== epoch || this.window.last !== lastSeq) this.viewers!.resyncAll();
@@ -220,12 +235,21 @@ export default class RelayServer implements Party.Server {
     const first = events[0];
     const last = events[events.length - 1];
     if (!first || !last) return;
-    if (first.seq > this.window.last + 1) {
+    // The relay's position counts what waits to be forwarded (PROTOCOL R54).
+    const held = this.coalescer.last ?? this.window.last;
+    if (first.seq > held + 1) {
       // Never expected (the room replays from our position): resubscribe rather than forward a gap.
-      console.error(`relay ${this.room.id}: gap ${this.window.last + 1}..${first.seq - 1}; resubscribing`);
+      console.error(`relay ${this.room.id}: gap ${held + 1}..${first.seq - 1}; resubscribing`);
+      this.coalescer.flush();
       return this.upstream!.drop(false);
     }
-    if (!this.window.append(first.seq, last.seq, frame)) return;
+    if (last.seq <= held) return; // not news (a replay overlapping what the relay has)
+    this.coalescer.add(frame, events);
+  }
+
+  /** A frame for the viewers (one from the room, or several gathered into one, PROTOCOL R54). */
+  private forward({ from, to, frame, events }: Gathered): void {
+    if (!this.window.append(from, to, frame)) return;
     this.viewers!.broadcast(frame);
     // After the event reached everyone: a ban closes the user's sockets here (PROTOCOL R52).
     for (const event of events) {
@@ -243,6 +267,7 @@ export default class RelayServer implements Party.Server {
     const { shard } = this.target!;
     if (frame.shards <= shard) {
       // This shard no longer exists: its viewers moved; it unsubscribes until a viewer arrives again.
+      this.coalescer.flush();
       this.upstream!.drop(true);
       this.ready = false;
       this.subscribed = false;
@@ -263,7 +288,7 @@ export default class RelayServer implements Party.Server {
     const frames: WindowFrame[] = [];
     for (let from = after; from < before - 1; ) {
       const limit = Math.min(LIMITS.maxHistoryLimit, before - 1 - from);
-      const response = await this.room.context.parties.room!.get(this.target!.roomId).fetch(`/history?after=${from}&limit=${limit}`, { headers: this.actorHeaders() });
+      const response = await this.link!.fetch(`/history?after=${from}&limit=${limit}`, { headers: this.actorHeaders() });
       if (!response.ok) throw new Error(`history after ${from}: HTTP ${response.status}`);
       const page = (await response.json()) as { events: RoomEvent[] };
       const events = page.events.filter((e) => e.seq > from && e.seq < before);
@@ -278,7 +303,7 @@ export default class RelayServer implements Party.Server {
   private async history(conn: Viewer, requestId: string, before: number | undefined, limit: number | undefined): Promise<void> {
     try {
       const query = new URLSearchParams({ limit: String(limit ?? 50), ...(before !== undefined ? { before: String(before) } : {}) });
-      const response = await this.room.context.parties.room!.get(this.target!.roomId).fetch(`/history?${query}`, { headers: this.actorHeaders() });
+      const response = await this.link!.fetch(`/history?${query}`, { headers: this.actorHeaders() });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const page = (await response.json()) as { events: unknown[]; hasMore: boolean };
       safeSend(conn, JSON.stringify({ type: "history", requestId, events: page.events, hasMore: page.hasMore }));
@@ -289,7 +314,7 @@ export default class RelayServer implements Party.Server {
   }
 
   private actorHeaders(): Record<string, string> {
-    return { [CALLER_HEADER]: "actor", [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.target!.shard}` }) };
+    return { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.target!.shard}` }) };
   }
 
   // ---- Internals.

@@ -1,13 +1,12 @@
 /**
- * A relay shard's one subscription to its live room (PROTOCOL R52): a socket opened through
- * `context.parties` (so it carries the actor header no client socket can), resumed by (epoch, lastSeq)
+ * A relay shard's one subscription to its live room (PROTOCOL R52): a socket opened as an actor (through
+ * `context.parties`, or over the network with a service token: relay/room-link.ts, PROTOCOL R55), resumed by (epoch, lastSeq)
  * exactly like a client's (PROTOCOL I5): a relay that reconnects, or fell behind, gets every event after its
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
-import type * as Party from "partykit/server";
 import { RELAY_QUERY_PARAM, RelayConfigFrame, type RelayCountFrame } from "../protocol/index.ts";
-import { CALLER_HEADER } from "../worker/service-auth.ts";
 import { IDENTITY_HEADER } from "../worker/auth.ts";
+import type { RoomLink } from "./room-link.ts";
 
 export type UpstreamEvents = {
   /** The room's welcome: where the stream is, and whether the relay's position was recovered. */
@@ -30,7 +29,7 @@ export class Upstream {
   private stopped = true;
 
   constructor(
-    private readonly room: Party.Room,
+    private readonly link: RoomLink,
     private readonly roomId: string,
     private readonly shard: number,
     private readonly position: () => { epoch: string; lastSeq: number } | undefined,
@@ -73,9 +72,7 @@ export class Upstream {
     const query = new URLSearchParams({ session: `relay-${this.shard}`, [RELAY_QUERY_PARAM]: String(this.shard), ...(at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {}) });
     let socket: WebSocket;
     try {
-      socket = (await this.room.context.parties.room!.get(this.roomId).socket(`/?${query}`, {
-        headers: { [CALLER_HEADER]: "actor", [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.shard}` }) },
-      })) as unknown as WebSocket;
+      socket = await this.link.socket(`/?${query}`, { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.shard}` }) });
     } catch (error) {
       console.error(`relay ${this.shard}: subscribing to ${this.roomId} failed`, error);
       this.connecting = false;

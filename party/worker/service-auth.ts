@@ -174,6 +174,13 @@ export async function gateSocket(
   const refused = oversized(request);
   if (refused) return refusedSocket("bad_frame", describeRefusal(refused.status), CLOSE.protocolViolation);
   if (isEncodedId(lobby.id)) return refusedSocket("bad_frame", ENCODED_ID_MESSAGE, CLOSE.protocolViolation);
+  // A relay shard in a process of its own subscribes over the network (PROTOCOL R55): a valid service token
+  // makes the socket an actor's, as `context.parties` does in-process; a wrong one is refused outright.
+  if (request.headers.has(SERVICE_TOKEN_HEADER)) {
+    const stamped = await stampCaller(request, lobby.env);
+    if (!isActorCall(stamped)) return refusedSocket("unauthorized", "The service credential is not valid.", CLOSE.unauthorized);
+    return stamped;
+  }
   const auth = await verifyToken(tokenFromRequest(request), lobby.env);
   if (!auth.ok) return refusedSocket(auth.code, auth.message, CLOSE.unauthorized);
   const why = forbid?.(auth.identity);

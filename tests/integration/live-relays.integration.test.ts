@@ -12,7 +12,7 @@ import { DevServer, waitFor, sleep } from "../helpers/dev-server.ts";
 import { openClient, type TestClient } from "../helpers/clients.ts";
 import { rawPartySocket, rawSocket } from "../helpers/raw-socket.ts";
 import { assertGapless } from "../helpers/log-check.ts";
-import { shardOf, relayId } from "../../party/protocol/index.ts";
+import { CLOSE, LIMITS, shardOf, relayId } from "../../party/protocol/index.ts";
 
 const ROOM = "live:show";
 const VIEWERS = 240;
@@ -248,4 +248,31 @@ test("PROTOCOL R53: automatic shards grow with the audience; shrinking moves vie
   await waitFor(() => viewers.every((c) => c.room.position?.lastSeq === lastSeq), 20_000, "every viewer caught up");
   for (const c of viewers) assertGapless(c.observed.events, lastSeq, c.observed.userId);
   for (const c of [...viewers, poster]) c.room.close();
+});
+
+test("PROTOCOL R56: a relay tells a viewer that sends nothing its token expired, at expiry, and closes it 4002 after the grace", { timeout: 60_000 }, async () => {
+  const room = "live:expiry";
+  await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards: 2 }), headers: { "content-type": "application/json" } });
+  const user = "brief";
+  const minted = Date.now();
+  const viewer = await rawPartySocket(server, "relay", relayId(room, shardOf(user, 2)), { token: await server.token(user, { expiresIn: "3s" }), session: "b" });
+  await viewer.next((f) => f.type === "welcome");
+  let other = 0;
+  while (shardOf(`lasting${other}`, 2) !== shardOf(user, 2)) other++;
+  const lasting = await rawPartySocket(server, "relay", relayId(room, shardOf(user, 2)), { token: await server.token(`lasting${other}`), session: "l" });
+  await lasting.next((f) => f.type === "welcome");
+  const told = await viewer.next((f) => f.type === "error" && f.code === "session_expired", 10_000);
+  assert.ok(told, "told without sending a frame");
+  const toldAfter = Date.now() - minted;
+  assert.ok(toldAfter >= 2_000 && toldAfter < 6_000, `told ${toldAfter} ms after minting a 3 s token`);
+  // The close frame arrives after the grace; a hibernatable socket's TCP close (and so `ws`'s close event)
+  // follows only ~24 s later (partykit dev), so the test reads the close frame `ws` has received.
+  const closeCode = () => (viewer.ws as unknown as { _closeFrameReceived: boolean; _closeCode: number })._closeFrameReceived ? (viewer.ws as unknown as { _closeCode: number })._closeCode : undefined;
+  await waitFor(() => closeCode() !== undefined, LIMITS.expiredTokenGraceMs + 5_000, "the close frame after the grace");
+  assert.equal(closeCode(), CLOSE.sessionExpired);
+  assert.ok(Date.now() - minted >= 3_000 + LIMITS.expiredTokenGraceMs - 1_000, "closed only after the grace");
+  // Another viewer on the same relay, with a valid token, is untouched.
+  assert.equal(lasting.frames.some((f) => f.type === "error"), false);
+  assert.equal(lasting.ws.readyState, WebSocket.OPEN);
+  lasting.ws.terminate();
 });
