@@ -56,7 +56,8 @@ function open(spec: ViewerSpec): Promise<Viewer> {
       // Like the typed client (PROTOCOL R12, R80): a reader that never sends is closed as not reading.
       const keepalive = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send("ping"), 20_000);
       ws.on("close", () => clearInterval(keepalive));
-      ws.on("message", (data) => {
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return; // awareness states (PROTOCOL R72): not what this bench measures
         const text = data.toString();
         if (text.startsWith(EVENTS)) return events(v, text);
         if (text === "pong") return;

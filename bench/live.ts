@@ -113,7 +113,8 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
     await new Promise((resolve) => poster.once("message", resolve));
     let acked = 0;
-    poster.on("message", (data) => {
+    poster.on("message", (data, isBinary) => {
+      if (isBinary) return; // awareness states (PROTOCOL R72): not what this bench measures
       const frame = JSON.parse(data.toString());
       if (frame.type === "ack") acked += frame.acks.length;
     });

@@ -34,7 +34,8 @@ function open(address: string): Promise<WebSocket> {
 
 const observed = new Map<number, string>();
 const observer = await open(await url("observer"));
-observer.on("message", (data) => {
+observer.on("message", (data, isBinary) => {
+  if (isBinary) return; // awareness states (PROTOCOL R72): not what this bench measures
   const frame = JSON.parse(data.toString());
   if (frame.type === "events") for (const event of frame.events) observed.set(event.seq, `${event.author.id}/${event.clientId}`);
 });
@@ -68,7 +69,8 @@ await Promise.all(
       if (!values.batch) return ws.send(frame);
       if (pending.push(frame) === 1) queueMicrotask(flush);
     };
-    ws.on("message", (data) => {
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return; // awareness states (PROTOCOL R72): not what this bench measures
       const text = data.toString();
       // Senders only need their acks; skipping the parse of broadcasts keeps the load generator off the critical path.
       if (text.startsWith('{"type":"events"')) return;

@@ -34,7 +34,8 @@ export function rawConnect(url: string, localAddress: string | undefined, handle
       ws.terminate();
       reject(new Error("no welcome within 30 s"));
     }, 30_000);
-    ws.on("message", (data) => {
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return; // awareness states (PROTOCOL R72): the bench measures messages only
       const at = performance.now();
       if (!handlers.onEvents && isEventsFrame(data)) return;
       const text = data.toString();
