@@ -1,6 +1,6 @@
 /**
  * Scenario 1, throughput vs latency. (a) The most one room accepts: 20 senders with up to 256 commands in
- * flight each (kaiwa's: the 64 its rooms grant in the welcome, PROTOCOL R84, as its client keeps to), plus one
+ * flight each (kaiwa's: the 128 its rooms grant in the welcome, PROTOCOL R84, as its client keeps to), plus one
  * observing socket that checks every delivery. (b) Rising numbers of concurrent users in
  * rooms of 10, each sending 10 msgs/s open loop: p50/p95/p99 of send→ack and send→deliver per step.
  */
@@ -20,7 +20,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
     result.runs.push(run);
     result.checks.push(checkOf(result.name, run));
   }
-  result.notes.push("One room, max: each sender keeps 256 commands in flight, or the smaller window the server grants in its welcome, as kaiwa's client does (kaiwa: 64, PROTOCOL R84; the baselines grant none).");
+  result.notes.push("One room, max: each sender keeps 256 commands in flight, or the smaller window the server grants in its welcome, as kaiwa's client does (kaiwa: 128, PROTOCOL R84; the baselines grant none).");
   result.notes.push("kaiwa's senders and the bare ws ones put the commands made in one tick into one `batch` frame, as kaiwa's client library does (PROTOCOL.md R17); Socket.IO's emit one message per packet, as its clients do.");
   const pick = (f: (r: LoadResult) => number) => Object.fromEntries(Object.entries(max).map(([k, r]) => [k, f(r)]));
   const kaiwaMax = max.kaiwa?.ackedPerSec ?? 0;
@@ -71,7 +71,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
   result.charts.push({
     file: "throughput-one-room.svg",
     chart: {
-      title: "one room, 20 senders (256 in flight, kaiwa 64): acked per second",
+      title: "one room, 20 senders (256 in flight, kaiwa 128): acked per second",
       xLabel: "seconds",
       yLabel: "msgs/s acked",
       series: Object.entries(max).map(([name, run]) => ({ name, color: TARGET_COLORS[name]!, points: perSecond(run) })),

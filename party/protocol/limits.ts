@@ -105,12 +105,13 @@ export const LIMITS = {
   maxInFlight: 256,
   /**
    * The window a room grants each socket in its welcome (PROTOCOL R84): a client keeps at most this many
-   * commands unacked on it. Why 64 and not the client's 256: with 20 senders at 256 each, 5,120 commands
+   * commands unacked on it. Why 128 and not the client's 256: with 20 senders at 256 each, 5,120 commands
    * queued in the room and in the sockets' buffers, and a sender whose acks sat behind that backlog got
-   * 1/5 of another's share (send→ack p99 ~1 s); at 64 each the room still fills its batches (1,280 in
-   * flight, ~3 writes' worth) and equal senders stay near equal (bench/RESULTS.md finding 17).
+   * 1/5 of another's share (send→ack p99 ~1 s). Measured at 64, 128 and 192 (bench/RESULTS.md finding 17):
+   * 128 keeps the room's rate (fewer in flight leave its writes smaller: 64 cost a fifth of it) with equal
+   * senders within 10% of each other and p99 ~110 ms; at 192 the backlog is back (fairness 0.42, p99 0.5 s).
    */
-  socketWindow: 64,
+  socketWindow: 128,
   /**
    * The runtime's own frame limit (workerd, measured in partykit dev 0.0.115): a frame above it never reaches
    * the room; the runtime closes the socket with 1009 (PROTOCOL R11). Documentation: nothing here checks it.

@@ -192,10 +192,10 @@ describe("the room's window (message rate lifted, writes slowed to 50 ms)", () =
     await server.stop();
   });
 
-  test("PROTOCOL R84: the welcome grants 64; the typed client keeps at most 64 unacked while 300 sends wait, and all land once, in order, gapless", async () => {
+  test("PROTOCOL R84: the welcome grants 128; the typed client keeps at most 128 unacked while 300 sends wait, and all land once, in order, gapless", async () => {
     const room = "flow-window";
     const raw = await open(server, room, "peek", "p");
-    assert.equal(raw.frames.find((f) => f.type === "welcome")!.window, 64);
+    assert.equal(raw.frames.find((f) => f.type === "welcome")!.window, 128);
     raw.ws.close();
     // The socket the client opens counts what it puts in flight (commands sent, acks received).
     let unacked = 0;
@@ -221,22 +221,22 @@ describe("the room's window (message rate lifted, writes slowed to 50 ms)", () =
     const sender = await openClient(server, room, "sender", { WebSocket: CountingSocket as unknown as typeof WebSocket });
     clients.push(observer, sender);
     await sendAll(sender, Array.from({ length: 300 }, (_, i) => `w${i}`));
-    assert.ok(most <= 64, `at most the granted 64 in flight, saw ${most}`);
-    assert.ok(most >= 32, `the window was used, not one at a time (saw ${most})`);
+    assert.ok(most <= 128, `at most the granted 128 in flight, saw ${most}`);
+    assert.ok(most >= 64, `the window was used, not one at a time (saw ${most})`);
     await waitFor(() => observer.observed.events.length === 300 && sender.observed.events.length === 300, 30_000, "both saw all 300");
     assertRoomConsistent([observer.observed, sender.observed], 300);
     assert.deepEqual(sender.observed.sent.map((id) => sender.observed.acks.get(id)), Array.from({ length: 300 }, (_, i) => i + 1), "acked in the order sent");
   });
 
-  test("PROTOCOL R84, R18: a socket that ignores the window is served up to the pending bound, not cut off at 64; the next command gets lastSeq + 1", async () => {
+  test("PROTOCOL R84, R18: a socket that ignores the window is served up to the pending bound, not cut off at 128; the next command gets lastSeq + 1", async () => {
     const room = "flow-window-ignored";
     const greedy = await open(server, room, "greedy", "g");
-    for (let frame = 0; frame < 2; frame++) greedy.send({ type: "batch", commands: Array.from({ length: 100 }, (_, i) => send(frame * 100 + i + 1)) });
-    await waitFor(() => greedy.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks).length === 200, 30_000, "200 acks");
+    for (let frame = 0; frame < 3; frame++) greedy.send({ type: "batch", commands: Array.from({ length: 100 }, (_, i) => send(frame * 100 + i + 1)) });
+    await waitFor(() => greedy.frames.filter((f) => f.type === "ack").flatMap((f) => f.acks).length === 300, 30_000, "300 acks");
     assert.equal(greedy.frames.filter((f) => f.type === "error").length, 0, "no refusal below the pending bound");
-    greedy.send(send(201));
-    const next = await greedy.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c201"));
-    assert.equal(next.acks.find((a: any) => a.clientId === "c201").seq, 201);
+    greedy.send(send(301));
+    const next = await greedy.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c301"));
+    assert.equal(next.acks.find((a: any) => a.clientId === "c301").seq, 301);
     greedy.ws.close();
   });
 });
