@@ -18,6 +18,7 @@
  * waits, so an idle room can sleep.
  */
 import { LIMITS } from "../protocol/limits.ts";
+import { EarliestTimer } from "./earliest-timer.ts";
 import { awarenessFrame } from "../protocol/awareness.ts";
 import type { AwarenessEntry } from "../protocol/awareness.ts";
 
@@ -46,13 +47,15 @@ export class AwarenessStates {
   private readonly renewed = new Set<number>();
   private lastFlush = -Infinity;
   private lastRenewal = -Infinity;
-  private armedAt: number | undefined;
+  private readonly timer: EarliestTimer;
   readonly counters = { updates: 0, refused: 0, flushes: 0, frames: 0 };
 
   constructor(
     private readonly port: AwarenessPort,
     private readonly windowMs: number,
-  ) {}
+  ) {
+    this.timer = new EarliestTimer(port, () => this.flush());
+  }
 
   /** Live states now. */
   get size(): number {
@@ -162,13 +165,7 @@ export class AwarenessStates {
     if (this.dirty.size > 0) at = windowOpens;
     else if (this.renewed.size > 0) at = Math.max(windowOpens, this.lastRenewal + LIMITS.awarenessRenewBatchMs);
     else return;
-    if (this.armedAt !== undefined && this.armedAt <= at) return;
-    this.armedAt = at;
-    this.port.schedule(() => {
-      if (this.armedAt !== at) return; // superseded by an earlier timer
-      this.armedAt = undefined;
-      this.flush();
-    }, at - now);
+    this.timer.armAt(at);
   }
 
   private flush(): void {

@@ -12,6 +12,7 @@
  * changes one per user whose first socket opened or last closed in it, typing at most `typingMaxUsers`.
  */
 import { LIMITS } from "../protocol/limits.ts";
+import { EarliestTimer } from "./earliest-timer.ts";
 
 export type SignalsPort = {
   now(): number;
@@ -39,7 +40,7 @@ export class RoomSignals {
   /** Too many present users to name (open rooms above `listMaxUsers`): frames carry the count alone. */
   private audience = false;
   private lastCountAt = -Infinity;
-  private armedAt: number | undefined;
+  private readonly timer: EarliestTimer;
   readonly counters = { frames: 0, flushes: 0, typingRefused: 0 };
 
   constructor(
@@ -50,7 +51,9 @@ export class RoomSignals {
     private readonly audienceCountMs = 0,
     /** Users shown typing at once (PROTOCOL §7): input can name as many typers as there are users. */
     private readonly typingMaxUsers: number = LIMITS.maxTypingUsers,
-  ) {}
+  ) {
+    this.timer = new EarliestTimer(port, () => this.flush());
+  }
 
   read(user: string, seq: number): void {
     this.reads.set(user, Math.max(seq, this.reads.get(user) ?? 0));
@@ -107,14 +110,7 @@ export class RoomSignals {
 
   private arm(delay?: number): void {
     const now = this.port.now();
-    const at = now + (delay ?? Math.max(0, this.lastFlush + this.windowMs - now));
-    if (this.armedAt !== undefined && this.armedAt <= at) return;
-    this.armedAt = at;
-    this.port.schedule(() => {
-      if (this.armedAt !== at) return; // superseded by an earlier timer
-      this.armedAt = undefined;
-      this.flush();
-    }, at - now);
+    this.timer.armAt(now + (delay ?? Math.max(0, this.lastFlush + this.windowMs - now)));
   }
 
   private flush(): void {

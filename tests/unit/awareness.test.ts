@@ -15,6 +15,7 @@ import { AwarenessStates } from "../../party/core/awareness-states.ts";
 import { awarenessFrame, decodeAwarenessMessage, emptySyncStep2Frame, MESSAGE_AWARENESS, queryAwarenessFrame } from "../../party/protocol/awareness.ts";
 import { LIMITS } from "../../party/protocol/limits.ts";
 import { ClientAwareness } from "../../client/room-awareness.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 
 const peers: awarenessProtocol.Awareness[] = [];
 after(() => {
@@ -44,23 +45,10 @@ function applyFrame(peer: awarenessProtocol.Awareness, frame: Uint8Array): void 
 }
 
 function harness() {
-  let now = 0;
-  const timers: Array<{ at: number; fn: () => void }> = [];
+  const clock = fakeClock();
   const frames: Uint8Array[] = [];
-  const states = new AwarenessStates({ now: () => now, schedule: (fn, ms) => void timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(f) }, 250);
-  const advance = (ms: number) => {
-    const until = now + ms;
-    for (;;) {
-      timers.sort((a, b) => a.at - b.at);
-      const next = timers[0];
-      if (!next || next.at > until) break;
-      timers.shift();
-      now = next.at;
-      next.fn();
-    }
-    now = until;
-  };
-  return { states, frames, advance, pendingTimers: () => timers.length };
+  const states = new AwarenessStates({ now: clock.now, schedule: clock.schedule, broadcast: (f) => frames.push(f) }, 250);
+  return { states, frames, advance: clock.advance, pendingTimers: clock.pending };
 }
 
 const alice = { id: "alice", name: "Alice" };

@@ -11,15 +11,15 @@ import { sessionKey } from "../../party/core/room-keys.ts";
 import { IdleSweep } from "../../party/core/idle-sweep.ts";
 import { InboxFlow } from "../../party/inbox/flow.ts";
 import { LIMITS } from "../../party/protocol/index.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 
 function signals(typingMaxUsers: number) {
-  let now = 0;
+  const clock = fakeClock();
   const frames: any[] = [];
-  const timers: Array<{ at: number; fn: () => void }> = [];
   const s = new RoomSignals(
     {
-      now: () => now,
-      schedule: (fn, ms) => timers.push({ at: now + ms, fn }),
+      now: clock.now,
+      schedule: clock.schedule,
       broadcast: (f) => frames.push(JSON.parse(f)),
       connections: () => 0,
       isPresent: () => true,
@@ -33,19 +33,7 @@ function signals(typingMaxUsers: number) {
     0,
     typingMaxUsers,
   );
-  const advance = (ms: number) => {
-    const until = now + ms;
-    for (;;) {
-      timers.sort((a, b) => a.at - b.at);
-      const next = timers[0];
-      if (!next || next.at > until) break;
-      timers.shift();
-      now = next.at;
-      next.fn();
-    }
-    now = until;
-  };
-  return { s, frames, advance };
+  return { s, frames, advance: clock.advance };
 }
 
 test("PROTOCOL §7: at most maxTypingUsers show as typing; a further typer shows once an entry expired", () => {

@@ -2,14 +2,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 
 function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audienceCountMs?: number } = {}) {
-  let now = 0;
+  const clock = fakeClock();
   const present = new Set<string>();
-  const timers: Array<{ at: number; fn: () => void }> = [];
   const frames: any[] = [];
   const signals = new RoomSignals(
-    { now: () => now, schedule: (fn, ms) => timers.push({ at: now + ms, fn }), broadcast: (f) => frames.push(JSON.parse(f)),
+    { now: clock.now, schedule: clock.schedule, broadcast: (f) => frames.push(JSON.parse(f)),
       // Sockets = present users when an audience's count is under test, else a fixed 3.
       connections: () => (options.audienceCountMs === undefined ? 3 : present.size),
       isPresent: (u) => present.has(u),
@@ -22,19 +22,7 @@ function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audien
     options.listMaxUsers,
     options.audienceCountMs,
   );
-  const advance = (ms: number) => {
-    const until = now + ms;
-    for (;;) {
-      timers.sort((a, b) => a.at - b.at);
-      const next = timers[0];
-      if (!next || next.at > until) break;
-      timers.shift();
-      now = next.at;
-      next.fn();
-    }
-    now = until;
-  };
-  return { signals, frames, advance, present, pendingTimers: () => timers.length };
+  return { signals, frames, advance: clock.advance, present, pendingTimers: clock.pending };
 }
 
 describe("RoomSignals", () => {
