@@ -49,12 +49,16 @@ async function stockPeer(user: string, room = GROUP) {
   peers.push(peer);
   peer.setLocalState(null); // nothing of its own until the test says so
   let binaryFrames = 0;
-  socket.ws.on("message", (data, isBinary) => {
-    if (!isBinary) return;
+  const apply = (bytes: Uint8Array) => {
     binaryFrames++;
-    const decoder = decoding.createDecoder(new Uint8Array(data as Buffer));
+    const decoder = decoding.createDecoder(bytes);
     if (decoding.readVarUint(decoder) === 1) awarenessProtocol.applyAwarenessUpdate(peer, decoding.readVarUint8Array(decoder), "room");
+  };
+  socket.ws.on("message", (data, isBinary) => {
+    if (isBinary) apply(new Uint8Array(data as Buffer));
   });
+  // The room's snapshot follows the welcome at once: it may have arrived with it, before this listener.
+  for (const frame of socket.frames) if (frame.type === "binary") apply(frame.bytes);
   peer.on("update", ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
     if (origin !== "local") return;
     const changed = [...added, ...updated, ...removed];
@@ -66,9 +70,13 @@ async function stockPeer(user: string, room = GROUP) {
   return { socket, peer, binaryFrames: () => binaryFrames };
 }
 
-/** The states a stock peer holds for `user` (by the room-stamped identity). */
+/**
+ * The states the room sent a stock peer for `user` (by the room-stamped identity). The peer's own local state is
+ * left out: it holds what the peer claimed (carol's editor says it is alice) until the room's stamped copy
+ * of it arrives, so counting it made the count depend on that timing.
+ */
 function statesOf(peer: awarenessProtocol.Awareness, user: string): Array<Record<string, any>> {
-  return [...peer.getStates().values()].filter((s) => s.user?.id === user);
+  return [...peer.getStates()].filter(([clientID, s]) => clientID !== peer.clientID && s.user?.id === user).map(([, s]) => s);
 }
 
 const errorsAfter = (socket: RawSocket, from: number) => socket.frames.slice(from).filter((f) => f.type === "error");
