@@ -34,25 +34,23 @@ export class RoomHistory {
   async overSocket(reply: SocketReply, state: ConnState, request: HistoryRequest): Promise<void> {
     const { host } = this;
     const core = host.core();
-    if (core.membership && !core.membership.has(state.user.id) && !state.observer) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
+    if (!mayReadOverSocket(core, state)) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
     try {
       const range = historyRange(core.committedSeq, request.before, request.limit);
       const events = await host.archive.history(range.from, range.before);
       const extras = extrasJson(await readerExtras(host.room.storage, host.archive, state.user.id, events));
       safeSend(reply.socket, historyFrame(request.requestId, events, range.from > 1, extras));
     } catch (error) {
-      if (error instanceof ArchiveUnavailable) return host.reply(reply, errorFrame("archive_unavailable", { ref: request.requestId }));
-      console.error("history failed", error);
-      host.reply(reply, errorFrame("internal", { ref: request.requestId }));
+      this.failedOverSocket(reply, request.requestId, "history", error);
     }
   }
 
   /** `GET …/history?before=&after=&limit=`; `after` reads forwards (an inbox device catching up). */
   async overHttp(who: Identity, url: URL): Promise<Response> {
     const { host } = this;
-    if (!mayJoin(host.room.id, who)) return errorResponse("forbidden");
     const core = host.core();
-    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    const refused = this.refuseOverHttp(core, who);
+    if (refused) return refused;
     const query = HistoryQuery.safeParse(Object.fromEntries(url.searchParams));
     if (!query.success) return errorResponse("bad_frame", `before/after must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
     const committed = core.committedSeq;
@@ -74,25 +72,23 @@ export class RoomHistory {
   async threadOverSocket(reply: SocketReply, state: ConnState, request: ThreadRequest): Promise<void> {
     const { host } = this;
     const core = host.core();
-    if (core.membership && !core.membership.has(state.user.id) && !state.observer) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
+    if (!mayReadOverSocket(core, state)) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
     try {
       const page = await readThread(host.room.storage, host.archive, core, request.parent, request.after, request.limit);
       if (!page) return host.reply(reply, errorFrame("not_found", { ref: request.requestId, message: `No message ${request.parent}.` }));
       const extras = extrasJson(await readerExtras(host.room.storage, host.archive, state.user.id, [page.parentJson, ...page.eventsJson]));
       safeSend(reply.socket, threadFrame(request.requestId, page.parentJson, page.eventsJson, page.hasMore, extras));
     } catch (error) {
-      if (error instanceof ArchiveUnavailable) return host.reply(reply, errorFrame("archive_unavailable", { ref: request.requestId }));
-      console.error("thread read failed", error);
-      host.reply(reply, errorFrame("internal", { ref: request.requestId }));
+      this.failedOverSocket(reply, request.requestId, "thread read", error);
     }
   }
 
   /** `GET …/thread?parent=&after=&limit=` (PROTOCOL R23): the same page as the socket's, as JSON. */
   async threadOverHttp(who: Identity, url: URL): Promise<Response> {
     const { host } = this;
-    if (!mayJoin(host.room.id, who)) return errorResponse("forbidden");
     const core = host.core();
-    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    const refused = this.refuseOverHttp(core, who);
+    if (refused) return refused;
     const query = ThreadQuery.safeParse(Object.fromEntries(url.searchParams));
     if (!query.success) return errorResponse("bad_frame", `parent, after and limit must be integers; limit 1..${LIMITS.maxHistoryLimit}.`);
     const { parent, after, limit } = query.data;
@@ -107,12 +103,26 @@ export class RoomHistory {
     }
   }
 
+  /** Every HTTP read's gate, one rule for all of them: who may join the room, and members only in groups. */
+  private refuseOverHttp(core: RoomCore, who: Identity): Response | undefined {
+    if (!mayJoin(this.host.room.id, who)) return errorResponse("forbidden");
+    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    return undefined;
+  }
+
+  /** A socket read that threw: the archive's outage is typed and retryable, anything else `internal`. */
+  private failedOverSocket(reply: SocketReply, requestId: string, what: string, error: unknown): void {
+    if (error instanceof ArchiveUnavailable) return this.host.reply(reply, errorFrame("archive_unavailable", { ref: requestId }));
+    console.error(`${what} failed`, error);
+    this.host.reply(reply, errorFrame("internal", { ref: requestId }));
+  }
+
   /** `GET …/pins` (PROTOCOL R24): the pinned list and each pinned message's current record. */
   async pinsOverHttp(who: Identity): Promise<Response> {
     const { host } = this;
-    if (!mayJoin(host.room.id, who)) return errorResponse("forbidden");
     const core = host.core();
-    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
+    const refused = this.refuseOverHttp(core, who);
+    if (refused) return refused;
     const pins = core.pins.committed();
     let messages: string[];
     try {
@@ -123,4 +133,9 @@ export class RoomHistory {
     }
     return new Response(`{"pins":${JSON.stringify(pins)},"messages":[${messages.join(",")}]}`, { headers: { "content-type": "application/json" } });
   }
+}
+
+/** Socket reads: members only in groups; an operator watching as an observer reads too (the socket was admitted). */
+function mayReadOverSocket(core: RoomCore, state: ConnState): boolean {
+  return !core.membership || core.membership.has(state.user.id) || state.observer === true;
 }
