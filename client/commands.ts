@@ -1,12 +1,12 @@
 import * as z from "zod/mini";
-import { Command, DmCommand, LIMITS } from "../party/protocol/index.ts";
+import { Command, DmCommand, WIRE_LIMITS } from "../party/protocol/index.ts";
 import type { CommandBody } from "./outbox.ts";
 import { KaiwaError } from "./errors.ts";
 
 export type DmBody = Omit<z.infer<typeof DmCommand>, "clientId" | "n">;
 
 /** Largest id and counter the frame can carry, for a size bound that holds whatever the outbox assigns. */
-const WORST_CASE_IDS = { clientId: "x".repeat(LIMITS.maxClientIdChars), n: Number.MAX_SAFE_INTEGER };
+const WORST_CASE_IDS = { clientId: "x".repeat(WIRE_LIMITS.maxClientIdChars), n: Number.MAX_SAFE_INTEGER };
 
 type Checked<B> = { ok: true; body: B } | { ok: false; error: KaiwaError };
 /** A command without the fields the outbox assigns, member by member of a union. */
@@ -28,8 +28,8 @@ function checkBody<S extends z.core.$ZodType<{ clientId: string; n: number }>>(s
     return { ok: false, error: new KaiwaError("bad_frame", `${where}: ${issue ? describeIssue(issue) : "invalid command"}`) };
   }
   const bytes = new TextEncoder().encode(JSON.stringify(parsed.data)).length;
-  if (bytes > LIMITS.maxFrameBytes) {
-    return { ok: false, error: new KaiwaError("frame_too_large", `The command is ${bytes} bytes; frames are at most ${LIMITS.maxFrameBytes}.`) };
+  if (bytes > WIRE_LIMITS.maxFrameBytes) {
+    return { ok: false, error: new KaiwaError("frame_too_large", `The command is ${bytes} bytes; frames are at most ${WIRE_LIMITS.maxFrameBytes}.`) };
   }
   return { ok: true, body: withoutIds(parsed.data) };
 }

@@ -1,4 +1,4 @@
-import { LIMITS } from "../party/protocol/index.ts";
+import { WIRE_LIMITS } from "../party/protocol/index.ts";
 
 const BATCH_OPEN = '{"type":"batch","commands":[';
 const BATCH_CLOSE = "]}";
@@ -25,7 +25,7 @@ export function packCommands(commands: readonly string[]): string[] {
   for (const command of commands) {
     const size = utf8Length(command);
     const framed = BATCH_OPEN.length + BATCH_CLOSE.length + bytes + chunk.length + size; // commas between
-    if (chunk.length > 0 && (chunk.length >= LIMITS.maxCommandsPerFrame || framed > LIMITS.maxFrameBytes)) close();
+    if (chunk.length > 0 && (chunk.length >= WIRE_LIMITS.maxCommandsPerFrame || framed > WIRE_LIMITS.maxFrameBytes)) close();
     chunk.push(command);
     bytes += size;
   }

@@ -1,4 +1,4 @@
-import { LIMITS, type Conversation, type InboxWelcome } from "../party/protocol/index.ts";
+import { WIRE_LIMITS, type Conversation, type InboxWelcome } from "../party/protocol/index.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { KaiwaError } from "./errors.ts";
 import type { ConversationStore } from "./inbox-conversations.ts";
@@ -118,7 +118,7 @@ export class CatchUp {
   async #pageOn(socket: number, before: string, cutoff: number | null): Promise<void> {
     try {
       for (let cursor = before; ; ) {
-        const page = await this.#deps.list({ before: cursor, limit: LIMITS.maxListLimit });
+        const page = await this.#deps.list({ before: cursor, limit: WIRE_LIMITS.maxListLimit });
         if (socket !== this.#socket) return;
         const last = page.conversations.at(-1);
         if (!page.hasMore || !last || (cutoff !== null && last.lastTs < cutoff)) break;

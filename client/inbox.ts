@@ -2,9 +2,9 @@ import { nanoid } from "nanoid";
 import * as z from "zod/mini";
 import {
   InboxServerFrame,
-  LIMITS,
   ListRequest,
   ReadCommand,
+  WIRE_LIMITS,
   type AttachmentRef,
   type Conversation,
   type ErrorFrame,
@@ -29,8 +29,9 @@ import { realSchedule } from "./timers.ts";
 
 export type { ConversationPage, DmResult, KaiwaInboxEvents, KaiwaInboxOptions, ReadResult, RoomEventOf } from "./inbox-types.ts";
 
-/** The inbox answers a read with a `read` frame only when it names a requestId; ours always do. */
-const ReadRequest = z.extend(ReadCommand, { requestId: ReadCommand.shape.requestId.def.innerType });
+/** The inbox answers a read with a `read` frame only when it names a requestId; ours always do (a spread
+ * shape, not `z.extend`: see party/protocol/inbox-schema.ts). */
+const ReadRequest = z.object({ ...ReadCommand.shape, requestId: ReadCommand.shape.requestId.def.innerType });
 type ReadFrame = z.infer<typeof ReadRequest>;
 type ListFrame = Extract<InboxClientFrame, { type: "list" }>;
 
@@ -57,7 +58,7 @@ export class KaiwaInbox {
     this.#newId = options.newId ?? (() => nanoid());
     const schedule = options.schedule ?? realSchedule;
     this.sessionId = this.#newId();
-    this.#dms = new CommandQueue({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
+    this.#dms = new CommandQueue({ maxInFlight: options.maxInFlight ?? WIRE_LIMITS.maxInFlight, newId: this.#newId });
     this.#streams = new RoomStreams({
       deliver: (room, event) => this.#deliver(room, event),
       requestSync: (room, after) => this.#requestSync(room, after),
@@ -193,7 +194,7 @@ export class KaiwaInbox {
 
   #requestSync(room: string, after: number): string | null {
     if (!this.#session.ready) return null;
-    const frame = { type: "sync", requestId: this.#newId(), room, after, limit: LIMITS.maxHistoryLimit } satisfies InboxClientFrame;
+    const frame = { type: "sync", requestId: this.#newId(), room, after, limit: WIRE_LIMITS.maxHistoryLimit } satisfies InboxClientFrame;
     return this.#session.send(JSON.stringify(frame)) ? frame.requestId : null;
   }
 

@@ -5,7 +5,7 @@
  * state the room sends, grouped by user as `room.presence`. Encoded with lib0 only (no yjs): the bytes are
  * y-protocols', so apps that speak awareness (y-partykit, Yjs editors) see kaiwa users and kaiwa sees them.
  */
-import { LIMITS } from "../party/protocol/limits.ts";
+import { WIRE_LIMITS } from "../party/protocol/limits.ts";
 import { awarenessFrame, decodeAwarenessMessage } from "../party/protocol/awareness.ts";
 import type { Schedule, Timer } from "./timers.ts";
 
@@ -69,7 +69,7 @@ export class ClientAwareness {
       this.#typingTimer = null;
       this.#typing = false;
       this.#publish();
-    }, LIMITS.typingTtlMs);
+    }, WIRE_LIMITS.typingTtlMs);
     if (this.#typing) return;
     this.#typing = true;
     this.#publish();
@@ -121,6 +121,6 @@ export class ClientAwareness {
     this.#renewTimer = this.port.schedule(() => {
       this.#renewTimer = null;
       this.#publish();
-    }, LIMITS.awarenessRenewMs);
+    }, WIRE_LIMITS.awarenessRenewMs);
   }
 }

@@ -1,8 +1,8 @@
 import { nanoid } from "nanoid";
 import {
   HistoryRequest,
-  LIMITS,
   ThreadRequest,
+  WIRE_LIMITS,
   type Pin,
   type Quote,
   type AckFrame,
@@ -68,7 +68,7 @@ export class KaiwaRoom {
     this.#newId = options.newId ?? (() => nanoid());
     this.sessionId = this.#newId();
     this.#position = options.position ? { ...options.position } : null;
-    this.#commands = new CommandQueue({ maxInFlight: options.maxInFlight ?? LIMITS.maxInFlight, newId: this.#newId });
+    this.#commands = new CommandQueue({ maxInFlight: options.maxInFlight ?? WIRE_LIMITS.maxInFlight, newId: this.#newId });
     this.#session = new Session(
       { ...options, party: options.party ?? "room", sessionId: this.sessionId, schedule: options.schedule ?? realSchedule },
       {

@@ -4,11 +4,14 @@
  *   nanoid) left as imports so an app's bundler shares them. Each is whole, without a shared chunk: a chunk
  *   holding all of the protocol would be kept whole in every app's bundle, where `client.js` alone carries
  *   only the schemas the client parses with;
- * - `client-files.js`, `client-poller.js`, `react.js`: the optional entries `kaiwa/client/files`,
- *   `kaiwa/client/poller` and `kaiwa/react` (PROTOCOL R76, R77), importing the client itself from `kaiwa/client`;
+ * - `client-files.js`, `client-poller.js`, `client-search.js`, `react.js`: the optional entries `kaiwa/client/files`,
+ *   `kaiwa/client/poller`, `kaiwa/client/search` and `kaiwa/react` (PROTOCOL R76, R77), importing the client
+ *   itself from `kaiwa/client`;
  * - `types/`: declarations from `tsc --emitDeclarationOnly` (skipped with `--no-types`);
  * - `kaiwa-client.browser.js`: `client.js` with its dependencies, minified, for a `<script type="module">`
- *   with no bundler, and the figure the README and the size budget (tests/unit/client-bundle-size.test.ts) use.
+ *   with no bundler, and the figure the README and the size budget (tests/unit/client-bundle-size.test.ts) use;
+ * - `kaiwa-client-search.browser.js`: `client-search.js` likewise, taking the client from `./kaiwa-client.browser.js`
+ *   beside it (one KaiwaError class on the page).
  * esbuild and tsc are already the project's tools (partykit bundles with esbuild); tsup would add a layer
  * and rollup for the declarations without doing more here.
  */
@@ -16,13 +19,13 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build, type Plugin } from "esbuild";
+import { build, type BuildOptions, type Plugin } from "esbuild";
 import { pureCallsPlugin } from "./pure-annotations.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
 /** `inputs`: the files the browser bundle holds code of. */
-export type ClientBuild = { outDir: string; browserBundle: string; minifiedBytes: number; gzippedBytes: number; inputs: string[] };
+export type ClientBuild = { outDir: string; browserBundle: string; searchBrowserBundle: string; minifiedBytes: number; gzippedBytes: number; inputs: string[] };
 
 /**
  * The client and the protocol have no top-level side effects (schemas and constants only), so a module whose
@@ -45,10 +48,19 @@ const sideEffectFree: Plugin = {
 const SUBPATH_ENTRIES = {
   "client-files": join(ROOT, "client/files.ts"),
   "client-poller": join(ROOT, "client/log-poller.ts"),
+  "client-search": join(ROOT, "client/search.ts"),
   react: join(ROOT, "client/react.ts"),
 };
 /** What `kaiwa/client` exports, resolved to that package entry when a subpath entry imports it. */
 const KAIWA_CLIENT_MODULES = new Set(["client/index.ts", "client/errors.ts"]);
+
+/** In a browser bundle of an optional entry: `kaiwa/client` is the client's browser bundle beside it. */
+const clientBesideIt: Plugin = {
+  name: "kaiwa-client-beside-it",
+  setup(b) {
+    b.onResolve({ filter: /^kaiwa\/client$/ }, () => ({ path: "./kaiwa-client.browser.js", external: true }));
+  },
+};
 
 const fromKaiwaClient: Plugin = {
   name: "kaiwa-from-client",
@@ -75,27 +87,30 @@ export async function buildClient(options: { outDir?: string; types?: boolean } 
   // The optional parts (PROTOCOL R76, R77) import the client's classes from "kaiwa/client" rather than carry
   // copies: one KaiwaError class (instanceof) and one KaiwaRoom whichever entries an app imports.
   await build({ ...esm, entryPoints: SUBPATH_ENTRIES, packages: "external", plugins: [fromKaiwaClient, sideEffectFree, pure] });
-  const browserBundle = join(outDir, "kaiwa-client.browser.js");
-  const result = await build({
-    entryPoints: [join(outDir, "client.js")],
-    outfile: browserBundle,
+  const browser = {
     bundle: true,
     minify: true,
     format: "esm",
     // "browser" resolves each package's browser build (nanoid's uses crypto.getRandomValues); a Node-only
-    // import would fail this build, and the conformance test runs this same file in Node, Deno and Bun.
+    // import would fail this build, and the conformance test runs these same files in Node, Deno and Bun.
     platform: "browser",
     target: "es2022",
     metafile: true,
     // The packages as installed with this repo, wherever the build is written (tests write to a temp dir).
     nodePaths: [join(ROOT, "node_modules")],
     logLevel: "warning",
-  });
+  } satisfies BuildOptions;
+  const browserBundle = join(outDir, "kaiwa-client.browser.js");
+  const result = await build({ ...browser, entryPoints: [join(outDir, "client.js")], outfile: browserBundle });
+  // Search is an entry of its own (PROTOCOL R76); a page without a bundler imports it beside the client.
+  const searchBrowserBundle = join(outDir, "kaiwa-client-search.browser.js");
+  await build({ ...browser, entryPoints: [join(outDir, "client-search.js")], outfile: searchBrowserBundle, plugins: [clientBesideIt] });
   if (options.types !== false) emitDeclarations(join(outDir, "types"));
   const code = readFileSync(browserBundle);
   return {
     outDir,
     browserBundle,
+    searchBrowserBundle,
     minifiedBytes: code.length,
     gzippedBytes: gzipSync(code, { level: 9 }).length,
     // What the bundle holds code of (the metafile also lists modules reached and then shaken out whole).

@@ -2,9 +2,10 @@
  * kaiwa's example chat app: plain DOM on the typed client. One KaiwaInbox for the conversation list
  * (unread counts, contacts online), one KaiwaRoom for the open conversation (conversation.ts), search()
  * over the archive, and a banner while either socket is reconnecting. Served by `npm run dev` at /chat/.
- * In your app, import from "kaiwa/client" instead of the repository's source.
+ * In your app, import from "kaiwa/client" and "kaiwa/client/search" instead of the repository's source.
  */
-import { KaiwaError, KaiwaInbox, search, type SearchHit, type Status } from "../../client/index.ts";
+import { KaiwaError, KaiwaInbox, type SearchHit, type Status } from "../../client/index.ts";
+import { search } from "../../client/search.ts";
 import { ConversationView } from "./conversation.ts";
 import { $, h, time } from "./dom.ts";
 import { currentSession, putRoomInAddress, roomInAddress, signIn, signOut, type Session } from "./session.ts";

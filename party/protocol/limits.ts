@@ -2,9 +2,15 @@
  * Every number that bounds what a client may send or what a room keeps, in one place.
  * Rooms read overrides from environment variables through party/config.ts (the one loader), so tests can
  * shrink windows without a rebuild. Runtime-free: imported by party/ and client/.
+ *
+ * Two tables, so the client's browser bundle carries only the numbers it reads (~0.5 KiB gzipped less,
+ * PROTOCOL R76): WIRE_LIMITS, the bounds of the frames both ends check (the protocol's schemas read these
+ * alone) and the client's own timings; LIMITS, those and everything only servers read. Server code reads
+ * LIMITS; client/ and the schema modules the client parses with (schema.ts, inbox-schema.ts, quote.ts) read
+ * WIRE_LIMITS, and tests/unit/client-bundle-size.test.ts fails if a server-only number reaches the bundle.
  */
 
-export const LIMITS = {
+export const WIRE_LIMITS = {
   /** Largest inbound WebSocket frame, in UTF-8 bytes, before it is even parsed. */
   maxFrameBytes: 16 * 1024,
   /** Default cap on a message's text, in characters; a room setting may lower it. */
@@ -14,12 +20,6 @@ export const LIMITS = {
   /** PROTOCOL R30: a room's default upload size limit (its `maxUploadBytes` setting), and the most a room may set. */
   maxUploadBytes: 25 * 1024 * 1024,
   maxUploadBytesCeiling: 1024 * 1024 * 1024,
-  /** PROTOCOL R30: how long a presigned upload URL works (s); a slot can be re-signed while it lives. */
-  uploadUrlSeconds: 15 * 60,
-  /** PROTOCOL R32: how long a download's presigned URL works (s). */
-  downloadUrlSeconds: 5 * 60,
-  /** PROTOCOL R33: an upload not attached within this long is refused and its object removed (ms). */
-  uploadTtlMs: 24 * 60 * 60 * 1000,
   maxClientIdChars: 64,
   maxSessionIdChars: 64,
   maxUserIdChars: 64,
@@ -29,6 +29,38 @@ export const LIMITS = {
   /** Members of a group, its creator included: the next one is refused with `group_full`. */
   maxGroupMembers: 500,
   maxTitleChars: 100,
+  /** A typing indicator lasts this long after the member's last typing signal (ms). */
+  typingTtlMs: 5000,
+  /** Largest page of the conversation list. */
+  maxListLimit: 100,
+  /** Characters of a message shown in conversation lists and push notifications. */
+  previewChars: 100,
+  /** Largest page a history request may ask for. */
+  maxHistoryLimit: 200,
+  /** Commands in one `batch` frame (PROTOCOL R17); the frame's byte limit applies to the whole batch. */
+  maxCommandsPerFrame: 128,
+  /** Unacked commands a client keeps in flight at once (the client's window). */
+  maxInFlight: 256,
+  /**
+   * A client renews its awareness state this often (ms, a new clock): stock y-protocols peers drop a state
+   * not renewed for 30 s (their `outdatedTimeout`), and the room, which has no interval, never renews one.
+   */
+  awarenessRenewMs: 15_000,
+  /** PROTOCOL R20: an emoji is a short token without whitespace ("👍", ":party_parrot:"). */
+  maxEmojiChars: 32,
+  /** PROTOCOL R22: a quoted parent's excerpt, in characters. */
+  quoteExcerptChars: 100,
+} as const;
+
+/** WIRE_LIMITS and the numbers only servers read (rooms, inboxes, the worker, the archive, relays). */
+export const LIMITS = {
+  ...WIRE_LIMITS,
+  /** PROTOCOL R30: how long a presigned upload URL works (s); a slot can be re-signed while it lives. */
+  uploadUrlSeconds: 15 * 60,
+  /** PROTOCOL R32: how long a download's presigned URL works (s). */
+  downloadUrlSeconds: 5 * 60,
+  /** PROTOCOL R33: an upload not attached within this long is refused and its object removed (ms). */
+  uploadTtlMs: 24 * 60 * 60 * 1000,
   /** Receipts, presence and typing go out at most once per this window (ms), batched: never O(members²). */
   signalWindowMs: 250,
   /**
@@ -45,18 +77,10 @@ export const LIMITS = {
    * viewers come and go. Entering or leaving audience mode is not held back (next signal window).
    */
   audienceCountMs: 1000,
-  /** A typing indicator lasts this long after the member's last typing signal (ms). */
-  typingTtlMs: 5000,
-  /** Largest page of the conversation list. */
-  maxListLimit: 100,
-  /** Characters of a message shown in conversation lists and push notifications. */
-  previewChars: 100,
   /** Events a room sends an inbox in one notification; a longer backlog is fetched by the device (sync). */
   notifyMaxEvents: 200,
   /** Conversations an offline user's queue remembers (entries for one conversation coalesce into one). */
   offlineQueueMax: 1000,
-  /** Largest page a history request may ask for. */
-  maxHistoryLimit: 200,
   /** A message's stored record must stay below the platform's 128 KiB value limit. */
   maxStoredValueBytes: 128 * 1024,
   /** Keys per `storage.put(entries)` call: the platform's hard limit. */
@@ -80,8 +104,6 @@ export const LIMITS = {
   dedupeWindow: 10_000,
   /** Recent events a room keeps in memory as edit/delete targets (older ones are read from storage). */
   recentWindow: 2_000,
-  /** Commands in one `batch` frame (PROTOCOL R17); the frame's byte limit applies to the whole batch. */
-  maxCommandsPerFrame: 128,
   /** How far above a session's last accepted `n` a command may be numbered (PROTOCOL R5): gaps are allowed, a leap to the end of the number space is not. */
   maxCommandNumberJump: 1_000_000,
   /**
@@ -101,8 +123,6 @@ export const LIMITS = {
   writeStallMs: 30_000,
   /** How long an expired token's socket may stay open after it was told (PROTOCOL R19). */
   expiredTokenGraceMs: 10_000,
-  /** Unacked commands a client keeps in flight at once (the client's window). */
-  maxInFlight: 256,
   /**
    * The window a room grants each socket in its welcome (PROTOCOL R84): a client keeps at most this many
    * commands unacked on it. Why 128 and not the client's 256: with 20 senders at 256 each, 5,120 commands
@@ -160,11 +180,6 @@ export const LIMITS = {
   /** Awareness clientIDs one socket may own (a kaiwa client uses one; an editor tab with a few docs a few more). */
   maxAwarenessClientsPerSocket: 4,
   /**
-   * A client renews its awareness state this often (ms, a new clock): stock y-protocols peers drop a state
-   * not renewed for 30 s (their `outdatedTimeout`), and the room, which has no interval, never renews one.
-   */
-  awarenessRenewMs: 15_000,
-  /**
    * A renewal (the same state, a new clock) waits up to this long (ms) for a flush, riding along with any
    * change meanwhile: in a 500-member group ~33 renewals a second would otherwise make every signal window a
    * broadcast to every socket. Well inside the 15 s a renewal has before stock peers would drop the state.
@@ -182,10 +197,6 @@ export const LIMITS = {
   // ---- Reactions, threads, pins, mentions (PROTOCOL R20-R28).
   /** PROTOCOL R20: distinct emoji on one message; each user holds at most one of each. */
   maxReactionsPerMessage: 20,
-  /** PROTOCOL R20: an emoji is a short token without whitespace ("👍", ":party_parrot:"). */
-  maxEmojiChars: 32,
-  /** PROTOCOL R22: a quoted parent's excerpt, in characters. */
-  quoteExcerptChars: 100,
   /** PROTOCOL R24: pinned messages per room. */
   maxPinsPerRoom: 50,
   /** PROTOCOL R26: users one message may mention. */

@@ -2,7 +2,7 @@
  * PROTOCOL R22: what a reply shows of its parent, from the parent's current record. Shared by the room (which
  * sends quotes) and the client (which follows a quoted parent's edits and deletions as they arrive).
  */
-import { LIMITS } from "./limits.ts";
+import { WIRE_LIMITS } from "./limits.ts";
 import type { MessageEvent, Quote } from "./schema.ts";
 
 export function quoteOf(parent: MessageEvent): Quote {
@@ -13,5 +13,5 @@ export function quoteOf(parent: MessageEvent): Quote {
 /** Whitespace folded, at most quoteExcerptChars characters (code points), an ellipsis when cut. */
 export function excerpt(text: string): string {
   const chars = [...text.replace(/\s+/g, " ").trim()];
-  return chars.length <= LIMITS.quoteExcerptChars ? chars.join("") : `${chars.slice(0, LIMITS.quoteExcerptChars - 1).join("")}…`;
+  return chars.length <= WIRE_LIMITS.quoteExcerptChars ? chars.join("") : `${chars.slice(0, WIRE_LIMITS.quoteExcerptChars - 1).join("")}…`;
 }

@@ -10,16 +10,22 @@
  */
 import * as z from "zod/mini";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
-import { LIMITS } from "./limits.ts";
+import { WIRE_LIMITS } from "./limits.ts";
 
 /** Ids are plain so they can sit inside storage keys and room names without escaping. */
 export const idString = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_-]+$/, "only letters, digits, _ and -"));
 
-export const UserId = idString(LIMITS.maxUserIdChars);
-export const ClientId = idString(LIMITS.maxClientIdChars);
-export const SessionId = idString(LIMITS.maxSessionIdChars);
+export const UserId = idString(WIRE_LIMITS.maxUserIdChars);
+export const ClientId = idString(WIRE_LIMITS.maxClientIdChars);
+export const SessionId = idString(WIRE_LIMITS.maxSessionIdChars);
 export const Seq = z.int().check(z.positive());
+/**
+ * A JSON object with any keys (user ids, seqs, emoji) whose every value matches `value`. On JSON, whose keys
+ * are always strings, it checks what `z.record(z.string(), value)` checks; written as an object with a catchall
+ * because zod's record kind would add ~0.5 KiB gzipped to the client's browser bundle for the same check (PROTOCOL R76).
+ */
+const keyed = <T extends z.core.SomeType>(value: T) => z.catchall(z.object({}), value);
 
 /** An upload's id: random, unguessable, the name of its object in storage (PROTOCOL R30). */
 export const UploadId = z.string().check(z.regex(/^[A-Za-z0-9_-]{24}$/, "an upload id is 24 letters, digits, _ or -"));
@@ -46,7 +52,7 @@ export type Attachment = z.infer<typeof Attachment>;
  * `bot`: posted through the publish API by an app's backend in the name of a bot (PROTOCOL R61); bot ids
  * start with `bot_`, which no user token may carry.
  */
-export const Author = z.object({ id: UserId, name: z.string().check(z.maxLength(LIMITS.maxDisplayNameChars)), bot: z.optional(z.literal(true)) });
+export const Author = z.object({ id: UserId, name: z.string().check(z.maxLength(WIRE_LIMITS.maxDisplayNameChars)), bot: z.optional(z.literal(true)) });
 export type Author = z.infer<typeof Author>;
 
 // ---- Client → room commands. Each carries the session's next number `n` (PROTOCOL I4) and a clientId (PROTOCOL I3).
@@ -57,7 +63,7 @@ export const SendCommand = z.object({
   type: z.literal("send"),
   ...commandBase,
   text: z.string(),
-  attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(LIMITS.maxAttachments))),
+  attachments: z.optional(z.array(AttachmentRef).check(z.maxLength(WIRE_LIMITS.maxAttachments))),
   /** PROTOCOL R22: the message this one answers (quoted by seq). */
   replyTo: z.optional(Seq),
   /** PROTOCOL R23: post into the thread under this message (a thread reply's own thread, if it is one). */
@@ -66,7 +72,7 @@ export const SendCommand = z.object({
 export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
 export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
 /** PROTOCOL R20: an emoji is a short token with no whitespace ("👍", ":party_parrot:"). */
-export const Emoji = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxEmojiChars), z.regex(/^\S+$/u, "an emoji has no whitespace"));
+export const Emoji = z.string().check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxEmojiChars), z.regex(/^\S+$/u, "an emoji has no whitespace"));
 /** PROTOCOL R20: add (or with `remove`, take back) the sender's reaction `emoji` on message `target`. */
 export const ReactCommand = z.object({ type: z.literal("react"), ...commandBase, target: Seq, emoji: Emoji, remove: z.optional(z.boolean()) });
 /** PROTOCOL R24: pin (or with `remove`, unpin) message `target`. */
@@ -79,7 +85,7 @@ export const ThreadRequest = z.object({
   requestId: z.string().check(z.minLength(1), z.maxLength(64)),
   parent: Seq,
   after: z._default(z.int().check(z.nonnegative()), 0),
-  limit: z._default(z.int().check(z.positive(), z.maximum(LIMITS.maxHistoryLimit)), 50),
+  limit: z._default(z.int().check(z.positive(), z.maximum(WIRE_LIMITS.maxHistoryLimit)), 50),
 });
 export type ThreadRequest = z.infer<typeof ThreadRequest>;
 export const HistoryRequest = z.object({
@@ -87,20 +93,20 @@ export const HistoryRequest = z.object({
   requestId: z.string().check(z.minLength(1), z.maxLength(64)),
   /** Return events with seq < before (default: after the latest). */
   before: z.optional(Seq),
-  limit: z._default(z.int().check(z.positive(), z.maximum(LIMITS.maxHistoryLimit)), 50),
+  limit: z._default(z.int().check(z.positive(), z.maximum(WIRE_LIMITS.maxHistoryLimit)), 50),
 });
 
 // ---- Group membership commands (groups `g:<id>`): sequenced like messages (PROTOCOL I1-I4), decided by room roles.
 
 export const Role = z.enum(["owner", "moderator", "member"]);
 export type Role = z.infer<typeof Role>;
-const Title = z.string().check(z.trim(), z.minLength(1), z.maxLength(LIMITS.maxTitleChars));
+const Title = z.string().check(z.trim(), z.minLength(1), z.maxLength(WIRE_LIMITS.maxTitleChars));
 export const GroupCreateCommand = z.object({
   type: z.literal("group.create"),
   ...commandBase,
   title: Title,
   /** Invited members besides the creator (who becomes owner). */
-  members: z.array(UserId).check(z.maxLength(LIMITS.maxGroupMembers)),
+  members: z.array(UserId).check(z.maxLength(WIRE_LIMITS.maxGroupMembers)),
 });
 export const GroupRenameCommand = z.object({ type: z.literal("group.rename"), ...commandBase, title: Title });
 export const MemberAddCommand = z.object({ type: z.literal("member.add"), ...commandBase, user: UserId });
@@ -124,7 +130,7 @@ export type Command = z.infer<typeof Command>;
  * Why: a socket's frames are each an event in the room's runtime; a client with many commands ready at
  * once (a burst, or the resend after a reconnect) pays that cost once instead of per command.
  */
-export const CommandBatch = z.object({ type: z.literal("batch"), commands: z.array(z.unknown()).check(z.minLength(1), z.maxLength(LIMITS.maxCommandsPerFrame)) });
+export const CommandBatch = z.object({ type: z.literal("batch"), commands: z.array(z.unknown()).check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxCommandsPerFrame)) });
 export type CommandBatch = z.infer<typeof CommandBatch>;
 export const ClientFrame = z.discriminatedUnion("type", [SendCommand, EditCommand, DeleteCommand, ReactCommand, PinCommand, ...membershipCommands, HistoryRequest, ThreadRequest, ReadSignal, TypingSignal, CommandBatch]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
@@ -147,7 +153,7 @@ export const MessageEvent = z.object({
   /** PROTOCOL R25: when the latest edit was accepted (its ts). */
   editedAt: z.optional(z.int()),
   /** PROTOCOL R20: count per emoji (at most maxReactionsPerMessage keys; an emoji at 0 is gone). */
-  reactions: z.optional(z.record(z.string(), z.int().check(z.positive()))),
+  reactions: z.optional(keyed(z.int().check(z.positive()))),
   /** PROTOCOL R22: the message this one answers. */
   replyTo: z.optional(Seq),
   /** PROTOCOL R23: the thread parent this message was posted under. */
@@ -224,8 +230,8 @@ export type Pin = z.infer<typeof Pin>;
  * the reader's own emoji per message seq; `quotes`, the current quote of each parent a reply in the page names.
  */
 const readerExtras = {
-  mine: z.optional(z.record(z.string(), z.array(Emoji))),
-  quotes: z.optional(z.record(z.string(), Quote)),
+  mine: z.optional(keyed(z.array(Emoji))),
+  quotes: z.optional(keyed(Quote)),
 };
 
 export const ErrorFrame = z.object({
@@ -281,7 +287,7 @@ export const WelcomeFrame = z.object({
       kind: z.enum(["dm", "group", "notices"]),
       title: z.string(),
       list: z.array(z.object({ id: UserId, role: Role })),
-      reads: z.record(z.string(), z.int().check(z.nonnegative())),
+      reads: keyed(z.int().check(z.nonnegative())),
       present: z.array(UserId),
       typing: z.array(UserId),
     }),
@@ -325,8 +331,8 @@ export type HistoryFrame = z.infer<typeof HistoryFrame>;
 /** Members' read positions that changed in the last window (PROTOCOL I6); `delivered`: DM inboxes that have a seq. */
 export const ReceiptsFrame = z.object({
   type: z.literal("receipts"),
-  reads: z.record(z.string(), z.int().check(z.nonnegative())),
-  delivered: z.optional(z.record(z.string(), z.int().check(z.nonnegative()))),
+  reads: keyed(z.int().check(z.nonnegative())),
+  delivered: z.optional(keyed(z.int().check(z.nonnegative()))),
   requestId: z.optional(z.string()),
 });
 /**
@@ -353,7 +359,7 @@ export type TypingFrame = z.infer<typeof TypingFrame>;
 export const RedirectFrame = z.object({
   type: z.literal("redirect"),
   party: z.enum(["room", "relay"]),
-  id: z.string().check(z.minLength(1), z.maxLength(LIMITS.maxRoomIdChars + 4)),
+  id: z.string().check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxRoomIdChars + 4)),
   shard: z.optional(z.int().check(z.nonnegative())),
   shards: z.int().check(z.nonnegative()),
 });
@@ -367,14 +373,14 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 /** Claims kaiwa reads from a verified JWT (PROTOCOL I7): `sub` is the user id. */
 export const TokenClaims = z.object({
   sub: UserId,
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(LIMITS.maxDisplayNameChars))),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxDisplayNameChars))),
   role: z.optional(z.enum(["operator"])),
 });
 export type Identity = { id: string; name: string; role?: "operator" };
 
 /** The numeric settings' ranges: the schema enforces them, and a room clamps stored values into them on load. */
 export const ROOM_SETTING_RANGES = {
-  maxTextChars: [1, LIMITS.maxTextChars],
+  maxTextChars: [1, WIRE_LIMITS.maxTextChars],
   /** Minimum ms between two posts by the same user; 0 is off. Operators are exempt. */
   slowModeMs: [0, 3_600_000],
   /** PROTOCOL R18: messages a user may post per second in this room (0: no limit); unset: the deployment's default. */
@@ -384,7 +390,7 @@ export const ROOM_SETTING_RANGES = {
   /** PROTOCOL R41: how often HTTP readers poll `latest`; its `max-age` (whole seconds, rounded down). */
   pollIntervalMs: [1_000, 60_000],
   /** PROTOCOL R30: the largest file a member may upload to this room, in bytes; 0 turns uploads off. */
-  maxUploadBytes: [0, LIMITS.maxUploadBytesCeiling],
+  maxUploadBytes: [0, WIRE_LIMITS.maxUploadBytesCeiling],
   /** PROTOCOL R53: live rooms: relay shards viewers are spread over (0: none, everyone on the room); with `autoShards`, the least. */
   shards: [0, 512],
   /** PROTOCOL R53: with `autoShards`, one more shard per this many viewers. */
@@ -415,13 +421,13 @@ function intIn([min, max]: readonly [number, number]) {
 
 export const RoomSettings = z.object({
   whoMayPost: z._default(settingFields.whoMayPost, "everyone"),
-  maxTextChars: z._default(settingFields.maxTextChars, LIMITS.maxTextChars),
+  maxTextChars: z._default(settingFields.maxTextChars, WIRE_LIMITS.maxTextChars),
   slowModeMs: z._default(settingFields.slowModeMs, 0),
   messagesPerSecond: z.optional(settingFields.messagesPerSecond),
   messageBurst: z.optional(settingFields.messageBurst),
   public: z._default(settingFields.public, false),
   pollIntervalMs: z._default(settingFields.pollIntervalMs, 1_000),
-  maxUploadBytes: z._default(settingFields.maxUploadBytes, LIMITS.maxUploadBytes),
+  maxUploadBytes: z._default(settingFields.maxUploadBytes, WIRE_LIMITS.maxUploadBytes),
   // Live rooms; unset: no shards, fixed, 10,000 viewers per shard, no hosts (party/room/relays.ts).
   shards: z.optional(settingFields.shards),
   autoShards: z.optional(settingFields.autoShards),

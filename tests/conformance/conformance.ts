@@ -10,8 +10,15 @@
  * then let it reconnect with a fresh token and resume gaplessly (no reset); send a DM through the inbox
  * and receive it on the other user's inbox; find a message in the archive with search, from another origin
  * in a browser (PROTOCOL R70).
+ *
+ * Search is the entry `kaiwa/client/search` (PROTOCOL R76): each runtime imports its bundle beside the client's
+ * and hands this script both, as one object; a refused search rejects with the client's own KaiwaError class.
  */
-import type * as Kaiwa from "../../client/index.ts";
+import type * as KaiwaClient from "../../client/index.ts";
+import type * as KaiwaSearch from "../../client/search.ts";
+
+/** What an app imports: `kaiwa/client` and `kaiwa/client/search`. */
+export type Kaiwa = typeof KaiwaClient & typeof KaiwaSearch;
 
 export type ConformanceEnv = {
   /** partykit dev, reached directly. */
@@ -30,7 +37,7 @@ export type ConformanceResult = { ok: true; steps: Array<{ step: string; ms: num
 
 type Collected = { seqs: number[]; texts: string[]; resets: string[]; resumes: unknown[] };
 
-export async function runConformance(kaiwa: typeof Kaiwa, env: ConformanceEnv): Promise<ConformanceResult> {
+export async function runConformance(kaiwa: Kaiwa, env: ConformanceEnv): Promise<ConformanceResult> {
   const steps: Array<{ step: string; ms: number }> = [];
   const closers: Array<() => void> = [];
   let current = "start";
@@ -135,6 +142,12 @@ export async function runConformance(kaiwa: typeof Kaiwa, env: ConformanceEnv): 
       // A user who is in no room of this run finds nothing (PROTOCOL R14a).
       const outsider = await kaiwa.search({ host: env.host, token: token(`eve-${env.runId}`), q: "m137" });
       check(outsider.results.length === 0, "an outsider finds nothing");
+      // The search bundle takes KaiwaError from the client's: one class, so instanceof holds across the two.
+      const refused = await kaiwa.search({ host: env.host, token: "not-a-token", q: "m137" }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      check(refused instanceof kaiwa.KaiwaError && refused.code === "unauthorized", `a refused search rejects with the client's KaiwaError (got ${String(refused)})`);
     });
     return { ok: true, steps };
   } catch (error) {

@@ -2,10 +2,11 @@
  * What the client conformance script (tests/conformance/conformance.ts) needs around it, as an app would have:
  * - the built client (scripts/build-client.ts) and the script compiled to JavaScript, in a temp dir;
  * - an HTTP server playing the app's backend and host: `/token?user=` mints a fresh token per call (counted
- *   at `/tokens?user=`), `/cut` and `/heal` drive the proxy, and it serves a page that imports the bundle;
+ *   at `/tokens?user=`), `/cut` and `/heal` drive the proxy, and it serves a page that imports the bundles
+ *   (the client's and search's, which imports the client's from beside it);
  * - a TCP proxy in front of partykit dev whose connections `/cut` drops (no close frame) and whose port
  *   refuses connections until `/heal`.
- * `runnerEnv()` is what a runtime's process gets: the runner (written here) imports the bundle and the
+ * `runnerEnv()` is what a runtime's process gets: the runner (written here) imports the bundles and the
  * script by file URL and prints one `CONFORMANCE {json}` line.
  */
 import { createServer as createHttpServer, type Server } from "node:http";
@@ -67,6 +68,7 @@ export class ConformanceHarness {
   runnerEnv(runId: string): Record<string, string> {
     const urls = {
       clientUrl: pathToFileURL(this.bundlePath).href,
+      searchUrl: pathToFileURL(join(this.dir, "kaiwa-client-search.browser.js")).href,
       scriptUrl: pathToFileURL(join(this.dir, "conformance.mjs")).href,
       wsUrl: pathToFileURL(join(ROOT, "node_modules/ws/wrapper.mjs")).href,
     };
@@ -125,6 +127,7 @@ export class ConformanceHarness {
     const files: Record<string, [string, string]> = {
       "/": ["index.html", "text/html"],
       "/kaiwa-client.browser.js": ["kaiwa-client.browser.js", "text/javascript"],
+      "/kaiwa-client-search.browser.js": ["kaiwa-client-search.browser.js", "text/javascript"],
       "/conformance.mjs": ["conformance.mjs", "text/javascript"],
     };
     const file = files[pathname];
@@ -153,7 +156,8 @@ function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<nu
 const RUNNER = `
 const deno = globalThis.Deno;
 const env = JSON.parse(deno ? deno.env.get("KAIWA_CONFORMANCE") : process.env.KAIWA_CONFORMANCE);
-const kaiwa = await import(env.clientUrl);
+// kaiwa/client and kaiwa/client/search, as an app imports both.
+const kaiwa = { ...(await import(env.clientUrl)), ...(await import(env.searchUrl)) };
 const { runConformance } = await import(env.scriptUrl);
 const globalWebSocket = typeof globalThis.WebSocket === "function";
 // Node 20 alone has no global WebSocket: there, as the README shows, the app passes the ws package's class.
@@ -165,16 +169,17 @@ console.log("CONFORMANCE " + JSON.stringify({ runtime, version, globalWebSocket,
 (deno ? deno.exit : process.exit)(result.ok ? 0 : 1);
 `;
 
-/** The browser's page: imports the built bundle as an app without a bundler would. */
+/** The browser's page: imports the built bundles as an app without a bundler would. */
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>kaiwa client conformance</title>
 <pre id="out">running…</pre>
 <script type="module">
-import * as kaiwa from "/kaiwa-client.browser.js";
+import * as client from "/kaiwa-client.browser.js";
+import { search } from "/kaiwa-client-search.browser.js";
 import { runConformance } from "/conformance.mjs";
 const env = JSON.parse(new URLSearchParams(location.search).get("env"));
-window.conformance = runConformance(kaiwa, env).then((result) => {
+window.conformance = runConformance({ ...client, search }, env).then((result) => {
   document.getElementById("out").textContent = JSON.stringify(result, null, 2);
   return { runtime: "chromium", version: navigator.userAgent, globalWebSocket: typeof WebSocket === "function", result };
 });

@@ -163,7 +163,8 @@ test("PROTOCOL R70: search answers a cross-origin preflight, and its answers, er
 });
 
 test("the client's search() turns refusals into typed errors and changes nothing (PROTOCOL R70, R14a)", async () => {
-  const { search, KaiwaError } = await import("../../client/index.ts");
+  const { KaiwaError } = await import("../../client/index.ts");
+  const { search } = await import("../../client/search.ts");
   const token = await server.token("zed");
   await assert.rejects(search({ host: server.host, token, q: "" }), (error: unknown) => error instanceof KaiwaError && error.code === "bad_frame" && !error.retryable);
   await assert.rejects(search({ host: server.host, token, q: "x", limit: 51 }), (error: unknown) => error instanceof KaiwaError && error.code === "bad_frame");

@@ -3,7 +3,8 @@
  * point at what it builds, an app resolves `kaiwa/client`, its optional entries and `kaiwa/protocol` through
  * them (types with tsc, code with Node), and `kaiwa/client` bundled for a browser with its dependencies stays
  * within its size budget (minified and gzipped), with no Node-only import and none of classic zod
- * (PROTOCOL R71), without its optional parts, the schemas it never parses or the error texts (PROTOCOL R76, R79).
+ * (PROTOCOL R71), without its optional parts, the schemas it never parses, the numbers only servers read, zod's
+ * record kind and extend, or the error texts (PROTOCOL R76, R79).
  * It builds into dist/, where `exports` point, as `npm run build` does.
  */
 import assert from "node:assert/strict";
@@ -12,22 +13,23 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { buildClient, type ClientBuild } from "../../scripts/build-client.ts";
-import { ERROR_TEXTS, errorFrame } from "../../party/protocol/index.ts";
+import { ERROR_TEXTS, LIMITS, ReceiptsFrame, WIRE_LIMITS, errorFrame } from "../../party/protocol/index.ts";
 import { KaiwaError, LOCAL_ERRORS } from "../../client/errors.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 /**
- * The budget for `kaiwa/client`, minified and gzipped (Socket.IO's client is about 14 KiB): the issue's 25 KiB.
+ * The budget for `kaiwa/client`, minified and gzipped (Socket.IO's client is about 14 KiB): the issue's "25 KB",
+ * as 25,000 bytes, which meets it read either way (KB or KiB).
  * The client met it when packaged (25,022 bytes); reactions, threads, pins, files, live redirects, the log
  * poller and search took it to 29,192. PROTOCOL R76 brought it back to 23,959: files and the poller as their
  * own entries (-2.4 KiB), sockets from partysocket/ws without PartySocket's URL layer (-1.2 KiB), the
  * protocol's schemas the client never parses dropped (-0.5 KiB) and the error texts left to the server
- * (-0.7 KiB). Presence over y-protocols awareness (PROTOCOL R72-R75: lib0's encoder and the client's part) then added
- * 2.3 KiB (26,277 bytes; 26,379 with the keepalive ping of PROTOCOL R80), so the budget is 26 KiB, over the issue's 25 by what awareness costs. The next
- * savings, not made yet: LIMITS split into what the wire needs and what only servers read (~0.5 KiB), and
- * `search` as an entry of its own (0.4 KiB, measured).
+ * (-0.7 KiB). Presence over y-protocols awareness (PROTOCOL R72-R75: lib0's encoder and the client's part) and
+ * the keepalive ping (PROTOCOL R80) took it to 26,379, and then to 24,706: the maps of the schemas as objects
+ * with a catchall instead of zod's record kind (-517), LIMITS split so the bundle holds only WIRE_LIMITS
+ * (-447), `search` as the entry `kaiwa/client/search` (-418) and spread shapes instead of `z.extend` (-291).
  */
-export const CLIENT_BUDGET_GZIP_BYTES = 26 * 1024;
+export const CLIENT_BUDGET_GZIP_BYTES = 25_000;
 
 const outDir = join(ROOT, "dist");
 // An app inside the package resolves "kaiwa/..." through package.json `exports` (a package's self-reference).
@@ -39,7 +41,7 @@ before(async () => {
 });
 after(() => rmSync(appDir, { recursive: true, force: true }));
 
-test("PROTOCOL R76: kaiwa/client for a browser, dependencies included, is within its budget (26 KiB) minified and gzipped", () => {
+test("PROTOCOL R76: kaiwa/client for a browser, dependencies included, is within its budget (25,000 bytes) minified and gzipped", () => {
   assert.ok(built.gzippedBytes > 5_000, `a ${built.gzippedBytes}-byte bundle cannot hold the client`);
   assert.ok(built.gzippedBytes <= CLIENT_BUDGET_GZIP_BYTES, `kaiwa/client is ${built.gzippedBytes} bytes gzipped; the budget is ${CLIENT_BUDGET_GZIP_BYTES}`);
 });
@@ -53,7 +55,7 @@ test("the browser bundle holds no Node built-in and none of classic zod (whose c
 test("PROTOCOL R76, R79: kaiwa/client leaves out files, the poller, React, the schemas it never parses and the error texts", () => {
   const esm = readFileSync(join(outDir, "client.js"), "utf8");
   // esbuild heads each module's code with its path: none of the optional parts is in the client's entry.
-  for (const part of ["client/uploads.ts", "client/files.ts", "client/log-poller.ts", "client/react.ts"]) assert.ok(!esm.includes(`// ${part}`), `client.js holds ${part}`);
+  for (const part of ["client/uploads.ts", "client/files.ts", "client/log-poller.ts", "client/search.ts", "client/react.ts"]) assert.ok(!esm.includes(`// ${part}`), `client.js holds ${part}`);
   const browser = readFileSync(built.browserBundle, "utf8");
   for (const name of ["TokenClaims", "RoomSettings", "ClientFrame", "LatestDocument", "UploadSlot"]) assert.ok(!new RegExp(`var ${name}\\b`).test(esm), `client.js keeps the unused schema ${name}`);
   for (const text of Object.values(ERROR_TEXTS)) assert.ok(!browser.includes(text), `the browser bundle carries the error text "${text}"`);
@@ -65,9 +67,32 @@ test("PROTOCOL R76, R79: kaiwa/client leaves out files, the poller, React, the s
   assert.equal(new KaiwaError("closed").message, LOCAL_ERRORS.closed.text);
 });
 
+test("PROTOCOL R76: the browser bundle holds only WIRE_LIMITS of the limits, and neither zod's record kind nor its extend", () => {
+  const browser = readFileSync(built.browserBundle, "utf8");
+  // Minified, an object keeps its keys: a server-only number in the bundle would show by name.
+  const serverOnly = Object.keys(LIMITS).filter((key) => !Object.hasOwn(WIRE_LIMITS, key));
+  assert.ok(serverOnly.length > 40, `${serverOnly.length} numbers only servers read`);
+  assert.deepEqual(serverOnly.filter((key) => browser.includes(`${key}:`)), []);
+  assert.ok(browser.includes("maxHistoryLimit:"), "the wire's numbers are in the bundle (the check above can see keys)");
+  // LIMITS is WIRE_LIMITS and the servers' numbers: server code reads every wire number through it unchanged.
+  for (const [key, value] of Object.entries(WIRE_LIMITS)) assert.equal(LIMITS[key as keyof typeof LIMITS], value, key);
+  // zod names each kind's constructor, and its extend has words of its own: neither is in the bundle.
+  assert.ok(browser.includes('"$ZodObject"'), "the check can see zod's kinds by name");
+  assert.ok(!browser.includes('"$ZodRecord"'), "the bundle holds zod's record kind");
+  assert.ok(!browser.includes("Invalid input to extend"), "the bundle holds zod's extend");
+});
+
+test("PROTOCOL R76: the maps the schemas check without zod's record kind refuse what a record refused", () => {
+  const frame = (reads: unknown) => ReceiptsFrame.safeParse({ type: "receipts", reads }).success;
+  assert.equal(frame({}), true);
+  assert.equal(frame({ alice: 3, "bob-2": 0 }), true);
+  assert.deepEqual(ReceiptsFrame.parse({ type: "receipts", reads: { alice: 3, bob: 0 } }).reads, { alice: 3, bob: 0 });
+  for (const bad of [{ alice: -1 }, { alice: 1.5 }, { alice: "3" }, { alice: null }, [3], null, "x", 3]) assert.equal(frame(bad), false, JSON.stringify(bad));
+});
+
 test("package.json exports kaiwa/client, its optional entries, kaiwa/react and kaiwa/protocol as ESM with declarations, all of which the build writes", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { types: string; default: string }>; files?: string[]; scripts: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> };
-  assert.deepEqual(Object.keys(pkg.exports).sort(), ["./client", "./client/files", "./client/poller", "./protocol", "./react"]);
+  assert.deepEqual(Object.keys(pkg.exports).sort(), ["./client", "./client/files", "./client/poller", "./client/search", "./protocol", "./react"]);
   // kaiwa/react uses the app's own React (two copies break hooks); apps of kaiwa/client alone install none.
   assert.ok(pkg.peerDependencies?.react, "react is a peer dependency");
   assert.equal(pkg.peerDependenciesMeta?.react?.optional, true);
@@ -94,6 +119,7 @@ test("the ESM entries import their dependencies by name (an app's bundler shares
     // PROTOCOL R76, R77: the optional entries take the client's classes from kaiwa/client, never a copy of them.
     "client-files.js": ["zod/mini", "kaiwa/client"],
     "client-poller.js": ["zod/mini", "kaiwa/client"],
+    "client-search.js": ["zod/mini", "kaiwa/client"],
     "react.js": ["react", "kaiwa/client"],
   };
   for (const [entry, deps] of Object.entries(allowed)) {
@@ -103,12 +129,18 @@ test("the ESM entries import their dependencies by name (an app's bundler shares
     for (const spec of specifiers) assert.ok(deps.includes(spec), `${entry} imports ${spec}`);
     if (entry !== "client.js") assert.doesNotMatch(code, /class KaiwaError|class KaiwaRoom|class Session\b/, `${entry} carries its own copy of the client`);
   }
+  // A page without a bundler imports search's browser bundle beside the client's, which it takes the client from.
+  const search = readFileSync(built.searchBrowserBundle, "utf8");
+  assert.deepEqual([...search.matchAll(/import\s*[^;]*?from\s*"([^"]+)"/g)].map((m) => m[1]), ["./kaiwa-client.browser.js"]);
+  assert.ok(readFileSync(built.browserBundle, "utf8").includes('"KaiwaError"'), "the check can see the client's KaiwaError");
+  assert.ok(!search.includes('"KaiwaError"'), "the search bundle carries its own copy of KaiwaError");
 });
 
 test("an app imports kaiwa/client and kaiwa/protocol by name: tsc type-checks it against the declarations, Node runs it", () => {
   mkdirSync(appDir, { recursive: true });
   const app = [
-    'import { KaiwaError, KaiwaRoom, search, type SearchPage } from "kaiwa/client";',
+    'import { KaiwaError, KaiwaRoom, type SearchPage } from "kaiwa/client";',
+    'import { search } from "kaiwa/client/search";',
     'import { LIMITS, dmRoomId } from "kaiwa/protocol";',
     'import { sendFile } from "kaiwa/client/files";',
     'import { KaiwaLogPoller } from "kaiwa/client/poller";',
