@@ -11,15 +11,33 @@ import WebSocket from "ws";
 import { Histogram } from "./lib/histogram.ts";
 
 export type ViewerSpec = { user: string; token: string; party: string; id: string; host: string; address: string };
-export type StartMessage = { type: "start"; viewers: ViewerSpec[] };
+export type StartMessage = { type: "start"; viewers: ViewerSpec[]; seqsPerSlot?: number };
 export type FinishMessage = { type: "finish"; lastSeq: number };
 export type ReadyMessage = { type: "ready"; joined: number; failed: number; errors: Record<string, number> };
-export type DoneMessage = { type: "done"; latency: ReturnType<Histogram["toJSON"]>; behind: number; problems: number; bannedAt: Record<string, number>; cpuMs: number };
+export type DoneMessage = {
+  type: "done";
+  latency: ReturnType<Histogram["toJSON"]>;
+  /** Latency of the messages of each slot of `seqsPerSlot` seqs (a second of posting), when asked for. */
+  timeline: Array<ReturnType<Histogram["toJSON"]> | null>;
+  behind: number;
+  problems: number;
+  bannedAt: Record<string, number>;
+  cpuMs: number;
+  /** CPU used after every viewer of this process joined: what receiving the stream cost. */
+  postingCpuMs: number;
+  /** `events` frames this process's viewers received (the relays' gathering shows in frames per viewer). */
+  frames: number;
+};
 
 type Viewer = { ws: WebSocket | undefined; user: string; last: number; problems: number };
 
 const now = () => performance.timeOrigin + performance.now();
 const latency = new Histogram();
+const timeline: Histogram[] = [];
+let seqsPerSlot = 0;
+let frames = 0;
+const cpuMs = () => (process.cpuUsage().user + process.cpuUsage().system) / 1000;
+let joinedCpuMs = 0;
 const viewers: Viewer[] = [];
 const bannedAt: Record<string, number> = {};
 
@@ -35,6 +53,7 @@ const SENT = '"text":"t=';
  */
 function events(v: Viewer, frame: string): void {
   const at = now();
+  frames++;
   for (let i = frame.indexOf(SEQ, EVENTS.length - 1); i >= 0; i = frame.indexOf(SEQ, i + SEQ.length)) {
     const seq = Number.parseInt(frame.slice(i + SEQ.length, i + SEQ.length + 16), 10);
     if (seq <= v.last) continue;
@@ -42,7 +61,10 @@ function events(v: Viewer, frame: string): void {
     v.last = seq;
     const sent = frame.indexOf(SENT, i);
     const next = frame.indexOf(SEQ, i + SEQ.length);
-    if (sent >= 0 && (next < 0 || sent < next)) latency.record(at - Number.parseFloat(frame.slice(sent + SENT.length, sent + SENT.length + 24)));
+    if (sent < 0 || (next >= 0 && sent > next)) continue;
+    const ms = at - Number.parseFloat(frame.slice(sent + SENT.length, sent + SENT.length + 24));
+    latency.record(ms);
+    if (seqsPerSlot > 0) (timeline[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(ms);
   }
 }
 
@@ -96,7 +118,8 @@ async function openRetrying(spec: ViewerSpec): Promise<Viewer> {
   }
 }
 
-async function start(specs: ViewerSpec[]): Promise<ReadyMessage> {
+async function start(specs: ViewerSpec[], slot: number): Promise<ReadyMessage> {
+  seqsPerSlot = slot;
   let failed = 0;
   const errors: Record<string, number> = {};
   for (let i = 0; i < specs.length; i += 100) {
@@ -110,6 +133,7 @@ async function start(specs: ViewerSpec[]): Promise<ReadyMessage> {
       }
     }
   }
+  joinedCpuMs = cpuMs();
   return { type: "ready", joined: viewers.length, failed, errors };
 }
 
@@ -119,16 +143,19 @@ async function finish(lastSeq: number): Promise<DoneMessage> {
   const done: DoneMessage = {
     type: "done",
     latency: latency.toJSON(),
+    timeline: Array.from(timeline, (h) => h?.toJSON() ?? null),
     behind: viewers.filter((v) => v.last < lastSeq).length,
     problems: viewers.reduce((sum, v) => sum + v.problems, 0),
     bannedAt,
-    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    cpuMs: cpuMs(),
+    postingCpuMs: cpuMs() - joinedCpuMs,
+    frames,
   };
   return done;
 }
 
 process.on("message", (message: StartMessage | FinishMessage | { type: "bans" } | { type: "exit" }) => {
-  if (message.type === "start") void start(message.viewers).then((ready) => process.send!(ready));
+  if (message.type === "start") void start(message.viewers, message.seqsPerSlot ?? 0).then((ready) => process.send!(ready));
   else if (message.type === "finish") void finish(message.lastSeq).then((done) => process.send!(done));
   else if (message.type === "bans") process.send!({ type: "bans", bannedAt });
   else if (message.type === "exit") {

@@ -42,6 +42,10 @@ const { values } = parseArgs({
     coalesce: { type: "string" },
     /** Which modes to run: both (default), sharded, flat. */
     modes: { type: "string", default: "both" },
+    /** Extra server variables, KEY=VALUE, repeatable (e.g. --var KAIWA_RELAY_HIBERNATE=0 to compare). */
+    var: { type: "string", multiple: true, default: [] },
+    /** Print p50/p99 for the messages of each second of posting: a backlog that grows shows as a rising line. */
+    timeline: { type: "boolean", default: false },
   },
 });
 const VIEWERS = Number(values.viewers);
@@ -82,6 +86,22 @@ class Workers {
   }
 }
 
+/**
+ * Waits (2 s at least, 60 s at most) until the servers used under a third of a core over the last second
+ * (20,000 idle viewers' keepalive pings cost the relays about a fifth of a core).
+ */
+async function settle(cpuMs: () => number): Promise<number> {
+  const started = performance.now();
+  let before = cpuMs();
+  for (let waited = 0; waited < 60_000; waited += 1000) {
+    await sleep(1000);
+    const now = cpuMs();
+    if (waited >= 1000 && now - before < 333) break;
+    before = now;
+  }
+  return performance.now() - started;
+}
+
 async function run(label: string, roomId: string, shards: number, room: DevServer, relays: DevServer[], ops: string) {
   const set = await room.fetchJson(`/parties/room/${roomId}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards }), headers: { "content-type": "application/json" } });
   if (set.status !== 200) throw new Error(JSON.stringify(set.body));
@@ -102,11 +122,13 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
   const workers = new Workers(WORKERS);
   try {
     const started = performance.now();
-    const ready = await workers.all<ReadyMessage>((i) => ({ type: "start", viewers: specs.filter((_, j) => j % WORKERS === i) }), "ready");
+    const ready = await workers.all<ReadyMessage>((i) => ({ type: "start", viewers: specs.filter((_, j) => j % WORKERS === i), seqsPerSlot: values.timeline ? RATE : 0 }), "ready");
     const joinMs = performance.now() - started;
     const joined = ready.reduce((sum, r) => sum + r.joined, 0);
     if (joined < VIEWERS) throw new Error(`${label}: only ${joined} of ${VIEWERS} viewers joined: ${JSON.stringify(ready.map((r) => r.errors))}`);
-    await sleep(2000);
+    // Posting starts once the servers have settled after the joins (20,000 upgrades keep the relays busy for
+    // a while after the last welcome): the stream is measured, not the tail of the join storm.
+    const settleMs = await settle(() => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0));
     const rssAfter = rss();
     // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
     const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
@@ -158,6 +180,15 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     }
     poster.terminate();
     const summary = latency.summary();
+    if (values.timeline) {
+      const slots = Math.max(...done.map((d) => d.timeline.length));
+      for (let s = 0; s < slots; s++) {
+        const second = new Histogram();
+        for (const d of done) if (d.timeline[s]) second.add(d.timeline[s]!);
+        const { p50, p99, count } = second.summary();
+        if (count > 0) console.log(`${label}: messages of second ${s}: p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms`);
+      }
+    }
     return {
       label,
       shards,
@@ -165,16 +196,21 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
       viewers: VIEWERS,
       loadProcesses: WORKERS,
       joinSeconds: Math.round(joinMs / 100) / 10,
+      settleSeconds: Math.round(settleMs / 100) / 10,
       messages: n,
       lastSeq,
       gapsOrDuplicates: done.reduce((sum, d) => sum + d.problems, 0),
       viewersBehind: done.reduce((sum, d) => sum + d.behind, 0),
       deliveries: summary.count,
+      /** `events` frames each viewer received on average: how far the relays gathered (PROTOCOL R54). */
+      framesPerViewer: Math.round(done.reduce((sum, d) => sum + d.frames, 0) / VIEWERS),
       p50Ms: Math.round(summary.p50),
       p99Ms: Math.round(summary.p99),
       /** CPU seconds while posting and delivering: every workerd, and the load generator's processes (whole run). */
       serverCpuSeconds: Math.round(serverCpuMs / 100) / 10,
       loadCpuSeconds: Math.round(done.reduce((sum, d) => sum + d.cpuMs, 0) / 100) / 10,
+      /** The load generator's CPU seconds after every viewer joined (posting, delivering, draining). */
+      loadCpuPostingSeconds: Math.round(done.reduce((sum, d) => sum + d.postingCpuMs, 0) / 100) / 10,
       roomSockets: stats.live?.roomSockets,
       connectionsCounted: stats.connections,
       workerdRssPerViewerKB: Math.round((rssAfter - rssBefore) / VIEWERS / 1024),
@@ -196,7 +232,10 @@ for (const mode of modes) {
     continue;
   }
   // A fresh server (pair) per mode, so each one's RSS growth is its own viewers'.
-  const coalesce: Record<string, string> = values.coalesce !== undefined ? { KAIWA_RELAY_COALESCE_MS: values.coalesce } : {};
+  const coalesce: Record<string, string> = {
+    ...(values.coalesce !== undefined ? { KAIWA_RELAY_COALESCE_MS: values.coalesce } : {}),
+    ...Object.fromEntries(values.var.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])),
+  };
   const room = new DevServer({ testMode: true, vars: coalesce });
   const relays: DevServer[] = [];
   try {
