@@ -3,7 +3,7 @@
  * functions on plain data. The room core decides with them and writes the rewritten record in the same
  * batch as the event (PROTOCOL I2), so a record always says what its log says.
  */
-import { LIMITS, type MessageEvent } from "../protocol/index.ts";
+import { LIMITS, ownValue, type MessageEvent } from "../protocol/index.ts";
 export { quoteOf } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";
 
@@ -19,16 +19,16 @@ export function reactionChange(target: MessageEvent, mine: readonly string[], em
   const held = mine.includes(emoji);
   if (remove) {
     if (!held) return { code: "no_change", message: "You have no such reaction on this message." };
-    const count = (counts[emoji] ?? 1) - 1;
+    const count = (ownValue(counts, emoji) ?? 1) - 1;
     if (count > 0) counts[emoji] = count;
     else delete counts[emoji];
     return { after: withReactions(target, counts), count, mine: mine.filter((e) => e !== emoji) };
   }
   if (held) return { code: "no_change", message: "You already reacted with this emoji." };
-  if (counts[emoji] === undefined && Object.keys(counts).length >= LIMITS.maxReactionsPerMessage) {
+  if (ownValue(counts, emoji) === undefined && Object.keys(counts).length >= LIMITS.maxReactionsPerMessage) {
     return { code: "limit_reached", message: `A message holds at most ${LIMITS.maxReactionsPerMessage} distinct reactions.` };
   }
-  const count = (counts[emoji] ?? 0) + 1;
+  const count = (ownValue(counts, emoji) ?? 0) + 1;
   counts[emoji] = count;
   return { after: withReactions(target, counts), count, mine: [...mine, emoji] };
 }

@@ -10,7 +10,7 @@
  * mentions(u) (PROTOCOL R27) = those unread messages that mention u, kept the same way; an edit that changes a
  * message's mentions moves the counts of members who have not read it.
  */
-import { noticesOwner, type MessageEvent, type RoomEvent } from "../protocol/index.ts";
+import { noticesOwner, ownValue, type MessageEvent, type RoomEvent } from "../protocol/index.ts";
 
 export type ReadPositions = Record<string, number>;
 type Live = { seq: number; author: string; mentions: readonly string[] };
@@ -28,7 +28,7 @@ export class ReadState {
    */
   constructor(members: readonly string[], positions: ReadPositions, retained: Iterable<RoomEvent>) {
     for (const member of members) {
-      this.read.set(member, positions[member] ?? 0);
+      this.read.set(member, ownValue(positions, member) ?? 0);
       this.unreadCount.set(member, 0);
       this.mentionCount.set(member, 0);
     }

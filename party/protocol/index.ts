@@ -14,3 +14,4 @@ export * from "./media.ts";
 export * from "./quote.ts";
 export * from "./shards.ts";
 export * from "./relay-schema.ts";
+export * from "./own-keys.ts";

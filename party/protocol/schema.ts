@@ -13,8 +13,9 @@ import { ERROR_CODES, type ErrorCode } from "./codes.ts";
 import { WIRE_LIMITS } from "./limits.ts";
 
 /** Ids are plain so they can sit inside storage keys and room names without escaping. */
+/** `__proto__` is refused: ids key plain-object maps (read positions, receipts), where it cannot be stored (own-keys.ts). */
 export const idString = (max: number) =>
-  z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_-]+$/, "only letters, digits, _ and -"));
+  z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^(?!__proto__$)[A-Za-z0-9_-]+$/, "only letters, digits, _ and - (and not __proto__)"));
 
 export const UserId = idString(WIRE_LIMITS.maxUserIdChars);
 export const ClientId = idString(WIRE_LIMITS.maxClientIdChars);
@@ -71,8 +72,8 @@ export const SendCommand = z.object({
 });
 export const EditCommand = z.object({ type: z.literal("edit"), ...commandBase, target: Seq, text: z.string() });
 export const DeleteCommand = z.object({ type: z.literal("delete"), ...commandBase, target: Seq });
-/** PROTOCOL R20: an emoji is a short token with no whitespace ("👍", ":party_parrot:"). */
-export const Emoji = z.string().check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxEmojiChars), z.regex(/^\S+$/u, "an emoji has no whitespace"));
+/** PROTOCOL R20: an emoji is a short token with no whitespace ("👍", ":party_parrot:"), and not `__proto__` (own-keys.ts). */
+export const Emoji = z.string().check(z.minLength(1), z.maxLength(WIRE_LIMITS.maxEmojiChars), z.regex(/^(?!__proto__$)\S+$/u, "an emoji has no whitespace (and is not __proto__)"));
 /** PROTOCOL R20: add (or with `remove`, take back) the sender's reaction `emoji` on message `target`. */
 export const ReactCommand = z.object({ type: z.literal("react"), ...commandBase, target: Seq, emoji: Emoji, remove: z.optional(z.boolean()) });
 /** PROTOCOL R24: pin (or with `remove`, unpin) message `target`. */

@@ -8,7 +8,7 @@
  * Open rooms have no members and keep this inert.
  */
 import type * as Party from "partykit/server";
-import { LIMITS, RoomEvent, noticesOwner, type MessageEvent, type Preview } from "../protocol/index.ts";
+import { LIMITS, RoomEvent, noticesOwner, ownValue, type MessageEvent, type Preview } from "../protocol/index.ts";
 import type { KaiwaConfig } from "../config.ts";
 import { ReadState, membersFromRoomId } from "../core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
@@ -118,8 +118,8 @@ export class RoomInboxLink {
     const membership = this.core().membership;
     const members = membership ? membership.list().filter((m) => membership.since(m.id) <= last).map((m) => m.id) : dmMembers;
     const positions: Record<string, number> = {};
-    for (const user of members) positions[user] = Math.max(stored[user] ?? 0, membership?.since(user) ?? 0);
-    const slowest = members.length ? Math.min(...members.map((m) => positions[m] ?? 0)) : 0;
+    for (const user of members) positions[user] = Math.max(ownValue(stored, user) ?? 0, membership?.since(user) ?? 0);
+    const slowest = members.length ? Math.min(...members.map((m) => ownValue(positions, m) ?? 0)) : 0;
     // Counts are rebuilt from the log above the slowest reader (plus a short tail for the preview).
     const from = Math.max(1, Math.min(slowest + 1, last - 49));
     const retained = await readEvents(storage, core, from, last + 1);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { KaiwaError, KaiwaInbox } from "../../client/index.ts";
 import { KaiwaAdmin } from "../../client/admin.ts";
-import type { MessageEvent, RoomEvent } from "../../party/protocol/index.ts";
+import { ownValue, type MessageEvent, type RoomEvent } from "../../party/protocol/index.ts";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
 import { openClient, type TestClient } from "../helpers/clients.ts";
 import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
@@ -116,6 +116,28 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
     await refusedWith(room(MEMBERS[4]!).react(99_999, "👍"), "not_found");
     await nextGetsNextSeq(MEMBERS[4]!);
     assert.deepEqual(room(OWNER).reactions(2).counts, before);
+  });
+
+  it("PROTOCOL R20: emoji named `constructor` or `toString` count 1 on every client and read path; `__proto__` is refused and changes nothing", async () => {
+    const target = await room(OWNER).send("hostile emoji");
+    await room(MEMBERS[5]!).react(target.seq, "constructor");
+    await room(MEMBERS[6]!).react(target.seq, "toString");
+    const expected = { constructor: 1, toString: 1 };
+    const counts = (user: string) => room(user).reactions(target.seq).counts;
+    await waitFor(() => MEMBERS.slice(0, 10).every((user) => ownValue(counts(user), "constructor") === 1 && ownValue(counts(user), "toString") === 1), 10_000, "live counts");
+    const http = await server.fetchJson(`/parties/room/${GROUP}/history?before=${target.seq + 1}&limit=1`, { token: await server.token(MEMBERS[8]!) });
+    assert.deepEqual(http.body.events[0].reactions, expected);
+    const page = await room(MEMBERS[8]!).history({ before: target.seq + 1, limit: 1 });
+    assert.deepEqual((page.events[0] as MessageEvent).reactions, expected, "the client parses the record");
+    // The client refuses `__proto__` itself; a raw socket shows the room does too.
+    await refusedWith(room(MEMBERS[9]!).react(target.seq, "__proto__"), "bad_frame");
+    const raw = await memberSocket(MEMBERS[9]!, "proto-emoji");
+    raw.send({ type: "react", clientId: "proto-1", n: 1, target: target.seq, emoji: "__proto__" });
+    const refused = await raw.next((f) => f.type === "error");
+    assert.equal(refused.code, "bad_frame");
+    raw.ws.close();
+    await nextGetsNextSeq(MEMBERS[9]!);
+    assert.deepEqual({ ...room(OWNER).reactions(target.seq).counts }, expected);
   });
 
   it("PROTOCOL R22: a reply quotes its parent, the quote follows an edit and a deletion; replies to deleted or unknown messages are refused", async () => {

@@ -25,7 +25,7 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
  * own entries (-2.4 KiB), sockets from partysocket/ws without PartySocket's URL layer (-1.2 KiB), the
  * protocol's schemas the client never parses dropped (-0.5 KiB) and the error texts left to the server
  * (-0.7 KiB). Presence over y-protocols awareness (PROTOCOL R72-R75: lib0's encoder and the client's part) and
- * the keepalive ping (PROTOCOL R80) took it to 26,379, and then to 24,706: the maps of the schemas as objects
+ * the keepalive ping (PROTOCOL R80) took it to 26,379, and then to 24,706 (24,732 once ids and emoji refuse `__proto__`, PROTOCOL R20): the maps of the schemas as objects
  * with a catchall instead of zod's record kind (-517), LIMITS split so the bundle holds only WIRE_LIMITS
  * (-447), `search` as the entry `kaiwa/client/search` (-418) and spread shapes instead of `z.extend` (-291).
  */

@@ -6,7 +6,8 @@ import { Membership } from "../../party/core/membership.ts";
 import { Pins } from "../../party/core/pins.ts";
 import { quoteOf, reactionChange, resolveMentions } from "../../party/core/message-features.ts";
 import { PINS_KEY, eventKey, reactionKey, sessionKey, threadKey } from "../../party/core/room-keys.ts";
-import { LIMITS, RoomSettings, type Command, type Identity, type MessageEvent } from "../../party/protocol/index.ts";
+import { ClientFrame, ClientId, Emoji, LIMITS, RoomEvent, RoomSettings, SessionId, TokenClaims, UserId, type Command, type Identity, type MessageEvent } from "../../party/protocol/index.ts";
+import { ReadState } from "../../party/core/read-state.ts";
 
 const alice: Identity = { id: "alice", name: "Alice" };
 const bob: Identity = { id: "bob", name: "Bob" };
@@ -90,6 +91,45 @@ test("PROTOCOL R20: pure reactionChange never trusts counts below zero", () => {
   assert.ok(!("code" in change));
   assert.equal(change.count, 0);
   assert.equal(change.after.reactions, undefined);
+});
+
+test("PROTOCOL R20: emoji named like Object's own properties count from zero, and the records stay parseable by every client", () => {
+  // A hostile member's `constructor` once read Object's constructor as the current count and stored
+  // "function Object() { [native code] }1", a record no client could parse (party/protocol/own-keys.ts).
+  const { run } = makeCore();
+  ok(run(alice, { type: "send", text: "hi" }));
+  const names = ["constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"];
+  let record: MessageEvent | undefined;
+  for (const emoji of names) {
+    const change = ok(run(bob, { type: "react", target: 1, emoji }));
+    assert.equal((change.event as { count: number }).count, 1, emoji);
+    record = change.targetAfter;
+  }
+  assert.deepEqual(record?.reactions, Object.fromEntries(names.map((name) => [name, 1])));
+  const parsed = RoomEvent.safeParse(JSON.parse(JSON.stringify(record)));
+  assert.ok(parsed.success, "a client parses the record");
+  const removed = ok(run(bob, { type: "react", target: 1, emoji: "constructor", remove: true }));
+  assert.equal((removed.event as { count: number }).count, 0);
+  assert.equal(Object.hasOwn(removed.targetAfter?.reactions ?? {}, "constructor"), false);
+});
+
+test("PROTOCOL R20: `__proto__`, the one key a plain object cannot hold, is refused as an emoji and as an id; its look-alikes are not", () => {
+  assert.equal(Emoji.safeParse("__proto__").success, false);
+  assert.equal(ClientFrame.safeParse({ type: "react", n: 1, clientId: "c1", target: 1, emoji: "__proto__" }).success, false);
+  for (const id of [UserId, ClientId, SessionId]) assert.equal(id.safeParse("__proto__").success, false);
+  assert.equal(TokenClaims.safeParse({ sub: "__proto__" }).success, false, "no token names such a user");
+  for (const name of ["constructor", "__proto", "proto__", "__proto__x"]) {
+    assert.ok(Emoji.safeParse(name).success, name);
+    assert.ok(UserId.safeParse(name).success, name);
+  }
+});
+
+test("PROTOCOL R20, IB4: a member whose id is an Object property name starts unread from zero, not from Object's functions", () => {
+  const state = new ReadState(["constructor", "toString"], {}, []);
+  assert.equal(state.readSeq("constructor"), 0);
+  assert.equal(state.readSeq("toString"), 0);
+  state.applyEvent({ kind: "message", seq: 1, ts: 0, author: alice, clientId: "a", text: "x" });
+  assert.equal(state.unread("constructor"), 1);
 });
 
 test("PROTOCOL R22: a reply quotes its parent; a reply to a deleted or unknown message is refused", () => {
