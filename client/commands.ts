@@ -54,7 +54,7 @@ export function checkDm(input: DmBody): Checked<DmBody> {
 /**
  * zod/mini loads no messages (zod's English would add 1 KiB gzipped to the browser bundle), so an issue
  * without its own message ("Invalid input") is told by its code and bound: "text: too_big (at most 4000)".
- * A schema's own message (e.g. an id's "only letters, digits, _ and -"), or English an app loaded, is kept.
+ * A schema's own message (e.g. an id's "only letters, digits, _ and - (and not __proto__)"), or English an app loaded, is kept.
  */
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.message !== "Invalid input") return issue.message;

@@ -21,7 +21,7 @@ test("a refused command names the field and what is wrong, with the bound (PROTO
   assert.deepEqual(refusal(checkCommand({ type: "group.create", title: "   ", members: [] })), { code: "bad_frame", message: "title: too_small (at least 1)" });
   assert.deepEqual(refusal(checkCommand({ type: "edit", target: "7" as unknown as number, text: "x" })), { code: "bad_frame", message: "target: invalid_type (expected number)" });
   // A schema's own message is kept.
-  assert.deepEqual(refusal(checkDm({ type: "dm", to: "b o b", text: "hi" })), { code: "bad_frame", message: "to: only letters, digits, _ and -" });
+  assert.deepEqual(refusal(checkDm({ type: "dm", to: "b o b", text: "hi" })), { code: "bad_frame", message: "to: only letters, digits, _ and - (and not __proto__)" });
   assert.equal(refusal(checkCommand({ type: "send", text: "x".repeat(LIMITS.maxFrameBytes) })).code, "frame_too_large");
 });
 
