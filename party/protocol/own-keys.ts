@@ -8,6 +8,3 @@
 export function ownValue<V>(map: Readonly<Record<string, V>>, key: string): V | undefined {
   return Object.hasOwn(map, key) ? map[key] : undefined;
 }
-
-/** The one key a plain object cannot hold through assignment (it sets the prototype instead). */
-export const RESERVED_KEY = "__proto__";

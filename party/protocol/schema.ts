@@ -12,8 +12,10 @@ import * as z from "zod/mini";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
 import { WIRE_LIMITS } from "./limits.ts";
 
-/** Ids are plain so they can sit inside storage keys and room names without escaping. */
-/** `__proto__` is refused: ids key plain-object maps (read positions, receipts), where it cannot be stored (own-keys.ts). */
+/**
+ * Ids are plain so they can sit inside storage keys and room names without escaping; `__proto__` is refused,
+ * since ids key plain-object maps (read positions, receipts) where it cannot be stored (own-keys.ts).
+ */
 export const idString = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^(?!__proto__$)[A-Za-z0-9_-]+$/, "only letters, digits, _ and - (and not __proto__)"));
 
