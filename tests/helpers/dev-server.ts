@@ -57,8 +57,28 @@ export class DevServer {
     return `http://${this.host}`;
   }
 
-  /** `healthyWithinMs`: how long to wait for the server to answer before rejecting (the caller kills it). */
+  /**
+   * `healthyWithinMs`: how long to wait for the server to answer before rejecting (the caller kills it).
+   * A start that hangs (workerd idle before binding any socket, no error, the process alive: seen by the
+   * bench after its 18,500-socket step, bench/targets/kaiwa.ts, and once in a clean clone's CI, 60 s of
+   * "starting server..." and nothing) is killed and tried once more, each try getting half the time, on a
+   * new port if this server never ran (a restart keeps its port: its clients reconnect there). A start that fails (the process exits, the port is
+   * taken, the configuration is refused) is not retried: it would fail the same way.
+   */
   async start(healthyWithinMs = 60_000): Promise<void> {
+    const firstStart = !this.port;
+    try {
+      await this.startOnce(healthyWithinMs / 2);
+    } catch (error) {
+      if (!(error instanceof StartHung)) throw error;
+      console.error(`${error.message}\npartykit dev: killed and started once more`);
+      await this.kill();
+      if (firstStart) this.port = await freePort();
+      await this.startOnce(healthyWithinMs / 2);
+    }
+  }
+
+  private async startOnce(healthyWithinMs: number): Promise<void> {
     if (!this.port) this.port = await freePort();
     const vars = devServerVars(this.options); // read at every start: a test may change its vars between restarts
     const args = [...(this.options.nodeArgs ?? []), join(ROOT, "node_modules", "partykit", "dist", "bin.mjs"), "dev", "--port", String(this.port), "--disable-request-cf-fetch", "--no-hotkeys", "--persist", this.stateDir];
@@ -149,10 +169,12 @@ export class DevServer {
   private async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const mark = this.logMark();
+    let failed = false;
     while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) break;
+      failed = this.child?.exitCode !== null && this.child?.exitCode !== undefined;
       // partykit stays up after workerd fails to start (it waits for a file change): stop waiting at once.
-      if (RUNTIME_FAILED.test(this.logSince(mark))) break;
+      failed ||= RUNTIME_FAILED.test(this.logSince(mark));
+      if (failed) break;
       try {
         // A bounded wait: whatever holds the port may accept and never answer.
         const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
@@ -166,9 +188,13 @@ export class DevServer {
       }
       await sleep(100);
     }
-    throw new Error(`partykit dev did not become healthy on ${this.port}:\n${this.recentLog()}`);
+    const message = `partykit dev did not become healthy on ${this.port}:\n${this.recentLog()}`;
+    throw failed ? new Error(message) : new StartHung(message);
   }
 }
+
+/** `start()` waited its whole time for a server that neither answered nor failed. */
+class StartHung extends Error {}
 
 /** `start()` found the server up but refusing its configuration; the message names the variable. */
 export class ConfigRefused extends Error {

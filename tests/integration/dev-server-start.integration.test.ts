@@ -4,7 +4,10 @@
  * waits for a file change), so only its output tells.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { DevServer } from "../helpers/dev-server.ts";
 import { freePort } from "../helpers/free-port.ts";
@@ -22,5 +25,22 @@ test("a start on a port someone else holds fails at once and says why", async ()
   } finally {
     await new Promise((resolve) => holder.close(resolve));
     await server.stop();
+  }
+});
+
+test("a start that hangs (alive, silent, never answering) is killed and tried once more on a new port, then fails saying so", async () => {
+  // A stand-in for a workerd that sits idle before binding: node runs this instead of partykit's CLI, and
+  // notes the port each start was given.
+  const starts = join(mkdtempSync(join(tmpdir(), "hung-start-")), "ports");
+  const script = `require("fs").appendFileSync(${JSON.stringify(starts)}, process.argv[process.argv.indexOf("--port") + 1] + "\\n"); setInterval(() => {}, 1000)`;
+  const server = new DevServer({ nodeArgs: ["-e", script] });
+  try {
+    await assert.rejects(server.start(6_000), /did not become healthy/);
+    const ports = readFileSync(starts, "utf8").trim().split("\n");
+    assert.equal(ports.length, 2, "tried twice");
+    assert.notEqual(ports[0], ports[1], "a server that never ran tries again on a new port");
+  } finally {
+    await server.stop();
+    rmSync(dirname(starts), { recursive: true, force: true });
   }
 });
