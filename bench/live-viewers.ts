@@ -9,6 +9,7 @@
  */
 import WebSocket from "ws";
 import { Histogram } from "./lib/histogram.ts";
+import { selfCpuMs } from "./lib/proc.ts";
 
 export type ViewerSpec = { user: string; token: string; party: string; id: string; host: string; address: string };
 export type StartMessage = { type: "start"; viewers: ViewerSpec[]; seqsPerSlot?: number };
@@ -36,7 +37,6 @@ const latency = new Histogram();
 const timeline: Histogram[] = [];
 let seqsPerSlot = 0;
 let frames = 0;
-const cpuMs = () => (process.cpuUsage().user + process.cpuUsage().system) / 1000;
 let joinedCpuMs = 0;
 const viewers: Viewer[] = [];
 const bannedAt: Record<string, number> = {};
@@ -133,7 +133,7 @@ async function start(specs: ViewerSpec[], slot: number): Promise<ReadyMessage> {
       }
     }
   }
-  joinedCpuMs = cpuMs();
+  joinedCpuMs = selfCpuMs();
   return { type: "ready", joined: viewers.length, failed, errors };
 }
 
@@ -147,8 +147,8 @@ async function finish(lastSeq: number): Promise<DoneMessage> {
     behind: viewers.filter((v) => v.last < lastSeq).length,
     problems: viewers.reduce((sum, v) => sum + v.problems, 0),
     bannedAt,
-    cpuMs: cpuMs(),
-    postingCpuMs: cpuMs() - joinedCpuMs,
+    cpuMs: selfCpuMs(),
+    postingCpuMs: selfCpuMs() - joinedCpuMs,
     frames,
   };
   return done;

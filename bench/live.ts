@@ -128,7 +128,8 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     if (joined < VIEWERS) throw new Error(`${label}: only ${joined} of ${VIEWERS} viewers joined: ${JSON.stringify(ready.map((r) => r.errors))}`);
     // Posting starts once the servers have settled after the joins (20,000 upgrades keep the relays busy for
     // a while after the last welcome): the stream is measured, not the tail of the join storm.
-    const settleMs = await settle(() => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0));
+    const serverCpu = () => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0);
+    const settleMs = await settle(serverCpu);
     const rssAfter = rss();
     // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
     const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
@@ -140,7 +141,6 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
       const frame = JSON.parse(data.toString());
       if (frame.type === "ack") acked += frame.acks.length;
     });
-    const serverCpu = () => [room, ...relays].reduce((sum, host) => sum + groupUsage(host.pid).cpuMs, 0);
     const cpuBefore = serverCpu();
     let n = 0;
     const t0 = performance.now();

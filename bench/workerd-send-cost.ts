@@ -7,12 +7,13 @@
  *   node --import tsx bench/workerd-send-cost.ts [--sockets 2000] [--frames 20] [--bytes 200] [--hibernate]
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { freePort } from "../tests/helpers/free-port.ts";
+import { groupUsage } from "./lib/proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -60,19 +61,13 @@ const hub :Workerd.Worker = (
 );
 `;
 
-/** CPU ms (user + system) of a process, from /proc. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 const dir = mkdtempSync(join(tmpdir(), "workerd-send-"));
 const port = await freePort();
 writeFileSync(join(dir, "worker.js"), WORKER);
 writeFileSync(join(dir, "config.capnp"), config(port));
 const binary = join(import.meta.dirname, "..", "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd");
-const workerd = spawn(binary, ["serve", join(dir, "config.capnp")], { stdio: "ignore" });
+// Its own process group, so groupUsage counts workerd alone.
+const workerd = spawn(binary, ["serve", join(dir, "config.capnp")], { stdio: "ignore", detached: true });
 try {
   for (let i = 0; ; i++) {
     if (await fetch(`http://127.0.0.1:${port}/?frames=0&bytes=0`).then(() => true, () => false)) break;
@@ -93,11 +88,11 @@ try {
     );
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const before = cpuMs(workerd.pid!);
+  const before = groupUsage(workerd.pid!).cpuMs;
   const started = performance.now();
   await fetch(`http://127.0.0.1:${port}/?frames=${FRAMES}&bytes=${values.bytes}`);
   while (received < SOCKETS * FRAMES) await new Promise((r) => setTimeout(r, 5));
-  const cpu = cpuMs(workerd.pid!) - before;
+  const cpu = groupUsage(workerd.pid!).cpuMs - before;
   const sends = SOCKETS * FRAMES;
   console.log(JSON.stringify({ sockets: SOCKETS, frames: FRAMES, bytes: Number(values.bytes), hibernate: values.hibernate, sends, wallMs: Math.round(performance.now() - started), workerdCpuMs: cpu, microsecondsPerSend: Math.round((cpu * 10_000) / sends) / 10 }));
   for (const ws of sockets) ws.terminate();
