@@ -10,13 +10,14 @@
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import * as z from "zod/mini";
-import { CLOSE, MessageEvent, roomKind, type Ack, type ErrorFrame, type Identity } from "../protocol/index.ts";
+import { CLOSE, MessageEvent, roomKind, type Ack, type Identity } from "../protocol/index.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { AnnounceBody, AuditQuery, DeleteBody, EditsQuery, MessagesQuery, ModerateBody, type ActionResult, type AuditRecord, type RoomDetail, type RoomReport } from "../protocol/admin-schema.ts";
 import type { Histogram } from "../core/histogram.ts";
 import type { Rejection, RoomCore, SystemAction } from "../core/room-core.ts";
 import { historyRange } from "../core/resume.ts";
+import { isOperator } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { AUDIT_PREFIX, editHistoryPrefix, type ReplacedVersion } from "../core/room-keys.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
@@ -54,15 +55,8 @@ export class RoomAdmin {
     return roomKind(safeDecode(this.host.room.id)) === "dm" ? "dm" : "room";
   }
 
-  /** Refuses a socket of a banned user (typed frame + 4030) and observer sockets of non-operators. */
-  connectRefusal(who: Identity, observe: boolean): { frame: ErrorFrame; closeCode: number } | undefined {
-    if (observe && who.role !== "operator") return { frame: errorFrame("forbidden", { message: "Only operators may observe a room." }), closeCode: 4003 };
-    const refusal = this.host.state.core.moderation.refusal(who, "connect", Date.now());
-    return refusal ? { frame: errorFrame(refusal.code, refusal), closeCode: CLOSE.banned } : undefined;
-  }
-
   async handle(request: Party.Request, who: Identity, url: URL): Promise<Response> {
-    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
+    if (!isOperator(who)) return errorResponse("forbidden", "Operators only.");
     const action = url.pathname.split("/").pop();
     const route = `${request.method} ${action}`;
     try {

@@ -4,18 +4,17 @@
  * for a socket waits here, so the socket sees welcome, replay, then live events in order (PROTOCOL I5).
  */
 import type * as Party from "partykit/server";
-import { CLOSE, ConnectQuery, LIMITS, roomKind, type ErrorFrame, type Identity, type WelcomeFrame } from "../protocol/index.ts";
+import { CLOSE, ConnectQuery, LIMITS, type ErrorFrame, type Identity, type WelcomeFrame } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { KaiwaConfig } from "../config.ts";
 import { sessionKey } from "../core/room-keys.ts";
 import { decideResume } from "../core/resume.ts";
-import { mayJoin } from "../core/access.ts";
+import { socketRefusal } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import { identityFrom, tokenExpiresAt } from "../worker/auth.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
-import type { RoomAdmin } from "./admin.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
@@ -31,7 +30,6 @@ export interface AdmissionHost {
   readonly config: KaiwaConfig;
   readonly bootId: string;
   readonly members: RoomMembers;
-  readonly admin: RoomAdmin;
   readonly archive: RoomArchive;
   readonly link: RoomInboxLink;
   readonly commands: RoomCommands;
@@ -76,16 +74,13 @@ export class RoomAdmission {
     if (!who) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     const query = ConnectQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
     if (!query.success) return host.refuse(conn, errorFrame("bad_frame", { message: "Connect with ?session=<id>[&epoch=&lastSeq=]." }), CLOSE.protocolViolation);
-    if (!mayJoin(host.room.id, who)) {
-      const message = roomKind(host.roomId()) === "notices" ? "These are another user's notices." : "This is a direct conversation between two other users.";
-      return host.refuse(conn, errorFrame("forbidden", { message }), CLOSE.forbidden);
-    }
     const observing = query.data.observe === "1";
-    const barred = host.admin.connectRefusal(who, observing);
-    if (barred) return host.refuse(conn, barred.frame, barred.closeCode);
-    // Groups: members only; operators may watch as observers (the dashboard's live tail).
-    const membership = host.core().membership;
-    if (membership?.exists && !membership.has(who.id) && !observing) return host.refuse(conn, errorFrame("not_member"), CLOSE.notMember);
+    const core = host.core();
+    const refused = socketRefusal({ rawId: host.room.id, group: core.membership, restrictions: core.moderation }, who, observing, Date.now());
+    if (refused) {
+      const { code, close, ...extra } = refused;
+      return host.refuse(conn, errorFrame(code, extra), close);
+    }
     // A sharded live room's viewers belong on their relay (PROTOCOL R51).
     if (host.relays.redirect(conn, who, observing)) return;
     const session = query.data.session;

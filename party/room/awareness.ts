@@ -9,6 +9,7 @@ import { LIMITS, roomKind, type ErrorFrame, type Identity } from "../protocol/in
 import { errorFrame } from "../protocol/error-frame.ts";
 import { decodeAwarenessMessage, emptySyncStep2Frame } from "../protocol/awareness.ts";
 import { AwarenessStates } from "../core/awareness-states.ts";
+import { awarenessRefusal } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { Conn, ConnState, Reply } from "./types.ts";
 
@@ -74,12 +75,9 @@ export class RoomAwareness {
    * follows the `typing` frame's rule (members who may post, not muted or banned).
    */
   private refusal(state: ConnState, typing: boolean): ErrorFrame | undefined {
-    if (state.observer) return errorFrame("forbidden", { message: "Observers read awareness; they publish none." });
-    const who = state.user;
-    if (roomKind(this.host.roomId()) === "live" && who.role !== "operator" && !this.host.core().settings.hosts?.includes(who.id)) {
-      return errorFrame("forbidden", { message: "In a live room only hosts publish awareness; viewers read it." });
-    }
-    return typing ? this.host.typingRefusal(who) : undefined;
+    const refused = awarenessRefusal({ kind: roomKind(this.host.roomId()), hosts: this.host.core().settings.hosts }, { who: state.user, observer: state.observer === true });
+    if (refused) return errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}) });
+    return typing ? this.host.typingRefusal(state.user) : undefined;
   }
 
   /** One flush's frame to every admitted socket but relays (their viewers' protocol is JSON) and joiners. */

@@ -7,7 +7,7 @@ import type * as Party from "partykit/server";
 import { HistoryQuery, LIMITS, ThreadQuery, type HistoryRequest, type Identity, type ThreadRequest } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { historyRange } from "../core/resume.ts";
-import { mayJoin } from "../core/access.ts";
+import { httpReadRefusal, socketReadRefusal } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { safeSend } from "../adapters/sockets.ts";
@@ -34,7 +34,8 @@ export class RoomHistory {
   async overSocket(reply: SocketReply, state: ConnState, request: HistoryRequest): Promise<void> {
     const { host } = this;
     const core = host.core();
-    if (!mayReadOverSocket(core, state)) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
+    const refused = socketReadRefusal(core.membership, { who: state.user, observer: state.observer === true });
+    if (refused) return host.reply(reply, errorFrame(refused.code, { ref: request.requestId }));
     try {
       const range = historyRange(core.committedSeq, request.before, request.limit);
       const events = await host.archive.history(range.from, range.before);
@@ -72,7 +73,8 @@ export class RoomHistory {
   async threadOverSocket(reply: SocketReply, state: ConnState, request: ThreadRequest): Promise<void> {
     const { host } = this;
     const core = host.core();
-    if (!mayReadOverSocket(core, state)) return host.reply(reply, errorFrame("not_member", { ref: request.requestId }));
+    const refused = socketReadRefusal(core.membership, { who: state.user, observer: state.observer === true });
+    if (refused) return host.reply(reply, errorFrame(refused.code, { ref: request.requestId }));
     try {
       const page = await readThread(host.room.storage, host.archive, core, request.parent, request.after, request.limit);
       if (!page) return host.reply(reply, errorFrame("not_found", { ref: request.requestId, message: `No message ${request.parent}.` }));
@@ -103,11 +105,10 @@ export class RoomHistory {
     }
   }
 
-  /** Every HTTP read's gate, one rule for all of them: who may join the room, and members only in groups. */
+  /** Every HTTP read's gate, one rule for all of them (core/access.ts). */
   private refuseOverHttp(core: RoomCore, who: Identity): Response | undefined {
-    if (!mayJoin(this.host.room.id, who)) return errorResponse("forbidden");
-    if (core.membership && !core.membership.has(who.id)) return errorResponse("not_member");
-    return undefined;
+    const refused = httpReadRefusal({ rawId: this.host.room.id, group: core.membership }, who);
+    return refused ? errorResponse(refused.code, refused.message) : undefined;
   }
 
   /** A socket read that threw: the archive's outage is typed and retryable, anything else `internal`. */
@@ -135,7 +136,3 @@ export class RoomHistory {
   }
 }
 
-/** Socket reads: members only in groups; an operator watching as an observer reads too (the socket was admitted). */
-function mayReadOverSocket(core: RoomCore, state: ConnState): boolean {
-  return !core.membership || core.membership.has(state.user.id) || state.observer === true;
-}

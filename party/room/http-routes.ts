@@ -6,7 +6,7 @@
  */
 import type * as Party from "partykit/server";
 import { parseLogPath, roomKind, roomPathRest, ReadBody, RelayedBody, RoomCommandsBody, RoomSettingsPatch, type Identity, type RoomCommandResult, type RoomSettings } from "../protocol/index.ts";
-import { mayJoin } from "../core/access.ts";
+import { isOperator, mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
 import { identityFrom } from "../worker/auth.ts";
@@ -100,7 +100,7 @@ export class RoomHttp {
       const body: unknown = await request.json().catch(() => undefined);
       return action === "commands" ? this.commands(who, body) : this.read(who, body);
     }
-    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
+    if (!isOperator(who)) return errorResponse("forbidden", "Operators only.");
     if (request.method === "GET" && action === "stats") return json(host.stats());
     if ((request.method === "PATCH" || request.method === "PUT") && action === "settings") {
       const patch = RoomSettingsPatch.safeParse(await request.json().catch(() => undefined));

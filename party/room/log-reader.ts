@@ -23,7 +23,7 @@ import {
   type LogPath,
   type NamedPage,
 } from "../protocol/index.ts";
-import { mayJoin } from "../core/access.ts";
+import { logReadRefusal } from "../core/access.ts";
 import { cacheControl, isPublicLog, latestTag, matchesTag, moderatedView, outsideTargets, pageTag } from "../core/log-view.ts";
 import type { Accepted, RoomCore } from "../core/room-core.ts";
 import { errorResponse } from "../adapters/http.ts";
@@ -113,13 +113,8 @@ export class RoomLogReader {
 
   /** Who may read a room that is not public: exactly who may read its history (PROTOCOL R40, R9, R14). */
   private refusal(who: Identity | undefined, isPublic: boolean, core: RoomCore): Response | undefined {
-    if (isPublic) return undefined;
-    if (!who) return noStore(errorResponse("unauthorized", "This room's log is not public: pass a token (Authorization: Bearer, or ?token=)."));
-    if (!mayJoin(this.host.room.id, who)) return noStore(errorResponse("forbidden"));
-    if (core.membership && !core.membership.has(who.id)) return noStore(errorResponse("not_member"));
-    const banned = core.moderation.refusal(who, "connect", Date.now());
-    if (banned) return noStore(errorResponse(banned.code, banned.message));
-    return undefined;
+    const refused = logReadRefusal({ rawId: this.host.room.id, group: core.membership, restrictions: core.moderation, isPublic }, who, Date.now());
+    return refused ? noStore(errorResponse(refused.code, refused.message)) : undefined;
   }
 
   /** 200 with the body, or 304 when the reader already has it; both carry the tag and the caching rule. */

@@ -9,6 +9,8 @@ import { errorFrame } from "../protocol/error-frame.ts";
 import { RoomSignals } from "../core/room-signals.ts";
 import { SocketIndex, type SocketEntry } from "../core/socket-index.ts";
 import type { Accepted, RoomCore } from "../core/room-core.ts";
+import type { Rejection } from "../core/rejection.ts";
+import { readMarkRefusal, typingRefusal } from "../core/access.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import { readKey } from "../core/room-keys.ts";
 import { eventsFrame } from "./frames-out.ts";
@@ -140,11 +142,10 @@ export class RoomMembers {
     reply.read(who.id, this.host.link.snapshot(who.id).readSeq, requestId);
   }
 
-  /** PROTOCOL I6: members only, never past the committed seq. */
-  checkRead(who: Identity, seq: number): { code: "not_member" | "read_out_of_range"; message?: string } | undefined {
-    if (!this.host.link.isMember(who.id)) return { code: "not_member" };
-    if (seq > this.host.core().committedSeq) return { code: "read_out_of_range", message: `The room's lastSeq is ${this.host.core().committedSeq}.` };
-    return undefined;
+  /** PROTOCOL I6: members only, never past the committed seq (core/access.ts). */
+  checkRead(who: Identity, seq: number): Rejection | undefined {
+    const { link } = this.host;
+    return readMarkRefusal({ recipients: { has: (user) => link.isMember(user) }, committedSeq: this.host.core().committedSeq }, who, seq);
   }
 
   /** Only forward moves are written (PROTOCOL I6); a stale read is answered with the current position. */
@@ -167,15 +168,11 @@ export class RoomMembers {
 
   /** Why `who` may not show as typing, here or in an awareness state (PROTOCOL R74), or nothing. */
   typingRefusal(who: Identity): ErrorFrame | undefined {
-    const membership = this.host.core().membership;
-    const mayPost = membership ? membership.has(who.id) : roomKind(this.host.roomId()) !== "notices" && (this.host.link.isMember(who.id) || !this.host.link.active);
-    if (!mayPost || (this.host.core().settings.whoMayPost === "operators" && who.role !== "operator")) {
-      return errorFrame("forbidden", { message: "Only members who may post show as typing." });
-    }
-    // A muted or banned user may not post, so they never show as typing either.
-    const moderated = this.host.core().moderation.refusal(who, "send", Date.now());
-    if (moderated) return errorFrame(moderated.code, { message: moderated.message ?? "You may not post here." });
-    return undefined;
+    const { link } = this.host;
+    const core = this.host.core();
+    const recipients = link.active ? { has: (user: string) => link.isMember(user) } : undefined;
+    const refused = typingRefusal({ kind: roomKind(this.host.roomId()), group: core.membership, recipients, whoMayPost: core.settings.whoMayPost, restrictions: core.moderation }, who, Date.now());
+    return refused ? errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}) }) : undefined;
   }
 
   async block() {

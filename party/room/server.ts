@@ -159,7 +159,7 @@ export default class RoomServer implements Party.Server {
     this.commands = new RoomCommands({ ...shared, writer: this.writer, flow: this.flow, uploads: this.uploads, counters: this.counters, queued: () => this.tasks.queued });
     this.admin = new RoomAdmin(this);
     this.relays = new RoomRelays(shared);
-    this.admission = new RoomAdmission({ ...shared, joined: (conn) => this.awareness.welcomed(conn), relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, admin: this.admin, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
+    this.admission = new RoomAdmission({ ...shared, joined: (conn) => this.awareness.welcomed(conn), relays: this.relays, config: this.config, bootId: this.bootId, members: this.members, archive: this.archive, link: this.link, commands: this.commands, expiry: this.expiry });
     this.history = new RoomHistory({ ...shared, archive: this.archive });
     this.inbound = new RoomInbound({ ...shared, writer: this.writer, flow: this.flow, expiry: this.expiry, commands: this.commands, history: this.history, members: this.members, awareness: this.awareness });
     this.http = new RoomHttp({

@@ -14,7 +14,7 @@
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
 import { ALLOWED_TYPES, LIMITS, UploadId, UploadRequest, isImageType, type Attachment, type AttachmentRef, type Identity, type UploadSlot } from "../protocol/index.ts";
-import { mayJoin } from "../core/access.ts";
+import { fileReadRefusal, mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { Rejection } from "../core/rejection.ts";
 import { MEDIA_USAGE_KEY } from "../core/room-keys.ts";
@@ -116,13 +116,12 @@ export class RoomUploads {
   /**
    * `GET files/<id>`: whoever may read the room (a DM's two users, a group's members, anyone in an open room)
    * is redirected to a presigned GET of an attached file; nothing else is found (PROTOCOL R32). Operators see
-   * a group's files as they see its live tail (the dashboard's thumbnails); never a DM's (mayJoin).
+   * a group's files as they see its live tail (the dashboard's thumbnails); never a DM's (core/access.ts).
    */
   async download(who: Identity, id: string): Promise<Response> {
     if (!this.store) return errorResponse("uploads_off", undefined, 403);
-    if (!mayJoin(this.host.room.id, who)) return errorResponse("forbidden");
-    const core = this.host.core();
-    if (core.membership && !core.membership.has(who.id) && who.role !== "operator") return errorResponse("not_member");
+    const refused = fileReadRefusal({ rawId: this.host.room.id, group: this.host.core().membership }, who);
+    if (refused) return errorResponse(refused.code, refused.message);
     const record = await this.record(id);
     if (!record || record.state !== "attached") return errorResponse("not_found", "No such file in this room.");
     this.counters.downloads++;
