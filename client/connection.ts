@@ -1,5 +1,6 @@
 import ReconnectingWebSocket from "partysocket/ws";
 import { bareHost, isLocalHost } from "./hosts.ts";
+import { CLOSE } from "../party/protocol/codes.ts";
 
 /**
  * One connection attempt: one partysocket ReconnectingWebSocket whose own reconnection is switched off
@@ -60,7 +61,7 @@ export class Connection {
   }
 
   /** Ends this attempt without calling any handler. */
-  close(code = 1000, reason = "client closed"): void {
+  close(code: number = CLOSE.normal, reason = "client closed"): void {
     this.#detach();
     this.#socket.close(code, reason);
   }

@@ -1,5 +1,6 @@
 /** Sending on and closing PartyKit sockets safely: shared by the room and the inbox. */
 import type * as Party from "partykit/server";
+import { CLOSE } from "../protocol/codes.ts";
 
 /** WebSocket.CLOSING in the DOM's readyState numbering, which workerd follows. */
 const SOCKET_CLOSING = 2;
@@ -17,7 +18,7 @@ const SOCKET_CLOSING = 2;
 export function answerClose(conn: Party.Connection): void {
   if (conn.readyState !== SOCKET_CLOSING) return;
   try {
-    conn.close(1000, "bye");
+    conn.close(CLOSE.normal, "bye");
   } catch {
     // closed meanwhile
   }
