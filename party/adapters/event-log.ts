@@ -5,7 +5,7 @@
  */
 import type * as Party from "partykit/server";
 import { LIMITS, RoomEvent } from "../protocol/index.ts";
-import { EVENT_PREFIX, eventKey } from "../core/room-keys.ts";
+import { eventKey, seqOfEventKey } from "../core/room-keys.ts";
 import type { RoomCore } from "../core/room-core.ts";
 
 /** JSON of the events with from <= seq < before, as readers may see them. */
@@ -14,7 +14,7 @@ export async function readEventsJson(storage: Party.Storage, core: RoomCore, fro
   const rows = await storage.list<string>({ start: eventKey(from), end: eventKey(before) });
   const out: string[] = [];
   for (const [key, stored] of rows) {
-    const visible = core.visibleJson(Number(key.slice(EVENT_PREFIX.length)), stored);
+    const visible = core.visibleJson(seqOfEventKey(key), stored);
     if (visible !== undefined) out.push(visible);
   }
   return out;
@@ -26,7 +26,7 @@ export async function getEventsJson(storage: Party.Storage, core: RoomCore, seqs
   for (let i = 0; i < seqs.length; i += LIMITS.maxKeysPerPut) {
     const rows = await storage.get<string>(seqs.slice(i, i + LIMITS.maxKeysPerPut).map(eventKey));
     for (const [key, stored] of rows) {
-      const seq = Number(key.slice(EVENT_PREFIX.length));
+      const seq = seqOfEventKey(key);
       const visible = core.visibleJson(seq, stored);
       if (visible !== undefined) out.set(seq, visible);
     }

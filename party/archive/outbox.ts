@@ -17,7 +17,7 @@
  */
 import type * as Party from "partykit/server";
 import type { RoomCore } from "../core/room-core.ts";
-import { ARCHIVE_MEMBER_PREFIX, ARCHIVE_QUEUE_PREFIX, ARCHIVE_STATE_KEY, eventKey } from "../core/room-keys.ts";
+import { ARCHIVE_QUEUE_PREFIX, ARCHIVE_STATE_KEY, archiveMemberKey, archiveQueueKey, eventKey } from "../core/room-keys.ts";
 import { roomKind } from "../protocol/room-kind.ts";
 import { getEventsJson, readEventsJson } from "../adapters/event-log.ts";
 import type { ArchiveSettings } from "./config.ts";
@@ -101,8 +101,8 @@ export class RoomArchive {
   /** Hook when a user joins: the first time, queue a membership row (durably, with the drain armed). */
   async noteMember(roomId: string, userId: string, ts: number): Promise<void> {
     if (!this.enabled || this.knownMembers.has(userId)) return;
-    if ((await this.storage.get(ARCHIVE_MEMBER_PREFIX + userId)) === undefined) {
-      await this.storage.put({ [ARCHIVE_MEMBER_PREFIX + userId]: ts, [ARCHIVE_QUEUE_PREFIX + userId]: { id: userId, ts } satisfies SeenMember });
+    if ((await this.storage.get(archiveMemberKey(userId))) === undefined) {
+      await this.storage.put({ [archiveMemberKey(userId)]: ts, [archiveQueueKey(userId)]: { id: userId, ts } satisfies SeenMember });
       this.armDrain(roomId);
     }
     this.knownMembers.add(userId);

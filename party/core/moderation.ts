@@ -7,10 +7,7 @@
  */
 import type { Command, Identity, ModerationEvent } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";
-import { MODERATION_PREFIX } from "./room-keys.ts";
-
-export { MODERATION_PREFIX };
-export const moderationKey = (userId: string): string => `${MODERATION_PREFIX}${userId}`;
+import { MODERATION_PREFIX, moderationKey } from "./room-keys.ts";
 
 /** Expiry times in ms since the epoch; absent means not restricted. */
 export type Restriction = { banUntil?: number; muteUntil?: number };

@@ -7,7 +7,7 @@
  * between that check and the decision: the slot's state.
  */
 import type { Attachment, AttachmentRef, Identity } from "../protocol/index.ts";
-import { MEDIA_JOB_PREFIX, MEDIA_USAGE_KEY, UPLOAD_PREFIX } from "./room-keys.ts";
+import { MEDIA_USAGE_KEY, mediaJobKey, uploadKey } from "./room-keys.ts";
 import type { Rejection } from "./rejection.ts";
 
 /** One slot. `pending`: made, maybe uploaded, not attached; `attached` to message `seq`; `deleted` with it. */
@@ -30,8 +30,6 @@ export type UploadRecord = {
 export type MediaJob = { id: string; why: "delete" | "expire"; at: number; attempts?: number };
 export type MediaUsage = { bytes: number; files: number };
 
-export const uploadKey = (id: string): string => UPLOAD_PREFIX + id;
-export const mediaJobKey = (id: string): string => MEDIA_JOB_PREFIX + id;
 /** The object's key in the bucket: the upload id alone (random, 144 bits), so nothing about a room can be listed from it. */
 export const objectKey = (id: string): string => `u/${id}`;
 

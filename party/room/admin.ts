@@ -19,7 +19,7 @@ import type { Rejection, RoomCore, SystemAction } from "../core/room-core.ts";
 import { historyRange } from "../core/resume.ts";
 import { isOperator } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
-import { AUDIT_PREFIX, editHistoryPrefix, type ReplacedVersion } from "../core/room-keys.ts";
+import { AUDIT_PREFIX, auditKey, editHistoryPrefix, type ReplacedVersion } from "../core/room-keys.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
@@ -164,7 +164,7 @@ export class RoomAdmin {
       const ts = Date.now();
       const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_messages", from: range.from, before: range.before };
       // Durable before the content leaves the room: no read of a DM without its record.
-      await this.host.room.storage.put(`${AUDIT_PREFIX}${String(ts).padStart(15, "0")}:${nanoid(8)}`, record);
+      await this.host.room.storage.put(auditKey(ts, nanoid(8)), record);
     }
     const events = await readEventsJson(this.host.room.storage, core, range.from, range.before);
     return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
@@ -183,7 +183,7 @@ export class RoomAdmin {
     if (!parsed?.success) return errorResponse("not_found", `No message ${seq}.`);
     const ts = Date.now();
     const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_edits", from: seq, before: seq + 1 };
-    await this.host.room.storage.put(`${AUDIT_PREFIX}${String(ts).padStart(15, "0")}:${nanoid(8)}`, record);
+    await this.host.room.storage.put(auditKey(ts, nanoid(8)), record);
     const replaced = await this.host.room.storage.list<ReplacedVersion>({ prefix: editHistoryPrefix(seq) });
     const message = parsed.data;
     const current = { seq: message.editedBy ?? message.seq, ts: message.editedAt ?? message.ts, text: message.text, ...(message.deletedBy !== undefined ? { deletedBy: message.deletedBy } : {}) };

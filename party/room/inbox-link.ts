@@ -16,12 +16,12 @@ import { callActor } from "../worker/service-auth.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { readEvents, readEventsJson } from "../adapters/event-log.ts";
-import { CURSOR_PREFIX, FAREWELL_PREFIX, READ_PREFIX, WHERE_KEY } from "../core/room-keys.ts";
+import { CURSOR_PREFIX, FAREWELL_PREFIX, READ_PREFIX, WHERE_KEY, cursorKey, farewellKey } from "../core/room-keys.ts";
 
 type Farewell = { seq: number; ts: number };
 /** The conversation list's title of a user's notices room (PROTOCOL R63). */
 export const NOTICES_TITLE = "Notices";
-export const farewellWrite = (user: string, seq: number, ts: number): [string, Farewell] => [FAREWELL_PREFIX + user, { seq, ts }];
+export const farewellWrite = (user: string, seq: number, ts: number): [string, Farewell] => [farewellKey(user), { seq, ts }];
 type Where = { roomId: string; origin: string };
 type Committed = { event: RoomEvent; json: string; targetBefore?: MessageEvent };
 
@@ -137,7 +137,7 @@ export class RoomInboxLink {
         saveCursor: (user, cursor) => {
           if (this.farewell.get(user)?.seq === cursor.seq) {
             this.farewell.delete(user);
-            void storage.delete(FAREWELL_PREFIX + user).catch((e) => console.error("clearing a farewell failed", e));
+            void storage.delete(farewellKey(user)).catch((e) => console.error("clearing a farewell failed", e));
           }
           this.onConfirmed?.(user, cursor.seq);
           this.saveCursorSoon(user, cursor);
@@ -170,7 +170,7 @@ export class RoomInboxLink {
     this.cursorTimer = true;
     setTimeout(() => {
       this.cursorTimer = false;
-      const entries = Object.fromEntries([...this.cursorsToSave].slice(0, 128).map(([u, c]) => [CURSOR_PREFIX + u, c]));
+      const entries = Object.fromEntries([...this.cursorsToSave].slice(0, 128).map(([u, c]) => [cursorKey(u), c]));
       for (const key of Object.keys(entries)) this.cursorsToSave.delete(key.slice(CURSOR_PREFIX.length));
       this.room.storage.put(entries).catch((e) => console.error("saving notify cursors failed", e));
       if (this.cursorsToSave.size > 0) this.saveCursorSoon(...[...this.cursorsToSave][0]!);

@@ -8,8 +8,8 @@
  */
 import type * as Party from "partykit/server";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
-import { MEDIA_JOB_PREFIX } from "../core/room-keys.ts";
-import { mediaJobKey, objectKey, uploadKey, type MediaJob } from "../core/uploads.ts";
+import { MEDIA_JOB_PREFIX, mediaJobKey, uploadKey } from "../core/room-keys.ts";
+import { objectKey, type MediaJob } from "../core/uploads.ts";
 import { retryDelayMs } from "../archive/plan.ts";
 import type { RoomUploads } from "./uploads.ts";
 

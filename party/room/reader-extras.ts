@@ -6,7 +6,7 @@
  */
 import type * as Party from "partykit/server";
 import { LIMITS, MessageEvent, quoteOf, type Quote } from "../protocol/index.ts";
-import { reactionKey } from "../core/room-keys.ts";
+import { reactionKey, seqOfReactionKey } from "../core/room-keys.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 
 export type ReaderExtras = { mine?: Record<string, string[]>; quotes?: Record<string, Quote> };
@@ -40,7 +40,7 @@ export async function readerExtras(storage: Party.Storage, archive: RoomArchive,
     for (let i = 0; i < reacted.length; i += LIMITS.maxKeysPerPut) {
       const keys = reacted.slice(i, i + LIMITS.maxKeysPerPut).map((seq) => reactionKey(seq, reader));
       const rows = await storage.get<string[]>(keys);
-      for (const [key, emoji] of rows) if (emoji.length > 0) mine[String(Number(key.split(":")[1]))] = emoji;
+      for (const [key, emoji] of rows) if (emoji.length > 0) mine[String(seqOfReactionKey(key))] = emoji;
     }
     extras.mine = mine;
   }

@@ -5,7 +5,7 @@
  */
 import type * as Party from "partykit/server";
 import { MessageEvent } from "../protocol/index.ts";
-import { THREAD_PREFIX, threadKey, threadPrefix } from "../core/room-keys.ts";
+import { replySeqOfThreadKey, threadKey, threadPrefix } from "../core/room-keys.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 
@@ -16,7 +16,7 @@ export async function readThread(storage: Party.Storage, archive: RoomArchive, c
   const [parentJson] = await archive.records([parent]);
   if (parentJson === undefined || !MessageEvent.safeParse(JSON.parse(parentJson)).success) return undefined;
   const keys = await storage.list({ prefix: threadPrefix(parent), start: threadKey(parent, after + 1), limit: limit + 1 });
-  const seqs = [...keys.keys()].map((key) => Number(key.slice(THREAD_PREFIX.length).split(":")[1])).filter((seq) => seq <= core.committedSeq);
+  const seqs = [...keys.keys()].map(replySeqOfThreadKey).filter((seq) => seq <= core.committedSeq);
   const page = seqs.slice(0, limit);
   return { parentJson, eventsJson: await archive.records(page), hasMore: seqs.length > limit };
 }

@@ -17,9 +17,9 @@ import { ALLOWED_TYPES, LIMITS, UploadId, UploadRequest, isImageType, type Attac
 import { fileReadRefusal, mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { Rejection } from "../core/rejection.ts";
-import { MEDIA_USAGE_KEY } from "../core/room-keys.ts";
+import { MEDIA_USAGE_KEY, uploadKey } from "../core/room-keys.ts";
 import { TokenBucket } from "../core/token-bucket.ts";
-import { UploadLedger, objectKey, refuseAttach, uploadKey, type MediaUsage, type UploadRecord } from "../core/uploads.ts";
+import { UploadLedger, objectKey, refuseAttach, type MediaUsage, type UploadRecord } from "../core/uploads.ts";
 import { ObjectStore, StorageUnavailable } from "../adapters/object-store.ts";
 import { SNIFF_BYTES, sniff } from "../adapters/sniff.ts";
 import { errorResponse, json } from "../adapters/http.ts";

@@ -38,7 +38,8 @@
 import fc from "fast-check";
 import { RoomCore, type Accepted, type Outcome, type Rejection, type SystemAction } from "../../party/core/room-core.ts";
 import { Membership, type MembershipState } from "../../party/core/membership.ts";
-import { MODERATION_PREFIX, Moderation, type Restriction } from "../../party/core/moderation.ts";
+import { Moderation, type Restriction } from "../../party/core/moderation.ts";
+import { MODERATION_PREFIX } from "../../party/core/room-keys.ts";
 import { ReadState } from "../../party/core/read-state.ts";
 import { EVENT_PREFIX, MEMBERS_KEY, META_KEY, eventKey, sessionKey, type RoomMeta, type StoredSession } from "../../party/core/room-keys.ts";
 import { Command, ERROR_CODES, LIMITS, RoomEvent, type ErrorCode, type Identity, type MessageEvent, type RoomSettings } from "../../party/protocol/index.ts";

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Moderation, moderationKey } from "../../party/core/moderation.ts";
+import { Moderation } from "../../party/core/moderation.ts";
+import { moderationKey } from "../../party/core/room-keys.ts";
 import { RoomCore, type Outcome } from "../../party/core/room-core.ts";
 import { sessionKey } from "../../party/core/room-keys.ts";
 import { RoomEvent, RoomSettings, type Identity } from "../../party/protocol/index.ts";
