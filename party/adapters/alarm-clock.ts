@@ -24,8 +24,8 @@ export class AlarmClock {
   want(who: string, at: number): Promise<void> {
     this.wishes.set(who, at);
     if (this.planned !== null && this.planned <= at) return Promise.resolve();
-    this.planned = at;
-    return this.storage.setAlarm(at);
+    // After a failed set nothing is known to be planned: the earliest wish still owed is set, not just this one.
+    return this.set(this.planned === null ? Math.min(...this.wishes.values()) : at);
   }
 
   /** `who` needs no wake-up any more; the alarm moves to the next wish, or goes. */
@@ -37,8 +37,19 @@ export class AlarmClock {
       return this.storage.deleteAlarm();
     }
     if (this.planned === next) return Promise.resolve();
-    this.planned = next;
-    return this.storage.setAlarm(next);
+    return this.set(next);
+  }
+
+  /**
+   * Sets the storage alarm (synchronously: the call joins the caller's write turn). If the set fails the
+   * alarm is not known to be planned any more, so the next wish sets it again instead of trusting it.
+   */
+  private set(at: number): Promise<void> {
+    this.planned = at;
+    return this.storage.setAlarm(at).catch((error: unknown) => {
+      if (this.planned === at) this.planned = null;
+      throw error;
+    });
   }
 
   /** The alarm fired: every wish is spent (each handler wishes again if it must). */

@@ -125,10 +125,23 @@ export class RoomArchive {
       .finally(() => (this.draining = false));
   }
 
-  /** Never throws for a database failure: it is counted, shown in stats and retried with backoff. */
+  /**
+   * Never throws for a database failure: it is counted, shown in stats and retried with backoff. If setting
+   * or clearing the alarm fails (or anything else here throws), no alarm can be counted on: `armed` goes
+   * back to false, so the next commit arms again instead of trusting a drain that will never run.
+   */
   private async drain(): Promise<void> {
     // Commits during the drain leave scheduling to it: its end looks at the lag and re-arms.
     this.armed = true;
+    try {
+      await this.drainOnce();
+    } catch (error) {
+      this.armed = false;
+      throw error;
+    }
+  }
+
+  private async drainOnce(): Promise<void> {
     await this.load();
     const state = this.state;
     if (!this.enabled || !state) return void (this.armed = false);

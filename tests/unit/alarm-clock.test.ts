@@ -56,4 +56,22 @@ describe("AlarmClock", () => {
     await clock.want("notify", 10_000);
     assert.equal(state.alarm, 10_000, "once fired, every wish is spent and a new one sets the alarm");
   });
+
+  it("after a failed set, trusts no plan: the next wish sets the alarm, at the earliest wish still owed", async () => {
+    const { storage, state } = alarmStorage();
+    let fail = true;
+    const setAlarm = storage.setAlarm.bind(storage);
+    storage.setAlarm = async (at: number) => {
+      if (fail) throw new Error("setAlarm failed (injected)");
+      return setAlarm(at);
+    };
+    const clock = new AlarmClock(storage);
+    await assert.rejects(clock.want("archive", 500), /injected/);
+    assert.equal(state.alarm, null);
+    fail = false;
+    await clock.want("notify", 10_000);
+    assert.equal(state.alarm, 500, "the archive's wish, still owed, is the one set (a later wish would strand it)");
+    await assert.doesNotReject(clock.want("archive", 700));
+    assert.equal(state.sets, 1, "once set, a later wish sets nothing");
+  });
 });
