@@ -125,6 +125,8 @@ export type TestSwitches = {
   readonly holdNotify: boolean;
   /** The Nth archive drain transaction commits, then acts as if its reply was lost (0: never). */
   readonly archiveLoseReplyAt: number;
+  /** Every operator audit record's write fails (room/admin.ts): proves an audited read serves nothing without its record. */
+  readonly failAuditWrite: boolean;
   /** The directory answers each report this many ms late (proves no ack waits for it). */
   readonly directoryDelayMs: number;
   /** A room's bound on sessions in memory (0: LIMITS.maxSessionsInMemory), so a test reaches it with a few sockets. */
@@ -154,6 +156,7 @@ export const TEST_SWITCHES_OFF: TestSwitches = Object.freeze({
   failReleaseStage: "release",
   holdNotify: false,
   archiveLoseReplyAt: 0,
+  failAuditWrite: false,
   directoryDelayMs: 0,
   maxSessionsInMemory: 0,
   uploadTtlMs: 0,
@@ -177,6 +180,7 @@ export const TEST_SWITCHES: Readonly<Record<string, SwitchSpec>> = {
   KAIWA_TEST_FAIL_RELEASE_STAGE: { field: "failReleaseStage", schema: oneOf(["state", "release"]), rule: '"state" or "release"', meaning: "where that release throws: before the room's state took the batch, or after (default release)" },
   KAIWA_TEST_HOLD_NOTIFY: { field: "holdNotify", schema: flag(), rule: '"1" or "0"', meaning: "rooms never notify inboxes, as if they died right after the write" },
   KAIWA_TEST_ARCHIVE_LOSE_REPLY_AT: { field: "archiveLoseReplyAt", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "the Nth drain transaction commits, then acts as if its reply was lost" },
+  KAIWA_TEST_FAIL_AUDIT_WRITE: { field: "failAuditWrite", schema: flag(), rule: '"1" or "0"', meaning: "every operator audit record's write fails (an audited read of a DM or of edits must then serve nothing)" },
   KAIWA_TEST_DIRECTORY_DELAY_MS: { field: "directoryDelayMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "the directory answers each room report this late" },
   KAIWA_TEST_MAX_SESSIONS_IN_MEMORY: { field: "maxSessionsInMemory", schema: wholeNumber(0), rule: "whole number >= 0", meaning: "a room keeps at most this many sessions in memory (0: the protocol's limit)" },
   KAIWA_TEST_UPLOAD_TTL_MS: { field: "uploadTtlMs", schema: milliseconds(0), rule: "whole number of ms >= 0", meaning: "an unattached upload's time to live (default 24 h)" },

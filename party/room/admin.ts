@@ -21,6 +21,7 @@ import { isOperator } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { AUDIT_PREFIX, auditKey, editHistoryPrefix, type ReplacedVersion } from "../core/room-keys.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
+import type { TestSwitches } from "../test-switches.ts";
 
 export type AdminAction = { type: "delete"; target: number } | SystemAction;
 export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection };
@@ -28,6 +29,7 @@ export type AdminResult = { ok: true; ack: Ack } | { ok: false; error: Rejection
 /** What RoomAdmin needs from the room shell (room/server.ts). */
 export interface AdminHost {
   readonly room: Party.Room;
+  readonly config: { readonly test: Pick<TestSwitches, "failAuditWrite"> };
   /** Records past the room's retention come from the archive (PROTOCOL R25's edit history of an old message). */
   readonly archive: Pick<RoomArchive, "records">;
   readonly state: { core: RoomCore; bootId: string; accepted: number; rejected: Record<string, number> };
@@ -163,8 +165,8 @@ export class RoomAdmin {
     if (this.kind === "dm") {
       const ts = Date.now();
       const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_messages", from: range.from, before: range.before };
-      // Durable before the content leaves the room: no read of a DM without its record.
-      await this.host.room.storage.put(auditKey(ts, nanoid(8)), record);
+      // Durable before the content is read, so before it can leave the room: no read of a DM without its record.
+      await this.recordAudit(record);
     }
     const events = await readEventsJson(this.host.room.storage, core, range.from, range.before);
     return new Response(`{"events":[${events.join(",")}],"hasMore":${range.from > 1}}`, { headers: { "content-type": "application/json" } });
@@ -183,11 +185,22 @@ export class RoomAdmin {
     if (!parsed?.success) return errorResponse("not_found", `No message ${seq}.`);
     const ts = Date.now();
     const record: AuditRecord = { ts, operator: { id: who.id, name: who.name }, room: this.host.room.id, action: "read_edits", from: seq, before: seq + 1 };
-    await this.host.room.storage.put(auditKey(ts, nanoid(8)), record);
+    await this.recordAudit(record);
     const replaced = await this.host.room.storage.list<ReplacedVersion>({ prefix: editHistoryPrefix(seq) });
     const message = parsed.data;
     const current = { seq: message.editedBy ?? message.seq, ts: message.editedAt ?? message.ts, text: message.text, ...(message.deletedBy !== undefined ? { deletedBy: message.deletedBy } : {}) };
     return json({ seq, author: message.author, versions: [...replaced.values(), current] });
+  }
+
+  /**
+   * An audited read's record, written and awaited before the content is read: a write that fails throws,
+   * and handle() answers 503 `storage_failed` with no content. KAIWA_TEST_FAIL_AUDIT_WRITE fails it as a
+   * storage failure would (a rejected put), which tests/integration/admin-api.integration.test.ts uses to
+   * show nothing is served without its record.
+   */
+  private recordAudit(record: AuditRecord): Promise<void> {
+    if (this.host.config.test.failAuditWrite) return Promise.reject(new Error("test switch KAIWA_TEST_FAIL_AUDIT_WRITE: the audit record's write failed"));
+    return this.host.room.storage.put(auditKey(record.ts, nanoid(8)), record);
   }
 
   private async audit(url: URL): Promise<Response> {

@@ -252,3 +252,49 @@ test("reading a DM's messages writes a durable audit record first; public rooms 
   const listed = await admin.rooms({ q: "dm:" });
   assert.deepEqual(listed.rooms.map((r) => r.kind), ["dm"]);
 });
+
+test("an audited read serves no content when its audit record cannot be stored: the record comes first", async () => {
+  // The test above shows a served page's record survives a SIGKILL. This one shows the other half: with
+  // every audit write failing (KAIWA_TEST_FAIL_AUDIT_WRITE, a rejected put as a storage failure gives), the
+  // operator gets a typed 503 and not one word of content. A room that read and answered without awaiting
+  // the record, swallowed its failure, or wrote it after answering would serve the page here.
+  const dm = "dm:alice:dave";
+  const alice = await open(server, dm, "alice");
+  await sendAll(alice, ["secret one", "secret two"]);
+  const author = await open(server, "audit-edits", "alice");
+  await sendAll(author, ["first draft"]);
+  alice.room.close();
+  author.room.close();
+  const ops = `Bearer ${await server.token("ops", { operator: true })}`;
+  await server.kill();
+  const faulty = new DevServer({ stateDir: server.stateDir, vars: { KAIWA_TEST_FAIL_AUDIT_WRITE: 1 } });
+  try {
+    await faulty.start();
+    for (const path of [`/admin/rooms/${dm}/messages?limit=10`, `/admin/rooms/${dm}/messages?before=3&limit=1`, "/admin/rooms/audit-edits/edits?seq=1"]) {
+      const response = await fetch(`${faulty.url}${path}`, { headers: { authorization: ops } });
+      const text = await response.text();
+      assert.equal(response.status, 503, `${path}: ${text}`);
+      const body = JSON.parse(text) as { error?: { code: string; retryable: boolean }; events?: unknown; versions?: unknown };
+      assert.equal(body.error?.code, "storage_failed", path);
+      assert.equal(body.error?.retryable, true);
+      assert.equal(body.events, undefined);
+      assert.equal(body.versions, undefined);
+      for (const word of ["secret", "draft"]) assert.ok(!text.includes(word), `${path} leaked content: ${text}`);
+    }
+    // Only audited reads are refused: an open room's page needs no record and is served.
+    const plain = await fetch(`${faulty.url}/admin/rooms/audit-edits/messages?limit=10`, { headers: { authorization: ops } });
+    assert.equal(plain.status, 200);
+    assert.deepEqual(((await plain.json()) as { events: Array<{ seq: number }> }).events.map((e) => e.seq), [1]);
+  } finally {
+    await faulty.kill();
+  }
+  await server.start();
+  assert.deepEqual(await admin.audit(dm), [], "no record of a read that served nothing");
+  assert.deepEqual(await admin.audit("audit-edits"), []);
+  // With the writes working again the same reads are served, each with its record.
+  const page = await admin.messages(dm, { limit: 10 });
+  assert.deepEqual(page.events.map((e) => e.kind === "message" && e.text), ["secret one", "secret two"]);
+  assert.equal((await admin.edits("audit-edits", 1)).versions.length, 1);
+  assert.deepEqual((await admin.audit(dm)).map((r) => r.action), ["read_messages"]);
+  assert.deepEqual((await admin.audit("audit-edits")).map((r) => r.action), ["read_edits"]);
+});
