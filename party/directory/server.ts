@@ -17,8 +17,7 @@ import { DirectoryCharts, chartSettings } from "./charts.ts";
 import { loadConfig, type TestSwitches } from "../config.ts";
 import { LIMITS } from "../protocol/limits.ts";
 import { evictionFor, overBound } from "./room-bound.ts";
-
-const ROOM_PREFIX = "r:";
+import { ROOM_ENTRY_PREFIX, roomEntryKey } from "./keys.ts";
 
 export default class Directory implements Party.Server {
   private rooms = new Map<string, RoomEntry>();
@@ -49,12 +48,12 @@ export default class Directory implements Party.Server {
   }
 
   async onStart() {
-    const stored = await this.room.storage.list<RoomEntry>({ prefix: ROOM_PREFIX });
+    const stored = await this.room.storage.list<RoomEntry>({ prefix: ROOM_ENTRY_PREFIX });
     for (const entry of stored.values()) this.rooms.set(entry.room, entry);
     // A lowered bound applies at once (PROTOCOL R81).
     const over = overBound([...this.rooms.values()], this.maxRooms);
     for (const room of over) this.rooms.delete(room);
-    if (over.length > 0) await this.room.storage.delete(over.map((room) => ROOM_PREFIX + room));
+    if (over.length > 0) await this.room.storage.delete(over.map(roomEntryKey));
     this.charts.load(this.rooms.values());
   }
 
@@ -76,11 +75,11 @@ export default class Directory implements Party.Server {
         if (victim === entry.room) return new Response(null, { status: 204 });
         this.charts.evicted(this.rooms.get(victim)!);
         this.rooms.delete(victim);
-        await this.room.storage.delete(ROOM_PREFIX + victim);
+        await this.room.storage.delete(roomEntryKey(victim));
       }
       this.charts.report(previous, entry, entry.updatedAt);
       this.rooms.set(entry.room, entry);
-      await this.room.storage.put(ROOM_PREFIX + entry.room, entry);
+      await this.room.storage.put(roomEntryKey(entry.room), entry);
       return new Response(null, { status: 204 });
     }
     if (request.method === "GET" && action === "rooms") {

@@ -94,3 +94,9 @@ test("keys read back to what they name", () => {
   const audits = [keys.auditKey(9, "z"), keys.auditKey(10, "a"), keys.auditKey(1_700_000_000_000, "m")];
   assert.deepEqual([...audits].sort(), audits, "audit keys sort by time (the audit route lists newest first)");
 });
+
+test("the directory's one key family keeps its stored format", async () => {
+  const { ROOM_ENTRY_PREFIX, roomEntryKey } = await import("../../party/directory/keys.ts");
+  assert.equal(roomEntryKey("dm:a:b"), "r:dm:a:b");
+  assert.ok(roomEntryKey("x").startsWith(ROOM_ENTRY_PREFIX));
+});
