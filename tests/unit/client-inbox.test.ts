@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { conversationCursor, type Conversation, type InboxServerFrame, type InboxWelcome, type RoomEvent } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaInbox, type KaiwaInboxOptions, type StatusChange } from "../../client/index.ts";
-import type { Schedule } from "../../client/timers.ts";
+import { manualSchedule } from "../helpers/manual-schedule.ts";
 import { fakeServer, until, type Frame, type Peer } from "../helpers/fake-ws-server.ts";
 
 let onPeer: (peer: Peer) => void = () => {};
@@ -81,27 +81,6 @@ function markers(inbox: KaiwaInbox): () => number {
   return () => count;
 }
 
-/** The client's timers (`schedule`) on a manual clock: they run only when `advance` passes their due time. */
-function manualClock() {
-  let now = 0;
-  const timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
-  const schedule: Schedule = (fn, ms) => {
-    const timer = { at: now + ms, fn, live: true };
-    timers.push(timer);
-    return { cancel: () => void (timer.live = false) };
-  };
-  const dueBy = (end: number) => timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0];
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (let next = dueBy(end); next; next = dueBy(end)) {
-      now = next.at;
-      next.live = false;
-      next.fn();
-    }
-    now = end;
-  };
-  return { schedule, advance };
-}
 
 const seqs = (room: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${room}#${from + i}`);
 
@@ -348,7 +327,7 @@ describe("KaiwaInbox", () => {
     onFrame = (p, f) => f.type === "dm" && send(p, { type: "ack", acks: [{ room: AB, clientId: String(f.clientId), seq: 1, ts: 1 }] });
     // Retries run on the client's clock: on a manual one, an hour passing runs any retry at once, and a
     // retry changes the status in that same call, so no wait is needed to see that none comes.
-    const { schedule, advance } = manualClock();
+    const { schedule, advance } = manualSchedule();
     const a = makeInbox({ schedule });
     const queued = a.inbox.sendDm("bob", "queued");
     await until(() => a.inbox.status === "auth_failed", "auth_failed");

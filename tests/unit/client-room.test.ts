@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { WebSocket } from "ws";
 import type { RoomEvent, ServerFrame } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaRoom, type KaiwaRoomOptions, type StatusChange } from "../../client/index.ts";
-import type { Schedule } from "../../client/timers.ts";
+import { manualSchedule } from "../helpers/manual-schedule.ts";
 import { fakeServer, until, type Frame, type Peer } from "../helpers/fake-ws-server.ts";
 
 let onPeer: (peer: Peer) => void = () => {};
@@ -43,27 +43,6 @@ function makeRoom(extra: Partial<KaiwaRoomOptions> = {}) {
   return { room, statuses, events, errors };
 }
 
-/** The client's timers (`schedule`) on a manual clock: they run only when `advance` passes their due time. */
-function manualClock() {
-  let now = 0;
-  const timers: Array<{ at: number; ms: number; fn: () => void; live: boolean }> = [];
-  const schedule: Schedule = (fn, ms) => {
-    const timer = { at: now + ms, ms, fn, live: true };
-    timers.push(timer);
-    return { cancel: () => void (timer.live = false) };
-  };
-  const dueBy = (end: number) => timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0];
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (let next = dueBy(end); next; next = dueBy(end)) {
-      now = next.at;
-      next.live = false;
-      next.fn();
-    }
-    now = end;
-  };
-  return { schedule, advance, timers };
-}
 
 describe("KaiwaRoom", () => {
   it("connects with token and session, sends, and resolves on the ack; the echo is delivered once", async () => {
@@ -150,7 +129,7 @@ describe("KaiwaRoom", () => {
     onFrame = (p, f) => send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: 1, ts: 1 }] });
     // Retries are scheduled on the client's clock: on a manual one, an hour passing runs any retry at once,
     // and a retry changes the status in that same call, so no wait is needed to see that none comes.
-    const { schedule, advance } = manualClock();
+    const { schedule, advance } = manualSchedule();
     const { room, errors, statuses } = makeRoom({ schedule });
     const sent = room.send("queued");
     await until(() => room.status === "auth_failed", "auth_failed");
@@ -257,7 +236,7 @@ describe("KaiwaRoom", () => {
     };
     // The client's timers on a manual clock, the sockets real: an event-loop stall cannot fire a timeout,
     // and each pong is awaited as a positive marker, the cancelling of the timeout its ping armed.
-    const { schedule, advance, timers } = manualClock();
+    const { schedule, advance, timers } = manualSchedule();
     const PONG_TIMEOUT_MS = 40;
     const { room, errors, statuses } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: PONG_TIMEOUT_MS, schedule });
     await until(() => room.status === "open", "open");
