@@ -275,7 +275,13 @@ export class RoomInboxLink {
   }
 
   stats() {
-    return { members: this.members.length, pendingInboxes: this.notifier?.pending().length ?? 0, notify: this.notifier ? { ...this.notifier.counters } : null };
+    return {
+      members: this.members.length,
+      pendingInboxes: this.notifier?.pending().length ?? 0,
+      notify: this.notifier ? { ...this.notifier.counters } : null,
+      // Only under KAIWA_TEST_HOLD_NOTIFY: a test sees the switch act (notifications owed, none sent) instead of waiting.
+      ...(this.config.test.holdNotify ? { held: true } : {}),
+    };
   }
 
   private noteEvent(event: RoomEvent): void {
