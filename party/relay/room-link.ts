@@ -6,7 +6,7 @@
  * Either way the room sees the same actor call; a client can forge neither.
  */
 import type * as Party from "partykit/server";
-import { CALLER_HEADER, SERVICE_TOKEN_HEADER, signServiceToken } from "../worker/service-auth.ts";
+import { CALLER_HEADER, SERVICE_TOKEN_HEADER, signServiceToken } from "../adapters/service-auth.ts";
 
 /** Service tokens live 2 minutes (service-auth.ts); one is reused for this long. */
 const TOKEN_REUSE_MS = 60_000;

@@ -5,7 +5,7 @@
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
 import { RELAY_QUERY_PARAM, RelayConfigFrame, type RelayCountFrame } from "../protocol/index.ts";
-import { IDENTITY_HEADER } from "../worker/auth.ts";
+import { IDENTITY_HEADER } from "../adapters/auth.ts";
 import type { RoomLink } from "./room-link.ts";
 
 export type UpstreamEvents = {
