@@ -5,8 +5,7 @@
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
 import { RELAY_QUERY_PARAM, RelayConfigFrame, type RelayCountFrame } from "../protocol/index.ts";
-import { IDENTITY_HEADER } from "../adapters/auth.ts";
-import type { RoomLink } from "./room-link.ts";
+import { relayIdentity, type RoomLink } from "./room-link.ts";
 
 export type UpstreamEvents = {
   /** The room's welcome: where the stream is, and whether the relay's position was recovered. */
@@ -72,7 +71,7 @@ export class Upstream {
     const query = new URLSearchParams({ session: `relay-${this.shard}`, [RELAY_QUERY_PARAM]: String(this.shard), ...(at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {}) });
     let socket: WebSocket;
     try {
-      socket = await this.link.socket(`/?${query}`, { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.shard}` }) });
+      socket = await this.link.socket(`/?${query}`, relayIdentity(this.shard));
     } catch (error) {
       console.error(`relay ${this.shard}: subscribing to ${this.roomId} failed`, error);
       this.connecting = false;
