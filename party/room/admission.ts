@@ -13,7 +13,7 @@ import { decideResume } from "../core/resume.ts";
 import { mayJoin } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { identityFrom, tokenExpiresAt } from "../worker/auth.ts";
+import { identityFrom, tokenExpiresAt } from "../adapters/auth.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomAdmin } from "./admin.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
@@ -21,7 +21,7 @@ import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
 import { extrasJson, readerExtras } from "./reader-extras.ts";
 import { relayIdentity, type RoomRelays } from "./relays.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
 

@@ -9,8 +9,8 @@ import { parseLogPath, roomKind, roomPathRest, ReadBody, RelayedBody, RoomComman
 import { mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
-import { identityFrom } from "../worker/auth.ts";
-import { isActorCall } from "../worker/service-auth.ts";
+import { identityFrom } from "../adapters/auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomAdmin } from "./admin.ts";
 import type { RoomCommands } from "./commands.ts";

@@ -12,7 +12,7 @@ import { LIMITS, RoomEvent, noticesOwner, ownValue, type MessageEvent, type Prev
 import type { KaiwaConfig } from "../config.ts";
 import { ReadState, membersFromRoomId } from "../core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
-import { callActor } from "../worker/service-auth.ts";
+import { callActor } from "../adapters/service-auth.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { readEvents, readEventsJson } from "../adapters/event-log.ts";

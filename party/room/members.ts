@@ -11,7 +11,7 @@ import { SocketIndex, type SocketEntry } from "../core/socket-index.ts";
 import type { Accepted, RoomCore } from "../core/room-core.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import { readKey } from "../core/room-keys.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import type { Conn, ConnState, Pending, Reply } from "./types.ts";
 

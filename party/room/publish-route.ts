@@ -9,7 +9,7 @@ import { roomKind } from "../protocol/index.ts";
 import { RoomPublishBody, type Posted } from "../protocol/publish-schema.ts";
 import { mayJoin } from "../core/access.ts";
 import { errorResponse, json } from "../adapters/http.ts";
-import { isActorCall } from "../worker/service-auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import type { RoomCommands } from "./commands.ts";
 
 export interface PublishHost {

@@ -16,7 +16,7 @@ import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomLogReader } from "./log-reader.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
 import { extrasJson } from "./reader-extras.ts";
 import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { DevServer, TEST_SECRET, waitFor } from "../helpers/dev-server.ts";
 import { closedWithin, rawPartySocket, rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { assertRoomConsistent, type Observed } from "../helpers/log-check.ts";
-import { signServiceToken } from "../../party/worker/service-auth.ts";
+import { signServiceToken } from "../../party/adapters/service-auth.ts";
 import { PUBLISH_LIMITS } from "../../party/protocol/publish-schema.ts";
 import type { RoomEvent } from "../../party/protocol/index.ts";
 
