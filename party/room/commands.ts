@@ -62,7 +62,7 @@ export class RoomCommands {
    * PROTOCOL R18): the socket is closed, and nothing it sent after this command may be decided.
    */
   submit(reply: Reply, sender: Sender, command: Command): boolean {
-    if (reply.socket) {
+    if (reply.flowControlled) {
       // A resend of a decided command costs nothing: it is answered from the dedupe window (PROTOCOL I3).
       const core = this.host.core();
       const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
@@ -83,7 +83,7 @@ export class RoomCommands {
   throttle(reply: Reply, waitMs: number, ref: string | undefined): void {
     const retryAfterMs = Number.isFinite(waitMs) ? Math.min(waitMs, MAX_RETRY_AFTER_MS) : MAX_RETRY_AFTER_MS;
     this.host.reply(reply, errorFrame("rate_limited", { retryAfterMs, ...(ref ? { ref } : {}) }));
-    if (reply.socket) this.host.writer.cutOff(reply.socket, CLOSE.rateLimited, "rate_limited");
+    reply.cutOff(CLOSE.rateLimited, "rate_limited");
   }
 
   private route(reply: Reply, sender: Sender, command: Command): void {

@@ -39,7 +39,7 @@ export class RoomInbound {
     if (host.writer.isResyncing(conn.id)) return;
     const state = conn.state;
     if (!state) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
-    const reply = new SocketReply(conn);
+    const reply = new SocketReply(conn, host.writer);
     const wait = host.flow.frame(state.user);
     if (wait > 0) return host.commands.throttle(reply, wait, undefined);
     if (typeof raw !== "string") {

@@ -273,7 +273,7 @@ export default class RoomServer implements Party.Server {
 
   onMessage(raw: string | ArrayBuffer | ArrayBufferView, conn: Conn) {
     const state = conn.state;
-    if (state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn));
+    if (state?.relay !== undefined) return this.relays.frame(conn, raw, new SocketReply(conn, this.writer));
     if (state) this.idle.heardWatched(conn.id); // any frame, `ping` included (PROTOCOL R80)
     this.inbound.frame(raw, conn);
   }

@@ -18,7 +18,7 @@ import type { RoomMembers } from "./members.ts";
 import type { RoomLogReader } from "./log-reader.ts";
 import { eventsFrame } from "./frames-out.ts";
 import { extrasJson } from "./reader-extras.ts";
-import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
+import { acceptedOf, ackOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
 
 /** What the writer needs from the rest of the room. */
 export interface WriterHost {
@@ -139,7 +139,7 @@ export class RoomWriter {
 
   /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   add(item: Pending, writes: Array<[string, unknown]>): void {
-    if (item.kind !== "admin" && item.reply.socket) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);
+    if (item.kind !== "admin" && item.reply.flowControlled) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);
     this.pipeline.add(item, writes);
   }
 
@@ -169,7 +169,7 @@ export class RoomWriter {
 
   /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
   resync(reply: Reply): void {
-    if (reply.socket) this.cutOff(reply.socket, CLOSE.resyncRequired, "resync_required");
+    reply.cutOff(CLOSE.resyncRequired, "resync_required");
   }
 
   /**
@@ -187,7 +187,7 @@ export class RoomWriter {
   /** Items of a settled batch leave the per-socket counts. */
   private settled(items: Pending[]): void {
     for (const item of items) {
-      if (item.kind === "admin" || !item.reply.socket) continue;
+      if (item.kind === "admin" || !item.reply.flowControlled) continue;
       const left = (this.pendingBySocket.get(item.reply.id) ?? 1) - 1;
       if (left > 0) this.pendingBySocket.set(item.reply.id, left);
       else this.pendingBySocket.delete(item.reply.id);
@@ -237,7 +237,7 @@ export class RoomWriter {
         continue;
       }
       if (item.kind === "command") host.ackLatency.observe(now - item.at);
-      const ack = item.kind === "command" ? item.accepted.ack : item.ack;
+      const ack = ackOf(item);
       const entry = acksByReply.get(item.reply.id);
       if (entry) entry.acks.push(ack);
       else acksByReply.set(item.reply.id, { reply: item.reply, acks: [ack] });
@@ -267,10 +267,7 @@ export class RoomWriter {
     this.host.counters.releaseFailures++;
     for (const item of items) {
       if (item.kind === "admin") item.settle();
-      else if (item.reply.socket === undefined) {
-        if (item.kind === "read") item.reply.read(item.user, item.seq, item.requestId);
-        else item.reply.acks([item.kind === "command" ? item.accepted.ack : item.ack]);
-      }
+      else item.reply.releaseFailed(item);
     }
     const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
     if (!this.stateTaken) {
