@@ -27,8 +27,8 @@ export interface Reply {
   /** A member's read position, now durable (PROTOCOL I6). */
   read(user: string, seq: number, requestId: string | undefined): void;
   /**
-   * Nothing this sender sent after this command may be decided (a resync, a rate limit; PROTOCOL I4, R3,
-   * R18): a socket is closed with `code` and its queued frames dropped, so the client resends in order.
+   * Nothing this sender sent after this command may be decided (a resync, a rate limit; PROTOCOL I4,
+   * PROTOCOL R3, PROTOCOL R18): a socket is closed with `code` and its queued frames dropped, so the client resends in order.
    * Over HTTP nothing to do: the caller got the error and resends itself.
    */
   cutOff(code: number, reason: string): void;
