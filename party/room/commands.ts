@@ -21,10 +21,10 @@ import type { CommandCounters, ConnState, Reply } from "./types.ts";
 
 /** What deciding needs from the rest of the room. */
 export interface CommandsHost {
-  readonly room: Party.Room;
-  readonly writer: RoomWriter;
-  readonly flow: RoomFlow;
-  readonly uploads: RoomUploads;
+  readonly room: Pick<Party.Room, "storage">;
+  readonly writer: Pick<RoomWriter, "add" | "broken" | "pendingOf" | "resync" | "isResyncing">;
+  readonly flow: Pick<RoomFlow, "message" | "overPending">;
+  readonly uploads: Pick<RoomUploads, "check" | "ledger">;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** Tasks queued or running in the room's task queue. */

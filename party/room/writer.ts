@@ -24,14 +24,16 @@ import { acceptedOf, ackOf, type CommandCounters, type Conn, type ConnState, typ
 
 /** What the writer needs from the rest of the room. */
 export interface WriterHost {
-  readonly room: Party.Room;
+  readonly room: Pick<Party.Room, "storage" | "getConnections">;
   readonly config: KaiwaConfig;
-  readonly link: RoomInboxLink;
-  readonly members: RoomMembers;
-  readonly archive: RoomArchive;
+  /** Armed with each write, told of each durable batch (PROTOCOL I9, IB3). */
+  readonly link: Pick<RoomInboxLink, "armAlarm" | "committed">;
+  readonly members: Pick<RoomMembers, "readsCommitted" | "cutOff" | "writeFailed">;
+  /** Its drain armed with each write (PROTOCOL I9). */
+  readonly archive: Pick<RoomArchive, "armDrain">;
   /** The HTTP read path's caches (PROTOCOL R42): told of committed edits and deletions. */
-  readonly log: RoomLogReader;
-  readonly ackLatency: Histogram;
+  readonly log: Pick<RoomLogReader, "committed">;
+  readonly ackLatency: Pick<Histogram, "observe">;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** The canonical room id (the archive keys rows by it). */
