@@ -13,7 +13,7 @@ import { isActorCall } from "../adapters/service-auth.ts";
 import type { RoomCommands } from "./commands.ts";
 
 export interface PublishHost {
-  readonly commands: RoomCommands;
+  readonly commands: Pick<RoomCommands, "runPublish">;
   /** The room id as in the URL path (raw). */
   readonly rawRoomId: string;
 }
