@@ -10,6 +10,7 @@
 import WebSocket from "ws";
 import { Histogram } from "./lib/histogram.ts";
 import { selfCpuMs } from "./lib/proc.ts";
+import { backoffDelay } from "../party/protocol/backoff.ts";
 
 export type ViewerSpec = { user: string; token: string; party: string; id: string; host: string; address: string };
 export type StartMessage = { type: "start"; viewers: ViewerSpec[]; seqsPerSlot?: number };
@@ -106,14 +107,18 @@ function open(spec: ViewerSpec): Promise<Viewer> {
   });
 }
 
-/** A handshake reset while thousands connect at once (the listen backlog overflowed) is retried, as a client would. */
+/**
+ * A handshake reset while thousands connect at once (the listen backlog overflowed) is retried, as a client
+ * would: after the client's own full-jitter backoff (protocol/backoff.ts), which spreads the retries instead of
+ * sending them back in the same wave.
+ */
 async function openRetrying(spec: ViewerSpec): Promise<Viewer> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await open(spec);
     } catch (error) {
       if (attempt >= 5) throw error;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt - 1)));
     }
   }
 }

@@ -5,7 +5,7 @@
  *
  * Starts a real `partykit dev`, opens `senders` sockets that each keep `window` sends in flight (or the smaller
  * window the room grants, PROTOCOL R84), plus one
- * observing socket. A message counts once its durable ack arrives (I2). At the end the observer's log is
+ * observing socket. A message counts once its durable ack arrives (PROTOCOL I2). At the end the observer's log is
  * checked: seqs 1..N with no gap, every ack's seq delivered with its clientId, no duplicate.
  */
 import { parseArgs } from "node:util";

@@ -7,8 +7,17 @@ import type { KaiwaRoom, SendResult } from "./room.ts";
 import { KaiwaError } from "./errors.ts";
 import { httpOrigin } from "./hosts.ts";
 import { uploadFile, type UploadProgress } from "./uploads.ts";
+import { backoffDelay } from "../party/protocol/index.ts";
 
 export type { UploadProgress } from "./uploads.ts";
+
+/**
+ * A send the room refused with `storage_unavailable` is retried this many times, after the shared full-jitter
+ * backoff (protocol/backoff.ts) with windows of 1, 2 and 4 s: the mean waits of the fixed 0.5, 1 and 2 s it
+ * replaced, spread so clients hit by one storage outage do not retry in one wave.
+ */
+const STORAGE_RETRIES = 3;
+const STORAGE_BACKOFF = { baseMs: 1_000, capMs: 4_000 } as const;
 
 export type SendFileOptions = {
   /** The message's text (default none: a file alone is a message). */
@@ -41,8 +50,8 @@ export async function sendFile(room: KaiwaRoom, file: Blob, options: SendFileOpt
       onProgress({ name, uploadId: id, loaded: file.size, total: file.size, phase: "sent" });
       return sent;
     } catch (error) {
-      if (!(error instanceof KaiwaError) || error.code !== "storage_unavailable" || attempt >= 3) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      if (!(error instanceof KaiwaError) || error.code !== "storage_unavailable" || attempt >= STORAGE_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, STORAGE_BACKOFF)));
     }
   }
 }

@@ -6,7 +6,7 @@
  * Fails at start: an invalid configuration makes `loadConfig` throw a ConfigError whose message names each
  * variable and what is wrong (`KAIWA_FLUSH_WINDOW_MS: expected a whole number >= 0, got "abc"`), and it
  * is logged once. Actors call `loadConfig(room.env)` in their constructor, so an actor with a bad
- * configuration never runs; the worker's gates (party/worker/service-auth.ts) call `checkConfig` first, so
+ * configuration never runs; the worker's gates (party/adapters/service-auth.ts) call `checkConfig` first, so
  * the first request from outside already gets a typed `internal` error naming the variable (HTTP 500, or
  * an error frame and close 1011 on a socket) instead of reaching an actor.
  *

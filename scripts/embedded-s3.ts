@@ -26,12 +26,13 @@ export type EmbeddedS3 = {
   stop(): Promise<void>;
 };
 
-export type StoreFaults = { readDelayMs: number; failDeletes: boolean; dropPuts: number };
+/** `failHeads`: the next this many HEADs (the room's check of an upload) answer 503, as a store outage would. */
+export type StoreFaults = { readDelayMs: number; failDeletes: boolean; dropPuts: number; failHeads: number };
 
 export async function startEmbeddedS3(directory: string, port = 0): Promise<EmbeddedS3> {
   mkdirSync(directory, { recursive: true });
   const server = new S3rver({ address: "127.0.0.1", port, silent: true, directory, configureBuckets: [{ name: EMBEDDED_BUCKET, configs: [CORS] }] });
-  const faults: StoreFaults = { readDelayMs: 0, failDeletes: false, dropPuts: 0 };
+  const faults: StoreFaults = { readDelayMs: 0, failDeletes: false, dropPuts: 0, failHeads: 0 };
   refuseUnsigned(server);
   injectFaults(server, faults);
   const address = await server.run();
@@ -58,7 +59,8 @@ function refuseUnsigned(server: S3rver): void {
 
 /**
  * Off unless a test turns them on: HEAD and GET wait `readDelayMs`; DELETE answers 503 while `failDeletes`;
- * the next `dropPuts` PUTs lose their connection before an answer (a network drop mid-upload).
+ * the next `dropPuts` PUTs lose their connection before an answer (a network drop mid-upload); the next
+ * `failHeads` HEADs answer 503.
  */
 function injectFaults(server: S3rver, faults: StoreFaults): void {
   server.middleware.unshift(async (ctx, next) => {
@@ -66,6 +68,12 @@ function injectFaults(server: S3rver, faults: StoreFaults): void {
     if (ctx.method === "PUT" && faults.dropPuts > 0) {
       faults.dropPuts--;
       ctx.req.socket.destroy();
+      return;
+    }
+    if (ctx.method === "HEAD" && faults.failHeads > 0) {
+      faults.failHeads--;
+      ctx.status = 503;
+      ctx.body = "";
       return;
     }
     if (ctx.method === "DELETE" && faults.failDeletes) {

@@ -21,7 +21,7 @@ export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: 
     result.checks.push(checkOf(result.name, run));
   }
   result.notes.push("One room, max: each sender keeps 256 commands in flight, or the smaller window the server grants in its welcome, as kaiwa's client does (kaiwa: 128, PROTOCOL R84; the baselines grant none).");
-  result.notes.push("kaiwa's senders and the bare ws ones put the commands made in one tick into one `batch` frame, as kaiwa's client library does (PROTOCOL.md R17); Socket.IO's emit one message per packet, as its clients do.");
+  result.notes.push("kaiwa's senders and the bare ws ones put the commands made in one tick into one `batch` frame, as kaiwa's client library does (PROTOCOL R17); Socket.IO's emit one message per packet, as its clients do.");
   const pick = (f: (r: LoadResult) => number) => Object.fromEntries(Object.entries(max).map(([k, r]) => [k, f(r)]));
   const kaiwaMax = max.kaiwa?.ackedPerSec ?? 0;
   result.rows.push(

@@ -16,7 +16,6 @@ export async function persistWrites(
   storage: Party.Storage,
   writes: Map<string, unknown>,
   counters: WriteCounters,
-  testDelayMs = 0,
 ): Promise<void> {
   // Chunks are filled straight from the map: this runs once per flush of hundreds of commands, and the
   // copies a spread and slices would make were a measurable share of a hot room's time.
@@ -37,6 +36,4 @@ export async function persistWrites(
   }
   counters.keys += writes.size;
   await Promise.all(puts);
-  // Test-only switch (KAIWA_TEST_WRITE_DELAY_MS): a slow disk, to prove nothing is visible before the write.
-  if (testDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, testDelayMs));
 }

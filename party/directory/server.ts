@@ -10,7 +10,7 @@
 import type * as Party from "partykit/server";
 import { errorResponse, json, refusedSocket } from "../adapters/http.ts";
 import { CLOSE } from "../protocol/codes.ts";
-import { isHandshake, refuseFakeUpgrade } from "../worker/http-limits.ts";
+import { isHandshake, refuseFakeUpgrade } from "../adapters/http-limits.ts";
 import { ListRoomsQuery, RoomReport, SeriesQuery, type RoomEntry } from "../protocol/admin-schema.ts";
 import { renderMetrics } from "./metrics.ts";
 import { DirectoryCharts, chartSettings } from "./charts.ts";

@@ -6,8 +6,8 @@
  */
 import type * as Party from "partykit/server";
 import type { Identity } from "../protocol/index.ts";
-import { IDENTITY_HEADER } from "../worker/auth.ts";
-import { callActor } from "../worker/service-auth.ts";
+import { IDENTITY_HEADER } from "../adapters/auth.ts";
+import { callActor } from "../adapters/service-auth.ts";
 import { META_KEY, type InboxMeta } from "./keys.ts";
 
 /** What the inbox shell lends this part. */

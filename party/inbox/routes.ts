@@ -5,9 +5,9 @@
  */
 import type * as Party from "partykit/server";
 import { NotifyBody, PresenceBody, type Notification } from "../protocol/index.ts";
-import { identityFrom } from "../worker/auth.ts";
+import { identityFrom } from "../adapters/auth.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
-import { isActorCall } from "../worker/service-auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import { actorRoute, userRoute } from "../core/inbox-access.ts";
 import type { InboxCore } from "../core/inbox-core.ts";
 import type { StoredPresence } from "./keys.ts";

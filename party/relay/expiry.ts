@@ -1,17 +1,16 @@
 /**
- * Viewers' token expiry on a relay (PROTOCOL R56): as in rooms (room/token-expiry.ts, PROTOCOL R19), at a viewer's
+ * Viewers' token expiry on a relay (PROTOCOL R56): as in rooms (adapters/token-expiry.ts, PROTOCOL R19), at a viewer's
  * token `exp` it is told `session_expired` and closed 4002 a grace period later, whether or not it sends
  * anything. The deadlines are the room's own queue; the one timer is per relay (set for the earliest
  * deadline only), never per viewer. A relay is kept awake by its subscription to the room, so the timer
  * lives as long as its viewers; a relay woken with hibernated viewers re-reads their deadlines.
  */
 import type * as Party from "partykit/server";
-import { TokenExpiry } from "../room/token-expiry.ts";
-import type { Conn } from "../room/types.ts";
-import type { Viewer } from "./viewers.ts";
+import { TokenExpiry } from "../adapters/token-expiry.ts";
+import type { Viewer, ViewerState } from "./viewers.ts";
 
 export class RelayExpiry {
-  private readonly expiry: TokenExpiry;
+  private readonly expiry: TokenExpiry<ViewerState>;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private at = Infinity;
 
@@ -19,13 +18,12 @@ export class RelayExpiry {
     this.expiry = new TokenExpiry({
       room,
       wakeAt: (at) => this.wakeAt(at),
-      // Only `state.exp` is read from the connection, which a viewer's state carries like a room socket's.
-      cutOff: (conn, code, reason) => cutOff(conn as unknown as Viewer, code, reason),
+      cutOff,
     });
   }
 
   watch(conn: Viewer): void {
-    this.expiry.watch(conn as unknown as Conn);
+    this.expiry.watch(conn);
   }
 
   /** After a wake with hibernated viewers: every open viewer's deadline again. */

@@ -10,7 +10,7 @@
 import { CLOSE, LIMITS, RoomCommandResult, isResent, type Ack, type Command, type Identity } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { IDENTITY_HEADER } from "../worker/auth.ts";
+import { IDENTITY_HEADER } from "../adapters/auth.ts";
 import { z } from "zod";
 import type { Viewer } from "./viewers.ts";
 import type { RoomLink } from "./room-link.ts";

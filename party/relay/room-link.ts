@@ -6,10 +6,16 @@
  * Either way the room sees the same actor call; a client can forge neither.
  */
 import type * as Party from "partykit/server";
-import { CALLER_HEADER, SERVICE_TOKEN_HEADER, signServiceToken } from "../worker/service-auth.ts";
+import { CALLER_HEADER, SERVICE_TOKEN_HEADER, signServiceToken } from "../adapters/service-auth.ts";
+import { IDENTITY_HEADER } from "../adapters/auth.ts";
 
 /** Service tokens live 2 minutes (service-auth.ts); one is reused for this long. */
 const TOKEN_REUSE_MS = 60_000;
+
+/** The identity a shard's own calls to the room carry (its subscription, its reads): the actor `relay`. */
+export function relayIdentity(shard: number): Record<string, string> {
+  return { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${shard}` }) };
+}
 
 export class RoomLink {
   private token: { value: string; until: number } | undefined;

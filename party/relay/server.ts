@@ -4,33 +4,31 @@
  * - relay/upstream.ts: the one subscription to the room, resumed by (epoch, lastSeq) like any client (PROTOCOL I5);
  * - core/relay-window.ts: the recent frames viewers resume from;
  * - relay/viewers.ts: admission, welcome, replay, live forwarding, bans, moves;
- * - relay/posting.ts: viewers' commands to the room, in order, answered as the room would.
+ * - relay/posting.ts: viewers' commands to the room, in order, answered as the room would;
+ * - relay/room-reads.ts: viewers' history pages and older events, read from the room;
+ * - relay/frame-budget.ts: viewers' frame rate (PROTOCOL R18); relay/viewer-count.ts: the count the room hears;
+ * - relay/http-routes.ts: the operator's stats and the test drop.
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRelayId, type Identity } from "../protocol/index.ts";
+import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRelayId, type RelayConfigFrame } from "../protocol/index.ts";
 import { checkFrame, decodeFrame } from "../protocol/decode.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
-import { RelayWindow, type WindowFrame } from "../core/relay-window.ts";
-import { TokenBucket } from "../core/token-bucket.ts";
+import { RelayWindow } from "../core/relay-window.ts";
 import { answerClose, safeSend } from "../adapters/sockets.ts";
-import { errorResponse, json } from "../adapters/http.ts";
 import { loadConfig, type KaiwaConfig } from "../config.ts";
-import { gateRequest, gateSocket } from "../worker/service-auth.ts";
-import { IDENTITY_HEADER, identityFrom, tokenExpiresAt } from "../worker/auth.ts";
-import { eventsFrame } from "../room/frames-out.ts";
+import { gateRequest, gateSocket } from "../adapters/service-auth.ts";
+import { identityFrom, tokenExpiresAt } from "../adapters/auth.ts";
 import { Upstream } from "./upstream.ts";
 import { RelayViewers, type Viewer, type ViewerState } from "./viewers.ts";
 import { RelayPosting } from "./posting.ts";
 import { RoomLink } from "./room-link.ts";
 import { Coalescer, type Gathered } from "./coalescer.ts";
 import { RelayExpiry } from "./expiry.ts";
-import type { RelayConfigFrame } from "../protocol/index.ts";
-
-/** How often at most a relay tells the room its viewer count (PROTOCOL R52). */
-const COUNT_EVERY_MS = 1_000;
-/** Users whose frame bucket is remembered at most. */
-const MAX_BUCKETS = 10_000;
+import { RoomReads } from "./room-reads.ts";
+import { ViewerCount } from "./viewer-count.ts";
+import { relayRequest } from "./http-routes.ts";
+import { FrameBudget } from "./frame-budget.ts";
 
 export default class RelayServer implements Party.Server {
   readonly options: Party.ServerOptions;
@@ -42,26 +40,29 @@ export default class RelayServer implements Party.Server {
   private readonly viewers: RelayViewers | undefined;
   private readonly posting: RelayPosting | undefined;
   private readonly link: RoomLink | undefined;
+  private readonly reads: RoomReads | undefined;
+  private readonly count: ViewerCount;
   private readonly coalescer: Coalescer;
   private readonly expiry: RelayExpiry;
   /** The room's shard count as last heard (undefined: not yet, or the subscription stopped). */
   private shardCount: number | undefined;
   private subscribed = false;
   private ready = false;
-  private countTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sockets cut off (4029, 4013): what they still send is dropped unread (as PROTOCOL R18). */
   private readonly cut = new Set<string>();
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly budget = new FrameBudget();
 
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env);
     this.options = { hibernate: this.config.relayHibernate };
     this.expiry = new RelayExpiry(room, (conn, code, reason) => this.close(conn, code, reason));
     this.coalescer = new Coalescer(this.config.relayCoalesceMs, (gathered) => this.forward(gathered));
+    this.count = new ViewerCount({ viewers: () => this.countViewers(), send: (frame) => this.upstream?.send(frame) });
     this.target = parseRelayId(room.id);
     if (!this.target) return;
     const { roomId, shard } = this.target;
     this.link = new RoomLink(room, roomId, this.config.relayUpstream);
+    this.reads = new RoomReads(this.link, shard);
     this.upstream = new Upstream(this.link, roomId, shard, () => (this.window.epoch ? { epoch: this.window.epoch, lastSeq: this.coalescer.last ?? this.window.last } : undefined), {
       welcome: (epoch, lastSeq, recovered) => this.onWelcome(epoch, lastSeq, recovered),
       events: (frame) => this.onEvents(frame),
@@ -74,7 +75,7 @@ export default class RelayServer implements Party.Server {
       bootId: this.bootId,
       window: this.window,
       shards: () => this.shardCount,
-      fetchAfter: (after, before) => this.fetchAfter(after, before),
+      fetchAfter: (after, before) => this.reads!.after(after, before),
       close: (conn, code, reason) => this.close(conn, code, reason),
     });
     this.posting = new RelayPosting(this.link, (conn, code, reason) => this.close(conn, code, reason));
@@ -113,7 +114,7 @@ export default class RelayServer implements Party.Server {
     conn.setState({ user: who, session, ...(exp !== undefined ? { exp } : {}), ...(epoch !== undefined && lastSeq !== undefined ? { at: { epoch, lastSeq } } : {}) });
     this.expiry.watch(conn); // told and closed at its token's expiry, frames or not (PROTOCOL R56)
     this.upstream.start();
-    this.countSoon();
+    this.count.soon();
     if (this.ready) void this.viewers.join(conn);
   }
 
@@ -123,7 +124,7 @@ export default class RelayServer implements Party.Server {
     const state = conn.state;
     if (!state) return this.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
     if (!state.joined) return; // nothing but ping before the welcome (PROTOCOL §2.4)
-    const wait = this.frameBudget(state.user);
+    const wait = this.budget.take(state.user);
     if (wait > 0) {
       safeSend(conn, JSON.stringify(errorFrame("rate_limited", { retryAfterMs: wait })));
       return this.close(conn, CLOSE.rateLimited, "rate_limited");
@@ -135,7 +136,7 @@ export default class RelayServer implements Party.Server {
     }
     if (!decoded.ok) return void safeSend(conn, JSON.stringify(decoded.error));
     const frame = decoded.frame;
-    if (frame.type === "history") return void this.history(conn, frame.requestId, frame.before, frame.limit);
+    if (frame.type === "history") return void this.reads!.history(conn, frame.requestId, frame.before, frame.limit);
     if (frame.type === "read" || frame.type === "typing") return; // a live room's audience has neither (no members)
     if (frame.type === "thread") {
       // Thread pages come from the room over HTTP (`GET …/thread`, PROTOCOL R23), not through a relay's window.
@@ -163,51 +164,29 @@ export default class RelayServer implements Party.Server {
     this.gone(conn);
   }
 
-  // ---- HTTP: the operator's view, and the test switch that drops the subscription.
+  // ---- HTTP (relay/http-routes.ts): the operator's view, and the test switch that drops the subscription.
 
-  async onRequest(partyRequest: Party.Request): Promise<Response> {
-    const request = partyRequest as unknown as Request;
-    const who = identityFrom(request);
-    if (!who) return errorResponse("unauthorized");
-    if (!this.target) return errorResponse("no_such_shard");
-    const action = new URL(request.url).pathname.split("/").pop();
-    if (who.role !== "operator") return errorResponse("forbidden", "Operators only.");
-    if (request.method === "GET" && action === "stats") return json(this.stats());
-    if (request.method === "POST" && action === "test-drop") {
-      // Test mode only: the relay forgets its subscription (and with ?state=1 its window and position too),
-      // as a relay restarted mid-stream would; viewers stay connected and must see no gap (PROTOCOL R52).
-      if (!this.config.test.mode) return errorResponse("not_found", "No such route.");
-      const wipe = new URL(request.url).searchParams.get("state") === "1";
-      this.upstream!.drop(false);
-      if (wipe) {
-        this.coalescer.clear();
-        this.window.reset("", 0);
-      }
-      return json({ dropped: true, wiped: wipe });
-    }
-    return errorResponse("not_found", "No such route.");
-  }
-
-  stats() {
-    let viewers = 0;
-    let stateBytes = 0;
-    for (const conn of this.room.getConnections<ViewerState>()) {
-      if (!conn.state) continue;
-      viewers++;
-      stateBytes += JSON.stringify(conn.state).length;
-    }
-    return {
-      relay: this.room.id,
+  onRequest(request: Party.Request): Promise<Response> {
+    return relayRequest(request as unknown as Request, {
+      room: this.room,
       bootId: this.bootId,
       shard: this.target?.shard,
-      shards: this.shardCount,
-      subscribed: this.upstream?.open ?? false,
-      viewers,
-      /** The relay's own per-viewer state: connection state as serialised (hibernation keeps it outside the isolate). */
-      stateBytesPerViewer: viewers > 0 ? Math.round(stateBytes / viewers) : 0,
-      posting: this.posting?.inFlight ?? 0,
-      window: { epoch: this.window.epoch, first: this.window.first(), last: this.window.last },
-    };
+      testMode: this.config.test.mode,
+      parts: () => ({
+        shards: this.shardCount,
+        subscribed: this.upstream?.open ?? false,
+        posting: this.posting?.inFlight ?? 0,
+        window: { epoch: this.window.epoch, first: this.window.first(), last: this.window.last },
+      }),
+      drop: (wipe) => this.testDrop(wipe),
+    });
+  }
+
+  private testDrop(wipe: boolean): void {
+    this.upstream!.drop(false);
+    if (!wipe) return;
+    this.coalescer.clear();
+    this.window.reset("", 0);
   }
 
   // ---- The subscription (relay/upstream.ts).
@@ -221,7 +200,7 @@ export default class RelayServer implements Party.Server {
       this.window.reset(epoch, lastSeq);
     }
     this.subscribed = true;
-    this.countNow();
+    this.count.now();
     this.maybeReady();
   }
 
@@ -283,57 +262,13 @@ export default class RelayServer implements Party.Server {
     for (const conn of this.room.getConnections<ViewerState>()) if (conn.state && !conn.state.joined) void this.viewers!.join(conn);
   }
 
-  /** Events after `after` and below `before`, from the room's stored records (an actor's history read). */
-  private async fetchAfter(after: number, before: number): Promise<WindowFrame[]> {
-    const frames: WindowFrame[] = [];
-    for (let from = after; from < before - 1; ) {
-      const limit = Math.min(LIMITS.maxHistoryLimit, before - 1 - from);
-      const response = await this.link!.fetch(`/history?after=${from}&limit=${limit}`, { headers: this.actorHeaders() });
-      if (!response.ok) throw new Error(`history after ${from}: HTTP ${response.status}`);
-      const page = (await response.json()) as { events: RoomEvent[] };
-      const events = page.events.filter((e) => e.seq > from && e.seq < before);
-      if (events.length === 0) break;
-      frames.push({ from: events[0]!.seq, to: events[events.length - 1]!.seq, frame: eventsFrame(events.map((e) => JSON.stringify(e)), true) });
-      from = events[events.length - 1]!.seq;
-    }
-    return frames;
-  }
-
-  /** A viewer's history request, read from the room for it (PROTOCOL R9). */
-  private async history(conn: Viewer, requestId: string, before: number | undefined, limit: number | undefined): Promise<void> {
-    try {
-      const query = new URLSearchParams({ limit: String(limit ?? 50), ...(before !== undefined ? { before: String(before) } : {}) });
-      const response = await this.link!.fetch(`/history?${query}`, { headers: this.actorHeaders() });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const page = (await response.json()) as { events: unknown[]; hasMore: boolean };
-      safeSend(conn, JSON.stringify({ type: "history", requestId, events: page.events, hasMore: page.hasMore }));
-    } catch (error) {
-      console.error("relay: history failed", error);
-      safeSend(conn, JSON.stringify(errorFrame("internal", { ref: requestId })));
-    }
-  }
-
-  private actorHeaders(): Record<string, string> {
-    return { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.target!.shard}` }) };
-  }
-
   // ---- Internals.
-
-  private frameBudget(who: Identity): number {
-    const now = Date.now();
-    let bucket = this.buckets.get(who.id);
-    if (!bucket) {
-      if (this.buckets.size >= MAX_BUCKETS) for (const [user, b] of this.buckets) if (b.full(now)) this.buckets.delete(user);
-      this.buckets.set(who.id, (bucket = new TokenBucket(LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, now)));
-    }
-    return bucket.take(1, now);
-  }
 
   private gone(conn: Viewer): void {
     this.viewers?.forget(conn.id);
     this.posting?.forget(conn.id);
     this.cut.delete(conn.id);
-    this.countSoon();
+    this.count.soon();
   }
 
   private refuse(conn: Viewer, frame: ReturnType<typeof errorFrame>, code: number): void {
@@ -349,21 +284,13 @@ export default class RelayServer implements Party.Server {
     } catch {
       // already closed
     }
-    this.countSoon();
+    this.count.soon();
   }
 
-  /** The room hears the viewer count at most once a second, and only when something changed. */
-  private countSoon(): void {
-    if (this.countTimer) return;
-    this.countTimer = setTimeout(() => {
-      this.countTimer = undefined;
-      this.countNow();
-    }, COUNT_EVERY_MS);
-  }
-
-  private countNow(): void {
+  /** Viewers that count for the room (PROTOCOL R52): past the connect checks, not cut off. */
+  private countViewers(): number {
     let viewers = 0;
     for (const conn of this.room.getConnections<ViewerState>()) if (conn.state && !this.cut.has(conn.id)) viewers++;
-    this.upstream?.send({ type: "relay.count", viewers });
+    return viewers;
   }
 }

@@ -4,9 +4,8 @@
  * exactly like a client's (PROTOCOL I5): a relay that reconnects, or fell behind, gets every event after its
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
-import { RELAY_QUERY_PARAM, RelayConfigFrame, type RelayCountFrame } from "../protocol/index.ts";
-import { IDENTITY_HEADER } from "../worker/auth.ts";
-import type { RoomLink } from "./room-link.ts";
+import { RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type RelayCountFrame } from "../protocol/index.ts";
+import { relayIdentity, type RoomLink } from "./room-link.ts";
 
 export type UpstreamEvents = {
   /** The room's welcome: where the stream is, and whether the relay's position was recovered. */
@@ -16,14 +15,21 @@ export type UpstreamEvents = {
   config(frame: RelayConfigFrame): void;
 };
 
-/** How long to wait before subscribing again after the socket dropped: doubled per failure, capped. */
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5_000;
+/**
+ * How long to wait before subscribing again after a failure: the shared full-jitter backoff
+ * (protocol/backoff.ts), its window doubling per failure in a row from 100 ms to 5 s. The jitter keeps the
+ * shards of a live room (and the relays of a restarted room process) from resubscribing in one wave.
+ */
+export const UPSTREAM_RETRY = { baseMs: 100, capMs: 5_000 } as const satisfies BackoffOptions;
+
+/** The delay before retry number `attempt` after failures in a row (0: the first). */
+export type RetryDelay = (attempt: number) => number;
 
 export class Upstream {
   private socket: WebSocket | undefined;
   private connecting = false;
-  private retryMs = RETRY_MIN_MS;
+  /** Failures in a row since the last welcome: the next retry's backoff attempt. */
+  private failures = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
   /** Stopped (the shard no longer exists, or a test dropped it): no reconnect until `start`. */
   private stopped = true;
@@ -34,6 +40,7 @@ export class Upstream {
     private readonly shard: number,
     private readonly position: () => { epoch: string; lastSeq: number } | undefined,
     private readonly on: UpstreamEvents,
+    private readonly retryDelay: RetryDelay = (attempt) => backoffDelay(attempt, UPSTREAM_RETRY),
   ) {}
 
   get open(): boolean {
@@ -72,11 +79,11 @@ export class Upstream {
     const query = new URLSearchParams({ session: `relay-${this.shard}`, [RELAY_QUERY_PARAM]: String(this.shard), ...(at ? { epoch: at.epoch, lastSeq: String(at.lastSeq) } : {}) });
     let socket: WebSocket;
     try {
-      socket = await this.link.socket(`/?${query}`, { [IDENTITY_HEADER]: JSON.stringify({ sub: "relay", name: `relay ${this.shard}` }) });
+      socket = await this.link.socket(`/?${query}`, relayIdentity(this.shard));
     } catch (error) {
       console.error(`relay ${this.shard}: subscribing to ${this.roomId} failed`, error);
       this.connecting = false;
-      return this.schedule(this.retryMs);
+      return this.retryLater();
     }
     this.connecting = false;
     if (this.stopped) return void socket.close(1000, "stopped");
@@ -87,7 +94,7 @@ export class Upstream {
     const gone = () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
-      if (!this.stopped) this.schedule(this.retryMs);
+      if (!this.stopped) this.retryLater();
     };
     socket.addEventListener("close", gone);
     socket.addEventListener("error", gone);
@@ -106,7 +113,7 @@ export class Upstream {
     const type = (parsed as { type?: unknown }).type;
     if (type === "welcome") {
       const welcome = parsed as { epoch: string; lastSeq: number; resume: { recovered: boolean } | null };
-      this.retryMs = RETRY_MIN_MS;
+      this.failures = 0;
       this.on.welcome(welcome.epoch, welcome.lastSeq, welcome.resume?.recovered === true);
     } else if (type === "relay.config") {
       const config = RelayConfigFrame.safeParse(parsed);
@@ -116,12 +123,17 @@ export class Upstream {
     }
   }
 
+  /** After a failure (the subscription could not open, or dropped): once more, after the backoff. */
+  private retryLater(): void {
+    if (this.retry || this.stopped) return;
+    this.schedule(this.retryDelay(this.failures++));
+  }
+
   private schedule(ms: number): void {
     if (this.retry || this.stopped) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
       if (!this.stopped && !this.socket) void this.connect();
     }, ms);
-    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
   }
 }

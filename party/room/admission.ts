@@ -13,28 +13,29 @@ import { decideResume } from "../core/resume.ts";
 import { socketRefusal } from "../core/access.ts";
 import { readEventsJson } from "../adapters/event-log.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { identityFrom, tokenExpiresAt } from "../worker/auth.ts";
+import { identityFrom, tokenExpiresAt } from "../adapters/auth.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomCommands } from "./commands.ts";
 import { extrasJson, readerExtras } from "./reader-extras.ts";
 import { relayIdentity, type RoomRelays } from "./relays.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
 
-/** What admission needs from the rest of the room. */
+/** What admission needs from the rest of the room: only the parts' calls it makes. */
 export interface AdmissionHost {
-  readonly room: Party.Room;
-  readonly config: KaiwaConfig;
+  readonly room: Pick<Party.Room, "id" | "storage" | "getConnection" | "getConnections">;
+  readonly config: { readonly test: Pick<KaiwaConfig["test"], "catchUpMaxBytes">; readonly room: Pick<KaiwaConfig["room"], "resumeMaxEvents"> };
   readonly bootId: string;
-  readonly members: RoomMembers;
-  readonly archive: RoomArchive;
-  readonly link: RoomInboxLink;
-  readonly commands: RoomCommands;
-  readonly expiry: TokenExpiry;
-  readonly relays: RoomRelays;
+  readonly members: Pick<RoomMembers, "tooManySockets" | "opened" | "block">;
+  /** Who joined (search, PROTOCOL R14a), how far back replay reaches, and records for the reader's extras. */
+  readonly archive: Pick<RoomArchive, "noteMember" | "replayable" | "records">;
+  readonly link: Pick<RoomInboxLink, "active">;
+  readonly commands: Pick<RoomCommands, "ensureSession">;
+  readonly expiry: Pick<TokenExpiry, "watch">;
+  readonly relays: Pick<RoomRelays, "admitRelay" | "redirect" | "greet">;
   /** Sends a socket that finished joining every current awareness state (PROTOCOL R73). */
   joined(conn: Conn): void;
   core(): RoomCore;

@@ -5,13 +5,14 @@
  * waits in the room's task queue behind earlier ones.
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, type Attachment, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
+import { CLOSE, type Attachment, type Command, type Identity, type ErrorFrame, type PostBody, type RoomEvent } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { BotMessage, Outcome, RoomCore } from "../core/room-core.ts";
-import { reactionKey, sessionKey, type StoredSession } from "../core/room-keys.ts";
+import { sessionKey } from "../core/room-keys.ts";
 import { readEvents } from "../adapters/event-log.ts";
 import { retryOf } from "../core/log-view.ts";
 import { farewellWrite } from "./inbox-link.ts";
+import { ensureDedupe, ensureSession, loadFor } from "./command-loads.ts";
 import type { AdminAction, AdminResult } from "./admin.ts";
 import type { RoomWriter } from "./writer.ts";
 import type { RoomFlow } from "./flow.ts";
@@ -20,10 +21,10 @@ import type { CommandCounters, ConnState, Reply } from "./types.ts";
 
 /** What deciding needs from the rest of the room. */
 export interface CommandsHost {
-  readonly room: Party.Room;
-  readonly writer: RoomWriter;
-  readonly flow: RoomFlow;
-  readonly uploads: RoomUploads;
+  readonly room: Pick<Party.Room, "storage">;
+  readonly writer: Pick<RoomWriter, "add" | "broken" | "pendingOf" | "resync" | "isResyncing">;
+  readonly flow: Pick<RoomFlow, "message" | "overPending">;
+  readonly uploads: Pick<RoomUploads, "check" | "ledger">;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** Tasks queued or running in the room's task queue. */
@@ -58,11 +59,11 @@ export class RoomCommands {
   constructor(private readonly host: CommandsHost) {}
 
   /**
-   * Decides `command` now or queues it in arrival order. False when the sender was over a limit (PROTOCOL
-   * PROTOCOL R18): the socket is closed, and nothing it sent after this command may be decided.
+   * Decides `command` now or queues it in arrival order. False when the sender was over a limit
+   * (PROTOCOL R18): the socket is closed, and nothing it sent after this command may be decided.
    */
   submit(reply: Reply, sender: Sender, command: Command): boolean {
-    if (reply.socket) {
+    if (reply.flowControlled) {
       // A resend of a decided command costs nothing: it is answered from the dedupe window (PROTOCOL I3).
       const core = this.host.core();
       const resend = core.dedupeLoaded && core.knows(sender.user.id, command.clientId);
@@ -83,7 +84,7 @@ export class RoomCommands {
   throttle(reply: Reply, waitMs: number, ref: string | undefined): void {
     const retryAfterMs = Number.isFinite(waitMs) ? Math.min(waitMs, MAX_RETRY_AFTER_MS) : MAX_RETRY_AFTER_MS;
     this.host.reply(reply, errorFrame("rate_limited", { retryAfterMs, ...(ref ? { ref } : {}) }));
-    if (reply.socket) this.host.writer.cutOff(reply.socket, CLOSE.rateLimited, "rate_limited");
+    reply.cutOff(CLOSE.rateLimited, "rate_limited");
   }
 
   private route(reply: Reply, sender: Sender, command: Command): void {
@@ -170,10 +171,8 @@ export class RoomCommands {
   }
 
   /** The session's stored state (PROTOCOL I4), loaded once per room start. */
-  async ensureSession(userId: string, session: string): Promise<void> {
-    const key = sessionKey(userId, session);
-    const core = this.host.core();
-    if (!core.hasSession(key)) core.setSession(key, await this.host.room.storage.get<StoredSession>(key));
+  ensureSession(userId: string, session: string): Promise<void> {
+    return ensureSession(this.host.room.storage, this.host.core(), userId, session);
   }
 
   /**
@@ -222,7 +221,7 @@ export class RoomCommands {
       this.host.enqueue(async () => {
         try {
           if (this.host.writer.broken) return resolve({ ok: false, error: { code: "storage_failed" } });
-          await this.ensureDedupe(); // a retry is recognised after a restart too
+          await ensureDedupe(this.host.room.storage, this.host.core()); // a retry is recognised after a restart too
           const outcome = this.host.core().publish(bot, message, clientId);
           if (outcome.status === "rejected") return resolve({ ok: false, error: outcome.error });
           if (outcome.status === "duplicate" && outcome.committed) return resolve({ ok: true, ack: outcome.ack });
@@ -251,28 +250,9 @@ export class RoomCommands {
     this.decide(reply, sender, command, loaded, checked);
   }
 
-  /**
-   * Loads what the core needs for `command`; returns the targets and parents it had to read (an edit's,
-   * a reaction's, a reply's), and hands the core the sender's reaction set when a reaction needs it.
-   */
-  private async load(sender: Sender, command: Command): Promise<RoomEvent[]> {
-    await this.ensureSession(sender.user.id, sender.session);
-    await this.ensureDedupe();
-    const core = this.host.core();
-    const { storage } = this.host.room;
-    const reactedOn = core.missingReactionSet(command, sender.user.id);
-    if (reactedOn !== undefined) core.setReactionSet(reactedOn, sender.user.id, await storage.get<string[]>(reactionKey(reactedOn, sender.user.id)));
-    const loaded: RoomEvent[] = [];
-    for (const seq of core.missingTargets(command)) loaded.push(...(await readEvents(storage, core, seq, seq + 1)));
-    return loaded;
-  }
-
-  /** The (author, clientId) pairs of the retained log, loaded once per room start (PROTOCOL I3). */
-  private async ensureDedupe(): Promise<void> {
-    const core = this.host.core();
-    if (core.dedupeLoaded) return;
-    const from = Math.max(1, core.committedSeq - LIMITS.dedupeWindow + 1);
-    core.loadDedupe(await readEvents(this.host.room.storage, core, from, core.committedSeq + 1));
+  /** What the core needs for `command`, loaded (room/command-loads.ts): the targets and parents it read. */
+  private load(sender: Sender, command: Command): Promise<RoomEvent[]> {
+    return loadFor(this.host.room.storage, () => this.host.core(), sender.user.id, sender.session, command);
   }
 
   private decide(reply: Reply, sender: Sender, command: Command, loaded: RoomEvent[], checked: Checked | undefined): void {

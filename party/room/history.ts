@@ -12,7 +12,7 @@ import type { RoomCore } from "../core/room-core.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import { ArchiveUnavailable, type RoomArchive } from "../archive/outbox.ts";
-import { historyFrame, threadFrame } from "./frames-out.ts";
+import { historyFrame, threadFrame } from "../protocol/frames-out.ts";
 import { extrasJson, readerExtras } from "./reader-extras.ts";
 import { readThread } from "./threads.ts";
 import type { SocketReply } from "./socket-reply.ts";

@@ -3,15 +3,15 @@
  * the room resolves it with the durable ack, the typed error, or the committed read position.
  */
 import type { Ack, ErrorFrame, RoomCommandResult } from "../protocol/index.ts";
-import type { Reply } from "./types.ts";
+import { ackOf, type Answered, type Reply } from "./types.ts";
 
 let next = 0;
 
 export class HttpReply implements Reply {
   /** Never a socket id, so per-socket bookkeeping (resync, catch-up) never matches it. */
   readonly id = `http-${++next}`;
-  /** No socket to close: the inbox answers its device with the error, and the device resends in order. */
-  readonly socket = undefined;
+  /** The inbox bounds its devices' batches; the room does not count them per reply. */
+  readonly flowControlled = false;
   constructor(private readonly resolve: (result: RoomCommandResult | { read: number }) => void) {}
 
   acks(acks: Ack[]): void {
@@ -24,5 +24,14 @@ export class HttpReply implements Reply {
 
   read(_user: string, seq: number): void {
     this.resolve({ read: seq });
+  }
+
+  /** No socket to close: the inbox answers its device with the error, and the device resends in order. */
+  cutOff(_code: number, _reason: string): void {}
+
+  /** No resync reaches an HTTP caller: it gets the durable result now (PROTOCOL R3a). */
+  releaseFailed(item: Answered): void {
+    if (item.kind === "read") this.read(item.user, item.seq);
+    else this.acks([ackOf(item)]);
   }
 }

@@ -9,9 +9,8 @@ import { parseLogPath, roomKind, roomPathRest, ReadBody, RelayedBody, RoomComman
 import { isOperator, mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { drainBody, errorResponse, json } from "../adapters/http.ts";
-import { identityFrom } from "../worker/auth.ts";
-import { isActorCall } from "../worker/service-auth.ts";
-import type { RoomArchive } from "../archive/outbox.ts";
+import { identityFrom } from "../adapters/auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import type { RoomAdmin } from "./admin.ts";
 import type { RoomCommands } from "./commands.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
@@ -27,16 +26,16 @@ import { errorFrame } from "../protocol/error-frame.ts";
 
 /** What the HTTP routes need from the rest of the room. */
 export interface HttpHost {
-  readonly room: Party.Room;
-  readonly history: RoomHistory;
-  readonly admin: RoomAdmin;
-  readonly archive: RoomArchive;
-  readonly link: RoomInboxLink;
-  readonly members: RoomMembers;
-  readonly commands: RoomCommands;
-  readonly log: RoomLogReader;
-  readonly flow: RoomFlow;
-  readonly uploads: RoomUploads;
+  readonly room: Pick<Party.Room, "id">;
+  readonly history: Pick<RoomHistory, "overHttp" | "threadOverHttp" | "pinsOverHttp">;
+  readonly admin: Pick<RoomAdmin, "handle">;
+  readonly link: Pick<RoomInboxLink, "kick" | "snapshot">;
+  readonly members: Pick<RoomMembers, "checkRead" | "needsReadWrite" | "queueRead">;
+  /** Commands from an inbox's batch, a REST post (room/rest-post.ts) and the publish API (room/publish-route.ts). */
+  readonly commands: Pick<RoomCommands, "submit" | "post" | "runPublish">;
+  readonly log: Pick<RoomLogReader, "handle">;
+  readonly flow: Pick<RoomFlow, "frame" | "message">;
+  readonly uploads: Pick<RoomUploads, "slot" | "resign" | "download">;
   core(): RoomCore;
   /** The decoded room id. */
   roomId(): string;

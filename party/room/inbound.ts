@@ -18,13 +18,14 @@ import { SocketReply } from "./socket-reply.ts";
 import type { Conn, Reply } from "./types.ts";
 
 export interface InboundHost {
-  readonly writer: RoomWriter;
-  readonly flow: RoomFlow;
-  readonly expiry: TokenExpiry;
-  readonly commands: RoomCommands;
-  readonly history: RoomHistory;
-  readonly members: RoomMembers;
-  readonly awareness: RoomAwareness;
+  /** Whether a socket was cut off, and cutting one off (each socket reply closes through it). */
+  readonly writer: Pick<RoomWriter, "isResyncing" | "cutOff">;
+  readonly flow: Pick<RoomFlow, "frame">;
+  readonly expiry: Pick<TokenExpiry, "expired" | "end">;
+  readonly commands: Pick<RoomCommands, "submit" | "throttle">;
+  readonly history: Pick<RoomHistory, "overSocket" | "threadOverSocket">;
+  readonly members: Pick<RoomMembers, "readOverSocket" | "typing">;
+  readonly awareness: Pick<RoomAwareness, "frame">;
   reply(reply: Reply, frame: ErrorFrame): void;
   refuse(conn: Conn, frame: ErrorFrame, closeCode: number): void;
 }
@@ -39,7 +40,7 @@ export class RoomInbound {
     if (host.writer.isResyncing(conn.id)) return;
     const state = conn.state;
     if (!state) return host.refuse(conn, errorFrame("unauthorized"), CLOSE.unauthorized);
-    const reply = new SocketReply(conn);
+    const reply = new SocketReply(conn, host.writer);
     const wait = host.flow.frame(state.user);
     if (wait > 0) return host.commands.throttle(reply, wait, undefined);
     if (typeof raw !== "string") {

@@ -12,7 +12,7 @@ import { LIMITS, RoomEvent, noticesOwner, ownValue, type MessageEvent, type Prev
 import type { KaiwaConfig } from "../config.ts";
 import { ReadState, membersFromRoomId } from "../core/read-state.ts";
 import { RoomNotifier, type Cursor, type Snapshot } from "./notifier.ts";
-import { callActor } from "../worker/service-auth.ts";
+import { callActor } from "../adapters/service-auth.ts";
 import type { AlarmClock } from "../adapters/alarm-clock.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { readEvents, readEventsJson } from "../adapters/event-log.ts";
@@ -275,7 +275,13 @@ export class RoomInboxLink {
   }
 
   stats() {
-    return { members: this.members.length, pendingInboxes: this.notifier?.pending().length ?? 0, notify: this.notifier ? { ...this.notifier.counters } : null };
+    return {
+      members: this.members.length,
+      pendingInboxes: this.notifier?.pending().length ?? 0,
+      notify: this.notifier ? { ...this.notifier.counters } : null,
+      // Only under KAIWA_TEST_HOLD_NOTIFY: a test sees the switch act (notifications owed, none sent) instead of waiting.
+      ...(this.config.test.holdNotify ? { held: true } : {}),
+    };
   }
 
   private noteEvent(event: RoomEvent): void {

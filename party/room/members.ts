@@ -13,7 +13,7 @@ import type { Rejection } from "../core/rejection.ts";
 import { readMarkRefusal, typingRefusal } from "../core/access.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import { readKey } from "../core/room-keys.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import type { Conn, ConnState, Pending, Reply } from "./types.ts";
 

@@ -9,11 +9,11 @@ import { roomKind } from "../protocol/index.ts";
 import { RoomPublishBody, type Posted } from "../protocol/publish-schema.ts";
 import { mayJoin } from "../core/access.ts";
 import { errorResponse, json } from "../adapters/http.ts";
-import { isActorCall } from "../worker/service-auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import type { RoomCommands } from "./commands.ts";
 
 export interface PublishHost {
-  readonly commands: RoomCommands;
+  readonly commands: Pick<RoomCommands, "runPublish">;
   /** The room id as in the URL path (raw). */
   readonly rawRoomId: string;
 }

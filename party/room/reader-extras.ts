@@ -19,7 +19,7 @@ export function extrasJson(extras: ReaderExtras): string {
   return out;
 }
 
-export async function readerExtras(storage: Party.Storage, archive: RoomArchive, reader: string | undefined, eventsJson: string[]): Promise<ReaderExtras> {
+export async function readerExtras(storage: Party.Storage, archive: Pick<RoomArchive, "records">, reader: string | undefined, eventsJson: string[]): Promise<ReaderExtras> {
   const reacted: number[] = [];
   const parents = new Set<number>();
   const inPage = new Map<number, MessageEvent>();

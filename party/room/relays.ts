@@ -13,7 +13,7 @@ import { errorFrame } from "../protocol/error-frame.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import { nextShardCount } from "../core/shard-count.ts";
 import { safeSend } from "../adapters/sockets.ts";
-import { isActorCall } from "../worker/service-auth.ts";
+import { isActorCall } from "../adapters/service-auth.ts";
 import type { Conn, ConnState, Reply } from "./types.ts";
 
 export interface RelaysHost {

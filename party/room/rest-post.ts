@@ -16,8 +16,8 @@ import type { RoomFlow } from "./flow.ts";
 /** What posting needs from the rest of the room. */
 export interface RestPostHost {
   readonly roomId: string;
-  readonly commands: RoomCommands;
-  readonly flow: RoomFlow;
+  readonly commands: Pick<RoomCommands, "post">;
+  readonly flow: Pick<RoomFlow, "frame">;
 }
 
 export async function restPost(request: Request, who: Identity, host: RestPostHost): Promise<Response> {

@@ -11,17 +11,41 @@ export type Conn = Party.Connection<ConnState>;
 
 /**
  * Where a command's answer goes: a socket (room/socket-reply.ts) or one command of an inbox's HTTP batch
- * (room/http-reply.ts). The room answers through this and never asks which one it has.
+ * (room/http-reply.ts). The room answers through this and never asks which one it has: where the two
+ * differ (flow control, cutting a sender off, a failed release), the reply itself decides.
  */
 export interface Reply {
   /** The socket's id, or an id no socket has: per-socket bookkeeping (resync, catch-up) keys on it. */
   readonly id: string;
-  /** The socket to close when its commands must be resent in order (PROTOCOL R3); none for HTTP, whose caller resends. */
-  readonly socket: Conn | undefined;
+  /**
+   * Whether the room bounds this sender's commands itself (PROTOCOL R18: its rate and its pending count,
+   * kept by `id`): a socket's. An HTTP batch's are bounded by the inbox that sends it.
+   */
+  readonly flowControlled: boolean;
   acks(acks: Ack[]): void;
   error(frame: ErrorFrame): void;
   /** A member's read position, now durable (PROTOCOL I6). */
   read(user: string, seq: number, requestId: string | undefined): void;
+  /**
+   * Nothing this sender sent after this command may be decided (a resync, a rate limit; PROTOCOL I4,
+   * PROTOCOL R3, PROTOCOL R18): a socket is closed with `code` and its queued frames dropped, so the client resends in order.
+   * Over HTTP nothing to do: the caller got the error and resends itself.
+   */
+  cutOff(code: number, reason: string): void;
+  /**
+   * The durable batch holding this answer failed to release (PROTOCOL R3a). A socket gets nothing here:
+   * every socket resyncs and its resend is answered from dedupe (PROTOCOL I3). An HTTP caller has no
+   * resync, so it is answered now with the durable result.
+   */
+  releaseFailed(item: Answered): void;
+}
+
+/** A pending item answered through a Reply (every kind but the admin API's). */
+export type Answered = Exclude<Pending, { kind: "admin" }>;
+
+/** The ack an answered command or resend carries. */
+export function ackOf(item: Exclude<Answered, { kind: "read" }>): Ack {
+  return item.kind === "command" ? item.accepted.ack : item.ack;
 }
 
 /** What waits in the commit pipeline: answered only once its batch is durable (PROTOCOL I2). */

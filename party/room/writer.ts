@@ -9,27 +9,31 @@ import { CLOSE, LIMITS, type Ack, type ErrorFrame } from "../protocol/index.ts";
 import type { KaiwaConfig } from "../config.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { CommitPipeline } from "../core/commit-pipeline.ts";
-import type { RoomCore } from "../core/room-core.ts";
+import type { Accepted, RoomCore } from "../core/room-core.ts";
 import type { Histogram } from "../core/histogram.ts";
 import { persistWrites, type WriteCounters } from "../adapters/storage-writer.ts";
 import type { RoomArchive } from "../archive/outbox.ts";
 import type { RoomInboxLink } from "./inbox-link.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomLogReader } from "./log-reader.ts";
-import { eventsFrame } from "./frames-out.ts";
+import { eventsFrame } from "../protocol/frames-out.ts";
+import { WriteWatch } from "./write-watch.ts";
+import { faultyRelease, faultyWrite, type ReleaseSteps, type WriteSteps } from "./write-faults.ts";
 import { extrasJson } from "./reader-extras.ts";
-import { acceptedOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
+import { acceptedOf, ackOf, type CommandCounters, type Conn, type ConnState, type Pending, type Reply } from "./types.ts";
 
 /** What the writer needs from the rest of the room. */
 export interface WriterHost {
-  readonly room: Party.Room;
+  readonly room: Pick<Party.Room, "storage" | "getConnections">;
   readonly config: KaiwaConfig;
-  readonly link: RoomInboxLink;
-  readonly members: RoomMembers;
-  readonly archive: RoomArchive;
+  /** Armed with each write, told of each durable batch (PROTOCOL I9, IB3). */
+  readonly link: Pick<RoomInboxLink, "armAlarm" | "committed">;
+  readonly members: Pick<RoomMembers, "readsCommitted" | "cutOff" | "writeFailed">;
+  /** Its drain armed with each write (PROTOCOL I9). */
+  readonly archive: Pick<RoomArchive, "armDrain">;
   /** The HTTP read path's caches (PROTOCOL R42): told of committed edits and deletions. */
-  readonly log: RoomLogReader;
-  readonly ackLatency: Histogram;
+  readonly log: Pick<RoomLogReader, "committed">;
+  readonly ackLatency: Pick<Histogram, "observe">;
   readonly counters: CommandCounters;
   core(): RoomCore;
   /** The canonical room id (the archive keys rows by it). */
@@ -58,46 +62,60 @@ export class RoomWriter {
    */
   private readonly resyncing = new Set<string>();
   private resyncClosed = 0;
-  private writesStarted = 0;
-  private releasesStarted = 0;
   /** Whether the room's state took the batch being released (see release, releaseFailed). */
   private stateTaken = true;
-  /**
-   * When the write now in flight was handed to storage: a slow write shows in stats as its age. One that
-   * never confirms shows as stats not answering, since the output gate holds every response behind it.
-   */
-  private writeStartedAt: number | undefined;
+  /** A batch's release (PROTOCOL R2.4): with test mode's faults installed, or without (room/write-faults.ts). */
+  private readonly release: (items: Pending[]) => void;
+  /** The write in flight: its age in stats, given up once it stalls (PROTOCOL R3b). */
+  private readonly watch: WriteWatch;
   private readonly writeCounters: WriteCounters = { puts: 0, keys: 0 };
-  private stallTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Writes given up by the stall watchdog since the room started. */
-  private stalls = 0;
   /** Items per socket in the pipeline (collecting or being written); an entry goes when it reaches 0. */
   private readonly pendingBySocket = new Map<string, number>();
 
   constructor(private readonly host: WriterHost) {
     const { room, config } = host;
+    this.watch = new WriteWatch(config.test.writeStallMs || LIMITS.writeStallMs, (after) => {
+      console.error(
+        `room ${host.roomId()}: a write has not settled for ${after} ms; giving it up (PROTOCOL R3b): ` +
+          "its commands get storage_failed and their sockets resync",
+      );
+      this.pipeline.abandon(new Error(`write stalled for ${after} ms`));
+    });
+    const write: WriteSteps<Map<string, unknown>> = {
+      // Same turn as the puts (one implicit transaction): a crash after this write still notifies
+      // inboxes and still drains to the archive (PROTOCOL I9), even if the room never runs again until its alarm.
+      begin: () => {
+        host.link.armAlarm();
+        host.archive.armDrain(host.roomId());
+        this.watch.started();
+      },
+      store: (writes) => persistWrites(room.storage, writes, this.writeCounters),
+    };
+    const release: ReleaseSteps<Pending, Accepted[]> = {
+      take: (items) => this.takeBatch(items),
+      answer: (items, accepted) => this.answerBatch(items, accepted),
+    };
+    // Test mode's faults are installed here, once: outside it no switch is read per write or release.
+    const test = config.test.mode ? config.test : undefined;
+    this.release = test ? faultyRelease(test, release) : (items) => release.answer(items, release.take(items));
     this.pipeline = new CommitPipeline<Pending>(
       {
-        persist: (writes) => {
-          const n = ++this.writesStarted;
-          if (n === config.test.failWriteAt) return Promise.reject(new Error("test switch: injected write failure"));
-          // Same turn as the puts (one implicit transaction): a crash after this write still notifies
-          // inboxes and still drains to the archive (PROTOCOL I9), even if the room never runs again until its alarm.
-          host.link.armAlarm();
-          host.archive.armDrain(host.roomId());
-          this.writeStartedAt = Date.now();
-          this.watchForStall();
-          if (n === config.test.hangWriteAt) return new Promise<void>(() => {}); // test switch: a write that never settles
-          return persistWrites(room.storage, writes, this.writeCounters, config.test.writeDelayMs);
-        },
+        persist: test
+          ? faultyWrite(test, write)
+          : (writes) => {
+              write.begin();
+              return write.store(writes);
+            },
         schedule: (fn, ms) => void setTimeout(fn, ms),
         committed: (items) => {
-          this.writeEnded();
+          this.watch.ended();
           this.settled(items);
+          // If a step of the release throws, releaseFailed learns from `stateTaken` which one it has to repair.
+          this.stateTaken = false;
           this.release(items);
         },
         failed: (items, error) => {
-          this.writeEnded();
+          this.watch.ended();
           this.settled(items);
           this.writeFailed(items, error);
         },
@@ -106,26 +124,6 @@ export class RoomWriter {
       config.room.flushWindowMs,
       LIMITS.maxCommandsPerFlush,
     );
-  }
-
-  /**
-   * PROTOCOL R3b: one timer while a write is in flight (none when idle, so it keeps no room awake). A write
-   * that has not settled by then is given up as failed, and the room says so in its log and stats.
-   */
-  private watchForStall(): void {
-    const after = this.host.config.test.writeStallMs || LIMITS.writeStallMs;
-    this.stallTimer = setTimeout(() => {
-      this.stallTimer = undefined;
-      this.stalls++;
-      console.error(`room ${this.host.roomId()}: a write has not settled for ${after} ms; giving it up (PROTOCOL R3b): its commands get storage_failed and their sockets resync`);
-      this.pipeline.abandon(new Error(`write stalled for ${after} ms`));
-    }, after);
-  }
-
-  private writeEnded(): void {
-    this.writeStartedAt = undefined;
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
   }
 
   get broken(): boolean {
@@ -139,7 +137,7 @@ export class RoomWriter {
 
   /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   add(item: Pending, writes: Array<[string, unknown]>): void {
-    if (item.kind !== "admin" && item.reply.socket) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);
+    if (item.kind !== "admin" && item.reply.flowControlled) this.pendingBySocket.set(item.reply.id, (this.pendingBySocket.get(item.reply.id) ?? 0) + 1);
     this.pipeline.add(item, writes);
   }
 
@@ -169,7 +167,7 @@ export class RoomWriter {
 
   /** Drop this socket's queued frames and close it; the client reconnects and resends in order (4013). */
   resync(reply: Reply): void {
-    if (reply.socket) this.cutOff(reply.socket, CLOSE.resyncRequired, "resync_required");
+    reply.cutOff(CLOSE.resyncRequired, "resync_required");
   }
 
   /**
@@ -187,7 +185,7 @@ export class RoomWriter {
   /** Items of a settled batch leave the per-socket counts. */
   private settled(items: Pending[]): void {
     for (const item of items) {
-      if (item.kind === "admin" || !item.reply.socket) continue;
+      if (item.kind === "admin" || !item.reply.flowControlled) continue;
       const left = (this.pendingBySocket.get(item.reply.id) ?? 1) - 1;
       if (left > 0) this.pendingBySocket.set(item.reply.id, left);
       else this.pendingBySocket.delete(item.reply.id);
@@ -198,20 +196,16 @@ export class RoomWriter {
     return {
       writes: { ...this.writeCounters, flushes: this.pipeline.counters.flushes, batchedItems: this.pipeline.counters.items },
       collecting: this.pipeline.pending,
-      writeInFlightMs: this.writeStartedAt === undefined ? null : Date.now() - this.writeStartedAt,
+      writeInFlightMs: this.watch.inFlightMs,
       broken: this.brokenFlag,
       resyncClosed: this.resyncClosed,
-      stalls: this.stalls,
+      stalls: this.watch.stalls,
     };
   }
 
-  /** A durable batch: first the room's state takes it, then its acks go out, then one broadcast (PROTOCOL R2.4). */
-  private release(items: Pending[]): void {
+  /** A durable batch, first step: the room's state takes it (PROTOCOL R2.4). */
+  private takeBatch(items: Pending[]): Accepted[] {
     const { host } = this;
-    // If either step throws, releaseFailed learns from `stateTaken` which one it has to repair.
-    this.stateTaken = false;
-    const failHere = ++this.releasesStarted === host.config.test.failReleaseAt;
-    if (failHere && host.config.test.failReleaseStage === "state") throw new Error("test switch: injected failure before the state took the batch");
     const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
     host.core().commit(accepted);
     host.log.committed(accepted);
@@ -224,7 +218,12 @@ export class RoomWriter {
     this.stateTaken = true;
     // Only now: a removal that ran before the deletion was durable could take a file a failed write left in place.
     if (accepted.some((a) => a.freed)) host.filesFreed();
-    if (failHere) throw new Error("test switch: injected release failure");
+    return accepted;
+  }
+
+  /** Then its acks go out, then one broadcast (PROTOCOL R2.4). */
+  private answerBatch(items: Pending[], accepted: Accepted[]): void {
+    const { host } = this;
     const acksByReply = new Map<string, { reply: Reply; acks: Ack[] }>();
     const now = Date.now();
     for (const item of items) {
@@ -237,7 +236,7 @@ export class RoomWriter {
         continue;
       }
       if (item.kind === "command") host.ackLatency.observe(now - item.at);
-      const ack = item.kind === "command" ? item.accepted.ack : item.ack;
+      const ack = ackOf(item);
       const entry = acksByReply.get(item.reply.id);
       if (entry) entry.acks.push(ack);
       else acksByReply.set(item.reply.id, { reply: item.reply, acks: [ack] });
@@ -267,10 +266,7 @@ export class RoomWriter {
     this.host.counters.releaseFailures++;
     for (const item of items) {
       if (item.kind === "admin") item.settle();
-      else if (item.reply.socket === undefined) {
-        if (item.kind === "read") item.reply.read(item.user, item.seq, item.requestId);
-        else item.reply.acks([item.kind === "command" ? item.accepted.ack : item.ack]);
-      }
+      else item.reply.releaseFailed(item);
     }
     const accepted = items.flatMap((item) => acceptedOf(item) ?? []);
     if (!this.stateTaken) {

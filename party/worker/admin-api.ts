@@ -6,12 +6,12 @@
  */
 import type * as Party from "partykit/server";
 import * as z from "zod/mini";
-import { tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
+import { tokenFromRequest, verifyToken, withIdentity } from "../adapters/auth.ts";
 import { errorResponse } from "../adapters/http.ts";
 import { matchRoute } from "./admin-routes.ts";
 import { DIRECTORY_ID, RoomId } from "../protocol/admin-schema.ts";
 import { LIMITS } from "../protocol/index.ts";
-import { readBody, tooLarge } from "./http-limits.ts";
+import { readBody, tooLarge } from "../adapters/http-limits.ts";
 import { describeIssue, parseJson } from "./json-body.ts";
 
 export const ADMIN_PREFIX = "/admin/";

@@ -12,7 +12,7 @@ import { corsPreflight, withCors } from "./cors.ts";
 import { PUBLISH_PREFIX, handlePublish } from "./publish-api.ts";
 import { checkConfig } from "../config.ts";
 import { discardBody, errorResponse } from "../adapters/http.ts";
-import { oversized, refuseFakeUpgrade, wantsUpgrade } from "./http-limits.ts";
+import { oversized, refuseFakeUpgrade, wantsUpgrade } from "../adapters/http-limits.ts";
 
 export default class Main implements Party.Server {
   constructor(readonly room: Party.Room) {}

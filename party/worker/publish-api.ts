@@ -26,9 +26,9 @@ import {
 } from "../protocol/publish-schema.ts";
 import type { KaiwaConfig } from "../config.ts";
 import { discardBody, errorResponse, json } from "../adapters/http.ts";
-import { readBody, tooLarge } from "./http-limits.ts";
+import { readBody, tooLarge } from "../adapters/http-limits.ts";
 import { verifyPublishKey } from "./publish-auth.ts";
-import { CALLER_HEADER, ENCODED_ID_MESSAGE, isEncodedId } from "./service-auth.ts";
+import { CALLER_HEADER, ENCODED_ID_MESSAGE, isEncodedId } from "../adapters/service-auth.ts";
 import { mapBounded } from "./map-bounded.ts";
 import { describeIssue, parseJson } from "./json-body.ts";
 

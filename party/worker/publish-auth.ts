@@ -8,7 +8,7 @@
  * token opens the API: a user token or an actor token in its place is refused with a typed error.
  * Keys are compared through their SHA-256 digests in constant time, so timing says nothing about a key.
  */
-import { verifyToken } from "./auth.ts";
+import { verifyToken } from "../adapters/auth.ts";
 import type { ErrorCode } from "../protocol/index.ts";
 
 export type PublishAuth = { ok: true; key: number } | { ok: false; code: ErrorCode; message: string };

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { UserId, type SearchHit, type SearchPage } from "../protocol/index.ts";
-import { tokenFromRequest, verifyToken } from "./auth.ts";
+import { tokenFromRequest, verifyToken } from "../adapters/auth.ts";
 import { errorResponse, json } from "../adapters/http.ts";
 import { archiveConfigFromEnv, withDb } from "../archive/connection.ts";
 import { queryTerms, snippet } from "../archive/snippet.ts";

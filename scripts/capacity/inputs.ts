@@ -37,7 +37,7 @@ export const INPUTS = {
   archiveRowsPerSecPerCore: { value: 2_754, unit: "rows/s/core", kind: "measured", what: "archive drain into PostgreSQL 15: 5,508 rows/s on 2 cores (PGlite: 2,955)", source: "README.md, Archive (npm run bench:archive, 2026-11-24)" },
 
   // ---- This repository's constants.
-  heartbeatIntervalS: { value: 20, unit: "s", kind: "code", what: "a silent socket sends `ping` after this long; the room answers it (it wakes a hibernated room)", source: "client/session.ts pingIntervalMs, PROTOCOL.md R12" },
+  heartbeatIntervalS: { value: 20, unit: "s", kind: "code", what: "a silent socket sends `ping` after this long; the room answers it (it wakes a hibernated room)", source: "client/session.ts pingIntervalMs, PROTOCOL R12" },
   groupCoalesceMs: { value: GROUP_COALESCE_MS, unit: "ms", kind: "code", what: "a group's inbox notifications wait this long so a burst becomes one call per member", source: "party/core/notify-coalescing.ts GROUP_COALESCE_MS" },
   notifyCallsInFlight: { value: MAX_CALLS_IN_FLIGHT, unit: "calls", kind: "code", what: "inbox calls in flight per room", source: "party/core/notify-coalescing.ts MAX_CALLS_IN_FLIGHT" },
   directoryIntervalS: { value: DIRECTORY_DEFAULTS.intervalMs / 1000, unit: "s", kind: "code", what: "at most one directory report per room per interval", source: "party/config.ts DIRECTORY_DEFAULTS" },

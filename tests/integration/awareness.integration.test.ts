@@ -155,27 +155,38 @@ describe("presence over y-protocols awareness", () => {
       const error = await dave.next((f) => f.type === "error", 5_000, from);
       assert.equal(error.code, code, what);
     }
-    await new Promise((r) => setTimeout(r, 2 * LIMITS.signalWindowMs));
+    // A marker instead of a wait: a valid update after the refused ones reaches carol in the same flush or a
+    // later one than anything of theirs the room had taken (the room flushes in arrival order).
+    dave.ws.send(awarenessFrame([{ clientID: 4243, clock: 1, json: JSON.stringify({ status: "valid" }) }]));
+    await waitFor(() => statesOf(carol.peer, "dave").some((state) => state.status === "valid"), 5_000, "carol sees dave's valid update");
     assert.equal(JSON.stringify(statesOf(carol.peer, "alice")), carolBefore, "alice's state unchanged");
-    assert.equal(statesOf(carol.peer, "dave").length, 0, "nothing of dave's refused updates");
+    assert.deepEqual(statesOf(carol.peer, "dave").map((state) => state.status), ["valid"], "nothing of dave's refused updates");
     dave.send({ type: "send", clientId: "after-junk", n: welcome.sessionLastN + 1, text: "still here" });
     const ack = await dave.next((f) => f.type === "ack");
     assert.equal(ack.acks[0].seq, welcome.lastSeq + 1);
     dave.ws.close();
+    await waitFor(() => statesOf(carol.peer, "dave").length === 0, 5_000, "dave's state gone with his socket");
   });
 
   it("a flood is batched: 300 updates as fast as one socket sends reach others as a few frames, the last state winning (PROTOCOL R73)", async () => {
     const flooder = await rawSocket(server, GROUP, { token: await server.token("dave"), session: "dave-3" });
     await flooder.next((f) => f.type === "welcome");
-    await new Promise((r) => setTimeout(r, 2 * LIMITS.signalWindowMs));
+    // Markers instead of waits, so the count holds exactly the flood's frames: a first update seen by carol
+    // before counting (nothing of the flooder's is still on its way), and a last one after the flood, whose
+    // frame comes after every frame of the flood (the room flushes in arrival order).
+    const update = (clock: number, n: number) => flooder.ws.send(awarenessFrame([{ clientID: 777, clock, json: JSON.stringify({ n }) }]));
+    update(1, 0);
+    await waitFor(() => statesOf(carol.peer, "dave")[0]?.n === 0, 5_000, "carol sees the flooder's first state");
     const before = carol.binaryFrames();
     const started = Date.now();
-    for (let i = 1; i <= 300; i++) flooder.ws.send(awarenessFrame([{ clientID: 777, clock: i, json: JSON.stringify({ n: i }) }]));
+    for (let i = 1; i <= 300; i++) update(i + 1, i);
     await waitFor(() => statesOf(carol.peer, "dave")[0]?.n === 300, 10_000, "carol sees dave's last state");
-    await new Promise((r) => setTimeout(r, 2 * LIMITS.signalWindowMs));
-    const frames = carol.binaryFrames() - before;
-    const windows = Math.ceil((Date.now() - started) / LIMITS.signalWindowMs) + 1;
-    assert.ok(frames <= windows && frames < 20, `${frames} frames for 300 updates in ${Date.now() - started} ms`);
+    const elapsed = Date.now() - started;
+    update(302, 301);
+    await waitFor(() => statesOf(carol.peer, "dave")[0]?.n === 301, 5_000, "carol sees the marker after the flood");
+    const frames = carol.binaryFrames() - before - 1; // the marker's own frame
+    const windows = Math.ceil(elapsed / LIMITS.signalWindowMs) + 1;
+    assert.ok(frames <= windows && frames < 20, `${frames} frames for 300 updates in ${elapsed} ms`);
     assert.equal(flooder.frames.filter((f) => f.type === "error").length, 0);
     // The room's own count agrees: every update taken, far fewer frames sent.
     const stats = await server.fetchJson(`/parties/room/${GROUP}/stats`, { token: await server.token("ops", { operator: true }) });

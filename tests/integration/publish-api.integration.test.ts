@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { DevServer, TEST_SECRET, waitFor } from "../helpers/dev-server.ts";
 import { closedWithin, rawPartySocket, rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
 import { assertRoomConsistent, type Observed } from "../helpers/log-check.ts";
-import { signServiceToken } from "../../party/worker/service-auth.ts";
+import { signServiceToken } from "../../party/adapters/service-auth.ts";
 import { PUBLISH_LIMITS } from "../../party/protocol/publish-schema.ts";
 import type { RoomEvent } from "../../party/protocol/index.ts";
 
@@ -283,11 +283,18 @@ describe("publish API", () => {
 
     // The retry answers the original seqs; carol's devices see nothing new.
     answered.push({ route: "inboxes", body, results: first.body.results });
-    const framesBefore = carolDevices.map((d) => d.frames.filter((f) => f.type === "events").length);
+    const framesBefore = carolDevices.map((d) => d.frames.length);
     const retry = await publish("inboxes", body);
     assert.deepEqual(retry.body.results.slice(0, 2), [{ ...carol, duplicate: true }, { ...dave, duplicate: true }]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(carolDevices.map((d) => d.frames.filter((f) => f.type === "events").length), framesBefore);
+    // A marker instead of a wait: a new notice is seq 2, and the room tells carol's inbox one call at a time,
+    // in order, so anything the retry had caused would reach her devices before it.
+    const marker = await publish("inboxes", { author: body.author, text: "marker", targets: [{ user: "carol", clientId: "maint-carol-2" }] });
+    assert.deepEqual([marker.body.results[0].ok, marker.body.results[0].seq], [true, 2], JSON.stringify(marker.body));
+    for (const [i, device] of carolDevices.entries()) {
+      await device.next((f) => f.type === "events" && f.events.some((e: RoomEvent) => e.seq === 2), 10_000, framesBefore[i]);
+      const since = device.frames.slice(framesBefore[i]).filter((f) => f.type === "events");
+      assert.deepEqual(since.flatMap((f) => f.events.map((e: RoomEvent) => [f.room, e.seq, e.clientId])), [["notices:carol", 2, "maint-carol-2"]], "the retry delivered nothing");
+    }
 
     const daveDevice = await rawPartySocket(server, "inbox", "dave", { token: await server.token("dave"), session: "d1" });
     const welcome = await daveDevice.next((f) => f.type === "welcome");
@@ -308,7 +315,7 @@ describe("publish API", () => {
     const refused = await eve.next((f) => f.type === "error");
     assert.deepEqual([refused.code, refused.message], ["forbidden", "These are another user's notices."]);
     assert.equal(await closedWithin(eve, 5_000), 4003);
-    assert.equal(await lastSeqOf("notices:carol", "carol"), 1);
+    assert.equal(await lastSeqOf("notices:carol", "carol"), 2, "the notice and the marker, not the retry");
     for (const socket of [...carolDevices, daveDevice, own]) socket.ws.close();
   });
 
@@ -325,7 +332,7 @@ describe("publish API", () => {
         else assert.equal(result.error.code, original.error.code);
       }
     }
-    assert.equal(await lastSeqOf("notices:carol", "carol"), 1);
+    assert.equal(await lastSeqOf("notices:carol", "carol"), 2);
     assert.equal(await lastSeqOf("pub-5"), 3);
   });
 });

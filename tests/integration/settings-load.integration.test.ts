@@ -14,8 +14,8 @@
  * namespace key and `idFromName(room)` reach the same object, and `storage.put` writes the value in the
  * format the room reads.
  *
- * Not covered: "a PATCH stores only the fields the operator set" has no behaviour a test can observe
- * without a code change (the defaults it would protect are the code's own), so it is not asserted here.
+ * Each repair is logged (the server's output is checked), and the same storage access shows what the
+ * room stores: only the fields operators set (never the defaults filled in), and nothing rewritten by a load.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,6 +33,8 @@ const LEGACY_MAX_TEXT_CHARS = LIMITS.maxTextChars + 2_000;
 /** What the code stored for every room an operator ever patched: the fully merged settings. */
 const LEGACY_SETTINGS = { whoMayPost: "everyone", maxTextChars: LEGACY_MAX_TEXT_CHARS, slowModeMs: 0 };
 const SETTINGS_KEYS = Object.keys(RoomSettings.parse({})).sort();
+/** Keys that name Object's prototype members: once they made loading throw, and the room could not start. */
+const PROTOTYPE_SETTINGS = { constructor: 1, toString: "x", slowModeMs: 5 };
 
 const stateDir = mkdtempSync(join(tmpdir(), "kaiwa-settings-load-"));
 let server: DevServer;
@@ -79,6 +81,17 @@ async function roomStorage(room: string, put?: Record<string, unknown>): Promise
     await mf.dispose();
   }
 }
+
+/** Waits for `line` in what the server printed since `mark`. */
+async function logged(mark: number, line: string, room: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!server.logSince(mark).includes(line) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(server.logSince(mark).includes(line), `${room}: the server never logged ${JSON.stringify(line)}; it printed: ${server.logSince(mark).slice(-2000)}`);
+}
+
+/** The warning a room logs when it clamps the legacy `maxTextChars` while loading. */
+const clampWarning = (room: string) =>
+  `room ${room}: stored settings repaired: maxTextChars: ${LEGACY_MAX_TEXT_CHARS} is outside 1..${LIMITS.maxTextChars}; clamped to ${LIMITS.maxTextChars}`;
 
 const UPGRADED = "101 upgraded";
 
@@ -148,6 +161,7 @@ function assertSensible(settings: any, room: string, where: string): void {
 
 test("a room whose stored settings exceed today's limits still starts, clamps them, takes messages and a new PATCH", async () => {
   const rooms = { socketFirst: "legacy-socket", patchFirst: "legacy-patch", statsFirst: "legacy-stats" };
+  const protoRoom = "legacy-proto";
   const lastSeq: Record<string, number> = {};
   // Before: each room has a log and settings an operator changed (at today's maximum, the closest the
   // current code allows to the older value the storage will hold).
@@ -162,8 +176,15 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     }
     socket.ws.close();
   }
+  const socketBefore = await joinRoom(protoRoom, "dave");
+  assert.ok((await sendOne(socketBefore.socket, 1, "before")).ack);
+  socketBefore.socket.ws.close();
   await server.kill();
 
+  // A PATCH stored only the field the operator set, not the defaults beside it.
+  assert.deepEqual((await roomStorage(rooms.socketFirst)).settings, { maxTextChars: LIMITS.maxTextChars });
+  // Keys no setting has, named like Object's prototype members (PROTOCOL §6 settings: a room always starts).
+  assert.deepEqual((await roomStorage(protoRoom, { settings: PROTOTYPE_SETTINGS })).settings, PROTOTYPE_SETTINGS);
   // The stored value an older, higher limit allowed.
   for (const room of Object.values(rooms)) {
     const stored = await roomStorage(room, { settings: LEGACY_SETTINGS });
@@ -171,6 +192,7 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     assert.equal(stored.meta?.lastSeq, lastSeq[room], `${room}: the stored log is the room's`);
     assert.deepEqual(stored.settings, LEGACY_SETTINGS);
   }
+  const mark = server.logMark();
   await server.start();
 
   // 1. First touch is a member's socket: welcome, then messages are taken at the next seqs.
@@ -178,6 +200,7 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     const room = rooms.socketFirst;
     const { socket, welcome } = await joinRoom(room, "alice");
     assert.equal(welcome.lastSeq, lastSeq[room], `${room}: the log survived the restart`);
+    await logged(mark, clampWarning(room), room);
     const first = await sendOne(socket, 100, "after the restart");
     assert.ok(first.ack, `${room}: send after restart refused: ${JSON.stringify(first.error)}`);
     assert.equal(first.ack.seq, lastSeq[room]! + 1);
@@ -208,6 +231,7 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     assert.equal(patched.status, 200, `${room}: PATCH as the first request after the restart: ${patched.status} ${JSON.stringify(patched.body).slice(0, 600)}`);
     assertSensible(patched.body.settings, room, "the PATCH answer");
     assert.equal(patched.body.settings.maxTextChars, LIMITS.maxTextChars);
+    await logged(mark, clampWarning(room), room);
     assertSensible((await stats(room)).settings, room, "GET stats");
     const { socket, welcome } = await joinRoom(room, "bob");
     assert.equal(welcome.lastSeq, lastSeq[room]);
@@ -222,6 +246,7 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     const body = await stats(room);
     assert.equal(body.lastSeq, lastSeq[room]);
     assertSensible(body.settings, room, "GET stats as the first request after the restart");
+    await logged(mark, clampWarning(room), room);
     const detail = await server.fetchJson(`/admin/rooms/${room}`, { token: await operator() });
     assert.equal(detail.status, 200, `${room}: GET /admin/rooms/${room} ${detail.status} ${JSON.stringify(detail.body).slice(0, 600)}`);
     assertSensible(detail.body.settings, room, "the admin detail");
@@ -231,6 +256,19 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
     const { socket } = await joinRoom(room, "carol");
     const sent = await sendOne(socket, 1, "after stats");
     assert.equal(sent.ack?.seq, lastSeq[room]! + 1, `${room}: ${JSON.stringify(sent)}`);
+    socket.ws.close();
+  }
+
+  // 4. Keys named like Object's prototype members: dropped with a warning, the real setting kept.
+  {
+    const { socket, welcome } = await joinRoom(protoRoom, "dave");
+    assert.equal(welcome.lastSeq, 1);
+    await logged(mark, `room ${protoRoom}: stored settings repaired: "constructor": no such setting any more; dropped; "toString": no such setting any more; dropped`, protoRoom);
+    const settings = (await stats(protoRoom)).settings;
+    assertSensible(settings, protoRoom, "GET stats");
+    assert.equal(settings.slowModeMs, 5, `${protoRoom}: the valid stored setting is kept`);
+    const sent = await sendOne(socket, 2, "after the restart");
+    assert.equal(sent.ack?.seq, 2, `${protoRoom}: ${JSON.stringify(sent)}`);
     socket.ws.close();
   }
 
@@ -244,4 +282,14 @@ test("a room whose stored settings exceed today's limits still starts, clamps th
   const sent = await sendOne(socket, 200, "after the second restart");
   assert.equal(sent.ack?.seq, lastSeq[rooms.socketFirst]! + 1, JSON.stringify(sent));
   socket.ws.close();
+  await server.kill();
+
+  // Storage holds what operators set (the legacy fields, repaired where a PATCH stored them again), never
+  // the defaults; a room that was only read keeps its stored value as it was (loading rewrites nothing).
+  const stored = async (room: string) => (await roomStorage(room)).settings;
+  const legacyRepaired = { ...LEGACY_SETTINGS, maxTextChars: LIMITS.maxTextChars };
+  assert.deepEqual(await stored(rooms.socketFirst), { ...legacyRepaired, maxTextChars: 2_000 });
+  assert.deepEqual(await stored(rooms.patchFirst), { ...legacyRepaired, slowModeMs: 0 });
+  assert.deepEqual(await stored(rooms.statsFirst), LEGACY_SETTINGS);
+  assert.deepEqual(await stored(protoRoom), PROTOTYPE_SETTINGS);
 });

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { ConfigRefused, DevServer, sleep, waitFor } from "../helpers/dev-server.ts";
+import { ConfigRefused, DevServer, waitFor } from "../helpers/dev-server.ts";
 import { rawPartySocket } from "../helpers/raw-socket.ts";
 
 const REFUSAL = /KAIWA_TEST_HOLD_NOTIFY: a test-only switch, set without KAIWA_TEST_MODE=1/;
@@ -65,7 +65,20 @@ describe("the same switch in test mode", () => {
     alice.send({ type: "dm", to: "bob", clientId: "c1", n: 1, text: "held by the switch" });
     const ack = await alice.next((f) => f.type === "ack");
     assert.deepEqual(ack.acks.map((a: any) => [a.room, a.seq]), [["dm:alice:bob", 1]], "stored durably and acked");
-    await sleep(1000); // without the switch, bob's inbox hears of it within milliseconds
+    // The room reports the switch acting: the notifier is up, holds (its timer is never armed while held, so
+    // no call can come later), and owes both inboxes the DM; no call was made. Without the switch there is no
+    // `held`, and bob's inbox hears of the DM within milliseconds.
+    const operator = await server.token("ops", { operator: true });
+    let inboxes: any;
+    await waitFor(
+      async () => {
+        inboxes = (await server.fetchJson("/parties/room/dm:alice:bob/stats", { token: operator })).body.inboxes;
+        return inboxes?.notify != null && inboxes.held === true && inboxes.pendingInboxes === 2;
+      },
+      10_000,
+      "the DM room's stats to show its notifications held and owed to both inboxes",
+    );
+    assert.equal(inboxes.notify.calls, 0, "the held room never called an inbox");
     assert.equal(bob.frames.some((f) => f.type === "events"), false, "the switch held the notification");
     alice.ws.close();
     bob.ws.close();

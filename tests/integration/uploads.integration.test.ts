@@ -339,3 +339,36 @@ test("PROTOCOL R30, R31, I3, R76: sendFile (kaiwa/client/files) uploads with pro
   assert.deepEqual(carrying[0].attachments, [{ id: uploadId, name: "client.png", type: "image/png", size: image.length, width: 30, height: 20 }]);
   client.room.close();
 });
+
+test("PROTOCOL R31, I3: sendFile retries a send the room could not check (storage_unavailable) after the shared backoff, once accepted; gives up after four tries, posting nothing", async () => {
+  const client = await openClient(server, ROOM, "alice");
+  try {
+    // The store refuses the room's first two checks of the object: the third try is accepted, once.
+    const image = png(8, 9);
+    store.faults.failHeads = 2;
+    const sent = await sendFile(client.room, new Blob([Buffer.from(image)], { type: "image/png" }), { text: "after an outage", name: "outage.png" });
+    assert.equal(store.faults.failHeads, 0, "both refused checks were tried");
+    const carrying = (await history(ROOM)).filter((e) => e.text === "after an outage");
+    assert.equal(carrying.length, 1, "accepted once");
+    assert.equal(carrying[0].seq, sent.seq);
+    assert.equal(carrying[0].clientId, sent.clientId);
+    assert.equal(carrying[0].attachments?.[0]?.size, image.length);
+
+    // The store stays down: the send and its three retries are refused, then sendFile rejects with the typed error.
+    store.faults.failHeads = 100;
+    const before = (await history(ROOM)).at(-1).seq;
+    await assert.rejects(
+      sendFile(client.room, new Blob([Buffer.from(png(9, 8))], { type: "image/png" }), { text: "never posted", name: "down.png" }),
+      (error) => error instanceof KaiwaError && error.code === "storage_unavailable",
+    );
+    assert.equal(100 - store.faults.failHeads, 4, "the send and three retries, no more");
+    store.faults.failHeads = 0;
+    // Refusals take no seq: the next valid command gets lastSeq + 1, and nothing of the refused file was posted.
+    const next = await client.room.send("after giving up");
+    assert.equal(next.seq, before + 1);
+    assert.equal((await history(ROOM)).filter((e) => e.text === "never posted").length, 0);
+  } finally {
+    store.faults.failHeads = 0;
+    client.room.close();
+  }
+});

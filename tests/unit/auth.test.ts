@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { IDENTITY_HEADER, identityFrom, verifyToken, withIdentity } from "../../party/worker/auth.ts";
+import { IDENTITY_HEADER, identityFrom, verifyToken, withIdentity } from "../../party/adapters/auth.ts";
 import { mintToken } from "../../scripts/mint-token.ts";
 
 const secret = "unit-secret";

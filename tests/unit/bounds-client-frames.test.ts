@@ -16,6 +16,7 @@ import { KaiwaError, KaiwaRoom } from "../../client/index.ts";
 import { CLOSE, ClientFrame, LIMITS, decodeFrame, isRetryableClose, type ServerFrame } from "../../party/protocol/index.ts";
 import type { CommandBody } from "../../client/outbox.ts";
 import { fakeServer, until, type Peer } from "../helpers/fake-ws-server.ts";
+import { manualSchedule } from "../helpers/manual-schedule.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text).length;
 
@@ -103,12 +104,16 @@ describe("KaiwaRoom and close 1009", () => {
       // What the runtime does to a socket whose frame is over its limit: close 1009, no error frame.
       setTimeout(() => p.ws.close(1009, "Message is too large: 1048633 > 1048576"), 50);
     };
-    const room = new KaiwaRoom({ host: `127.0.0.1:${server.port()}`, room: "general", token: "t", WebSocket, backoff: { random: () => 0 } });
+    // The client's timers on a manual clock: an hour passing runs any retry it had scheduled at once, and a
+    // retry changes the status in that same call, so "never reconnects" needs no wait.
+    const { schedule, advance } = manualSchedule();
+    const room = new KaiwaRoom({ host: `127.0.0.1:${server.port()}`, room: "general", token: "t", WebSocket, backoff: { random: () => 0 }, schedule });
     const pending = room.send("hello");
     await assert.rejects(pending, (e: unknown) => e instanceof KaiwaError && e.code === "frame_too_large" && !e.retryable);
     await until(() => room.status === "closed", "closed");
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(server.peers.length, 1, "no reconnect after 1009");
+    advance(3_600_000);
+    assert.equal(room.status, "closed", "no reconnect after 1009");
+    assert.equal(server.peers.length, 1);
     room.close();
   });
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LIMITS } from "../../party/protocol/index.ts";
-import { boundedRequest, isHandshake, oversized, readBody } from "../../party/worker/http-limits.ts";
+import { boundedRequest, isHandshake, oversized, readBody } from "../../party/adapters/http-limits.ts";
 import { discardBody, errorResponse } from "../../party/adapters/http.ts";
 
 const BASE = "http://127.0.0.1:1999/parties/room/r1/history";

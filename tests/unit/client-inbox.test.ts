@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { conversationCursor, type Conversation, type InboxServerFrame, type InboxWelcome, type RoomEvent } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaInbox, type KaiwaInboxOptions, type StatusChange } from "../../client/index.ts";
+import { manualSchedule } from "../helpers/manual-schedule.ts";
 import { fakeServer, until, type Frame, type Peer } from "../helpers/fake-ws-server.ts";
 
 let onPeer: (peer: Peer) => void = () => {};
@@ -56,8 +57,13 @@ function makeInbox(extra: Partial<KaiwaInboxOptions> = {}) {
   return { inbox, statuses, seen, errors };
 }
 
-/** Answers every sync from a fake log per room, `page` events at a time. */
-function serveSync(p: Peer, f: Frame, logs: Record<string, RoomEvent[]>, page = 200): void {
+/**
+ * Answers every sync from a fake log per room, `page` events at a time. With `mark`, a room's last page is
+ * followed by a presence frame from the user "marker": the inbox handles frames in order and emits a sync's
+ * events (and the live ones it held) while handling the page, so once the marker is seen, everything that
+ * page could cause has been emitted. Tests wait for it instead of sleeping.
+ */
+function serveSync(p: Peer, f: Frame, logs: Record<string, RoomEvent[]>, page = 200, mark = false): void {
   if (f.type !== "sync") return;
   const room = String(f.room);
   const after = Number(f.after);
@@ -65,7 +71,16 @@ function serveSync(p: Peer, f: Frame, logs: Record<string, RoomEvent[]>, page = 
   const events = log.filter((e) => e.seq > after).slice(0, page);
   const hasMore = log.some((e) => e.seq > (events.at(-1)?.seq ?? after));
   send(p, { type: "sync", requestId: String(f.requestId), room, events, lastSeq: log.at(-1)?.seq ?? 0, hasMore });
+  if (mark && !hasMore) send(p, { type: "presence", user: "marker", online: true, lastSeen: null });
 }
+
+/** How many markers (see serveSync) this inbox has handled. */
+function markers(inbox: KaiwaInbox): () => number {
+  let count = 0;
+  inbox.on("presence", (state) => void (state.user === "marker" && count++));
+  return () => count;
+}
+
 
 const seqs = (room: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${room}#${from + i}`);
 
@@ -117,11 +132,11 @@ describe("KaiwaInbox", () => {
       if (f.type !== "sync") return;
       // Before answering: more live traffic and a duplicate, which must wait behind the sync.
       send(p, { type: "events", room: AB, events: [msg(6), msg(7)] });
-      serveSync(p, f, { [AB]: log.slice(0, 7) }, 1);
+      serveSync(p, f, { [AB]: log.slice(0, 7) }, 1, true);
     };
     const { inbox, seen } = makeInbox();
-    await until(() => seen.length === 5, "events 3..7");
-    await new Promise((r) => setTimeout(r, 30));
+    const marked = markers(inbox);
+    await until(() => marked() === 1, "the sync's last page and the marker after it");
     assert.deepEqual(seen, seqs(AB, 3, 7));
     assert.deepEqual(syncs(peers[0]).slice(0, 2), [`${AB}>2`, `${AB}>3`]);
     assert.equal(peers[0]?.frames.find((f) => f.type === "sync")?.limit, 200);
@@ -152,10 +167,10 @@ describe("KaiwaInbox", () => {
 
     reset();
     onPeer = (p) => send(p, welcome({ conversations: first }));
-    onFrame = (p, f) => serveSync(p, f, logs);
+    onFrame = (p, f) => serveSync(p, f, logs, 200, true);
     const b = makeInbox({ positions: { [AB]: 1 } });
-    await until(() => b.seen.length === 2, "AB 2..3");
-    await new Promise((r) => setTimeout(r, 30));
+    const marked = markers(b.inbox);
+    await until(() => marked() === 1, "AB's sync and the marker after it");
     assert.deepEqual(b.seen, seqs(AB, 2, 3), "AC starts at its lastSeq: its history is not replayed");
     assert.deepEqual(syncs(peers[0]), [`${AB}>1`]);
     assert.deepEqual(b.inbox.positions, { [AB]: 3, [AC]: 2 });
@@ -203,10 +218,10 @@ describe("KaiwaInbox", () => {
       send(p, { type: "events", room: AC, events: [msg(2)] }); // a truncated tail: seq 1 is missing
       send(p, { type: "events", room: "dm:alice:dave", events: [msg(1)] });
     };
-    onFrame = (p, f) => serveSync(p, f, { [AC]: msgs(1, 2) });
+    onFrame = (p, f) => serveSync(p, f, { [AC]: msgs(1, 2) }, 200, true);
     const { inbox, seen } = makeInbox();
-    await until(() => seen.length === 3, "AC 1..2 and dave 1");
-    await new Promise((r) => setTimeout(r, 30));
+    const marked = markers(inbox);
+    await until(() => marked() === 1, "AC's sync and the marker after it");
     assert.deepEqual(seen.filter((s) => s.startsWith(AC)), seqs(AC, 1, 2));
     assert.deepEqual(seen.filter((s) => !s.startsWith(AC)), ["dm:alice:dave#1"]);
     assert.deepEqual(syncs(peers[0]), [`${AC}>0`], "the listed room AB is not replayed");
@@ -228,15 +243,15 @@ describe("KaiwaInbox", () => {
       send(p, welcome({ conversations: [conv(AB, 1, { lastTs: now + 2 })], hasMore: true }));
     };
     onFrame = (p, f) => {
-      serveSync(p, f, logs);
+      serveSync(p, f, logs, 200, true);
       if (f.type !== "list") return;
       const rows = [conv(AC, 4, { lastTs: now + 1 }), conv("dm:alice:zed", 9, { lastTs: old }), conv("dm:alice:yann", 9, { lastTs: old - 1 })];
       const i = rows.findIndex((r) => r.cursor < String(f.before));
       send(p, { type: "list", requestId: String(f.requestId), conversations: rows.slice(i, i + 1), hasMore: i + 1 < rows.length, totalUnread: 0 });
     };
     const { inbox, seen } = makeInbox();
-    await until(() => seen.length === 2, "AC 3..4");
-    await new Promise((r) => setTimeout(r, 30));
+    const marked = markers(inbox);
+    await until(() => seen.length === 2 && marked() >= 1, "AC 3..4 and the marker after its sync");
     assert.deepEqual(seen, seqs(AC, 3, 4));
     assert.equal(peers[1]?.frames.filter((f) => f.type === "list").length, 2, "stops at the row older than the drop");
     inbox.close();
@@ -310,12 +325,16 @@ describe("KaiwaInbox", () => {
       } else send(p, welcome());
     };
     onFrame = (p, f) => f.type === "dm" && send(p, { type: "ack", acks: [{ room: AB, clientId: String(f.clientId), seq: 1, ts: 1 }] });
-    const a = makeInbox();
+    // Retries run on the client's clock: on a manual one, an hour passing runs any retry at once, and a
+    // retry changes the status in that same call, so no wait is needed to see that none comes.
+    const { schedule, advance } = manualSchedule();
+    const a = makeInbox({ schedule });
     const queued = a.inbox.sendDm("bob", "queued");
     await until(() => a.inbox.status === "auth_failed", "auth_failed");
     assert.equal(a.errors[0]?.code, "token_expired");
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(peers.length, 1, "no reconnect on its own");
+    advance(3_600_000);
+    assert.equal(a.inbox.status, "auth_failed", "no reconnect on its own");
+    assert.equal(peers.length, 1);
     a.inbox.reconnect();
     assert.equal((await queued).seq, 1);
     a.inbox.close();

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { WebSocket } from "ws";
 import type { RoomEvent, ServerFrame } from "../../party/protocol/index.ts";
 import { KaiwaError, KaiwaRoom, type KaiwaRoomOptions, type StatusChange } from "../../client/index.ts";
+import { manualSchedule } from "../helpers/manual-schedule.ts";
 import { fakeServer, until, type Frame, type Peer } from "../helpers/fake-ws-server.ts";
 
 let onPeer: (peer: Peer) => void = () => {};
@@ -41,6 +42,7 @@ function makeRoom(extra: Partial<KaiwaRoomOptions> = {}) {
   room.on("error", (e) => errors.push(e));
   return { room, statuses, events, errors };
 }
+
 
 describe("KaiwaRoom", () => {
   it("connects with token and session, sends, and resolves on the ack; the echo is delivered once", async () => {
@@ -125,12 +127,17 @@ describe("KaiwaRoom", () => {
       } else send(p, welcome());
     };
     onFrame = (p, f) => send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: 1, ts: 1 }] });
-    const { room, errors } = makeRoom();
+    // Retries are scheduled on the client's clock: on a manual one, an hour passing runs any retry at once,
+    // and a retry changes the status in that same call, so no wait is needed to see that none comes.
+    const { schedule, advance } = manualSchedule();
+    const { room, errors, statuses } = makeRoom({ schedule });
     const sent = room.send("queued");
     await until(() => room.status === "auth_failed", "auth_failed");
     assert.equal(errors[0]?.code, "token_expired");
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(peers.length, 1, "no reconnect on its own");
+    advance(3_600_000);
+    assert.equal(room.status, "auth_failed", "no reconnect on its own");
+    assert.equal(statuses.at(-1)?.current, "auth_failed");
+    assert.equal(peers.length, 1);
     room.reconnect();
     assert.equal((await sent).seq, 1);
     room.close();
@@ -227,11 +234,20 @@ describe("KaiwaRoom", () => {
         pongs.set(p, (pongs.get(p) ?? 0) + 1);
       });
     };
-    const { room, errors, statuses } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: 40 });
-    // The positive marker, not a fixed sleep: the first socket keeps pinging after 6 answered pings. A pong
-    // that did not count as traffic would time the socket out 60 ms after the first ping (20 + 40), and
-    // the first socket would never reach a 6th ping.
-    await until(() => (pongs.get(peers[0]!) ?? 0) >= 6, "6 pings answered on the first socket");
+    // The client's timers on a manual clock, the sockets real: an event-loop stall cannot fire a timeout,
+    // and each pong is awaited as a positive marker, the cancelling of the timeout its ping armed.
+    const { schedule, advance, timers } = manualSchedule();
+    const PONG_TIMEOUT_MS = 40;
+    const { room, errors, statuses } = makeRoom({ pingIntervalMs: 20, pongTimeoutMs: PONG_TIMEOUT_MS, schedule });
+    await until(() => room.status === "open", "open");
+    for (let i = 1; i <= 6; i++) {
+      advance(20); // 20 ms of silence: the ping goes out and arms its timeout
+      const timeout = timers.filter((t) => t.live && t.ms === PONG_TIMEOUT_MS).at(-1);
+      assert.ok(timeout, `ping ${i} armed its timeout`);
+      // A pong that did not count as traffic would leave the timeout armed; the clock never passes it.
+      await until(() => !timeout.live, `pong ${i} taken as traffic (its ping's timeout cancelled)`);
+    }
+    assert.ok((pongs.get(peers[0]!) ?? 0) >= 6, "6 pings answered on the first socket");
     assert.equal(peers.length, 1, "never reconnected");
     assert.equal(room.status, "open");
     assert.deepEqual(statuses.map((s) => s.current), ["connecting", "open"], "never left open");

@@ -26,8 +26,8 @@ import { LIMITS } from "../../party/protocol/limits.ts";
 import { archiveSettingsFromEnv } from "../../party/archive/config.ts";
 import { archiveConfigFromEnv } from "../../party/archive/connection.ts";
 import { pushConfigFrom } from "../../party/adapters/push.ts";
-import { verifyToken } from "../../party/worker/auth.ts";
-import { gateRequest } from "../../party/worker/service-auth.ts";
+import { verifyToken } from "../../party/adapters/auth.ts";
+import { gateRequest } from "../../party/adapters/service-auth.ts";
 import { devServerVars, TEST_SECRET } from "../helpers/dev-server.ts";
 
 /** The problems of an env the loader must refuse, as `<variable>: <problem>` lines. */

@@ -1,7 +1,9 @@
 /**
  * The layering, checked on the import graph (ARCHITECTURE.md): core/ and protocol/ are pure and import only
- * inward; adapters and the archive never reach into an actor's shell; the client sees only party/protocol/;
- * and no file imports itself back through others (no cycle), type-only imports included.
+ * inward; adapters and the archive never reach into an actor's shell; no actor reaches into another's folder
+ * (what two actors share lives in core/, protocol/ or adapters/); the client sees only party/protocol/ and
+ * the packages it ships with; and no file imports itself back through others (no cycle), type-only imports
+ * included.
  */
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -61,14 +63,41 @@ test("the client's bundle (client/ but admin.ts and publisher.ts, the protocol b
   assert.deepEqual(classic, []);
 });
 
-test("adapters and the archive never import an actor's shell (room/, inbox/, directory/, worker/)", () => {
-  const shell = /^party\/(room|inbox|directory|worker)\//;
-  const allowed = (imp: { target: string | undefined }) => imp.target === undefined || !shell.test(imp.target);
+/** The actors' folders: each one actor's shell (the worker's is the entry in front of them all). */
+const ACTORS = ["room", "inbox", "directory", "relay", "worker"] as const;
+const actorOf = (path: string | undefined) => ACTORS.find((actor) => path?.startsWith(`party/${actor}/`));
+
+test("adapters and the archive never import an actor's shell (room/, inbox/, directory/, relay/, worker/)", () => {
+  const allowed = (imp: { target: string | undefined }) => actorOf(imp.target) === undefined;
   assert.deepEqual([...violations("party/adapters/", allowed), ...violations("party/archive/", allowed)], []);
 });
 
-test("the client imports nothing of party/ but party/protocol/", () => {
-  assert.deepEqual(violations("client/", (imp) => imp.target === undefined || !imp.target.startsWith("party/") || imp.target.startsWith("party/protocol/")), []);
+/**
+ * The worker's entry may name the actors' servers it exports (partykit.json lists them as parties today, so
+ * it imports none); nothing else crosses from one actor's folder into another's.
+ */
+const SERVERS = new Set(ACTORS.filter((actor) => actor !== "worker").map((actor) => `party/${actor}/server.ts`));
+const mayCross = (file: string, target: string) => file === "party/worker/main.ts" && SERVERS.has(target);
+
+test("no actor folder imports another actor's folder (the worker's main.ts may import the servers it exports)", () => {
+  const crossings = [...graph].flatMap(([file, imports]) => {
+    const from = actorOf(file);
+    if (from === undefined) return [];
+    return imports.filter((imp) => imp.target !== undefined && actorOf(imp.target) !== undefined && actorOf(imp.target) !== from && !mayCross(file, imp.target)).map((imp) => `${file} -> ${imp.spec}`);
+  });
+  assert.deepEqual(crossings, []);
+});
+
+/**
+ * Packages the client's files import: what kaiwa/client and its entries ship with (package.json's
+ * dependencies and peer dependencies). A new one is a decision, made here on purpose.
+ */
+const CLIENT_PACKAGES = new Set(["nanoid", "partysocket/ws", "react", "zod", "zod/mini"]);
+
+test("the client imports only client/, party/protocol/ and its allowed packages", () => {
+  const allowed = (imp: { spec: string; target: string | undefined }) =>
+    imp.target === undefined ? CLIENT_PACKAGES.has(imp.spec) : imp.target.startsWith("client/") || imp.target.startsWith("party/protocol/");
+  assert.deepEqual(violations("client/", allowed), []);
 });
 
 test("no import cycle in party/ or client/", () => {
@@ -94,4 +123,6 @@ test("the check sees the graph (a broken scan would pass every rule above)", () 
   assert.ok(graph.size > 80, `${graph.size} files`);
   assert.ok((graph.get("party/room/server.ts") ?? []).some((imp) => imp.target === "party/room/writer.ts"), "room/server.ts imports room/writer.ts");
   assert.ok((graph.get("party/core/room-core.ts") ?? []).some((imp) => imp.target === "party/protocol/index.ts"));
+  assert.ok((graph.get("party/relay/expiry.ts") ?? []).some((imp) => imp.target === "party/adapters/token-expiry.ts"), "relay/expiry.ts imports adapters/token-expiry.ts");
+  assert.ok((graph.get("client/connection.ts") ?? []).some((imp) => imp.spec === "partysocket/ws"), "the client's package imports are seen");
 });

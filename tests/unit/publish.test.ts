@@ -13,7 +13,7 @@ import { RoomSettings, noticesOwner, type Identity } from "../../party/protocol/
 import { PUBLISH_LIMITS, PublishInboxesBody, PublishRoomsBody } from "../../party/protocol/publish-schema.ts";
 import { parseConfig } from "../../party/config.ts";
 import { verifyPublishKey } from "../../party/worker/publish-auth.ts";
-import { verifyToken } from "../../party/worker/auth.ts";
+import { verifyToken } from "../../party/adapters/auth.ts";
 import { mapBounded } from "../../party/worker/map-bounded.ts";
 import { mintToken } from "../../scripts/mint-token.ts";
 

@@ -1,26 +1,35 @@
 /**
  * PROTOCOL.md defines every invariant (I1-I9) and rule (R…, IB…) that code and tests cite; this keeps the
  * two in step. It reads the definitions from PROTOCOL.md's bold labels at the start of a line (`**R5 …**`),
- * finds citations in the comments and string literals of every .ts file under party/, client/ and tests/
- * (the form is PROTOCOL §0.2's), and fails on:
+ * finds citations in the comments and string literals of every script under party/, client/, tests/, bench/,
+ * scripts/, dashboard/, examples/ and public/ (what public/ serves is built from dashboard/ and examples/), and
+ * in the prose of README.md, SECURITY.md, docs/CAPACITY.md and bench/RESULTS.md (the form is PROTOCOL
+ * §0.2's), and fails on:
  *   (a) a cited id, or numbered item of a rule (R2.4), that PROTOCOL.md does not define (file:line), in code
  *       or in PROTOCOL.md itself;
  *   (b) a defined id that no test (tests/**\/*.test.ts) cites;
  *   (c) a citation in code not written in the one form, `PROTOCOL <id>` (file:line);
- *   (d) an index (PROTOCOL §0.3) that does not list exactly the defined ids.
+ *   (d) an index (PROTOCOL §0.3) that does not list exactly the defined ids, or a header (PROTOCOL.md's
+ *       opening paragraph, naming the rule ranges) that does not name exactly the defined ids, each once.
  * Only comments and string literals are read (with the TypeScript parser), so identifiers never count, and an
  * id must stand alone in an exact shape: `I18n`, `R2D2`, `#R5`, `0xI1`, `dm:R1` are not citations.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PROTOCOL_MD = join(ROOT, "party/protocol/PROTOCOL.md");
-const SCANNED = ["party", "client", "tests"];
+/** Folders whose scripts are scanned (a missing one is skipped: dashboard/ is optional). */
+const SCANNED = ["party", "client", "tests", "bench", "scripts", "dashboard", "examples", "public"].filter((dir) => existsSync(join(ROOT, dir)));
+/** Built or generated output inside them: never written by hand, not scanned. */
+const NOT_SCANNED = new Set(["public/dist", "bench/out"]);
+const SCRIPT = /\.(?:ts|mts|js|mjs)$/;
+/** Prose that cites rules, read whole. */
+const PROSE = ["README.md", "SECURITY.md", "docs/CAPACITY.md", "bench/RESULTS.md"];
 const SELF = relative(ROOT, fileURLToPath(import.meta.url));
 
 // ---- The citation grammar.
@@ -38,6 +47,12 @@ const LIST = new RegExp(
   String.raw`(?<![\w$#.@/\\:-])${ITEM}(?:(?:, | and )${ITEM})*(?![\w$])(?!\.\w)(?!-(?!${ID}))`,
   "g",
 );
+/**
+ * Cloudflare R2 (the object store), not rule R2: `Cloudflare R2`, `R2 bucket`, `R2 API token`, `R2 is another
+ * matter`, `R2 (Parquet`, `R2 or the Cache API`, `(R2: \`auto\`)`. Its `R2` is blanked before the text is read.
+ */
+const PRODUCT_R2 = /Cloudflare R2\b|(?<![\w$#.@/\\:-])R2(?= bucket| API| is another| \(Parquet| or the Cache API|: `auto`)/g;
+const withoutProductNames = (text: string) => text.replace(PRODUCT_R2, (m) => m.replace("R2", "  "));
 const ITEM_RE = new RegExp(String.raw`(${ID})(?:\.([1-9]\d*))?(?:[-–](${ID}))?`, "g");
 const PREFIX = "PROTOCOL ";
 
@@ -131,6 +146,11 @@ test("the citation pattern reads citations and nothing else", () => {
   ]) {
     assert.deepEqual(ids(text), [], text);
   }
+  // The object store's name in prose is not rule R2; the rule still is.
+  for (const text of ["Cloudflare R2 in production", "an R2 API token", "the R2 bucket", "R2 is another matter", "to R2 (Parquet)", "(to R2 or the Cache API)", "(R2: `auto`)"]) {
+    assert.deepEqual(ids(withoutProductNames(text)), [], text);
+  }
+  assert.deepEqual(ids(withoutProductNames("(R2) and PROTOCOL R2.4 with Cloudflare R2")), [["R2"], ["R2"]]);
 });
 
 // ---- PROTOCOL.md: definitions, its own citations, its index.
@@ -186,6 +206,26 @@ test("(d) PROTOCOL.md's index (§0.3) lists exactly the defined ids: invariants,
   assert.deepEqual(listed, [...defined].sort(byId));
 });
 
+/** The ids PROTOCOL.md's header names: its bold ids and ranges (`**R1–R15**`) before the first section. */
+function headerIds(lines: string[]): string[] {
+  const end = lines.findIndex((l) => /^## /.test(l));
+  const header = lines.slice(0, end < 0 ? undefined : end).join("\n");
+  const named: string[] = [];
+  for (const m of header.matchAll(/\*\*([^*]+)\*\*/g)) {
+    if (!new RegExp(String.raw`^${ID}(?:[-–]${ID})?$`).test(m[1]!)) continue;
+    named.push(...expand(m[1]!));
+  }
+  return named;
+}
+
+test("(d) PROTOCOL.md's header names exactly the defined ids, each once", () => {
+  const named = headerIds(protocolLines);
+  assert.ok(named.length > 0, "PROTOCOL.md's header names no rule range");
+  const twice = named.filter((id, i) => named.indexOf(id) !== i);
+  assert.deepEqual(twice, [], "named twice in the header");
+  assert.deepEqual([...new Set(named)].sort(byId), [...defined].sort(byId));
+});
+
 test("(a) PROTOCOL.md cites only ids it defines", () => {
   const problems: string[] = [];
   protocolLines.forEach((line, i) => {
@@ -199,12 +239,12 @@ test("(a) PROTOCOL.md cites only ids it defines", () => {
 
 // ---- Code: comments and string literals of every .ts file under the scanned folders.
 
-function tsFiles(dir: string): string[] {
+function scripts(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...tsFiles(path));
-    else if (entry.isFile() && entry.name.endsWith(".ts")) out.push(path);
+    if (entry.isDirectory() && entry.name !== "node_modules" && !NOT_SCANNED.has(relative(ROOT, path))) out.push(...scripts(path));
+    else if (entry.isFile() && SCRIPT.test(entry.name) && !entry.name.endsWith(".d.ts")) out.push(path);
   }
   return out;
 }
@@ -237,26 +277,36 @@ interface Found extends Citation {
 
 function citationsOfFile(path: string): Found[] {
   const text = readFileSync(path, "utf8");
-  const file = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const file = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, /\.m?js$/.test(path) ? ts.ScriptKind.JS : ts.ScriptKind.TS);
   const lineOf = (pos: number) => file.getLineAndCharacterOfPosition(pos).line + 1;
   const rel = relative(ROOT, path);
   return proseRanges(file).flatMap(([from, to]) =>
-    citationsIn(text.slice(from, to), from, lineOf).map((c) => ({ ...c, file: rel })),
+    citationsIn(withoutProductNames(text.slice(from, to)), from, lineOf).map((c) => ({ ...c, file: rel })),
   );
 }
 
-const files = SCANNED.flatMap((dir) => tsFiles(join(ROOT, dir)))
+/** Citations in a prose file (Markdown): its whole text, line by line, Cloudflare R2 aside. */
+function citationsOfProse(rel: string): Found[] {
+  return readFileSync(join(ROOT, rel), "utf8")
+    .split("\n")
+    .flatMap((line, i) => citationsIn(withoutProductNames(line)).map((c) => ({ ...c, line: i + 1, file: rel })));
+}
+
+const files = SCANNED.flatMap((dir) => scripts(join(ROOT, dir)))
   .filter((path) => relative(ROOT, path) !== SELF)
   .sort();
-const citations = files.flatMap(citationsOfFile).sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+const citations = [...files.flatMap(citationsOfFile), ...PROSE.flatMap(citationsOfProse)].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
 const where = (c: Found) => `${c.file}:${c.line}`;
 
 test("the scan finds the code's citations", () => {
   assert.ok(files.length > 50, `only ${files.length} .ts files found`);
   assert.ok(citations.length > 100, `only ${citations.length} citations found`);
+  for (const dir of ["bench/", "scripts/", "dashboard/", "examples/"]) assert.ok(files.some((f) => relative(ROOT, f).startsWith(dir)), `no script of ${dir} scanned`);
+  for (const rel of PROSE) assert.ok(citations.some((c) => c.file === rel), `no citation found in ${rel}`);
+  assert.ok(!files.some((f) => relative(ROOT, f).startsWith("public/dist/")), "built output is not scanned");
 });
 
-test("(a) every citation in party/, client/ and tests/ names an id PROTOCOL.md defines", () => {
+test("(a) every citation in the scanned code and prose names an id PROTOCOL.md defines", () => {
   const problems = citations.flatMap((c) => [
     ...c.ids.filter((id) => !isDefined(id)).map((id) => `${where(c)}: ${id} is not defined in PROTOCOL.md (in "${c.text}")`),
     ...c.items.filter((item) => isDefined(item.split(".")[0]!) && !itemDefined(item)).map((item) => `${where(c)}: PROTOCOL.md has no item ${item}`),
@@ -270,7 +320,7 @@ test("(b) every invariant and rule PROTOCOL.md defines is cited by a test", () =
   assert.deepEqual(uncited, [], `defined in PROTOCOL.md, cited by no tests/**/*.test.ts: ${uncited.join(", ")}`);
 });
 
-test("(c) every citation in code has the form `PROTOCOL <id>` (PROTOCOL §0.2)", () => {
+test("(c) every citation in code and prose has the form `PROTOCOL <id>` (PROTOCOL §0.2)", () => {
   const problems = citations.filter((c) => !c.standard).map((c) => `${where(c)}: "${c.text}" -> "PROTOCOL ${c.text}"`);
   assert.deepEqual(problems, [], `${problems.length} citations not in the form PROTOCOL <id>:\n${problems.join("\n")}`);
 });

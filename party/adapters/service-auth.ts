@@ -17,7 +17,7 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { IDENTITY_HEADER, tokenFromRequest, verifyToken, withIdentity } from "./auth.ts";
-import { discardBody, errorResponse, refusedSocket } from "../adapters/http.ts";
+import { discardBody, errorResponse, refusedSocket } from "./http.ts";
 import { CLOSE, LIMITS, type Identity } from "../protocol/index.ts";
 import { boundedRequest, isHandshake, oversized, refuseFakeUpgrade } from "./http-limits.ts";
 import { checkConfig, readAuthConfig } from "../config.ts";

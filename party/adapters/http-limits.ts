@@ -11,7 +11,7 @@
  * request is refused with a typed 400 before it reaches an actor.
  */
 import { LIMITS } from "../protocol/index.ts";
-import { discardBody, discardReader, errorResponse } from "../adapters/http.ts";
+import { discardBody, discardReader, errorResponse } from "./http.ts";
 
 /** A refusal for a URL, headers or a declared body over the limits, or undefined. */
 export function oversized(request: Request, maxBodyBytes: number = LIMITS.maxRequestBodyBytes): Response | undefined {
