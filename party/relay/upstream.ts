@@ -4,7 +4,7 @@
  * exactly like a client's (PROTOCOL I5): a relay that reconnects, or fell behind, gets every event after its
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
-import { RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type RelayCountFrame } from "../protocol/index.ts";
+import { CLOSE, RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type RelayCountFrame } from "../protocol/index.ts";
 import { relayIdentity, type RoomLink } from "./room-link.ts";
 
 export type UpstreamEvents = {
@@ -58,7 +58,7 @@ export class Upstream {
     const socket = this.socket;
     this.socket = undefined;
     try {
-      socket?.close(1000, "relay dropped its subscription");
+      socket?.close(CLOSE.normal, "relay dropped its subscription");
     } catch {
       // already closed
     }
@@ -86,7 +86,7 @@ export class Upstream {
       return this.retryLater();
     }
     this.connecting = false;
-    if (this.stopped) return void socket.close(1000, "stopped");
+    if (this.stopped) return void socket.close(CLOSE.normal, "stopped");
     this.socket = socket;
     socket.addEventListener("message", (event) => {
       if (this.socket === socket) this.frame(event.data);
