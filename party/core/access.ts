@@ -70,13 +70,14 @@ export function socketReadRefusal(group: GroupView | undefined, reader: { who: I
 }
 
 /**
- * Every HTTP read of a room's content (history, thread, pins): whoever may join it, and in a group its
- * members only. Operators read groups' content through the admin routes (and watch them as observers).
+ * Every HTTP read of a room's content (history, thread, pins): whoever may join it, in a group its members
+ * only, and not while banned (PROTOCOL R40: a ban shuts the user out of the room's sockets and every read
+ * alike). Operators read groups' content through the admin routes (and watch them as observers).
  */
-export function httpReadRefusal(room: { rawId: string; group?: GroupView | undefined }, who: Identity): Rejection | undefined {
+export function httpReadRefusal(room: { rawId: string; group?: GroupView | undefined; restrictions: Restrictions }, who: Identity, now: number): Rejection | undefined {
   if (!mayJoin(room.rawId, who)) return { code: "forbidden" };
   if (room.group && !room.group.has(who.id)) return { code: "not_member" };
-  return undefined;
+  return room.restrictions.refusal(who, "connect", now);
 }
 
 /**
@@ -86,17 +87,17 @@ export function httpReadRefusal(room: { rawId: string; group?: GroupView | undef
 export function logReadRefusal(room: { rawId: string; group?: GroupView | undefined; restrictions: Restrictions; isPublic: boolean }, who: Identity | undefined, now: number): Rejection | undefined {
   if (room.isPublic) return undefined;
   if (!who) return { code: "unauthorized", message: "This room's log is not public: pass a token (Authorization: Bearer, or ?token=)." };
-  return httpReadRefusal(room, who) ?? room.restrictions.refusal(who, "connect", now);
+  return httpReadRefusal(room, who, now);
 }
 
 /**
  * An attached file (PROTOCOL R32): whoever may read the room, and operators in a group too (the dashboard's
  * thumbnails, as they watch its live tail); never a DM's files for an operator (mayJoin).
  */
-export function fileReadRefusal(room: { rawId: string; group?: GroupView | undefined }, who: Identity): Rejection | undefined {
+export function fileReadRefusal(room: { rawId: string; group?: GroupView | undefined; restrictions: Restrictions }, who: Identity, now: number): Rejection | undefined {
   if (!mayJoin(room.rawId, who)) return { code: "forbidden" };
   if (room.group && !room.group.has(who.id) && !isOperator(who)) return { code: "not_member" };
-  return undefined;
+  return room.restrictions.refusal(who, "connect", now);
 }
 
 /**

@@ -107,7 +107,7 @@ export class RoomHistory {
 
   /** Every HTTP read's gate, one rule for all of them (core/access.ts). */
   private refuseOverHttp(core: RoomCore, who: Identity): Response | undefined {
-    const refused = httpReadRefusal({ rawId: this.host.room.id, group: core.membership }, who);
+    const refused = httpReadRefusal({ rawId: this.host.room.id, group: core.membership, restrictions: core.moderation }, who, Date.now());
     return refused ? errorResponse(refused.code, refused.message) : undefined;
   }
 

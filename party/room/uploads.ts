@@ -120,7 +120,8 @@ export class RoomUploads {
    */
   async download(who: Identity, id: string): Promise<Response> {
     if (!this.store) return errorResponse("uploads_off", undefined, 403);
-    const refused = fileReadRefusal({ rawId: this.host.room.id, group: this.host.core().membership }, who);
+    const core = this.host.core();
+    const refused = fileReadRefusal({ rawId: this.host.room.id, group: core.membership, restrictions: core.moderation }, who, Date.now());
     if (refused) return errorResponse(refused.code, refused.message);
     const record = await this.record(id);
     if (!record || record.state !== "attached") return errorResponse("not_found", "No such file in this room.");

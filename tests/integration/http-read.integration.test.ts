@@ -133,6 +133,15 @@ test("PROTOCOL R40: anonymous readers of a room that is not public, non-members,
   const ban = await server.fetchJson(`/parties/room/${room}/admin/moderate`, { method: "POST", token: await operator(), body: JSON.stringify({ user: "mallory", action: "ban", durationMs: 600_000 }) });
   assert.equal(ban.status, 200, JSON.stringify(ban.body));
   for (const path of paths(room, latest.epoch)) await refused(path, { authorization: `Bearer ${await server.token("mallory")}` }, 403, "banned");
+  // ...and so is every other HTTP read of the room's content: history, a thread, the pins (PROTOCOL R40).
+  for (const path of [`/parties/room/${room}/history`, `/parties/room/${room}/thread?parent=1`, `/parties/room/${room}/pins`]) {
+    const response = await get(path, { authorization: `Bearer ${await server.token("mallory")}` });
+    const body = await response.json();
+    assert.equal(response.status, 403, `${path}: ${JSON.stringify(body)}`);
+    assert.equal(body.error.code, "banned", path);
+    assert.ok(!JSON.stringify(body).includes("private 1"), path);
+  }
+  assert.equal((await get(`/parties/room/${room}/history`, alice)).status, 200, "the others still read it");
   // A group's non-member, and an outsider of a DM (operators included), are refused.
   const owner = await openClient(server, "g:http-club", "owner");
   opened.push(owner);

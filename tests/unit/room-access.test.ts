@@ -120,7 +120,7 @@ test("every HTTP read (history, thread, pins, log pages, files): the non-member 
   type Codes = [string | undefined, string | undefined, string | undefined];
   const table: Array<[RoomName, Identity, Codes]> = [
     ["open", carol, [undefined, undefined, undefined]],
-    ["open", eve, [undefined, undefined, "banned"]], // a ban shuts the log pages as it shuts the socket
+    ["open", eve, ["banned", "banned", "banned"]], // a ban shuts every read as it shuts the socket (PROTOCOL R40)
     ["dm", alice, [undefined, undefined, undefined]],
     ["dm", carol, ["forbidden", "forbidden", "forbidden"]],
     ["dm", ops, ["forbidden", "forbidden", "forbidden"]], // never a DM's content outside the audited route
@@ -130,14 +130,14 @@ test("every HTTP read (history, thread, pins, log pages, files): the non-member 
     ["group", alice, [undefined, undefined, undefined]],
     ["group", carol, ["not_member", "not_member", "not_member"]],
     ["group", ops, ["not_member", undefined, "not_member"]], // operators see a group's files (the dashboard's thumbnails)
-    ["group", eve, [undefined, undefined, "banned"]],
+    ["group", eve, ["banned", "banned", "banned"]],
     ["uncreated", carol, ["not_member", "not_member", "not_member"]],
   ];
   for (const [room, who, [read, file, log]] of table) {
     const facts = ROOMS[room];
     const restricted = room === "dm" || room === "notices" ? none : restrictions;
-    assert.equal(httpReadRefusal(facts, who)?.code, read, `history of ${room} for ${who.id}`);
-    assert.equal(fileReadRefusal(facts, who)?.code, file, `files of ${room} for ${who.id}`);
+    assert.equal(httpReadRefusal({ ...facts, restrictions: restricted }, who, NOW)?.code, read, `history of ${room} for ${who.id}`);
+    assert.equal(fileReadRefusal({ ...facts, restrictions: restricted }, who, NOW)?.code, file, `files of ${room} for ${who.id}`);
     assert.equal(logReadRefusal({ ...facts, restrictions: restricted, isPublic: false }, who, NOW)?.code, log, `log of ${room} for ${who.id}`);
     assert.equal(logReadRefusal({ ...facts, restrictions: restricted, isPublic: true }, who, NOW), undefined, "a public log is anyone's");
   }
