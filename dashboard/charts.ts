@@ -55,7 +55,7 @@ export class ChartGroup {
 
   constructor(
     name: string,
-    private readonly root: HTMLElement,
+    root: HTMLElement,
   ) {
     root.classList.add("charts");
     for (const panel of PANELS) {

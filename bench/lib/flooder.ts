@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { FloodMode, FloodReport, FloodStart } from "./flood-child.ts";
+import type { FloodReport, FloodStart } from "./flood-child.ts";
 
 export type { FloodMode, FloodReport } from "./flood-child.ts";
 

@@ -6,7 +6,7 @@
  */
 import { runLoad, type LoadResult } from "../lib/load.ts";
 import { TARGET_COLORS } from "../lib/svg-chart.ts";
-import { checkOf, uniqueRoom, type Ctx, type Row, type ScenarioResult } from "./types.ts";
+import { checkOf, uniqueRoom, type Ctx, type ScenarioResult } from "./types.ts";
 
 export async function throughput(ctx: Ctx): Promise<ScenarioResult & { maxRate: Record<string, number> }> {
   const { config } = ctx;

@@ -9,8 +9,7 @@
  * - `POST /parties/room/<id>/messages`: a message posted over HTTP (PROTOCOL R44).
  */
 import * as z from "zod/mini";
-import { Attachment, ClientId, RoomEvent } from "./schema.ts";
-import { LIMITS } from "./limits.ts";
+import { ClientId, RoomEvent } from "./schema.ts";
 
 /** Seqs per page: page n (from 1) holds seqs (n-1)·100+1 … n·100. Fixed, so a page's URL names the same seqs forever. */
 export const LOG_PAGE_SIZE = 100;

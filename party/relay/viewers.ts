@@ -6,7 +6,7 @@
  * the socket hibernates); a viewer still receiving its replay has a catch-up buffer until it is done.
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, RELAY_PARTY, relayId, shardOf, type ConnectQuery, type Identity, type RedirectFrame, type WelcomeFrame } from "../protocol/index.ts";
+import { CLOSE, LIMITS, RELAY_PARTY, relayId, shardOf, type Identity, type RedirectFrame, type WelcomeFrame } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { decideResume } from "../core/resume.ts";
 import type { RelayWindow, WindowFrame } from "../core/relay-window.ts";

@@ -26,7 +26,7 @@ import { wireRoom, type RoomParts } from "./wiring.ts";
 import type { RoomWriter } from "./writer.ts";
 import { SocketReply } from "./socket-reply.ts";
 import { roomStats } from "./stats.ts";
-import type { CommandCounters, Conn, ConnState, Reply } from "./types.ts";
+import type { CommandCounters, Conn, Reply } from "./types.ts";
 
 export default class RoomServer implements Party.Server {
   /**

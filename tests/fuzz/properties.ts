@@ -27,7 +27,7 @@ import fc from "fast-check";
 import { RoomCore } from "../../party/core/room-core.ts";
 import { Membership } from "../../party/core/membership.ts";
 import { sessionKey } from "../../party/core/room-keys.ts";
-import { ClientFrame, Command, ERRORS, ERROR_TEXTS, ErrorFrame, InboxClientFrame, RoomSettings, SendCommand, type Identity, type MembershipCommand } from "../../party/protocol/index.ts";
+import { ClientFrame, Command, ERROR_TEXTS, ErrorFrame, InboxClientFrame, RoomSettings, SendCommand, type Identity, type MembershipCommand } from "../../party/protocol/index.ts";
 import { RoomSim, nArb, scenarioArb } from "./room-sim.ts";
 import { WS_DECODERS, VALUE_DECODERS, checkBatchElement, checkValueDecode, checkWsDecode, clientFrameArb, commandArb, inboxFrameArb, mutate, rawFrameArb, valueInputArb } from "./decoders.ts";
 import { membershipScenarioArb, runMembership } from "./membership-sim.ts";
@@ -48,7 +48,6 @@ const prop = <T>(arb: fc.Arbitrary<T>, check: (value: T) => void) => fc.property
 
 // ---- Known bugs, as properties that fail today.
 
-const MAX_N = Number.MAX_SAFE_INTEGER;
 const nSchema = SendCommand.shape.n;
 
 /** PROTOCOL I4 lock: after any accepted n the session can still number a next command, and every out_of_order names one. */

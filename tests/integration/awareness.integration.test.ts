@@ -16,7 +16,7 @@ import * as encoding from "lib0/encoding";
 import * as decoding from "lib0/decoding";
 import { KaiwaRoom } from "../../client/index.ts";
 import { DevServer, waitFor } from "../helpers/dev-server.ts";
-import { rawSocket, type RawSocket } from "../helpers/raw-socket.ts";
+import { rawSocket } from "../helpers/raw-socket.ts";
 import { awarenessFrame, decodeAwarenessMessage, queryAwarenessFrame } from "../../party/protocol/awareness.ts";
 import { LIMITS } from "../../party/protocol/limits.ts";
 
@@ -79,7 +79,6 @@ function statesOf(peer: awarenessProtocol.Awareness, user: string): Array<Record
   return [...peer.getStates()].filter(([clientID, s]) => clientID !== peer.clientID && s.user?.id === user).map(([, s]) => s);
 }
 
-const errorsAfter = (socket: RawSocket, from: number) => socket.frames.slice(from).filter((f) => f.type === "error");
 
 describe("presence over y-protocols awareness", () => {
   let alice: KaiwaRoom;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { KaiwaRoom } from "../../client/index.ts";
-import { DevServer, waitFor } from "../helpers/dev-server.ts";
+import { DevServer } from "../helpers/dev-server.ts";
 import { ArchiveDb } from "../helpers/archive-db.ts";
 import { waitDrained } from "../helpers/archive-check.ts";
 import { ARTIFACTS_DIR, chromiumMissing, launchBrowser } from "../helpers/browser.ts";
