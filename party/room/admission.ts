@@ -21,7 +21,7 @@ import type { RoomCommands } from "./commands.ts";
 import { extrasJson, readerExtras } from "./reader-extras.ts";
 import { relayIdentity, type RoomRelays } from "./relays.ts";
 import { eventsFrame } from "../protocol/frames-out.ts";
-import type { TokenExpiry } from "./token-expiry.ts";
+import type { TokenExpiry } from "../adapters/token-expiry.ts";
 import type { Conn, ConnState } from "./types.ts";
 
 /** What admission needs from the rest of the room: only the parts' calls it makes. */
@@ -34,7 +34,7 @@ export interface AdmissionHost {
   readonly archive: Pick<RoomArchive, "noteMember" | "replayable" | "records">;
   readonly link: Pick<RoomInboxLink, "active">;
   readonly commands: Pick<RoomCommands, "ensureSession">;
-  readonly expiry: Pick<TokenExpiry, "watch">;
+  readonly expiry: Pick<TokenExpiry<ConnState>, "watch">;
   readonly relays: Pick<RoomRelays, "admitRelay" | "redirect" | "greet">;
   /** Sends a socket that finished joining every current awareness state (PROTOCOL R73). */
   joined(conn: Conn): void;

@@ -12,16 +12,16 @@ import type { RoomFlow } from "./flow.ts";
 import type { RoomHistory } from "./history.ts";
 import type { RoomMembers } from "./members.ts";
 import type { RoomAwareness } from "./awareness.ts";
-import type { TokenExpiry } from "./token-expiry.ts";
+import type { TokenExpiry } from "../adapters/token-expiry.ts";
 import type { RoomWriter } from "./writer.ts";
 import { SocketReply } from "./socket-reply.ts";
-import type { Conn, Reply } from "./types.ts";
+import type { Conn, ConnState, Reply } from "./types.ts";
 
 export interface InboundHost {
   /** Whether a socket was cut off, and cutting one off (each socket reply closes through it). */
   readonly writer: Pick<RoomWriter, "isResyncing" | "cutOff">;
   readonly flow: Pick<RoomFlow, "frame">;
-  readonly expiry: Pick<TokenExpiry, "expired" | "end">;
+  readonly expiry: Pick<TokenExpiry<ConnState>, "expired" | "end">;
   readonly commands: Pick<RoomCommands, "submit" | "throttle">;
   readonly history: Pick<RoomHistory, "overSocket" | "threadOverSocket">;
   readonly members: Pick<RoomMembers, "readOverSocket" | "typing">;

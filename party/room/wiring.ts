@@ -19,7 +19,7 @@ import { RoomAdmin } from "./admin.ts";
 import { RoomWriter } from "./writer.ts";
 import { RoomCommands } from "./commands.ts";
 import { RoomFlow } from "./flow.ts";
-import { TokenExpiry } from "./token-expiry.ts";
+import { TokenExpiry } from "../adapters/token-expiry.ts";
 import { RoomAdmission } from "./admission.ts";
 import { RoomHttp } from "./http-routes.ts";
 import { RoomHistory } from "./history.ts";
@@ -132,7 +132,7 @@ export function wireRoom(base: RoomBase, shell: RoomShell) {
     filesFreed: () => janitor.schedule(Date.now()),
   });
   const flow = new RoomFlow(config, core);
-  const expiry = new TokenExpiry({
+  const expiry = new TokenExpiry<ConnState>({
     room,
     cutOff: (conn, code, reason) => writer.cutOff(conn, code, reason),
     wakeAt: (at) => void alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)),
