@@ -11,7 +11,7 @@
  * user seen recently, pruned past 10,000 users (full buckets first), so it does not grow with input.
  */
 import { LIMITS, type Identity } from "../protocol/index.ts";
-import { TokenBucket } from "../core/token-bucket.ts";
+import { KeyedBuckets } from "../core/keyed-buckets.ts";
 import type { KaiwaConfig } from "../config.ts";
 import type { RoomCore } from "../core/room-core.ts";
 
@@ -19,8 +19,8 @@ import type { RoomCore } from "../core/room-core.ts";
 const MAX_USER_BUCKETS = 10_000;
 
 export class RoomFlow {
-  private readonly frames = new Map<string, TokenBucket>();
-  private readonly users = new Map<string, TokenBucket>();
+  private readonly frames = new KeyedBuckets(MAX_USER_BUCKETS);
+  private readonly users = new KeyedBuckets(MAX_USER_BUCKETS);
   readonly counters = { framesRefused: 0, messagesRefused: 0, pendingRefused: 0 };
 
   constructor(
@@ -32,12 +32,7 @@ export class RoomFlow {
   /** One inbound frame from `who`: 0, or how long they must wait (then the socket is closed). */
   frame(who: Identity): number {
     const now = this.now();
-    let bucket = this.frames.get(who.id);
-    if (!bucket) {
-      if (this.frames.size >= MAX_USER_BUCKETS) prune(this.frames, now);
-      this.frames.set(who.id, (bucket = new TokenBucket(LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, now)));
-    }
-    const wait = bucket.take(1, now);
+    const wait = this.frames.of(who.id, LIMITS.socketFrameBurst, LIMITS.socketFramesPerSecond, now).take(1, now);
     if (wait > 0) this.counters.framesRefused++;
     return wait;
   }
@@ -48,13 +43,8 @@ export class RoomFlow {
     const { perSecond, burst } = this.limits();
     if (perSecond === 0) return 0;
     const now = this.now();
-    let bucket = this.users.get(who.id);
-    if (!bucket) {
-      if (this.users.size >= MAX_USER_BUCKETS) prune(this.users, now);
-      this.users.set(who.id, (bucket = new TokenBucket(burst, perSecond, now)));
-    } else {
-      bucket.reset(burst, perSecond, now);
-    }
+    const bucket = this.users.of(who.id, burst, perSecond, now);
+    bucket.reset(burst, perSecond, now); // the room's settings may have changed since the bucket was made
     if (bucket.take(1, now) === 0) return 0;
     this.counters.messagesRefused++;
     // Come back when half a burst is there: a client that resends on reconnect should not be cut off again
@@ -75,15 +65,5 @@ export class RoomFlow {
       perSecond: settings.messagesPerSecond ?? this.config.room.messagesPerSecond,
       burst: settings.messageBurst ?? this.config.room.messageBurst,
     };
-  }
-
-}
-
-/** Full buckets say nothing a new one would not: dropped first; then the oldest, if still too many. */
-function prune(buckets: Map<string, TokenBucket>, now: number): void {
-  for (const [key, bucket] of buckets) if (bucket.full(now)) buckets.delete(key);
-  for (const key of buckets.keys()) {
-    if (buckets.size < MAX_USER_BUCKETS) break;
-    buckets.delete(key);
   }
 }

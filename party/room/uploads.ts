@@ -18,7 +18,7 @@ import { fileReadRefusal, mayJoin } from "../core/access.ts";
 import type { RoomCore } from "../core/room-core.ts";
 import type { Rejection } from "../core/rejection.ts";
 import { MEDIA_USAGE_KEY, uploadKey } from "../core/room-keys.ts";
-import { TokenBucket } from "../core/token-bucket.ts";
+import { KeyedBuckets } from "../core/keyed-buckets.ts";
 import { UploadLedger, objectKey, refuseAttach, type MediaUsage, type UploadRecord } from "../core/uploads.ts";
 import { ObjectStore, StorageUnavailable } from "../adapters/object-store.ts";
 import { SNIFF_BYTES, sniff } from "../adapters/sniff.ts";
@@ -41,12 +41,14 @@ export type Checked = { ok: true; files: Attachment[] } | { ok: false; error: Re
  */
 const SLOT_BURST = 30;
 const SLOTS_PER_SECOND = 1;
+/** Users whose slot bucket is remembered at most (full ones go first): the map does not grow with users. */
+const MAX_SLOT_BUCKETS = 10_000;
 
 export class RoomUploads {
   readonly store: ObjectStore | undefined;
   ledger: UploadLedger;
   readonly counters = { slots: 0, checks: 0, refused: 0, downloads: 0 };
-  private readonly slotBuckets = new Map<string, TokenBucket>();
+  private readonly slotBuckets = new KeyedBuckets(MAX_SLOT_BUCKETS);
 
   constructor(private readonly host: UploadsHost) {
     this.store = host.config.s3 ? new ObjectStore(host.config.s3) : undefined;
@@ -80,9 +82,7 @@ export class RoomUploads {
     if (!body.success) return errorResponse("bad_frame", body.error.issues[0]?.message);
     const { name, type, size } = body.data;
     const now = Date.now();
-    let bucket = this.slotBuckets.get(who.id);
-    if (!bucket) this.slotBuckets.set(who.id, (bucket = new TokenBucket(SLOT_BURST, SLOTS_PER_SECOND, now)));
-    const wait = bucket.take(1, now);
+    const wait = this.slotBuckets.of(who.id, SLOT_BURST, SLOTS_PER_SECOND, now).take(1, now);
     if (wait > 0) {
       const refused = errorResponse("rate_limited", `Too many upload slots; retry in ${wait} ms.`, 429);
       refused.headers.set("retry-after", String(Math.ceil(wait / 1000)));
