@@ -11,6 +11,7 @@ import WebSocket from "ws";
 import { Histogram } from "./lib/histogram.ts";
 import { selfCpuMs } from "./lib/proc.ts";
 import { backoffDelay } from "../party/protocol/backoff.ts";
+import { isEventsFrame, parsedOnce } from "./lib/events-reader.ts";
 
 export type ViewerSpec = { user: string; token: string; party: string; id: string; host: string; address: string };
 export type StartMessage = { type: "start"; viewers: ViewerSpec[]; seqsPerSlot?: number };
@@ -21,6 +22,8 @@ export type DoneMessage = {
   latency: ReturnType<Histogram["toJSON"]>;
   /** Latency of the messages of each slot of `seqsPerSlot` seqs (a second of posting), when asked for. */
   timeline: Array<ReturnType<Histogram["toJSON"]> | null>;
+  /** The same slots, timed from the room's commit. */
+  afterCommit: Array<ReturnType<Histogram["toJSON"]> | null>;
   behind: number;
   problems: number;
   bannedAt: Record<string, number>;
@@ -36,36 +39,30 @@ type Viewer = { ws: WebSocket | undefined; user: string; last: number; problems:
 const now = () => performance.timeOrigin + performance.now();
 const latency = new Histogram();
 const timeline: Histogram[] = [];
+/** The same, from the room's commit (the event's `ts`) to the viewer: the relays' and the network's part. */
+const afterCommit: Histogram[] = [];
 let seqsPerSlot = 0;
 let frames = 0;
 let joinedCpuMs = 0;
 const viewers: Viewer[] = [];
 const bannedAt: Record<string, number> = {};
 
-const EVENTS = '{"type":"events","events":[';
-const SEQ = '"seq":';
-const SENT = '"text":"t=';
-
-/**
- * An `events` frame, read without building objects: 20,000 viewers at 20 msgs/s are 400,000 event
- * deliveries a second, and parsing each into objects would make the load generator the bottleneck. The
- * bench's events carry one `"seq":<n>` each (their nested objects, the author, carry none), so each
- * event's seq and its sender's `t=` are found by position; every seq is still checked in order.
- */
-function events(v: Viewer, frame: string): void {
+/** A viewer's copy of an `events` frame: every seq checked in order, every message's latency recorded. */
+function events(v: Viewer, bytes: Buffer): void {
   const at = now();
   frames++;
-  for (let i = frame.indexOf(SEQ, EVENTS.length - 1); i >= 0; i = frame.indexOf(SEQ, i + SEQ.length)) {
-    const seq = Number.parseInt(frame.slice(i + SEQ.length, i + SEQ.length + 16), 10);
+  const { seqs, sent, committed } = parsedOnce(bytes);
+  for (let k = 0; k < seqs.length; k++) {
+    const seq = seqs[k]!;
     if (seq <= v.last) continue;
     if (seq !== v.last + 1) v.problems++;
     v.last = seq;
-    const sent = frame.indexOf(SENT, i);
-    const next = frame.indexOf(SEQ, i + SEQ.length);
-    if (sent < 0 || (next >= 0 && sent > next)) continue;
-    const ms = at - Number.parseFloat(frame.slice(sent + SENT.length, sent + SENT.length + 24));
+    const ms = at - sent[k]!;
+    if (Number.isNaN(ms)) continue;
     latency.record(ms);
-    if (seqsPerSlot > 0) (timeline[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(ms);
+    if (seqsPerSlot === 0) continue;
+    (timeline[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(ms);
+    (afterCommit[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(at - committed[k]!);
   }
 }
 
@@ -76,13 +73,26 @@ function open(spec: ViewerSpec): Promise<Viewer> {
     const connect = (party: string, id: string) => {
       const ws = new WebSocket(`ws://${spec.host}/parties/${party}/${id}?token=${spec.token}&session=s-${spec.user}`, { localAddress: spec.address, perMessageDeflate: false });
       v.ws = ws;
-      // Like the typed client (PROTOCOL R12, R80): a reader that never sends is closed as not reading.
-      const keepalive = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send("ping"), 20_000);
-      ws.on("close", () => clearInterval(keepalive));
+      // As the typed client's keepalive does for a reader in a busy stream (client/heartbeat.ts, PROTOCOL R12):
+      // a ping once it has sent nothing for 1.5 × 20 s, looked at every 10 s. A reader that never sends is
+      // closed as not reading (PROTOCOL R80).
+      let lastSent = Date.now();
+      const keepalive = setInterval(() => {
+        if (ws.readyState !== WebSocket.OPEN || Date.now() - lastSent < 30_000) return;
+        ws.send("ping");
+        lastSent = Date.now();
+      }, 10_000);
+      ws.on("close", (code, reason) => {
+        clearInterval(keepalive);
+        // Closed before its welcome (refused, or the server gave up on it): a failed join, retried, never a
+        // run that waits forever. A socket left for a redirect is no longer `v.ws` by the time it closes.
+        if (v.last < 0 && v.ws === ws) reject(new Error(`closed before the welcome: ${code} ${reason.toString()}`));
+      });
       ws.on("message", (data, isBinary) => {
         if (isBinary) return; // awareness states (PROTOCOL R72): not what this bench measures
-        const text = data.toString();
-        if (text.startsWith(EVENTS)) return events(v, text);
+        const bytes = data as Buffer;
+        if (isEventsFrame(bytes)) return events(v, bytes);
+        const text = bytes.toString();
         if (text === "pong") return;
         const frame = JSON.parse(text);
         if (frame.type === "redirect") {
@@ -149,6 +159,7 @@ async function finish(lastSeq: number): Promise<DoneMessage> {
     type: "done",
     latency: latency.toJSON(),
     timeline: Array.from(timeline, (h) => h?.toJSON() ?? null),
+    afterCommit: Array.from(afterCommit, (h) => h?.toJSON() ?? null),
     behind: viewers.filter((v) => v.last < lastSeq).length,
     problems: viewers.reduce((sum, v) => sum + v.problems, 0),
     bannedAt,

@@ -184,9 +184,12 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
       const slots = Math.max(...done.map((d) => d.timeline.length));
       for (let s = 0; s < slots; s++) {
         const second = new Histogram();
+        const committed = new Histogram();
         for (const d of done) if (d.timeline[s]) second.add(d.timeline[s]!);
+        for (const d of done) if (d.afterCommit[s]) committed.add(d.afterCommit[s]!);
         const { p50, p99, count } = second.summary();
-        if (count > 0) console.log(`${label}: messages of second ${s}: p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms`);
+        const after = committed.summary();
+        if (count > 0) console.log(`${label}: messages of second ${s}: p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms; from the commit: p50 ${Math.round(after.p50)} ms, p99 ${Math.round(after.p99)} ms`);
       }
     }
     return {
