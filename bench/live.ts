@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { fork, execSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import WebSocket from "ws";
 import { DevServer, sleep, waitFor } from "../tests/helpers/dev-server.ts";
 import { groupUsage } from "./lib/proc.ts";
@@ -35,7 +36,9 @@ const { values } = parseArgs({
     workers: { type: "string" },
     /**
      * `partykit dev` processes for the relays (shard k in process k mod P); 0: relays in the room's process.
-     * Default: as many as keep each under the open-file limit (at least 1).
+     * Default: as many as keep each under the open-file limit, and at least one per core (up to the shard
+     * count): `partykit dev` runs every actor of a process on one thread (10,000 viewers, 600 ms window: p99
+     * 1,461 ms in one relay process, 1,243 ms in two; bench/RESULTS.md).
      */
     "relay-processes": { type: "string" },
     /** KAIWA_RELAY_COALESCE_MS for the relays (PROTOCOL R54); default: the configured default. */
@@ -57,7 +60,7 @@ const WORKERS = Number(values.workers ?? Math.max(2, Math.ceil(VIEWERS / 4000)))
 /** Descriptors one process may hold; workerd needs some beyond its sockets (files, its own pipes). */
 const FD_LIMIT = Number(execSync("bash -c 'ulimit -Hn'").toString().trim());
 const FD_SPARE = 500;
-const RELAY_PROCESSES = Number(values["relay-processes"] ?? Math.max(1, Math.ceil(VIEWERS / (FD_LIMIT - FD_SPARE))));
+const RELAY_PROCESSES = Number(values["relay-processes"] ?? Math.max(1, Math.ceil(VIEWERS / (FD_LIMIT - FD_SPARE)), Math.min(SHARDS, availableParallelism())));
 
 const wall = () => performance.timeOrigin + performance.now();
 
