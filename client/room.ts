@@ -62,9 +62,12 @@ export class KaiwaRoom {
   /** What later calls reject with once closed: `closed`, or the error a close code names (4030 → `banned`). */
   #closedError = new KaiwaError("closed");
   readonly #options: KaiwaRoomOptions;
+  /** A live stream (`live:<id>`): its audience neither publishes awareness nor shows as typing. */
+  readonly #live: boolean;
 
   constructor(options: KaiwaRoomOptions) {
     this.#options = options;
+    this.#live = options.room.startsWith("live:");
     this.#newId = options.newId ?? (() => nanoid());
     this.sessionId = this.#newId();
     this.#position = options.position ? { ...options.position } : null;
@@ -92,7 +95,7 @@ export class KaiwaRoom {
       schedule: options.schedule ?? realSchedule,
       changed: () => this.#emitter.emit("awareness", this.#awareness.presence),
       // Observers read and never publish; a live room's viewers may not (PROTOCOL R74).
-      publishes: options.awareness !== false && !options.observe && !options.room.startsWith("live:"),
+      publishes: options.awareness !== false && !options.observe && !this.#live,
     });
     if (options.autoConnect !== false) this.#session.startSoon();
   }
@@ -232,7 +235,8 @@ export class KaiwaRoom {
   typing(): void {
     this.#awareness.typing();
     const now = Date.now();
-    if (!this.#session.ready || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
+    // A live room shows only its hosts typing (PROTOCOL R15); this client does not know whether it is one.
+    if (!this.#session.ready || this.#live || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
     this.#lastTypingAt = now;
     this.#session.send(JSON.stringify({ type: "typing" } satisfies ClientFrame));
   }

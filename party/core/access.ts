@@ -101,16 +101,19 @@ export function fileReadRefusal(room: { rawId: string; group?: GroupView | undef
 }
 
 /**
- * Who may show as typing, in a `typing` frame or an awareness state (PROTOCOL R74): those who may post. In a
- * group its members; in a DM or notices room with a loaded inbox link its recipients (`recipients`; a
- * notices room has none who post, PROTOCOL R63); in an open room anyone. Never when only operators post,
- * and never while muted or banned.
+ * Who may show as typing, in a `typing` frame or an awareness state (PROTOCOL R15, R74): those who may post.
+ * In a group its members; in a DM or notices room with a loaded inbox link its recipients (`recipients`; a
+ * notices room has none who post, PROTOCOL R63); in an open room anyone. In a live room only its hosts and
+ * operators, as for awareness: a stream's viewers post but are an audience of thousands, and "who is typing"
+ * among them would be a frame for everyone every signal window. Never when only operators post, and never
+ * while muted or banned.
  */
 export function typingRefusal(
-  room: { kind: RoomKind; group?: GroupView | undefined; recipients?: { has(user: string): boolean } | undefined; whoMayPost: RoomSettings["whoMayPost"]; restrictions: Restrictions },
+  room: { kind: RoomKind; group?: GroupView | undefined; recipients?: { has(user: string): boolean } | undefined; whoMayPost: RoomSettings["whoMayPost"]; restrictions: Restrictions; hosts?: readonly string[] | undefined },
   who: Identity,
   now: number,
 ): Rejection | undefined {
+  if (room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id)) return { code: "forbidden", message: "In a live room only hosts show as typing." };
   const mayPost = room.group ? room.group.has(who.id) : room.kind !== "notices" && (room.recipients?.has(who.id) ?? true);
   if (!mayPost || (room.whoMayPost === "operators" && !isOperator(who))) return { code: "forbidden", message: "Only members who may post show as typing." };
   const moderated = room.restrictions.refusal(who, "send", now);

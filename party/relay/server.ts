@@ -137,7 +137,10 @@ export default class RelayServer implements Party.Server {
     if (!decoded.ok) return void safeSend(conn, JSON.stringify(decoded.error));
     const frame = decoded.frame;
     if (frame.type === "history") return void this.reads!.history(conn, frame.requestId, frame.before, frame.limit);
-    if (frame.type === "read" || frame.type === "typing") return; // a live room's audience has neither (no members)
+    // A live room's audience has no read marks (no members) and does not show as typing: answered as the room
+    // answers a viewer (PROTOCOL R15), typed, nothing changed.
+    if (frame.type === "read") return void safeSend(conn, JSON.stringify(errorFrame("not_member", frame.requestId !== undefined ? { ref: frame.requestId } : {})));
+    if (frame.type === "typing") return void safeSend(conn, JSON.stringify(errorFrame("forbidden", { message: "In a live room only hosts show as typing." })));
     if (frame.type === "thread") {
       // Thread pages come from the room over HTTP (`GET …/thread`, PROTOCOL R23), not through a relay's window.
       return void safeSend(conn, JSON.stringify(errorFrame("bad_frame", { message: "Read threads of a live room with GET /parties/room/<id>/thread.", ref: frame.requestId })));

@@ -171,7 +171,7 @@ export class RoomMembers {
     const { link } = this.host;
     const core = this.host.core();
     const recipients = link.active ? { has: (user: string) => link.isMember(user) } : undefined;
-    const refused = typingRefusal({ kind: roomKind(this.host.roomId()), group: core.membership, recipients, whoMayPost: core.settings.whoMayPost, restrictions: core.moderation }, who, Date.now());
+    const refused = typingRefusal({ kind: roomKind(this.host.roomId()), group: core.membership, recipients, whoMayPost: core.settings.whoMayPost, restrictions: core.moderation, hosts: core.settings.hosts }, who, Date.now());
     return refused ? errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}) }) : undefined;
   }
 

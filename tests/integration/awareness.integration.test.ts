@@ -224,15 +224,26 @@ describe("presence over y-protocols awareness", () => {
     assert.equal(again.frames.some((f) => f.type === "binary"), false, "a removed member gets no awareness");
   });
 
-  it("a live room's viewers may not publish awareness, and kaiwa's client does not try (PROTOCOL R74)", async () => {
+  it("a live room's viewers may not publish awareness or show as typing, and kaiwa's client does not try (PROTOCOL R15, R74)", async () => {
     const viewer = await rawSocket(server, "live:show", { token: await server.token("viewer"), session: "v" });
     await viewer.next((f) => f.type === "welcome");
     viewer.ws.send(awarenessFrame([{ clientID: 5, clock: 1, json: "{}" }]));
     assert.equal((await viewer.next((f) => f.type === "error")).code, "forbidden");
+    // Nor show as typing: only a live room's hosts and operators do (PROTOCOL R15).
+    const from = viewer.frames.length;
+    viewer.ws.send(JSON.stringify({ type: "typing" }));
+    assert.equal((await viewer.next((f) => f.type === "error", 5_000, from)).code, "forbidden");
     const watching = client("viewer2", "live:show");
+    const errors: string[] = [];
+    watching.on("error", (error) => errors.push(error.code));
     await waitFor(() => watching.status === "open", 30_000, "a kaiwa viewer open");
-    await new Promise((r) => setTimeout(r, 2 * LIMITS.signalWindowMs));
-    assert.equal(watching.presence.size, 0, "kaiwa's client publishes nothing as a live room's viewer");
+    // Every call that would publish a member's state; a state sent would be refused with `forbidden`.
+    watching.setState({ status: "watching" });
+    watching.typing();
+    // The marker: a reply on the same socket comes after the room answered everything sent before it.
+    await watching.history({ limit: 1 });
+    assert.deepEqual(errors, [], "kaiwa's client sends no awareness as a live room's viewer");
+    assert.equal(watching.presence.size, 0);
     viewer.ws.close();
   });
 });

@@ -185,7 +185,7 @@ async function viaRelay(roomId: string, user: string, session = `raw-${user}`) {
   return socket;
 }
 
-test("PROTOCOL R50, R52: posting through a relay meets mutes, slow mode, the rate limit and clientId reuse with typed errors, and changes nothing", async () => {
+test("PROTOCOL R50, R52: posting through a relay meets mutes, slow mode, the rate limit and clientId reuse with typed errors, and changes nothing; read marks and typing are refused", async () => {
   const room = "live:rules";
   await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ shards: 3, messagesPerSecond: 1, messageBurst: 3 }), headers: { "content-type": "application/json" } });
   const poster = await viaRelay(room, "poster");
@@ -217,6 +217,11 @@ test("PROTOCOL R50, R52: posting through a relay meets mutes, slow mode, the rat
   const quiet = await viaRelay(room, "quiet");
   quiet.send({ type: "send", clientId: "q1", n: 1, text: "hello?" });
   assert.equal((await quiet.next((f) => f.type === "error" && f.ref === "q1")).code, "muted");
+  // A viewer has no read marks and does not show as typing: typed answers from the relay, as the room's (PROTOCOL R15).
+  slow.send({ type: "read", seq: 1, requestId: "r1" });
+  assert.equal((await slow.next((f) => f.type === "error" && f.ref === "r1")).code, "not_member");
+  slow.send({ type: "typing" });
+  assert.equal((await slow.next((f) => f.type === "error" && f.code === "forbidden")).message, "In a live room only hosts show as typing.");
   // Nothing refused took a seq: the log holds exactly the accepted posts, gapless.
   const { body } = await server.fetchJson(`/parties/room/${room}/history?limit=50`, { token: ops });
   const texts = body.events.filter((e: any) => e.kind === "message").map((e: any) => e.text);

@@ -63,3 +63,21 @@ test("muted users and non-posters never show as typing; posters do (PROTOCOL R15
   assert.equal(everShown.includes("mallory"), false, "the muted user never showed as typing");
   for (const s of [watcher, muted, poster, operator]) s.ws.close();
 });
+
+test("in a live room only its hosts and operators show as typing; its viewers get forbidden (PROTOCOL R15)", async () => {
+  const room = "live:typing-rules";
+  const ops = await server.token("ops", { operator: true });
+  const settings = await server.fetchJson(`/parties/room/${room}/settings`, { method: "PATCH", token: ops, body: JSON.stringify({ hosts: ["hana"] }) });
+  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  const watcher = await join(room, "wendy");
+  const viewer = await join(room, "vic");
+  const host = await join(room, "hana");
+  const mark = watcher.frames.length;
+  viewer.send({ type: "typing" });
+  assert.equal((await viewer.next((f) => f.type === "error")).code, "forbidden");
+  // The marker: vic's refusal was answered before hana types, so had it counted, hana's frame would name vic too.
+  host.send({ type: "typing" });
+  const shown = await watcher.next((f) => f.type === "typing" && f.users.includes("hana"), 10_000, mark);
+  assert.deepEqual(shown.users, ["hana"], "the host alone: a viewer never shows as typing");
+  for (const socket of [watcher, viewer, host]) socket.ws.close();
+});

@@ -145,7 +145,7 @@ test("every HTTP read (history, thread, pins, log pages, files): the non-member 
   assert.equal(logReadRefusal({ ...ROOMS.open, restrictions: none, isPublic: true }, undefined, NOW), undefined);
 });
 
-test("showing as typing: who may post (members, recipients, not notices, not when operators post), not muted or banned", () => {
+test("showing as typing: who may post (members, recipients, not notices, not when operators post; in a live room its hosts and operators), not muted or banned", () => {
   const dmRecipients = { has: (u: string) => u === "alice" || u === "bob" || u === "mutt" };
   type Facts = Parameters<typeof typingRefusal>[0];
   const open: Facts = { kind: "room", whoMayPost: "everyone", restrictions };
@@ -165,6 +165,11 @@ test("showing as typing: who may post (members, recipients, not notices, not whe
     ["group, operator", { kind: "group", group, whoMayPost: "everyone", restrictions }, ops, "forbidden"],
     ["group, banned member", { kind: "group", group, whoMayPost: "everyone", restrictions }, eve, "banned"],
     ["uncreated group", { kind: "group", group: uncreated, whoMayPost: "everyone", restrictions }, carol, "forbidden"],
+    ["live room, viewer", { kind: "live", whoMayPost: "everyone", restrictions, hosts: ["alice"] }, carol, "forbidden"],
+    ["live room, host", { kind: "live", whoMayPost: "everyone", restrictions, hosts: ["alice"] }, alice, undefined],
+    ["live room, operator", { kind: "live", whoMayPost: "everyone", restrictions, hosts: ["alice"] }, ops, undefined],
+    ["live room, muted host", { kind: "live", whoMayPost: "everyone", restrictions, hosts: ["mutt"] }, mutt, "muted"],
+    ["live room without hosts, viewer", { kind: "live", whoMayPost: "everyone", restrictions }, carol, "forbidden"],
   ];
   for (const [name, facts, who, expected] of table) assert.equal(typingRefusal(facts, who, NOW)?.code, expected, `${name}: ${who.id}`);
 });
