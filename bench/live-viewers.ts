@@ -61,8 +61,10 @@ function events(v: Viewer, bytes: Buffer): void {
     if (Number.isNaN(ms)) continue;
     latency.record(ms);
     if (seqsPerSlot === 0) continue;
-    (timeline[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(ms);
-    (afterCommit[Math.floor(seq / seqsPerSlot)] ??= new Histogram()).record(at - committed[k]!);
+    const slot = Math.floor(seq / seqsPerSlot);
+    (timeline[slot] ??= new Histogram()).record(ms);
+    const fromCommit = at - committed[k]!;
+    if (!Number.isNaN(fromCommit)) (afterCommit[slot] ??= new Histogram()).record(fromCommit);
   }
 }
 

@@ -7,7 +7,7 @@
  * hibernated one), over a deadline queue; connection state carries `exp`. Entries of closed sockets are
  * dropped when the queue outgrows the open sockets, so it stays bounded by them.
  *
- * Shared by the room (room/token-expiry.ts binds it to the room's connection state) and the relay
+ * Shared by the room (room/wiring.ts makes one over the room's connection state) and the relay
  * (relay/expiry.ts, PROTOCOL R56): it reads only a connection's `state.exp`.
  */
 import type * as Party from "partykit/server";

@@ -100,6 +100,9 @@ export function fileReadRefusal(room: { rawId: string; group?: GroupView | undef
   return room.restrictions.refusal(who, "connect", now);
 }
 
+/** A live room's viewer showing as typing: refused by the room (typingRefusal) and by a relay, which knows no hosts. */
+export const LIVE_TYPING_REFUSAL = { code: "forbidden", message: "In a live room only hosts show as typing." } as const satisfies Rejection;
+
 /**
  * Who may show as typing, in a `typing` frame or an awareness state (PROTOCOL R15, R74): those who may post.
  * In a group its members; in a DM or notices room with a loaded inbox link its recipients (`recipients`; a
@@ -113,7 +116,7 @@ export function typingRefusal(
   who: Identity,
   now: number,
 ): Rejection | undefined {
-  if (room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id)) return { code: "forbidden", message: "In a live room only hosts show as typing." };
+  if (inLiveAudience(room, who)) return LIVE_TYPING_REFUSAL;
   const mayPost = room.group ? room.group.has(who.id) : room.kind !== "notices" && (room.recipients?.has(who.id) ?? true);
   if (!mayPost || (room.whoMayPost === "operators" && !isOperator(who))) return { code: "forbidden", message: "Only members who may post show as typing." };
   const moderated = room.restrictions.refusal(who, "send", now);
@@ -129,10 +132,13 @@ export function typingRefusal(
 export function awarenessRefusal(room: { kind: RoomKind; hosts?: readonly string[] | undefined }, publisher: { who: Identity; observer: boolean }): Rejection | undefined {
   if (publisher.observer) return { code: "forbidden", message: "Observers read awareness; they publish none." };
   const { who } = publisher;
-  if (room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id)) {
-    return { code: "forbidden", message: "In a live room only hosts publish awareness; viewers read it." };
-  }
+  if (inLiveAudience(room, who)) return { code: "forbidden", message: "In a live room only hosts publish awareness; viewers read it." };
   return undefined;
+}
+
+/** A live room's viewer: neither one of its hosts nor an operator (PROTOCOL R15, R74: they read, they do not signal). */
+function inLiveAudience(room: { kind: RoomKind; hosts?: readonly string[] | undefined }, who: Identity): boolean {
+  return room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id);
 }
 
 /** The kind of a room from its id as the URL wrote it (an id that does not decode is taken as written). */

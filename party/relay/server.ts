@@ -15,6 +15,7 @@ import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRela
 import { checkFrame, decodeFrame } from "../protocol/decode.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { RelayWindow } from "../core/relay-window.ts";
+import { LIVE_TYPING_REFUSAL } from "../core/access.ts";
 import { answerClose, safeSend } from "../adapters/sockets.ts";
 import { loadConfig, type KaiwaConfig } from "../config.ts";
 import { gateRequest, gateSocket } from "../adapters/service-auth.ts";
@@ -140,7 +141,7 @@ export default class RelayServer implements Party.Server {
     // A live room's audience has no read marks (no members) and does not show as typing: answered as the room
     // answers a viewer (PROTOCOL R15), typed, nothing changed.
     if (frame.type === "read") return void safeSend(conn, JSON.stringify(errorFrame("not_member", frame.requestId !== undefined ? { ref: frame.requestId } : {})));
-    if (frame.type === "typing") return void safeSend(conn, JSON.stringify(errorFrame("forbidden", { message: "In a live room only hosts show as typing." })));
+    if (frame.type === "typing") return void safeSend(conn, JSON.stringify(errorFrame(LIVE_TYPING_REFUSAL.code, LIVE_TYPING_REFUSAL)));
     if (frame.type === "thread") {
       // Thread pages come from the room over HTTP (`GET …/thread`, PROTOCOL R23), not through a relay's window.
       return void safeSend(conn, JSON.stringify(errorFrame("bad_frame", { message: "Read threads of a live room with GET /parties/room/<id>/thread.", ref: frame.requestId })));

@@ -76,7 +76,7 @@ export class RoomAwareness {
    */
   private refusal(state: ConnState, typing: boolean): ErrorFrame | undefined {
     const refused = awarenessRefusal({ kind: roomKind(this.host.roomId()), hosts: this.host.core().settings.hosts }, { who: state.user, observer: state.observer === true });
-    if (refused) return errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}) });
+    if (refused) return errorFrame(refused.code, refused);
     return typing ? this.host.typingRefusal(state.user) : undefined;
   }
 

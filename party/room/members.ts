@@ -137,7 +137,7 @@ export class RoomMembers {
   async readOverSocket(reply: Reply, who: Identity, seq: number, requestId: string | undefined): Promise<void> {
     await this.host.linkReady();
     const refused = this.checkRead(who, seq);
-    if (refused) return this.host.reply(reply, errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}), ...(requestId ? { ref: requestId } : {}) }));
+    if (refused) return this.host.reply(reply, errorFrame(refused.code, { ...refused, ...(requestId ? { ref: requestId } : {}) }));
     if (this.needsReadWrite(who, seq)) return this.queueRead(reply, who, seq, requestId);
     reply.read(who.id, this.host.link.snapshot(who.id).readSeq, requestId);
   }
@@ -172,7 +172,7 @@ export class RoomMembers {
     const core = this.host.core();
     const recipients = link.active ? { has: (user: string) => link.isMember(user) } : undefined;
     const refused = typingRefusal({ kind: roomKind(this.host.roomId()), group: core.membership, recipients, whoMayPost: core.settings.whoMayPost, restrictions: core.moderation, hosts: core.settings.hosts }, who, Date.now());
-    return refused ? errorFrame(refused.code, { ...(refused.message ? { message: refused.message } : {}) }) : undefined;
+    return refused ? errorFrame(refused.code, refused) : undefined;
   }
 
   async block() {

@@ -125,28 +125,29 @@ export default class RoomServer implements Party.Server {
 
   /** A socket that ends in an error may get no close event: it leaves presence here. */
   onError(conn: Conn) {
-    this.left(conn);
     this.parts.members.detach(conn);
     this.parts.awareness.closed(conn.id);
     // It may get no close event: what a close would have released goes now (PROTOCOL §7).
-    this.writer.socketClosed(conn.id);
-    this.touched();
+    this.released(conn);
   }
 
   onClose(conn: Conn) {
-    this.left(conn);
     this.parts.members.closed(conn);
     this.parts.awareness.closed(conn.id);
-    this.writer.socketClosed(conn.id);
-    this.touched();
+    this.released(conn);
     answerClose(conn);
   }
 
-  /** A socket is gone: the bookkeeping keyed by its id goes (idle sweep, catch-up buffer, relay counts). */
-  private left(conn: Conn): void {
+  /**
+   * A socket is gone (closed, failed, or dropped as not reading): the bookkeeping keyed by its id goes (idle
+   * sweep, catch-up buffer, relay counts) and what it held in the writer is released.
+   */
+  private released(conn: Conn): void {
     this.parts.idle.forget(conn.id);
     this.parts.admission.forget(conn.id);
     this.parts.relays.closed(conn.id);
+    this.writer.socketClosed(conn.id);
+    this.touched();
   }
 
   /** Sockets or commits changed: the directory hears of it, and sessions past the bound may go. */
@@ -221,10 +222,7 @@ export default class RoomServer implements Party.Server {
    */
   private dropNotReading(conn: Conn): void {
     this.closeSocket(conn, CLOSE.notReading, "not_reading");
-    this.parts.admission.forget(conn.id);
-    this.parts.relays.closed(conn.id);
-    this.writer.socketClosed(conn.id);
-    this.touched();
+    this.released(conn);
   }
 
   /** Every close the room starts: the socket leaves presence now, not when (or if) its peer answers. */

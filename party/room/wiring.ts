@@ -182,7 +182,7 @@ export function wireRoom(base: RoomBase, shell: RoomShell) {
     updateSettings: (patch) => shell.updateSettings(patch),
   });
   return {
-    ...{ alarms, link, archive, reporter, uploads, janitor, idle, members, awareness, log, writer },
-    ...{ flow, expiry, commands, relays, admin, admission, history, inbound, http },
+    alarms, link, archive, reporter, uploads, janitor, idle, members, awareness, log, writer,
+    flow, expiry, commands, relays, admin, admission, history, inbound, http,
   };
 }
