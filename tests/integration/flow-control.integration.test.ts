@@ -13,7 +13,7 @@ import { openClient, sendAll, type TestClient } from "../helpers/clients.ts";
 import { assertGapless, assertRoomConsistent } from "../helpers/log-check.ts";
 import WebSocket from "ws";
 import { KaiwaInbox } from "../../client/index.ts";
-import type { RoomEvent } from "../../party/protocol/index.ts";
+import { LIMITS, type RoomEvent } from "../../party/protocol/index.ts";
 
 /** The room's whole log over HTTP, as a member reads it (pages of 200, oldest first). */
 async function log(server: DevServer, room: string): Promise<Array<{ seq: number; clientId: string; author: { id: string } }>> {
@@ -56,8 +56,10 @@ describe("per-user message rate (5/s, burst 10)", () => {
     assert.equal(refused.ref, "c11", "the burst of 10 was decided, the 11th is the first refused");
     assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 1_000, `retryAfterMs ${refused.retryAfterMs}`);
     assert.equal(await closedWithin(flooder, 5_000), 4029);
-    // The ten decided commands are durable; their acks may not have reached the socket before it closed.
+    // The ten decided commands become durable (a write may still be in flight when the close arrives); their
+    // acks may not have reached the socket before it closed.
     assert.equal(flooder.frames.filter((f) => f.type === "error").length, 1, "one answer for the whole flood: later frames were dropped unread");
+    await waitFor(async () => (await log(server, room)).length >= 10, 10_000, "the ten decided commands durable");
     assert.deepEqual((await log(server, room)).map((e) => [e.seq, e.clientId]), Array.from({ length: 10 }, (_, i) => [i + 1, `c${i + 1}`]));
     // After the wait, the same session resends from the refused command: it is decided as lastSeq + 1.
     await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs));
@@ -150,12 +152,15 @@ describe("frame budget and pending bound (message rate lifted)", () => {
     writer.send(send(1));
     await writer.next((f) => f.type === "ack");
     const flooder = await open(server, room, "junk", "j");
+    const floodStarted = Date.now();
     for (let i = 0; i < 2_000; i++) flooder.send("{not json");
     const limited = await flooder.next((f) => f.type === "error" && f.code === "rate_limited", 20_000);
+    // The budget refills while the flood is read: on a loaded machine that takes a while (bounds.integration).
+    const refilled = Math.ceil(((Date.now() - floodStarted) / 1000) * LIMITS.socketFramesPerSecond);
     assert.equal(limited.ref, undefined, "a frame-budget refusal names no command");
     assert.equal(await closedWithin(flooder, 5_000), 4029);
     const badFrames = flooder.frames.filter((f) => f.type === "error" && f.code === "bad_frame").length;
-    assert.ok(badFrames >= 400 && badFrames <= 600, `${badFrames} bad_frame answers before the budget ran out (burst 500)`);
+    assert.ok(badFrames >= LIMITS.socketFrameBurst - 100 && badFrames <= LIMITS.socketFrameBurst + refilled + 5, `${badFrames} bad_frame answers before the budget ran out (burst ${LIMITS.socketFrameBurst}, ${refilled} refilled)`);
     writer.send(send(2));
     const ack = await writer.next((f) => f.type === "ack" && f.acks.some((a: any) => a.clientId === "c2"));
     assert.equal(ack.acks[0].seq, 2, "the next valid command gets lastSeq + 1");

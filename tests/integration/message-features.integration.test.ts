@@ -248,6 +248,7 @@ describe("reactions, replies, threads, pins and mentions in a group", () => {
       await waitFor(() => devices.every((d) => row(d)?.lastSeq === last.seq), 15_000, "both devices have the conversation row");
       for (const device of devices) assert.equal(row(device)!.mentions, 2, "two unread messages mention the user");
       // Unread stays exact: thread replies count as messages; reactions, pins and edits do not (PROTOCOL I6).
+      await waitFor(() => clients.get(OWNER)!.observed.events.some((e) => e.seq === last.seq), 15_000, "the owner's socket has the log up to the last mention");
       const log = clients.get(OWNER)!.observed.events.filter((e) => e.seq <= last.seq);
       const deleted = new Set(log.flatMap((e) => (e.kind === "delete" ? [e.target] : [])));
       const expected = log.filter((e) => e.kind === "message" && e.author.id !== user && !deleted.has(e.seq)).length;

@@ -110,7 +110,7 @@ test("PROTOCOL R77: useRoom, usePresence, useTyping and useInbox render a live D
   await shows(pages.alice, "#present", /^alice,bob$/, "alice's usePresence lists both");
   // PROTOCOL R75: the awareness states, by user, as the room stamped them.
   await shows(pages.alice, "#aware", /^alice,bob$/, "alice's useAwareness holds both users' states");
-  assert.equal(proxy.open, 4, "a room socket and an inbox socket per mounted component");
+  await waitForOpen(4); // a room socket and an inbox socket per mounted component
 
   // alice types and sends a burst through the form; bob renders each once, in order, as the room logged them.
   const first = Array.from({ length: 12 }, (_, i) => `before the cut ${i + 1}`);

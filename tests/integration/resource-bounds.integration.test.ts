@@ -88,9 +88,8 @@ test("PROTOCOL R80: a socket that stops reading is closed with 4014 and freed; a
   }
   const sent = writer.observed.sent.length;
 
-  await waitFor(async () => (await work(room)).notReadingClosed >= 1 + sleepyCloses.length, 10_000, "the stuck socket closed");
-  const stats = await work(room);
-  assert.equal(stats.notReadingClosed, 1 + sleepyCloses.length, "the stuck socket and each of sleepy's silences, nothing else");
+  // Equal at one reading: the room may close sleepy once more before its client has seen that 4014.
+  await waitFor(async () => (await work(room)).notReadingClosed === 1 + sleepyCloses.length, 10_000, "the room closed the stuck socket and each of sleepy's silences, nothing else");
   assert.ok(sleepyCloses.length >= 1, "a client silent past the limit is closed too");
   assert.deepEqual(readerDrops, [], "the reading client was never closed");
   assert.equal(reader.room.status, "open");
