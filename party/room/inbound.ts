@@ -5,6 +5,7 @@
  */
 import { CLOSE, ClientFrame, Command, type ErrorFrame } from "../protocol/index.ts";
 import { checkFrame, decodeFrame } from "../protocol/decode.ts";
+import { plainSend } from "../protocol/plain-send.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import type { RoomCommands } from "./commands.ts";
@@ -48,7 +49,7 @@ export class RoomInbound {
       if (host.expiry.expired(state)) return host.expiry.end(conn, undefined);
       return host.awareness.frame(conn, state, raw, reply);
     }
-    const decoded = decodeFrame(raw, ClientFrame);
+    const decoded = decodeFrame(raw, ClientFrame, plainSend);
     // PROTOCOL R19: an expired token's socket has nothing decided; the refusal names what it sent.
     if (host.expiry.expired(state)) return host.expiry.end(conn, decoded.ok ? refOf(decoded.frame) : undefined);
     if (!decoded.ok) return host.reply(reply, decoded.error);
@@ -60,7 +61,7 @@ export class RoomInbound {
     if (frame.type === "batch") {
       // PROTOCOL R17: each element as if it were its own frame, in order; a bad one is answered alone.
       for (const element of frame.commands) {
-        const checked = checkFrame(element, Command);
+        const checked = checkFrame(element, Command, plainSend);
         if (!checked.ok) host.reply(reply, checked.error);
         else if (!host.commands.submit(reply, state, checked.frame)) return; // throttled: the rest is resent
       }

@@ -31,6 +31,7 @@ import { ClientFrame, Command, ERROR_TEXTS, ErrorFrame, InboxClientFrame, RoomSe
 import { RoomSim, nArb, scenarioArb } from "./room-sim.ts";
 import { WS_DECODERS, VALUE_DECODERS, checkBatchElement, checkValueDecode, checkWsDecode, clientFrameArb, commandArb, inboxFrameArb, mutate, rawFrameArb, valueInputArb } from "./decoders.ts";
 import { membershipScenarioArb, runMembership } from "./membership-sim.ts";
+import { checkPlainSend, plainSendInputArb } from "./plain-send.ts";
 import { inboxScenarioArb, runInbox } from "./inbox-sim.ts";
 
 export type FuzzGroup = "decoders" | "room-core" | "membership" | "inbox-core";
@@ -134,6 +135,12 @@ export const PROPERTIES: FuzzProperty[] = [
         fc.oneof(commandArb, fc.tuple(commandArb, fc.array(fc.record({ op: fc.constantFrom("set" as const, "delete" as const, "add" as const, "wrap" as const), at: fc.nat(), key: fc.constantFrom("n", "clientId", "__proto__", "x"), value: fc.jsonValue({ maxDepth: 1 }) }), { minLength: 1, maxLength: 3 })).map(([c, ms]) => mutate(c, ms)), fc.jsonValue()),
         (element) => checkBatchElement(JSON.parse(JSON.stringify(element) ?? "null")),
       ),
+  },
+  {
+    name: "decoders: the plain-send shortcut (party/protocol/plain-send.ts) answers only what zod answers, and answers every plain send",
+    group: "decoders",
+    numRuns: 800,
+    make: () => prop(plainSendInputArb, checkPlainSend),
   },
   ...VALUE_DECODERS.map(
     (decoder): FuzzProperty => ({
