@@ -11,12 +11,9 @@
  * small fraction of that.
  */
 import { WIRE_LIMITS } from "./limits.ts";
-import type { Command } from "./schema.ts";
+import { ID_PATTERN, type Command } from "./schema.ts";
 
 type PlainSend = Extract<Command, { type: "send" }>;
-
-/** The id pattern of schema.ts's `idString`, the same expression. */
-const ID = /^(?!__proto__$)[A-Za-z0-9_-]+$/;
 
 /** `value` as a send command if it is a plain one zod would accept unchanged; otherwise undefined (ask zod). */
 export function plainSend(value: unknown): PlainSend | undefined {
@@ -25,7 +22,7 @@ export function plainSend(value: unknown): PlainSend | undefined {
   const { type, clientId, n, text } = frame;
   if (type !== "send" || typeof text !== "string") return undefined;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) return undefined;
-  if (typeof clientId !== "string" || clientId.length === 0 || clientId.length > WIRE_LIMITS.maxClientIdChars || !ID.test(clientId)) return undefined;
+  if (typeof clientId !== "string" || clientId.length === 0 || clientId.length > WIRE_LIMITS.maxClientIdChars || !ID_PATTERN.test(clientId)) return undefined;
   // Exactly these four own keys: anything more (attachments, replyTo, thread, an unknown key zod strips) is the schema's.
   let keys = 0;
   for (const key in frame) {

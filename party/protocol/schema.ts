@@ -16,8 +16,9 @@ import { WIRE_LIMITS } from "./limits.ts";
  * Ids are plain so they can sit inside storage keys and room names without escaping; `__proto__` is refused,
  * since ids key plain-object maps (read positions, receipts) where it cannot be stored (own-keys.ts).
  */
+export const ID_PATTERN = /^(?!__proto__$)[A-Za-z0-9_-]+$/;
 export const idString = (max: number) =>
-  z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^(?!__proto__$)[A-Za-z0-9_-]+$/, "only letters, digits, _ and - (and not __proto__)"));
+  z.string().check(z.minLength(1), z.maxLength(max), z.regex(ID_PATTERN, "only letters, digits, _ and - (and not __proto__)"));
 
 export const UserId = idString(WIRE_LIMITS.maxUserIdChars);
 export const ClientId = idString(WIRE_LIMITS.maxClientIdChars);
