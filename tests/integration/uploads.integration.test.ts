@@ -198,7 +198,7 @@ test("PROTOCOL R31, IB1: a DM through the inbox carries a checked file; a strang
 test("PROTOCOL R30: a user asking for slots as fast as they can is refused past a burst, typed, and others are not", async () => {
   const started = Date.now();
   const answers = await Promise.all(Array.from({ length: 40 }, () => askSlot("slot-flood", "mallory", { name: "x.png", type: "image/png", size: 10 })));
-  // The bucket gives one more slot a second (R30) while the 40 asks are answered; a loaded machine takes longer.
+  // The bucket gives one more slot a second (PROTOCOL R30) while the 40 asks are answered; a loaded machine takes longer.
   const refilled = Math.ceil((Date.now() - started) / 1000);
   const limited = answers.filter((a) => a.status === 429);
   assert.ok(answers.filter((a) => a.status === 201).length <= 30 + refilled, `at most the burst of 30 and ${refilled} refilled`);
