@@ -44,7 +44,7 @@ server.on("connection", (ws, request) => {
     const commands = frame.type === "batch" && Array.isArray(frame.commands) ? frame.commands : [frame];
     const acks: string[] = [];
     const events: string[] = [];
-    let duplicate = false;
+    let duplicate: string | undefined;
     for (const command of commands as Array<{ type?: unknown; clientId?: unknown; text?: unknown }>) {
       if (command.type !== "send" || typeof command.clientId !== "string" || typeof command.text !== "string") continue;
       if (joined.seq + 1 === closeSeq) return ws.close(1011, "fault");
@@ -53,8 +53,9 @@ server.on("connection", (ws, request) => {
       const clientId = JSON.stringify(command.clientId);
       acks.push(`{"clientId":${clientId},"seq":${seq}}`);
       if (seq === dropSeq) continue;
-      if (seq === dupSeq) duplicate = true;
-      events.push(`{"seq":${seq},"clientId":${clientId},"text":${JSON.stringify(command.text)}}`);
+      const event = `{"seq":${seq},"clientId":${clientId},"text":${JSON.stringify(command.text)}}`;
+      if (seq === dupSeq) duplicate = event;
+      events.push(event);
     }
     if (acks.length === 0) return;
     ws.send(`{"type":"ack","acks":[${acks.join(",")}]}`);
@@ -62,7 +63,8 @@ server.on("connection", (ws, request) => {
     // Encoded once, the same bytes to every socket (sent as a text frame), as kaiwa does with its broadcast string.
     const out = Buffer.from(`{"type":"events","events":[${events.join(",")}]}`);
     for (const socket of joined.sockets) socket.send(out, { binary: false });
-    if (duplicate) for (const socket of joined.sockets) socket.send(out, { binary: false });
+    // Seq N alone, again: however the sender's commands fell into batches, exactly one event is repeated.
+    if (duplicate) for (const socket of joined.sockets) socket.send(`{"type":"events","events":[${duplicate}]}`);
   });
 });
 server.on("listening", () => console.log(`ws baseline listening ${values.port}`));
