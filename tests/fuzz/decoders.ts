@@ -136,7 +136,7 @@ const ROOM_REPORT = {
 const EDGE_VALUES: unknown[] = [0, -1, 1.5, 2 ** 53, MAX_N, MAX_N + 2, 1e308, -1e308, "", "x".repeat(65), "x".repeat(4001), "a b", "é", "\u0000", "__proto__", "1", null, true, false, [], {}, [null], { type: "send" }];
 const KEYS = ["__proto__", "constructor", "toString", "type", "n", "clientId", "requestId", "commands", "text", "target", "seq", "", "x"];
 type Mutation = { op: "set" | "delete" | "add" | "wrap"; at: number; key: string; value: unknown };
-const mutationArb: fc.Arbitrary<Mutation> = fc.record({
+export const mutationArb: fc.Arbitrary<Mutation> = fc.record({
   op: fc.constantFrom("set", "set", "delete", "add", "wrap"),
   at: fc.nat(),
   key: fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 5 })),

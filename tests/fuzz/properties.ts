@@ -29,7 +29,7 @@ import { Membership } from "../../party/core/membership.ts";
 import { sessionKey } from "../../party/core/room-keys.ts";
 import { ClientFrame, Command, ERROR_TEXTS, ErrorFrame, InboxClientFrame, RoomSettings, SendCommand, type Identity, type MembershipCommand } from "../../party/protocol/index.ts";
 import { RoomSim, nArb, scenarioArb } from "./room-sim.ts";
-import { WS_DECODERS, VALUE_DECODERS, checkBatchElement, checkValueDecode, checkWsDecode, clientFrameArb, commandArb, inboxFrameArb, mutate, rawFrameArb, valueInputArb } from "./decoders.ts";
+import { WS_DECODERS, VALUE_DECODERS, checkBatchElement, checkValueDecode, checkWsDecode, clientFrameArb, commandArb, inboxFrameArb, mutate, mutationArb, rawFrameArb, valueInputArb } from "./decoders.ts";
 import { membershipScenarioArb, runMembership } from "./membership-sim.ts";
 import { checkPlainSend, plainSendInputArb } from "./plain-send.ts";
 import { inboxScenarioArb, runInbox } from "./inbox-sim.ts";
@@ -132,7 +132,7 @@ export const PROPERTIES: FuzzProperty[] = [
     numRuns: 400,
     make: () =>
       prop(
-        fc.oneof(commandArb, fc.tuple(commandArb, fc.array(fc.record({ op: fc.constantFrom("set" as const, "delete" as const, "add" as const, "wrap" as const), at: fc.nat(), key: fc.constantFrom("n", "clientId", "__proto__", "x"), value: fc.jsonValue({ maxDepth: 1 }) }), { minLength: 1, maxLength: 3 })).map(([c, ms]) => mutate(c, ms)), fc.jsonValue()),
+        fc.oneof(commandArb, fc.tuple(commandArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([c, ms]) => mutate(c, ms)), fc.jsonValue()),
         (element) => checkBatchElement(JSON.parse(JSON.stringify(element) ?? "null")),
       ),
   },
