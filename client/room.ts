@@ -64,6 +64,8 @@ export class KaiwaRoom {
   readonly #options: KaiwaRoomOptions;
   /** A live stream (`live:<id>`): its audience neither publishes awareness nor shows as typing. */
   readonly #live: boolean;
+  /** The last welcome said this user is a host here, or an operator: in a live room it may show as typing (PROTOCOL R15). */
+  #signals = false;
 
   constructor(options: KaiwaRoomOptions) {
     this.#options = options;
@@ -235,8 +237,8 @@ export class KaiwaRoom {
   typing(): void {
     this.#awareness.typing();
     const now = Date.now();
-    // A live room shows only its hosts typing (PROTOCOL R15); this client does not know whether it is one.
-    if (!this.#session.ready || this.#live || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
+    // A live room shows only its hosts and operators typing (PROTOCOL R15, R50): the welcome says which this user is.
+    if (!this.#session.ready || (this.#live && !this.#signals) || now - this.#lastTypingAt < TYPING_THROTTLE_MS) return;
     this.#lastTypingAt = now;
     this.#session.send(JSON.stringify({ type: "typing" } satisfies ClientFrame));
   }
@@ -400,6 +402,7 @@ export class KaiwaRoom {
   #onWelcome(welcome: WelcomeFrame): void {
     if (this.#session.ready) return this.#invalid("a second welcome on one socket");
     this.#batchAccepted = welcome.accepts?.includes("batch") === true;
+    this.#signals = welcome.host === true || welcome.user.role === "operator";
     this.#commands.grant(welcome.window); // PROTOCOL R84: no more unacked on this socket than the room grants
     const had = this.#position;
     const resume = welcome.resume;

@@ -100,7 +100,7 @@ export function fileReadRefusal(room: { rawId: string; group?: GroupView | undef
   return room.restrictions.refusal(who, "connect", now);
 }
 
-/** A live room's viewer showing as typing: refused by the room (typingRefusal) and by a relay, which knows no hosts. */
+/** A live room's viewer showing as typing: refused by the room (typingRefusal) and by a relay, which holds no hosts (PROTOCOL R51). */
 export const LIVE_TYPING_REFUSAL = { code: "forbidden", message: "In a live room only hosts show as typing." } as const satisfies Rejection;
 
 /**
@@ -136,8 +136,11 @@ export function awarenessRefusal(room: { kind: RoomKind; hosts?: readonly string
   return undefined;
 }
 
-/** A live room's viewer: neither one of its hosts nor an operator (PROTOCOL R15, R74: they read, they do not signal). */
-function inLiveAudience(room: { kind: RoomKind; hosts?: readonly string[] | undefined }, who: Identity): boolean {
+/**
+ * A live room's viewer: neither one of its hosts nor an operator (PROTOCOL R15, R74: they read, they do not
+ * signal; R51: in a sharded room they sit on a relay, while hosts and operators stay on the room).
+ */
+export function inLiveAudience(room: { kind: RoomKind; hosts?: readonly string[] | undefined }, who: Identity): boolean {
   return room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id);
 }
 

@@ -289,7 +289,7 @@ export class RoomCore {
   }
 
   /** A live room's host (the artist), named in the room's settings by an operator (PROTOCOL R50). */
-  private isHost(userId: string): boolean {
+  isHost(userId: string): boolean {
     return this.settings.hosts?.includes(userId) === true;
   }
 

@@ -27,6 +27,11 @@ export type SignalsPort = {
   presentUsers(): string[];
   /** Whether the room names presence whatever its size (a group: its members bound the lists). */
   alwaysNames(): boolean;
+  /**
+   * Whether part of the audience is somewhere the room cannot name it (a sharded live room's relays, PROTOCOL
+   * R52): then frames carry the count alone, whatever the size. Absent: never.
+   */
+  countOnly?(): boolean;
 };
 
 export class RoomSignals {
@@ -40,6 +45,10 @@ export class RoomSignals {
   /** Too many present users to name (open rooms above `listMaxUsers`): frames carry the count alone. */
   private audience = false;
   private lastCountAt = -Infinity;
+  /** The count an audience frame last carried; a window whose joins and leaves cancel out sends none. */
+  private sentCount = -1;
+  /** The occupancy changed without a user here joining or leaving (a relay's viewer count, PROTOCOL R52). */
+  private countChanged = false;
   private readonly timer: EarliestTimer;
   readonly counters = { frames: 0, flushes: 0, typingRefused: 0 };
 
@@ -98,6 +107,21 @@ export class RoomSignals {
     this.arm();
   }
 
+  /** The audience held elsewhere (a relay's viewers) grew or shrank: the count goes out as presence does. */
+  audienceChanged(): void {
+    this.countChanged = true;
+    this.arm();
+  }
+
+  /**
+   * Frames that show the room as it is now to a socket that just joined and saw no change (a relay, which
+   * passes them to its viewers as they join, PROTOCOL R52): the count, and who is typing.
+   */
+  snapshot(): string[] {
+    const count = { type: "presence", joined: [], left: [], count: this.port.connections(), listed: false };
+    return [JSON.stringify(count), `{"type":"typing","users":${JSON.stringify(this.typingNow())}}`];
+  }
+
   stopTyping(user: string): void {
     if (this.typingUntil.delete(user)) this.arm();
   }
@@ -124,7 +148,7 @@ export class RoomSignals {
       this.reads.clear();
       this.delivered.clear();
     }
-    if (this.changed.size > 0) this.flushPresence(now);
+    if (this.changed.size > 0 || this.countChanged) this.flushPresence(now);
     for (const [user, until] of this.typingUntil) if (until <= now) this.typingUntil.delete(user);
     const typing = JSON.stringify(this.typingNow());
     if (typing !== this.sentTyping) {
@@ -147,15 +171,21 @@ export class RoomSignals {
   private flushPresence(now: number): void {
     const wasAudience = this.audience;
     const limit = wasAudience ? Math.floor(this.listMaxUsers * 0.8) : this.listMaxUsers;
-    const audience = !this.port.alwaysNames() && this.port.presentCount() > limit;
+    const audience = !this.port.alwaysNames() && (this.port.countOnly?.() === true || this.port.presentCount() > limit);
     const countDue = this.lastCountAt + this.audienceCountMs;
     if (audience && wasAudience && now < countDue) return this.arm(countDue - now);
     this.audience = audience;
+    this.countChanged = false;
     const count = this.port.connections();
     if (audience) {
+      this.changed.clear();
+      // An audience frame carries nothing but the count: when that is what the last one said, none goes out.
+      if (wasAudience && count === this.sentCount) return;
       this.lastCountAt = now;
-      this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
-    } else if (wasAudience) {
+      this.sentCount = count;
+      return this.send(JSON.stringify({ type: "presence", joined: [], left: [], count, listed: false }));
+    }
+    if (wasAudience) {
       this.send(JSON.stringify({ type: "presence", joined: this.port.presentUsers(), left: [], count }));
     } else {
       const joined: string[] = [];

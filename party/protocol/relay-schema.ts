@@ -8,11 +8,16 @@ import * as z from "zod/mini";
 import { LIMITS } from "./limits.ts";
 import { Command, SessionId, UserId } from "./schema.ts";
 
-/** Room → relay, after the relay's welcome and whenever the shard count changes: where viewers belong, and who is banned now. */
+/**
+ * Room → relay, after the relay's welcome and whenever the shard count or the hosts change: where viewers
+ * belong, who is banned now, and the hosts (they belong on the room itself, PROTOCOL R51; absent from an
+ * older room: none).
+ */
 export const RelayConfigFrame = z.object({
   type: z.literal("relay.config"),
   shards: z.int().check(z.nonnegative()),
   bans: z.array(z.object({ user: UserId, until: z.int() })),
+  hosts: z.optional(z.array(UserId)),
 });
 export type RelayConfigFrame = z.infer<typeof RelayConfigFrame>;
 

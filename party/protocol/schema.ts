@@ -285,6 +285,8 @@ export const WelcomeFrame = z.object({
   serverTime: z.int(),
   /** PROTOCOL R24: the room's pinned messages, oldest pin first. */
   pins: z.optional(z.array(Pin)),
+  /** PROTOCOL R50: this user is one of the live room's hosts (its messages are flagged; it may show as typing). */
+  host: z.optional(z.literal(true)),
   /** Rooms with members (groups and DMs): who belongs, their roles, read positions, who is here and typing. */
   members: z.optional(
     z.object({

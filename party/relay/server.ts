@@ -4,6 +4,7 @@
  * - relay/upstream.ts: the one subscription to the room, resumed by (epoch, lastSeq) like any client (PROTOCOL I5);
  * - core/relay-window.ts: the recent frames viewers resume from;
  * - relay/viewers.ts: admission, welcome, replay, live forwarding, bans, moves;
+ * - relay/signals.ts: the room's presence count and typing frames, passed on to the viewers;
  * - relay/posting.ts: viewers' commands to the room, in order, answered as the room would;
  * - relay/room-reads.ts: viewers' history pages and older events, read from the room;
  * - relay/frame-budget.ts: viewers' frame rate (PROTOCOL R18); relay/viewer-count.ts: the count the room hears;
@@ -30,6 +31,7 @@ import { RoomReads } from "./room-reads.ts";
 import { ViewerCount } from "./viewer-count.ts";
 import { relayRequest } from "./http-routes.ts";
 import { FrameBudget } from "./frame-budget.ts";
+import { RelaySignals } from "./signals.ts";
 
 export default class RelayServer implements Party.Server {
   readonly options: Party.ServerOptions;
@@ -52,12 +54,14 @@ export default class RelayServer implements Party.Server {
   /** Sockets cut off (4029, 4013): what they still send is dropped unread (as PROTOCOL R18). */
   private readonly cut = new Set<string>();
   private readonly budget = new FrameBudget();
+  private readonly signals: RelaySignals;
 
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env);
     this.options = { hibernate: this.config.relayHibernate };
     this.expiry = new RelayExpiry(room, (conn, code, reason) => this.close(conn, code, reason));
     this.coalescer = new Coalescer(this.config.relayCoalesceMs, (gathered) => this.forward(gathered));
+    this.signals = new RelaySignals((frame) => this.viewers?.broadcast(frame));
     this.count = new ViewerCount({ viewers: () => this.countViewers(), send: (frame) => this.upstream?.send(frame) });
     this.target = parseRelayId(room.id);
     if (!this.target) return;
@@ -68,6 +72,7 @@ export default class RelayServer implements Party.Server {
       welcome: (epoch, lastSeq, recovered) => this.onWelcome(epoch, lastSeq, recovered),
       events: (frame) => this.onEvents(frame),
       config: (frame) => this.onConfig(frame),
+      signal: (kind, frame) => this.signals.pass(kind, frame),
     });
     this.viewers = new RelayViewers({
       room,
@@ -76,6 +81,7 @@ export default class RelayServer implements Party.Server {
       bootId: this.bootId,
       window: this.window,
       shards: () => this.shardCount,
+      greeting: () => this.signals.greeting(),
       fetchAfter: (after, before) => this.reads!.after(after, before),
       close: (conn, code, reason) => this.close(conn, code, reason),
     });
@@ -196,6 +202,8 @@ export default class RelayServer implements Party.Server {
   // ---- The subscription (relay/upstream.ts).
 
   private onWelcome(epoch: string, lastSeq: number, recovered: boolean): void {
+    // A new subscription: the room greets it with the count and the typing list again (PROTOCOL R52).
+    this.signals.clear();
     if (!recovered) {
       this.coalescer.clear();
       // A stream the relay cannot continue (first subscription, new epoch, or too far behind): viewers that
@@ -246,6 +254,8 @@ export default class RelayServer implements Party.Server {
     this.shardCount = frame.shards;
     this.viewers!.bans.clear();
     for (const ban of frame.bans) this.viewers!.bans.set(ban.user, ban.until);
+    this.viewers!.hosts.clear();
+    for (const host of frame.hosts ?? []) this.viewers!.hosts.add(host);
     this.viewers!.rebalance();
     const { shard } = this.target!;
     if (frame.shards <= shard) {

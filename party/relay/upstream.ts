@@ -6,6 +6,7 @@
  */
 import { CLOSE, RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type RelayCountFrame } from "../protocol/index.ts";
 import { relayIdentity, type RoomLink } from "./room-link.ts";
+import type { SignalKind } from "./signals.ts";
 
 export type UpstreamEvents = {
   /** The room's welcome: where the stream is, and whether the relay's position was recovered. */
@@ -13,6 +14,8 @@ export type UpstreamEvents = {
   /** One `events` frame, as the room serialised it. */
   events(frame: string): void;
   config(frame: RelayConfigFrame): void;
+  /** A `presence` or `typing` frame, as the room serialised it (PROTOCOL R52: the viewers get it too). */
+  signal(kind: SignalKind, frame: string): void;
 };
 
 /**
@@ -118,6 +121,8 @@ export class Upstream {
     } else if (type === "relay.config") {
       const config = RelayConfigFrame.safeParse(parsed);
       if (config.success) this.on.config(config.data);
+    } else if (type === "presence" || type === "typing") {
+      this.on.signal(type, data);
     } else if (type === "error") {
       console.error(`relay ${this.shard}: the room said`, data);
     }

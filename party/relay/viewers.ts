@@ -24,6 +24,8 @@ export interface ViewersHost {
   readonly window: RelayWindow;
   /** The room's shard count as last heard; undefined until the subscription's first config. */
   shards(): number | undefined;
+  /** The room's latest presence and typing frames, for a viewer that just joined (relay/signals.ts). */
+  greeting(): string[];
   /** Events after `after` up to the window's start, from the room (stored records, ascending). */
   fetchAfter(after: number, before: number): Promise<WindowFrame[]>;
   close(conn: Viewer, code: number, reason: string): void;
@@ -32,6 +34,8 @@ export interface ViewersHost {
 export class RelayViewers {
   /** Bans in force as the room last said (user → until): refused at connect, closed when they land. */
   readonly bans = new Map<string, number>();
+  /** The room's hosts as it last said: they belong on the room itself (PROTOCOL R51). */
+  readonly hosts = new Set<string>();
   /** Viewers still receiving their replay: live frames for them wait here (PROTOCOL R7). */
   private readonly catchingUp = new Map<string, { frames: string[]; bytes: number }>();
   /** The fill from the room in flight: viewers behind the window who need no more than it fetches share it. */
@@ -39,11 +43,14 @@ export class RelayViewers {
 
   constructor(private readonly host: ViewersHost) {}
 
-  /** Where a viewer of `user` belongs, when not here (PROTOCOL R51): a redirect frame to send before 4031. */
+  /**
+   * Where a viewer of `user` belongs, when not here (PROTOCOL R51): a redirect frame to send before 4031. A
+   * host belongs on the room, where it may show as typing.
+   */
   misplaced(user: string): RedirectFrame | undefined {
     const shards = this.host.shards();
     if (shards === undefined) return undefined;
-    if (shards === 0) return { type: "redirect", party: "room", id: this.host.roomId, shards: 0 };
+    if (shards === 0 || this.hosts.has(user)) return { type: "redirect", party: "room", id: this.host.roomId, shards };
     const shard = shardOf(user, shards);
     return shard === this.host.shard ? undefined : { type: "redirect", party: RELAY_PARTY, id: relayId(this.host.roomId, shard), shard, shards };
   }
@@ -88,6 +95,7 @@ export class RelayViewers {
     } satisfies WelcomeFrame;
     conn.setState({ user: state.user, session: state.session, ...(state.exp !== undefined ? { exp: state.exp } : {}), joined: true });
     safeSend(conn, JSON.stringify(welcome));
+    for (const frame of this.host.greeting()) safeSend(conn, frame);
     if (!resume?.recovered || !at || at.lastSeq >= last) return;
     if (window.covers(at.lastSeq)) {
       for (const frame of window.since(at.lastSeq)) safeSend(conn, frame);
@@ -135,7 +143,7 @@ export class RelayViewers {
     }
   }
 
-  /** The shard count changed: viewers that now belong elsewhere move (redirect, 4031) (PROTOCOL R53). */
+  /** The shard count or the hosts changed: viewers that now belong elsewhere move (redirect, 4031) (PROTOCOL R51, R53). */
   rebalance(): void {
     for (const conn of this.host.room.getConnections<ViewerState>()) {
       const state = conn.state;

@@ -184,6 +184,7 @@ export class RoomAdmission {
         resume,
         serverTime: Date.now(),
         pins: core.pins.committed(),
+        ...(core.isHost(who.id) ? { host: true as const } : {}), // PROTOCOL R50: its client may show it typing
         ...(host.link.active ? { members: await host.members.block() } : {}),
       } satisfies WelcomeFrame;
       safeSend(conn, JSON.stringify(welcome));

@@ -31,6 +31,11 @@ export interface MembersHost {
   /** Into the group commit: durable before anyone hears of it (PROTOCOL I2). */
   queue(item: Pending, writes: Array<[string, unknown]>): void;
   broadcast(frame: string): void;
+  /**
+   * A live room's relays (PROTOCOL R52): whether viewers sit on relays (the room cannot name them), and how
+   * many they hold.
+   */
+  relayed(): { sharded: boolean; viewers: number };
 }
 
 export class RoomMembers {
@@ -48,12 +53,14 @@ export class RoomMembers {
         now: Date.now,
         schedule: (fn, ms) => void setTimeout(fn, ms),
         broadcast: (frame) => host.broadcast(frame),
-        connections: () => this.sockets.size,
+        // The whole stream's audience: the room's own sockets and the viewers its relays hold (PROTOCOL R52).
+        connections: () => this.sockets.size + host.relayed().viewers,
         isPresent: (user) => this.sockets.isPresent(user),
         presentCount: () => this.sockets.presentCount,
         presentUsers: () => this.sockets.presentUsers(),
         // Groups (`g:` rooms, membership loaded at start) name everyone; a DM has two members, never a crowd.
         alwaysNames: () => host.core().membership !== undefined,
+        countOnly: () => host.relayed().sharded,
       },
       LIMITS.signalWindowMs,
       LIMITS.typingTtlMs,

@@ -11,6 +11,7 @@ import type * as Party from "partykit/server";
 import { CLOSE, MAX_SHARDS, RELAY_PARTY, RELAY_QUERY_PARAM, RelayCountFrame, relayId, roomKind, shardOf, type Identity, type RedirectFrame, type RelayConfigFrame } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import type { RoomCore } from "../core/room-core.ts";
+import { inLiveAudience } from "../core/access.ts";
 import { nextShardCount } from "../core/shard-count.ts";
 import { safeSend } from "../adapters/sockets.ts";
 import { isActorCall } from "../adapters/service-auth.ts";
@@ -24,7 +25,14 @@ export interface RelaysHost {
   refuse(conn: Conn, frame: ReturnType<typeof errorFrame>, closeCode: number): void;
   /** The directory hears of the new counts. */
   touched(): void;
+  /** The relays' viewer count changed: the room's next presence frame says so (PROTOCOL R52). */
+  audienceChanged(): void;
+  /** The presence and typing frames that show the room as it is now, for a relay that just subscribed. */
+  signalFrames(): string[];
 }
+
+/** What a settings change may move: the shard count and the hosts (PROTOCOL R51, R53). */
+export type RelaySettings = { shards: number; hosts: string };
 
 /** What the connection state of a relay's socket says: not a user (no user id has a `~`). */
 export function relayIdentity(shard: number): Identity {
@@ -87,18 +95,23 @@ export class RoomRelays {
     return { shard };
   }
 
-  /** Right after a relay's welcome: the shard count and the bans in force (PROTOCOL R52). */
+  /**
+   * Right after a relay's welcome: the shard count, the bans in force and the hosts (PROTOCOL R52), then the
+   * audience count and who is typing, so its viewers see them before anything changes.
+   */
   greet(conn: Conn): void {
     safeSend(conn, JSON.stringify(this.config()));
+    for (const frame of this.host.signalFrames()) safeSend(conn, frame);
   }
 
   /**
    * PROTOCOL R51: a viewer's socket to a sharded live room is sent to its relay (a `redirect` frame, then
-   * 4031). Operators and observers stay on the room (they moderate); so does everyone while shards are 0.
+   * 4031). Operators and observers stay on the room (they moderate), and so do hosts (at most 20: they show
+   * as typing, which a relay's audience may not); so does everyone while shards are 0.
    */
   redirect(conn: Conn, who: Identity, observing: boolean): boolean {
     const shards = this.shards();
-    if (shards === 0 || observing || who.role === "operator") return false;
+    if (shards === 0 || observing || !this.inAudience(who)) return false;
     this.move(conn, who.id, shards);
     return true;
   }
@@ -113,7 +126,9 @@ export class RoomRelays {
       parsed = undefined;
     }
     if (!parsed?.success) return reply.error(errorFrame("bad_frame", { message: "A relay sends relay.count frames only." }));
+    const before = this.relayViewers();
     this.viewers.set(conn.id, parsed.data.viewers);
+    if (this.relayViewers() !== before) this.host.audienceChanged();
     // Kept in the socket's state too, so a room woken from hibernation still counts them (reindex).
     if (conn.state) conn.setState({ ...conn.state, viewers: parsed.data.viewers });
     this.host.touched();
@@ -128,7 +143,9 @@ export class RoomRelays {
   }
 
   closed(connId: string): void {
-    if (this.viewers.delete(connId)) this.host.touched();
+    if (!this.viewers.delete(connId)) return;
+    this.host.touched();
+    this.host.audienceChanged();
   }
 
   /**
@@ -147,11 +164,21 @@ export class RoomRelays {
     this.announce(before);
   }
 
-  /** After a settings change: the count may have changed even without auto mode. */
-  settingsChanged(previous: number): void {
+  /** What a settings change is compared against (settingsChanged). */
+  settingsNow(): RelaySettings {
+    return { shards: this.shards(), hosts: JSON.stringify(this.host.core().settings.hosts ?? []) };
+  }
+
+  /**
+   * After a settings change: the count may have changed even without auto mode. New hosts move from their
+   * relay to the room, and former hosts from the room to their relay (PROTOCOL R51).
+   */
+  settingsChanged(previous: RelaySettings): void {
     if (!this.host.core().settings.autoShards) this.autoCount = 0;
+    if (!this.live) return;
     this.rescale();
-    if (this.shards() !== previous) this.announce(previous, true);
+    const now = this.settingsNow();
+    if (now.shards !== previous.shards || now.hosts !== previous.hosts) this.announce(previous.shards, true);
   }
 
   private announce(before: number, force = false): void {
@@ -167,15 +194,20 @@ export class RoomRelays {
   private config(): RelayConfigFrame {
     const bans: RelayConfigFrame["bans"] = [];
     for (const r of this.host.core().moderation.active(Date.now())) if (r.banUntil !== undefined) bans.push({ user: r.user, until: r.banUntil });
-    return { type: "relay.config", shards: this.shards(), bans };
+    return { type: "relay.config", shards: this.shards(), bans, hosts: this.host.core().settings.hosts ?? [] };
   }
 
-  /** Viewer sockets held by the room itself: not relays, operators or observers. */
+  /** A viewer of a live room (not a host, not an operator): in a sharded room, its place is a relay. */
+  private inAudience(who: Identity): boolean {
+    return inLiveAudience({ kind: "live", hosts: this.host.core().settings.hosts }, who);
+  }
+
+  /** Viewer sockets held by the room itself: not relays, hosts, operators or observers. */
   private roomViewers(): Array<{ conn: Conn; user: string }> {
     const out: Array<{ conn: Conn; user: string }> = [];
     for (const conn of this.host.room.getConnections<ConnState>()) {
       const state = conn.state;
-      if (!state || state.relay !== undefined || state.observer || state.user.role === "operator") continue;
+      if (!state || state.relay !== undefined || state.observer || !this.inAudience(state.user)) continue;
       out.push({ conn, user: state.user.id });
     }
     return out;

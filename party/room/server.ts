@@ -239,9 +239,9 @@ export default class RoomServer implements Party.Server {
   private updateSettings(patch: RoomSettingsPatch): Promise<RoomSettings> {
     const { relays } = this.parts;
     return this.state.updateSettings(patch, (change) => {
-      const shardsBefore = relays.shards();
+      const before = relays.settingsNow();
       change();
-      relays.settingsChanged(shardsBefore); // a new shard count moves viewers (PROTOCOL R53)
+      relays.settingsChanged(before); // a new shard count moves viewers (PROTOCOL R53), new hosts move to the room (R51)
     });
   }
 

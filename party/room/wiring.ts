@@ -107,6 +107,7 @@ export function wireRoom(base: RoomBase, shell: RoomShell) {
     isBroken: () => writer.broken,
     queue: (item, writes) => writer.add(item, writes),
     broadcast: (frame) => shell.broadcast(frame),
+    relayed: () => ({ sharded: relays.shards() > 0, viewers: relays.relayViewers() }),
   });
   const awareness = new RoomAwareness({
     ...shared,
@@ -138,7 +139,11 @@ export function wireRoom(base: RoomBase, shell: RoomShell) {
     wakeAt: (at) => void alarms.want("expiry", at).catch((error) => console.error("arming the expiry alarm failed", error)),
   });
   const commands = new RoomCommands({ ...shared, writer, flow, uploads, counters, queued: () => shell.queued() });
-  const relays = new RoomRelays(shared);
+  const relays = new RoomRelays({
+    ...shared,
+    audienceChanged: () => members.signals.audienceChanged(),
+    signalFrames: () => members.signals.snapshot(),
+  });
   const admin: RoomAdmin = new RoomAdmin({
     room,
     config,

@@ -53,12 +53,13 @@ test("PROTOCOL R50-R53: viewers across 4 then 6 shards, a relay restarted mid-st
   }
   const artist = await openClient(server, ROOM, "artist");
   const fan = await openClient(server, ROOM, "fan");
-  // Viewers sit on relays: the room's own sockets are its relays (and nobody else).
+  // Viewers sit on relays: the room's own sockets are its relays and its host (PROTOCOL R51), nobody else.
   await waitFor(async () => (await stats()).connections >= VIEWERS + 2, 20_000, "relay counts reach the room");
   const before = await stats();
   assert.equal(before.live.shards, 4);
   assert.equal(before.live.relays, 4, "one socket per relay");
-  assert.equal(before.live.roomSockets, 0, "no viewer on the room itself");
+  assert.equal(before.live.roomSockets, 1, "the host alone: no viewer on the room itself");
+  assert.equal(before.live.relayViewers, VIEWERS + 1, "the viewers and the fan");
 
   let posted = 0;
   const post = async (client: TestClient, n: number) => {

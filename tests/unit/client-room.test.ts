@@ -293,6 +293,26 @@ describe("KaiwaRoom", () => {
     room.close();
   });
 
+  it("in a live room it signals typing only when the welcome says it is a host or an operator (PROTOCOL R15, R50)", async () => {
+    const typedFrames = async (said: Partial<Extract<ServerFrame, { type: "welcome" }>>): Promise<number> => {
+      reset();
+      onPeer = (p) => send(p, welcome({ room: "live:show", ...said }));
+      onFrame = (p, f) => {
+        if (f.type === "send") send(p, { type: "ack", acks: [{ clientId: String(f.clientId), seq: 1, ts: 1 }] });
+      };
+      const { room } = makeRoom({ room: "live:show" });
+      await until(() => room.status === "open", "open");
+      room.typing();
+      await room.send("after the typing call"); // the marker: a typing frame would have left before it
+      const types = peers[0]!.raw.map((r) => JSON.parse(r).type);
+      room.close();
+      return types.filter((t) => t === "typing").length;
+    };
+    assert.equal(await typedFrames({}), 0, "a viewer: the room would refuse it, so nothing is sent");
+    assert.equal(await typedFrames({ host: true }), 1, "a host");
+    assert.equal(await typedFrames({ user: { id: "ops", name: "Ops", role: "operator" } }), 1, "an operator");
+  });
+
   it("commands made in one tick leave in one batch frame; the resend after a drop is batched too (PROTOCOL R17)", async () => {
     reset();
     onPeer = (p) => send(p, welcome(peers.length === 1 ? { accepts: ["batch"] } : { resume: { recovered: true }, sessionLastN: 0, accepts: ["batch"] }));

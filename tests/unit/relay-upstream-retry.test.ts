@@ -69,7 +69,7 @@ test("PROTOCOL R52: the relay backs off by failures in a row, starts over after 
   const { link, state } = fakeLink();
   const attempts: number[] = [];
   const welcomes: string[] = [];
-  const upstream = new Upstream(link, "live", 0, () => undefined, { welcome: (epoch) => welcomes.push(epoch), events: () => undefined, config: () => undefined }, (attempt) => {
+  const upstream = new Upstream(link, "live", 0, () => undefined, { welcome: (epoch) => welcomes.push(epoch), events: () => undefined, config: () => undefined, signal: () => undefined }, (attempt) => {
     attempts.push(attempt);
     return 0;
   });

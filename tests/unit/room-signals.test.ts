@@ -4,18 +4,20 @@ import { describe, it } from "node:test";
 import { RoomSignals } from "../../party/core/room-signals.ts";
 import { fakeClock } from "../helpers/fake-clock.ts";
 
-function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audienceCountMs?: number } = {}) {
+function harness(options: { alwaysNames?: boolean; listMaxUsers?: number; audienceCountMs?: number; relays?: { sharded: boolean; viewers: number } } = {}) {
   const clock = fakeClock();
   const present = new Set<string>();
   const frames: any[] = [];
+  const relays = options.relays;
   const signals = new RoomSignals(
     { now: clock.now, schedule: clock.schedule, broadcast: (f) => frames.push(JSON.parse(f)),
-      // Sockets = present users when an audience's count is under test, else a fixed 3.
-      connections: () => (options.audienceCountMs === undefined ? 3 : present.size),
+      // Sockets = present users (plus a sharded room's relay viewers) when a count is under test, else a fixed 3.
+      connections: () => (relays ? present.size + relays.viewers : options.audienceCountMs === undefined ? 3 : present.size),
       isPresent: (u) => present.has(u),
       presentCount: () => present.size,
       presentUsers: () => [...present].sort(),
       alwaysNames: () => options.alwaysNames ?? false,
+      countOnly: () => relays?.sharded === true,
     },
     250,
     5000,
@@ -110,6 +112,51 @@ describe("RoomSignals", () => {
     assert.equal(present.size, 80);
     assert.equal(frames.length, count + 1, "names again within one window of the count frame");
     assert.equal(frames.at(-1).joined.length, 80);
+  });
+
+  it("PROTOCOL R52: a sharded live room sends the stream's count alone, however few are present, when its relays' viewers change", () => {
+    const relays = { sharded: true, viewers: 0 };
+    const { signals, frames, advance, present } = harness({ listMaxUsers: 100, audienceCountMs: 1000, relays });
+    present.add("host");
+    signals.join("host");
+    advance(0);
+    assert.deepEqual(frames, [{ type: "presence", joined: [], left: [], count: 1, listed: false }], "one present user, still not named: the relays' viewers cannot be");
+    relays.viewers = 2_500;
+    signals.audienceChanged();
+    advance(999);
+    assert.equal(frames.length, 1, "at most one count a second");
+    advance(1);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: [], left: [], count: 2_501, listed: false });
+    // A relay's count that moves and comes back within the second, and a join and leave that cancel out: no frame.
+    relays.viewers = 2_600;
+    signals.audienceChanged();
+    relays.viewers = 2_500;
+    signals.audienceChanged();
+    present.add("ops");
+    signals.join("ops");
+    present.delete("ops");
+    signals.leave("ops");
+    advance(5_000);
+    assert.equal(frames.length, 2, "the count did not change: nothing to say");
+    // Unsharded again (the operator set 0 shards; the relays' viewers moved to the room): names come back.
+    relays.sharded = false;
+    relays.viewers = 0;
+    signals.audienceChanged();
+    advance(1_000);
+    assert.deepEqual(frames.at(-1), { type: "presence", joined: ["host"], left: [], count: 1 });
+  });
+
+  it("PROTOCOL R52: the snapshot a relay is greeted with: the count and who types now", () => {
+    const relays = { sharded: true, viewers: 40 };
+    const { signals, advance, present } = harness({ listMaxUsers: 100, relays });
+    present.add("hana");
+    signals.typing("hana");
+    assert.deepEqual(signals.snapshot().map((f) => JSON.parse(f)), [
+      { type: "presence", joined: [], left: [], count: 41, listed: false },
+      { type: "typing", users: ["hana"] },
+    ]);
+    advance(6_000);
+    assert.deepEqual(JSON.parse(signals.snapshot()[1]!), { type: "typing", users: [] }, "an expired typer is not in it");
   });
 
   it("names everyone in a group however many are present", () => {
