@@ -138,7 +138,7 @@ export function awarenessRefusal(room: { kind: RoomKind; hosts?: readonly string
 
 /**
  * A live room's viewer: neither one of its hosts nor an operator (PROTOCOL R15, R74: they read, they do not
- * signal; R51: in a sharded room they sit on a relay, while hosts and operators stay on the room).
+ * signal; PROTOCOL R51: in a sharded room they sit on a relay, while hosts and operators stay on the room).
  */
 export function inLiveAudience(room: { kind: RoomKind; hosts?: readonly string[] | undefined }, who: Identity): boolean {
   return room.kind === "live" && !isOperator(who) && !room.hosts?.includes(who.id);

@@ -28,8 +28,8 @@ export type SignalsPort = {
   /** Whether the room names presence whatever its size (a group: its members bound the lists). */
   alwaysNames(): boolean;
   /**
-   * Whether part of the audience is somewhere the room cannot name it (a sharded live room's relays, PROTOCOL
-   * R52): then frames carry the count alone, whatever the size. Absent: never.
+   * Whether part of the audience is somewhere the room cannot name it (a sharded live room's relays,
+   * PROTOCOL R52): then frames carry the count alone, whatever the size. Absent: never.
    */
   countOnly?(): boolean;
 };

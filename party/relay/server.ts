@@ -12,7 +12,7 @@
  */
 import type * as Party from "partykit/server";
 import { nanoid } from "nanoid";
-import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRelayId, type RelayConfigFrame } from "../protocol/index.ts";
+import { CLOSE, ClientFrame, Command, ConnectQuery, LIMITS, RoomEvent, parseRelayId, type Pin, type RelayConfigFrame } from "../protocol/index.ts";
 import { checkFrame, decodeFrame } from "../protocol/decode.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { RelayWindow } from "../core/relay-window.ts";
@@ -32,6 +32,7 @@ import { ViewerCount } from "./viewer-count.ts";
 import { relayRequest } from "./http-routes.ts";
 import { FrameBudget } from "./frame-budget.ts";
 import { RelaySignals } from "./signals.ts";
+import { Pins } from "../core/pins.ts";
 
 export default class RelayServer implements Party.Server {
   readonly options: Party.ServerOptions;
@@ -55,6 +56,11 @@ export default class RelayServer implements Party.Server {
   private readonly cut = new Set<string>();
   private readonly budget = new FrameBudget();
   private readonly signals: RelaySignals;
+  /**
+   * The room's pins as of the last event forwarded (PROTOCOL R24): from the room's welcome, then kept by the
+   * pin and delete events passing through, so a viewer's welcome lists them as the room's would.
+   */
+  private pins = new Pins(undefined);
 
   constructor(readonly room: Party.Room) {
     this.config = loadConfig(room.env);
@@ -69,7 +75,7 @@ export default class RelayServer implements Party.Server {
     this.link = new RoomLink(room, roomId, this.config.relayUpstream);
     this.reads = new RoomReads(this.link, shard);
     this.upstream = new Upstream(this.link, roomId, shard, () => (this.window.epoch ? { epoch: this.window.epoch, lastSeq: this.coalescer.last ?? this.window.last } : undefined), {
-      welcome: (epoch, lastSeq, recovered) => this.onWelcome(epoch, lastSeq, recovered),
+      welcome: (epoch, lastSeq, recovered, pins) => this.onWelcome(epoch, lastSeq, recovered, pins),
       events: (frame) => this.onEvents(frame),
       config: (frame) => this.onConfig(frame),
       signal: (kind, frame) => this.signals.pass(kind, frame),
@@ -82,6 +88,7 @@ export default class RelayServer implements Party.Server {
       window: this.window,
       shards: () => this.shardCount,
       greeting: () => this.signals.greeting(),
+      pins: () => this.pins.committed(),
       fetchAfter: (after, before) => this.reads!.after(after, before),
       close: (conn, code, reason) => this.close(conn, code, reason),
     });
@@ -201,7 +208,10 @@ export default class RelayServer implements Party.Server {
 
   // ---- The subscription (relay/upstream.ts).
 
-  private onWelcome(epoch: string, lastSeq: number, recovered: boolean): void {
+  private onWelcome(epoch: string, lastSeq: number, recovered: boolean, pins: Pin[]): void {
+    // The room's pins as of its welcome; a replay that follows changes them again as it passes (pins are
+    // idempotent: a pin of a pinned seq, an unpin of an unpinned one, change nothing).
+    this.pins = new Pins(pins);
     // A new subscription: the room greets it with the count and the typing list again (PROTOCOL R52).
     this.signals.clear();
     if (!recovered) {
@@ -242,8 +252,11 @@ export default class RelayServer implements Party.Server {
   private forward({ from, to, frame, events }: Gathered): void {
     if (!this.window.append(from, to, frame)) return;
     this.viewers!.broadcast(frame);
-    // After the event reached everyone: a ban closes the user's sockets here (PROTOCOL R52).
+    // After the event reached everyone: a ban closes the user's sockets here (PROTOCOL R52); pins follow
+    // their events (PROTOCOL R24: a deletion unpins).
     for (const event of events) {
+      if (event.kind === "pin") this.pins.commit(event.target, event.action === "unpin", event.author.id, event.ts);
+      if (event.kind === "delete") this.pins.commit(event.target, true, event.author.id, event.ts);
       if (event.kind !== "moderation") continue;
       if (event.action === "ban" && event.until !== undefined) this.viewers!.banned(event.user, event.until);
       else if (event.action === "unban") this.viewers!.bans.delete(event.user);

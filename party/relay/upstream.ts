@@ -4,13 +4,13 @@
  * exactly like a client's (PROTOCOL I5): a relay that reconnects, or fell behind, gets every event after its
  * position once and in order, or a `recovered: false` welcome after which its viewers resync.
  */
-import { CLOSE, RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type RelayCountFrame } from "../protocol/index.ts";
+import { CLOSE, RELAY_QUERY_PARAM, RelayConfigFrame, backoffDelay, type BackoffOptions, type Pin, type RelayCountFrame } from "../protocol/index.ts";
 import { relayIdentity, type RoomLink } from "./room-link.ts";
 import type { SignalKind } from "./signals.ts";
 
 export type UpstreamEvents = {
-  /** The room's welcome: where the stream is, and whether the relay's position was recovered. */
-  welcome(epoch: string, lastSeq: number, recovered: boolean): void;
+  /** The room's welcome: where the stream is, whether the relay's position was recovered, and the room's pins. */
+  welcome(epoch: string, lastSeq: number, recovered: boolean, pins: Pin[]): void;
   /** One `events` frame, as the room serialised it. */
   events(frame: string): void;
   config(frame: RelayConfigFrame): void;
@@ -115,9 +115,9 @@ export class Upstream {
     }
     const type = (parsed as { type?: unknown }).type;
     if (type === "welcome") {
-      const welcome = parsed as { epoch: string; lastSeq: number; resume: { recovered: boolean } | null };
+      const welcome = parsed as { epoch: string; lastSeq: number; resume: { recovered: boolean } | null; pins?: Pin[] };
       this.failures = 0;
-      this.on.welcome(welcome.epoch, welcome.lastSeq, welcome.resume?.recovered === true);
+      this.on.welcome(welcome.epoch, welcome.lastSeq, welcome.resume?.recovered === true, welcome.pins ?? []);
     } else if (type === "relay.config") {
       const config = RelayConfigFrame.safeParse(parsed);
       if (config.success) this.on.config(config.data);

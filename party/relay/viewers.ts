@@ -6,7 +6,7 @@
  * the socket hibernates); a viewer still receiving its replay has a catch-up buffer until it is done.
  */
 import type * as Party from "partykit/server";
-import { CLOSE, LIMITS, RELAY_PARTY, relayId, shardOf, type Identity, type RedirectFrame, type WelcomeFrame } from "../protocol/index.ts";
+import { CLOSE, LIMITS, RELAY_PARTY, relayId, shardOf, type Identity, type Pin, type RedirectFrame, type WelcomeFrame } from "../protocol/index.ts";
 import { errorFrame } from "../protocol/error-frame.ts";
 import { decideResume } from "../core/resume.ts";
 import type { RelayWindow, WindowFrame } from "../core/relay-window.ts";
@@ -26,6 +26,8 @@ export interface ViewersHost {
   shards(): number | undefined;
   /** The room's latest presence and typing frames, for a viewer that just joined (relay/signals.ts). */
   greeting(): string[];
+  /** The room's pins as of the window's last event (PROTOCOL R24: the welcome lists them). */
+  pins(): Pin[];
   /** Events after `after` up to the window's start, from the room (stored records, ascending). */
   fetchAfter(after: number, before: number): Promise<WindowFrame[]>;
   close(conn: Viewer, code: number, reason: string): void;
@@ -92,6 +94,7 @@ export class RelayViewers {
       window: LIMITS.socketWindow, // PROTOCOL R84: a viewer's posts reach the room through this relay's one socket
       resume,
       serverTime: Date.now(),
+      pins: this.host.pins(),
     } satisfies WelcomeFrame;
     conn.setState({ user: state.user, session: state.session, ...(state.exp !== undefined ? { exp: state.exp } : {}), joined: true });
     safeSend(conn, JSON.stringify(welcome));

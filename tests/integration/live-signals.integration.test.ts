@@ -1,8 +1,9 @@
 /**
  * A sharded live room's presence and typing on a real `partykit dev` (PROTOCOL R15, R50-R52): its hosts stay
  * on the room and show as typing to viewers on every relay; every viewer sees the whole stream's count; a
- * viewer joining a relay sees both at once; a banned user sees neither; hosts named or unnamed mid-stream
- * move between a relay and the room, and no message is lost or repeated across the moves.
+ * viewer joining a relay sees both at once, and the room's pins in its welcome; a banned user sees nothing;
+ * hosts named or unnamed mid-stream move between a relay and the room, and no message is lost or repeated
+ * across the moves.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -115,7 +116,20 @@ test("PROTOCOL R51, R52, R15: the host stays on the room and shows as typing on 
   assert.ok(hana.observed.events.filter((e) => e.kind === "message" && e.author.id === "hana").every((e) => e.kind === "message" && e.host === true));
   assert.deepEqual([...typingSeen], ["hana"], "nobody but the host ever showed as typing");
   late.ws.close();
-  for (const client of [...viewers, hana]) client.room.close();
+
+  // Pins (PROTOCOL R24) on every shard: an operator pins the host's message; viewers see the pin event, and a
+  // viewer joining a relay later has it in its welcome, as on the room. A deletion unpins, for joiners too.
+  const operator = await openClient(server, room, "ops", { token: () => server.token("ops", { operator: true }) });
+  const pinned = [...hana.observed.acks.values()][0]!;
+  await operator.room.pin(pinned);
+  await waitFor(() => viewers.every((v) => v.room.pins.some((p) => p.seq === pinned)), 10_000, "every viewer shows the pin");
+  const joiner = await openClient(server, room, "joiner");
+  assert.deepEqual(joiner.room.pins.map((p) => p.seq), [pinned], "a relay's welcome lists the room's pins");
+  await operator.room.delete(pinned);
+  await waitFor(() => viewers.every((v) => v.room.pins.length === 0), 10_000, "the deletion unpinned it everywhere");
+  const second = await openClient(server, room, "joiner2");
+  assert.deepEqual(second.room.pins, [], "a joiner after the deletion: nothing pinned");
+  for (const client of [...viewers, hana, operator, joiner, second]) client.room.close();
 });
 
 test("PROTOCOL R51: a viewer named host moves from its relay to the room and shows typing; unnamed, it moves back; nothing lost or repeated", { timeout: 120_000 }, async () => {
