@@ -3,7 +3,7 @@
  * one key (`pins`, at most maxPinsPerRoom entries, a few KiB) in the same batch as the event, and loaded
  * with the room, so the welcome and HTTP reads list them without reading the log.
  */
-import { LIMITS, type Pin } from "../protocol/index.ts";
+import { LIMITS, type Pin, type RoomEvent } from "../protocol/index.ts";
 import type { Rejection } from "./rejection.ts";
 
 export class Pins {
@@ -26,9 +26,13 @@ export class Pins {
     return this.durable.map((pin) => ({ ...pin }));
   }
 
-  /** A pin, unpin or deletion is durable: readers see it from now on. */
-  commit(seq: number, remove: boolean, by: string, ts: number): void {
-    change(this.durable, seq, remove, by, ts);
+  /**
+   * A durable event: a pin, an unpin or a deletion (which unpins its target) changes what readers see from
+   * now on; any other event, nothing. The room calls it as its batches commit, a relay as events pass.
+   */
+  commit(event: RoomEvent): void {
+    if (event.kind === "pin") change(this.durable, event.target, event.action === "unpin", event.author.id, event.ts);
+    if (event.kind === "delete") change(this.durable, event.target, true, event.author.id, event.ts);
   }
 
   has(seq: number): boolean {

@@ -224,8 +224,7 @@ export class RoomCore {
     for (const item of items) {
       this.committedSeq = Math.max(this.committedSeq, item.ack.seq);
       const event = item.event;
-      if (event.kind === "pin") this.pins.commit(event.target, event.action === "unpin", event.author.id, event.ts);
-      if (event.kind === "delete") this.pins.commit(event.target, true, event.author.id, event.ts);
+      this.pins.commit(event);
       if (!item.targetAfter) continue;
       const entry = this.overlay.get(item.targetAfter.seq);
       if (!entry) continue;

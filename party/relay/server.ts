@@ -253,10 +253,9 @@ export default class RelayServer implements Party.Server {
     if (!this.window.append(from, to, frame)) return;
     this.viewers!.broadcast(frame);
     // After the event reached everyone: a ban closes the user's sockets here (PROTOCOL R52); pins follow
-    // their events (PROTOCOL R24: a deletion unpins).
+    // their events (PROTOCOL R24).
     for (const event of events) {
-      if (event.kind === "pin") this.pins.commit(event.target, event.action === "unpin", event.author.id, event.ts);
-      if (event.kind === "delete") this.pins.commit(event.target, true, event.author.id, event.ts);
+      this.pins.commit(event);
       if (event.kind !== "moderation") continue;
       if (event.action === "ban" && event.until !== undefined) this.viewers!.banned(event.user, event.until);
       else if (event.action === "unban") this.viewers!.bans.delete(event.user);
