@@ -345,7 +345,7 @@ test("PROTOCOL R30, R31, I3, R76: sendFile (kaiwa/client/files) uploads with pro
 
 test("PROTOCOL R31, I3: sendFile retries a send the room could not check (storage_unavailable) after the shared backoff, once accepted; gives up after four tries, posting nothing", async () => {
   // The client's own frames, to count its tries by clientId: a socket that reconnects on a loaded machine
-  // resends an unanswered try under the same clientId (I3), and the room checks that resend again, so the
+  // resends an unanswered try under the same clientId (PROTOCOL I3), and the room checks that resend again, so the
   // store's count of checks can exceed the tries (CI once saw 5 checks for 4 tries).
   const sentFrames: string[] = [];
   const client = await openClient(server, ROOM, "alice", {
