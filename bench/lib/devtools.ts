@@ -41,6 +41,29 @@ export function devtoolsFree(serverGroup: number): Promise<boolean> {
   return connectOnce(inspectorPort(serverGroup));
 }
 
+/**
+ * Connections open to the server's workerd inspector, read from the kernel's socket tables (the client side of
+ * each: its remote port is the inspector's). Looking this way attaches nothing, so unlike `devtoolsFree` it
+ * cannot close a session partykit is opening at that moment (a second connection closes both).
+ */
+export function inspectorConnections(serverGroup: number): number {
+  const port = `:${inspectorPort(serverGroup).toString(16).toUpperCase().padStart(4, "0")}`;
+  let open = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue; // no IPv6 table on this machine
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      if (state === "01" && remote?.endsWith(port)) open++; // 01: ESTABLISHED
+    }
+  }
+  return open;
+}
+
 /** workerd's `--inspector-addr=<host>:<port>`, from the command line of the workerd in this process group. */
 function inspectorPort(serverGroup: number): number {
   for (const { pid, name } of groupProcesses(serverGroup)) {
