@@ -126,9 +126,9 @@ export class RoomRelays {
       parsed = undefined;
     }
     if (!parsed?.success) return reply.error(errorFrame("bad_frame", { message: "A relay sends relay.count frames only." }));
-    const before = this.relayViewers();
+    const before = this.viewers.get(conn.id);
     this.viewers.set(conn.id, parsed.data.viewers);
-    if (this.relayViewers() !== before) this.host.audienceChanged();
+    if (parsed.data.viewers !== before) this.host.audienceChanged();
     // Kept in the socket's state too, so a room woken from hibernation still counts them (reindex).
     if (conn.state) conn.setState({ ...conn.state, viewers: parsed.data.viewers });
     this.host.touched();
