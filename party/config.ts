@@ -202,7 +202,7 @@ function variables(): Readonly<Record<string, Spec>> {
     KAIWA_PUBLIC_ORIGIN: spec(origin(), "the first origin an actor saw", "http(s) origin, no path", "the deployment's own origin, which alarms call back through"),
     KAIWA_HIBERNATE: spec(flag(), "0", '"1" or "0"', "WebSocket hibernation for rooms and inboxes"),
     KAIWA_RELAY_HIBERNATE: spec(flag(), "1", '"1" or "0"', "WebSocket hibernation for relay shards' viewer sockets"),
-    KAIWA_RELAY_COALESCE_MS: spec(milliseconds(0), String(RELAY_COALESCE_MS), "whole number of ms >= 0 (0: forward each frame at once)", "how long a relay shard gathers the room's frames into one frame for all its viewers"),
+    KAIWA_RELAY_COALESCE_MS: spec(milliseconds(0), String(RELAY_COALESCE_MS), "whole number of ms >= 0 (0: forward each frame at once)", "how long after the first waiting event's commit a relay shard sends the room's frames, gathered into one frame for all its viewers"),
     KAIWA_RELAY_UPSTREAM: spec(origin(), "unset (relays subscribe in-process)", "http(s) origin, no path", "the room process's origin, for relay shards run in a process of their own (they prove themselves with a service token)"),
     KAIWA_RESUME_MAX_EVENTS: spec(wholeNumber(0), String(ROOM_DEFAULTS.resumeMaxEvents), "whole number >= 0", "how far behind a client may be and still resume by replay"),
     KAIWA_FLUSH_WINDOW_MS: spec(milliseconds(0), String(ROOM_DEFAULTS.flushWindowMs), "whole number of ms >= 0", "group-commit window"),
