@@ -2,7 +2,9 @@
  * One load-generator process of the `live` bench (bench/live.ts forks several): its share of the viewer
  * sockets, so no single process hits the open-file limit or saturates one event loop. Each viewer counts
  * gaps and duplicates by seq and records send-to-viewer latency from the send time the poster wrote into
- * each message (`t=<ms since the epoch>`, the same machine's clock in every process).
+ * each message (`t=<ms since the epoch>`, the same machine's clock in every process). bench/live-viewers.c is
+ * the same viewer in C (the default generator, lighter on a box shared with the servers); both answer the
+ * same messages, and tests/unit/live-viewers-c.test.ts holds the C one to these checks.
  *
  * Parent → child: `start` (viewers to open), `finish` (the last seq; wait for everyone, then report).
  * Child → parent: `ready` (joined), `done` (latency histogram, viewers behind, gaps, when bans arrived).

@@ -1,6 +1,7 @@
 /**
  * The `live` bench (PROTOCOL R50-R55): N viewer sockets on one live stream, spread over several 127.0.0.x
- * source addresses and several load-generator processes (bench/live-viewers.ts); an operator posts at
+ * source addresses and several load-generator processes (bench/live-viewers.c by default, or the same viewers
+ * in Node, bench/live-viewers.ts, with `--generator node`); an operator posts at
  * 20 msgs/s on the room. Reported for the sharded room and for the same viewers on one room without shards,
  * in the same run: every viewer gapless, p50/p99 send-to-viewer, the time for a ban to reach every shard
  * (sharded only), workerd RSS per viewer socket, and the relays' own per-viewer state.
@@ -12,7 +13,8 @@
  * reported as not run rather than attempted.
  *
  *   npm run bench:live -- --viewers 2000 --shards 4 --seconds 10
- *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20   (the issue's target, on a quiet machine)
+ *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20 --modes sharded --coalesce 600
+ *                                      (the issue's target, on a quiet machine)
  */
 import { parseArgs } from "node:util";
 import { fork, execSync, type ChildProcess } from "node:child_process";
@@ -24,6 +26,9 @@ import { groupUsage } from "./lib/proc.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { shardOf, relayId } from "../party/protocol/index.ts";
 import type { DoneMessage, ReadyMessage, ViewerSpec } from "./live-viewers.ts";
+import { buildCViewers, CViewers } from "./lib/c-viewers.ts";
+import { detachDevtools } from "./lib/devtools.ts";
+import { DEV_LOG_CAP } from "./targets/kaiwa.ts";
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +37,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     rate: { type: "string", default: "20" },
     addresses: { type: "string", default: "8" },
-    /** Load-generator processes; default one per 4,000 viewers (at least 2). */
+    /** Load-generator processes; default one per 10,000 viewers with the C generator, per 4,000 with Node's (at least 2). */
     workers: { type: "string" },
     /**
      * `partykit dev` processes for the relays (shard k in process k mod P); 0: relays in the room's process.
@@ -47,6 +52,12 @@ const { values } = parseArgs({
     modes: { type: "string", default: "both" },
     /** Extra server variables, KEY=VALUE, repeatable (e.g. --var KAIWA_RELAY_HIBERNATE=0 to compare). */
     var: { type: "string", multiple: true, default: [] },
+    /**
+     * The load generator: `c` (bench/live-viewers.c, compiled on first use) or `node` (bench/live-viewers.ts).
+     * Both check the same things; the C one costs a third to a half of the CPU per frame received, which on a
+     * 2-core box is CPU the servers it measures get back (bench/RESULTS.md).
+     */
+    generator: { type: "string", default: "c" },
     /** Print p50/p99 for the messages of each second of posting: a backlog that grows shows as a rising line. */
     timeline: { type: "boolean", default: false },
   },
@@ -56,7 +67,8 @@ const SHARDS = Number(values.shards);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const ADDRESSES = Number(values.addresses);
-const WORKERS = Number(values.workers ?? Math.max(2, Math.ceil(VIEWERS / 4000)));
+/** The C generator holds 10,000 viewers in a process with CPU to spare; Node's event loop, about 4,000. */
+const WORKERS = Number(values.workers ?? Math.max(2, Math.ceil(VIEWERS / (values.generator === "c" ? 10_000 : 4000))));
 /** Descriptors one process may hold; workerd needs some beyond its sockets (files, its own pipes). */
 const FD_LIMIT = Number(execSync("bash -c 'ulimit -Hn'").toString().trim());
 const FD_SPARE = 500;
@@ -66,11 +78,12 @@ const wall = () => performance.timeOrigin + performance.now();
 
 /** The load generators: forked once per mode, each with its share of the viewers. */
 class Workers {
-  readonly children: ChildProcess[] = [];
+  readonly children: Array<ChildProcess | CViewers> = [];
   constructor(count: number) {
-    for (let i = 0; i < count; i++) this.children.push(fork(join(import.meta.dirname, "live-viewers.ts"), [], { execArgv: ["--import", "tsx"] }));
+    const binary = values.generator === "c" ? buildCViewers() : undefined;
+    for (let i = 0; i < count; i++) this.children.push(binary ? new CViewers(binary) : fork(join(import.meta.dirname, "live-viewers.ts"), [], { execArgv: ["--import", "tsx"] }));
   }
-  ask<T>(child: ChildProcess, message: object, type: string): Promise<T> {
+  ask<T>(child: ChildProcess | CViewers, message: object, type: string): Promise<T> {
     return new Promise((resolve) => {
       const on = (reply: { type: string }) => {
         if (reply.type !== type) return;
@@ -78,14 +91,14 @@ class Workers {
         resolve(reply as T);
       };
       child.on("message", on);
-      child.send(message);
+      child.send(message as Parameters<CViewers["send"]>[0]);
     });
   }
   all<T>(messages: (i: number) => object, type: string): Promise<T[]> {
     return Promise.all(this.children.map((child, i) => this.ask<T>(child, messages(i), type)));
   }
   exit(): void {
-    for (const child of this.children) child.send({ type: "exit" });
+    for (const child of this.children) child.send({ type: "exit" } as Parameters<CViewers["send"]>[0]);
   }
 }
 
@@ -137,6 +150,9 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
     const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
     poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
+    poster.on("close", (code, reason) => {
+      if (acked < n) console.error(`${label}: the poster's socket closed with ${acked} of ${n} posts acked: ${code} ${reason.toString()}`);
+    });
     await new Promise((resolve) => poster.once("message", resolve));
     let acked = 0;
     poster.on("message", (data, isBinary) => {
@@ -242,13 +258,18 @@ for (const mode of modes) {
     ...(values.coalesce !== undefined ? { KAIWA_RELAY_COALESCE_MS: values.coalesce } : {}),
     ...Object.fromEntries(values.var.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])),
   };
-  const room = new DevServer({ testMode: true, vars: coalesce });
+  // As the main bench runs kaiwa (bench/targets/kaiwa.ts): partykit dev's DevTools session detached and its
+  // per-request log capped, since on Cloudflare there is neither (bench/lib/devtools.ts, lib/dev-log-cap.mjs).
+  const quiet = { testMode: true, nodeArgs: ["--import", DEV_LOG_CAP] };
+  const room = new DevServer({ ...quiet, vars: coalesce });
   const relays: DevServer[] = [];
   try {
     await room.start();
+    await detachDevtools(room.pid);
     for (let p = 0; p < relayProcesses; p++) {
-      relays.push(new DevServer({ testMode: true, vars: { ...coalesce, KAIWA_RELAY_UPSTREAM: room.url } }));
+      relays.push(new DevServer({ ...quiet, vars: { ...coalesce, KAIWA_RELAY_UPSTREAM: room.url } }));
       await relays[p]!.start();
+      await detachDevtools(relays[p]!.pid);
     }
     results.push(await run(mode, `live:bench-${mode}`, shards, room, relays, await room.token("ops", { operator: true })));
   } finally {

@@ -10,7 +10,7 @@ import { rawConnect } from "./raw-ws.ts";
 import type { Conn, ConnectOptions, ServerUsage, Target } from "./types.ts";
 
 const START_ATTEMPT_MS = 20_000;
-const DEV_LOG_CAP = fileURLToPath(new URL("../lib/dev-log-cap.mjs", import.meta.url));
+export const DEV_LOG_CAP = fileURLToPath(new URL("../lib/dev-log-cap.mjs", import.meta.url));
 
 export class KaiwaTarget implements Target {
   readonly name = "kaiwa" as const;
