@@ -150,9 +150,6 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     // The poster: an operator on the room itself, 20 msgs/s; each message carries its send time.
     const poster = new WebSocket(`ws://${room.host}/parties/room/${roomId}?token=${ops}&session=poster-${label}`);
     poster.on("error", (error) => console.error(`${label}: the poster's socket failed`, error));
-    poster.on("close", (code, reason) => {
-      if (acked < n) console.error(`${label}: the poster's socket closed with ${acked} of ${n} posts acked: ${code} ${reason.toString()}`);
-    });
     await new Promise((resolve) => poster.once("message", resolve));
     let acked = 0;
     poster.on("message", (data, isBinary) => {
@@ -162,6 +159,9 @@ async function run(label: string, roomId: string, shards: number, room: DevServe
     });
     const cpuBefore = serverCpu();
     let n = 0;
+    poster.on("close", (code, reason) => {
+      if (acked < n) console.error(`${label}: the poster's socket closed with ${acked} of ${n} posts acked: ${code} ${reason.toString()}`);
+    });
     const t0 = performance.now();
     while (n < SECONDS * RATE) {
       n++;

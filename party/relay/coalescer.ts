@@ -2,8 +2,8 @@
  * A relay's live frames, gathered (PROTOCOL R54): the room sends one `events` frame per committed batch;
  * a relay holding thousands of viewers pays the runtime's per-frame cost once per viewer per frame, so it
  * gathers what waits into ONE `events` frame (the events spliced together as the room serialised them, in seq
- * order), sent `ms` after the first waiting event's commit and serialised once for all its viewers. One timer per relay,
- * set only while frames wait; no per-viewer state. The merged frame is a plain `events` frame: clients
+ * order), sent `ms` after the first waiting event's commit and serialised once for all its viewers. One timer
+ * per relay, set only while frames wait; no per-viewer state. The merged frame is a plain `events` frame: clients
  * sequence it like any other (PROTOCOL I1, I5), so resume by (epoch, lastSeq) is unchanged.
  */
 import type { RoomEvent } from "../protocol/index.ts";
@@ -59,8 +59,8 @@ export class Coalescer {
    * the window from its commit.
    * - From the commit, not from when this relay got to read the frame: a relay busy broadcasting reads the
    *   room's next frames late, and a window counted from then would add that busy time to every viewer's
-   *   wait (on a 2-core box at 20,000 viewers: a frame every ~1.1 s with a 600 ms window, p99 1.5-1.9 s;
-   *   counted from the commit, p99 0.9-1.0 s; bench/RESULTS.md).
+   *   wait (20,000 viewers on a 2-core box, a 600 ms window: a frame every ~1.1 s and p99 1.3-1.5 s; counted
+   *   from the commit, a frame every ~0.6 s and p99 0.9-1.2 s; bench/RESULTS.md).
    * - At most `ms` from now: a clock skewed against the room's never makes a viewer wait longer.
    * - Never sooner than half a window after the last flush: a relay too busy to keep up sends fewer, larger
    *   frames instead of one per room frame, which would only make it busier.
