@@ -67,7 +67,9 @@ export class Coalescer {
    */
   private delay(committed: number): number {
     const now = this.now();
-    const due = Math.max(committed + this.ms, this.flushedAt + this.ms / 2);
+    // An event without a usable commit time (never from the room: its schema requires one) waits from now.
+    const from = Number.isFinite(committed) ? committed : now;
+    const due = Math.max(from + this.ms, this.flushedAt + this.ms / 2);
     return Math.min(this.ms, Math.max(0, due - now));
   }
 

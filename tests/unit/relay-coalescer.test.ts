@@ -71,6 +71,15 @@ test("PROTOCOL R54: a room clock ahead of the relay's never makes a viewer wait 
   assert.equal(delivered[0]!.at, 100_000 + WINDOW);
 });
 
+test("PROTOCOL R54: an event without a usable commit time waits the window from now, neither at once nor forever", () => {
+  const { coalescer, delivered } = harness();
+  coalescer.add(...frame([event(1, Number.NaN)]));
+  mock.timers.tick(WINDOW - 1);
+  assert.equal(delivered.length, 0);
+  mock.timers.tick(1);
+  assert.equal(delivered.length, 1);
+});
+
 test("PROTOCOL R54: a relay behind the room flushes at most every half window, in larger frames, not once per room frame", () => {
   const { coalescer, delivered } = harness();
   coalescer.add(...frame([event(1, 100_000 - 5_000)]));
