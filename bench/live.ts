@@ -17,7 +17,7 @@
  *                                      (the issue's target, on a quiet machine)
  */
 import { parseArgs } from "node:util";
-import { fork, execSync, type ChildProcess } from "node:child_process";
+import { fork, execSync } from "node:child_process";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import WebSocket from "ws";
@@ -26,7 +26,7 @@ import { groupUsage } from "./lib/proc.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { shardOf, relayId } from "../party/protocol/index.ts";
 import type { DoneMessage, ReadyMessage, ViewerSpec } from "./live-viewers.ts";
-import { buildCViewers, CViewers } from "./lib/c-viewers.ts";
+import { ask, buildCViewers, CViewers, type GeneratorMessage, type GeneratorProcess } from "./lib/c-viewers.ts";
 import { detachDevtools } from "./lib/devtools.ts";
 import { DEV_LOG_CAP } from "./targets/kaiwa.ts";
 
@@ -78,27 +78,16 @@ const wall = () => performance.timeOrigin + performance.now();
 
 /** The load generators: forked once per mode, each with its share of the viewers. */
 class Workers {
-  readonly children: Array<ChildProcess | CViewers> = [];
+  readonly children: GeneratorProcess[] = [];
   constructor(count: number) {
     const binary = values.generator === "c" ? buildCViewers() : undefined;
     for (let i = 0; i < count; i++) this.children.push(binary ? new CViewers(binary) : fork(join(import.meta.dirname, "live-viewers.ts"), [], { execArgv: ["--import", "tsx"] }));
   }
-  ask<T>(child: ChildProcess | CViewers, message: object, type: string): Promise<T> {
-    return new Promise((resolve) => {
-      const on = (reply: { type: string }) => {
-        if (reply.type !== type) return;
-        child.off("message", on);
-        resolve(reply as T);
-      };
-      child.on("message", on);
-      child.send(message as Parameters<CViewers["send"]>[0]);
-    });
-  }
-  all<T>(messages: (i: number) => object, type: string): Promise<T[]> {
-    return Promise.all(this.children.map((child, i) => this.ask<T>(child, messages(i), type)));
+  all<T>(messages: (i: number) => GeneratorMessage, type: string): Promise<T[]> {
+    return Promise.all(this.children.map((child, i) => ask<T>(child, messages(i), type)));
   }
   exit(): void {
-    for (const child of this.children) child.send({ type: "exit" } as Parameters<CViewers["send"]>[0]);
+    for (const child of this.children) child.send({ type: "exit" } satisfies GeneratorMessage);
   }
 }
 

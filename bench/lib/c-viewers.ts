@@ -43,6 +43,25 @@ export function buildCViewers(): string {
   return binary;
 }
 
+/** What bench/live.ts says to a generator process, Node or C. */
+export type GeneratorMessage = StartMessage | FinishMessage | { type: "bans" } | { type: "exit" };
+
+/** A generator process: forked Node (bench/live-viewers.ts) or C (`CViewers`); both answer as `message` events. */
+export type GeneratorProcess = ChildProcess | CViewers;
+
+/** Sends one message to a generator process and waits for its reply of the given type. */
+export function ask<T>(child: GeneratorProcess, message: GeneratorMessage, type: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (reply: { type: string }) => {
+      if (reply.type !== type) return;
+      child.off("message", on);
+      resolve(reply as T);
+    };
+    child.on("message", on);
+    child.send(message);
+  });
+}
+
 /** One C generator process: `send` takes the Node child's messages, replies come as `message` events. */
 export class CViewers extends EventEmitter {
   private readonly child: ChildProcess;
@@ -53,7 +72,7 @@ export class CViewers extends EventEmitter {
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.emit("message", JSON.parse(line)));
   }
 
-  send(message: StartMessage | FinishMessage | { type: "bans" } | { type: "exit" }): void {
+  send(message: GeneratorMessage): void {
     const stdin = this.child.stdin!;
     if (message.type === "start") {
       // One line per viewer, space-separated: none of these fields holds a space (users and ids are ours, the token is base64url).

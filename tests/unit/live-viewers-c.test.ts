@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { WebSocketServer, type WebSocket } from "ws";
-import { buildCViewers, compilerMissing, CViewers } from "../../bench/lib/c-viewers.ts";
+import { ask, buildCViewers, compilerMissing, CViewers } from "../../bench/lib/c-viewers.ts";
 import type { DoneMessage, ReadyMessage, ViewerSpec } from "../../bench/live-viewers.ts";
 
 const missing = compilerMissing();
@@ -36,18 +36,6 @@ async function scriptedServer(onRelay: (ws: WebSocket, user: string) => void) {
   });
   const port = (server.address() as { port: number }).port;
   return { server, addresses, host: `127.0.0.1:${port}` };
-}
-
-function ask<T>(generator: CViewers, message: Parameters<CViewers["send"]>[0], type: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (reply: { type: string }) => {
-      if (reply.type !== type) return;
-      generator.off("message", on);
-      resolve(reply as T);
-    };
-    generator.on("message", on);
-    generator.send(message);
-  });
 }
 
 test("the C generator follows the redirect, reads every frame shape, counts a gap, drops a repeat, times each message, reports a ban", { skip: missing }, async () => {
