@@ -304,6 +304,7 @@ export default class RelayServer implements Party.Server {
 
   private close(conn: Viewer, code: number, reason: string): void {
     this.cut.add(conn.id);
+    this.viewers?.forget(conn.id);
     this.posting?.forget(conn.id);
     try {
       conn.close(code, reason);
