@@ -52,8 +52,11 @@ static void record(Histogram *h, double ms) {
   if (value > h->max) h->max = value;
 }
 
-static void print_histogram(FILE *out, const Histogram *h) {
-  if (!h || !h->buckets) { fputs("null", out); return; }
+/* An empty histogram prints as `null` (a timeline slot with no messages, as bench/live-viewers.ts sends it)
+   or, with `empty_as_zero`, as an empty one (the whole run's latency, which the bench adds up). */
+static void print_histogram(FILE *out, const Histogram *h, int empty_as_zero) {
+  if (!h->buckets && empty_as_zero) { fputs("{\"buckets\":[],\"count\":0,\"sum\":0,\"max\":0}", out); return; }
+  if (!h->buckets) { fputs("null", out); return; }
   fputs("{\"buckets\":[", out);
   int first = 1;
   for (long i = 0; i < BUCKETS; i++) {
@@ -408,11 +411,11 @@ static void print_done(void) {
   }
   FILE *out = stdout;
   fputs("{\"type\":\"done\",\"latency\":", out);
-  print_histogram(out, &latency);
+  print_histogram(out, &latency, 1);
   fputs(",\"timeline\":[", out);
-  for (int s = 0; s < slots_used; s++) { if (s) fputc(',', out); print_histogram(out, &timeline[s]); }
+  for (int s = 0; s < slots_used; s++) { if (s) fputc(',', out); print_histogram(out, &timeline[s], 0); }
   fputs("],\"afterCommit\":[", out);
-  for (int s = 0; s < slots_used; s++) { if (s) fputc(',', out); print_histogram(out, &after_commit[s]); }
+  for (int s = 0; s < slots_used; s++) { if (s) fputc(',', out); print_histogram(out, &after_commit[s], 0); }
   fprintf(out, "],\"behind\":%ld,\"problems\":%ld,\"bannedAt\":{},\"cpuMs\":%.0f,\"postingCpuMs\":%.0f,\"frames\":%lld}\n",
           behind, problems, cpu_ms(), cpu_ms() - joined_cpu_ms, frames);
   fflush(out);
@@ -484,7 +487,8 @@ int main(void) {
     if (finish_seq >= 0 && t >= next_finish_check) { /* a look at every viewer, ten times a second, not per wake-up */
       next_finish_check = t + 100;
       int all = 1;
-      for (int i = 0; i < viewer_count && all; i++) all = viewers[i].last >= finish_seq;
+      /* A viewer that failed to join or lost its socket gets nothing more: counted behind, not waited for. */
+      for (int i = 0; i < viewer_count && all; i++) all = viewers[i].last >= finish_seq || viewers[i].phase == FAILED || viewers[i].phase == CLOSED;
       if (all || now_ms() > finish_deadline) { print_done(); finish_seq = -1; }
     }
     if (t >= next_keepalive) { /* a reader that sends nothing pings once every 30 s (PROTOCOL R80) */

@@ -91,6 +91,13 @@ test("the C generator reports a join the server keeps refusing, after its retrie
     const ready = await ask<ReadyMessage>(generator, { type: "start", viewers }, "ready");
     assert.deepEqual([ready.joined, ready.failed], [1, 1]);
     assert.match(Object.keys(ready.errors).join(), /closed by the server/);
+    // Nothing was posted: the report still carries a latency histogram (empty, as the Node generator's: the
+    // bench adds them up), and the refused viewer counts as behind without being waited for (60 s).
+    const asked = performance.now();
+    const done = await ask<DoneMessage>(generator, { type: "finish", lastSeq: 0 }, "done");
+    assert.ok(performance.now() - asked < 5_000, "a viewer that can get nothing more is not waited for");
+    assert.deepEqual(done.latency, { buckets: [], count: 0, sum: 0, max: 0 });
+    assert.equal(done.behind, 1);
   } finally {
     generator.send({ type: "exit" });
     server.close();
