@@ -13,7 +13,7 @@
  * reported as not run rather than attempted.
  *
  *   npm run bench:live -- --viewers 2000 --shards 4 --seconds 10
- *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20 --modes sharded --coalesce 600
+ *   npm run bench:live -- --viewers 20000 --shards 8 --seconds 20 --modes sharded --coalesce 500
  *                                      (the issue's target, on a quiet machine)
  */
 import { parseArgs } from "node:util";
