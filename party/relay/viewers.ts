@@ -177,7 +177,7 @@ export class RelayViewers {
    * position (a hibernated socket's bare close can take seconds to reach a client).
    */
   resyncAll(): void {
-    for (const conn of this.host.room.getConnections<ViewerState>()) if (conn.state?.joined) this.again(conn);
+    for (const conn of this.joined().values()) this.again(conn); // each is forgotten as it closes
   }
 
   private again(conn: Viewer): void {

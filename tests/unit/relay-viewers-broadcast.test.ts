@@ -82,3 +82,14 @@ test("a viewer that joins gets the frames after its welcome; one that closes, or
   assert.deepEqual(received(b), [11, 12]);
   assert.deepEqual(received(c), [12, 13], "from its welcome on, each frame once");
 });
+
+test("a resync sends every joined viewer, and only those, a redirect to this shard and closes it; none gets a frame after", () => {
+  const [a, b, c] = [socket("a", true), socket("b", true), socket("c", false)];
+  const { viewers, closed } = relay([a, b, c]);
+  viewers.resyncAll();
+  assert.deepEqual(closed, ["a", "b"]);
+  for (const s of [a, b]) assert.deepEqual(JSON.parse(s.sent[0]!), { type: "redirect", party: "relay", id: "live:x~0", shard: 0, shards: 1 });
+  assert.deepEqual(c.sent, []);
+  viewers.broadcast(frame(11));
+  assert.deepEqual([a, b, c].map(received), [[], [], []]);
+});
